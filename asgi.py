@@ -1,0 +1,42 @@
+"""ASGI entry point: HTTP → Django; websockets → origin check → session auth → URL router."""
+import importlib
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "office.settings")
+
+from django.core.asgi import get_asgi_application  # noqa: E402
+
+django_asgi_app = get_asgi_application()  # before anything that imports models
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.urls import path  # noqa: E402
+
+from office.consumers import EventsConsumer  # noqa: E402
+
+websocket_urlpatterns = [path("ws/", EventsConsumer.as_asgi())]
+for module_name in ("meetings.routing",):
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        continue
+    websocket_urlpatterns += module.websocket_urlpatterns
+
+from django.conf import settings  # noqa: E402
+
+http_app = django_asgi_app
+if settings.YW_SERVE_STATIC:
+    # The embedded default serves its own assets (no CDN, no separate web server needed).
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+    http_app = ASGIStaticFilesHandler(django_asgi_app)
+
+application = ProtocolTypeRouter(
+    {
+        "http": http_app,
+        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+    }
+)

@@ -1,0 +1,225 @@
+"""The JSON API root (/api/, schema at /api/openapi.json, docs at /api/docs).
+
+office names the apps' routers by dotted path, so the core imports none of them.
+"""
+import importlib
+from datetime import datetime
+
+from django.db.models import Q
+from django.http import Http404
+from django.utils.translation import gettext as _
+from ninja import NinjaAPI, Router, Schema
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.security import django_auth
+
+from office import todo
+from office.errors import ActionError
+from office.models import Post, Unit
+
+api = NinjaAPI(
+    title="一网通 API",
+    version="1.0",
+    description="咸阳协同办公一网通：组织机构、公文、会议与培训。",
+    auth=django_auth,
+    urls_namespace="api",
+)
+
+
+@api.exception_handler(ActionError)
+def _action_error(request, exc):
+    return api.create_response(request, {"detail": exc.message}, status=exc.status)
+
+
+@api.exception_handler(ValidationError)
+def _validation_error(request, exc):
+    return api.create_response(request, {"detail": _("请求数据格式不正确。"), "errors": exc.errors}, status=422)
+
+
+@api.exception_handler(AuthenticationError)
+def _auth_error(request, exc):
+    return api.create_response(request, {"detail": _("请先登录。")}, status=401)
+
+
+@api.exception_handler(Http404)
+def _not_found(request, exc):
+    return api.create_response(request, {"detail": _("没有找到，或您无权查看。")}, status=404)
+
+
+@api.exception_handler(HttpError)
+def _http_error(request, exc):
+    message = str(exc)
+    if exc.status_code == 400 and "parse" in message.lower():
+        message = _("请求正文不是有效的 JSON。")
+    return api.create_response(request, {"detail": message}, status=exc.status_code)
+
+
+router = Router(tags=["组织机构"])
+
+
+class PostOut(Schema):
+    id: int
+    unit_id: int
+    unit_name: str
+    title: str
+    roles: list[str]
+
+
+class MeOut(Schema):
+    id: int
+    username: str
+    display_name: str
+    current_post: PostOut | None
+    posts: list[PostOut]
+
+
+def _post_out(post):
+    return {"id": post.id, "unit_id": post.unit_id, "unit_name": post.unit.name, "title": post.title,
+            "roles": post.roles}
+
+
+@router.get("/me", response=MeOut, summary="当前用户与岗位")
+def me(request):
+    return {
+        "id": request.user.id, "username": request.user.username, "display_name": request.user.display_name,
+        "current_post": _post_out(request.post) if request.post else None,
+        "posts": [_post_out(p) for p in request.posts],
+    }
+
+
+class TodoItem(Schema):
+    kind: str
+    title: str
+    url: str
+    since: datetime | None = None
+    unit: str | None = None
+
+
+class TodoOut(Schema):
+    count: int
+    items: list[TodoItem]
+
+
+@router.get("/todo", response=TodoOut, summary="待办")
+def todo_list(request):
+    items = todo.items_for(request.user)
+    return {"count": len(items), "items": items}
+
+
+@router.get("/todo/count", summary="待办数量")
+def todo_count(request):
+    return {"count": todo.count_for(request.user)}
+
+
+class UnitOut(Schema):
+    id: int
+    parent_id: int | None
+    kind: str
+    name: str
+    short_name: str
+    code: str | None
+    doc_prefix: str
+    fonds_no: str
+    level: int | None
+    dissolved: bool
+
+
+def _unit_out(unit, level=None):
+    return {"id": unit.id, "parent_id": unit.parent_id, "kind": unit.kind, "name": unit.name,
+            "short_name": unit.short_name, "code": unit.code, "doc_prefix": unit.doc_prefix,
+            "fonds_no": unit.fonds_no, "level": level, "dissolved": unit.dissolved_at is not None}
+
+
+@router.get("/units", response=list[UnitOut], summary="下级单位或搜索单位")
+def units(request, parent: int | None = None, q: str = ""):
+    q = q.strip()[:50]
+    qs = Unit.objects.active()
+    if q:
+        qs = qs.filter(Q(name__contains=q) | Q(short_name__contains=q) | Q(code=q))[:100]
+    elif parent is not None:
+        qs = qs.filter(parent_id=parent).order_by("sort_order", "name")
+    else:
+        qs = qs.filter(parent__isnull=True)
+    return [_unit_out(u) for u in qs]
+
+
+@router.get("/units/{unit_id}", response=UnitOut, summary="单位详情")
+def unit(request, unit_id: int):
+    try:
+        u = Unit.objects.get(id=unit_id)
+    except Unit.DoesNotExist:
+        raise Http404 from None
+    return _unit_out(u, u.level)
+
+
+class UnitIn(Schema):
+    parent_id: int | None = None
+    kind: str
+    name: str
+    short_name: str = ""
+    code: str | None = None
+    doc_prefix: str = ""
+    fonds_no: str = ""
+
+
+@router.post("/units", response={201: UnitOut}, summary="新建单位（系统管理员）")
+def create_unit(request, payload: UnitIn):
+    from office import actions, audit
+
+    actions.check_admin(request.user)
+    parent = None
+    if payload.parent_id is not None:
+        parent = Unit.objects.filter(id=payload.parent_id).first()
+        if parent is None:
+            raise ActionError(_("上级单位不存在。"), status=404)
+    u = actions.do_create_unit(actor=request.user, post=request.post, parent=parent, kind=payload.kind,
+                               name=payload.name, code=payload.code, short_name=payload.short_name,
+                               doc_prefix=payload.doc_prefix, fonds_no=payload.fonds_no,
+                               ip=audit.client_ip(request))
+    return 201, _unit_out(u, u.level)
+
+
+class PersonOut(Schema):
+    post_id: int
+    person_id: int
+    display_name: str
+    unit_id: int
+    unit_name: str
+    title: str
+    roles: list[str]
+
+
+@router.get("/people", response=list[PersonOut], summary="按姓名或单位查人员")
+def people(request, q: str = "", unit: int | None = None):
+    qs = Post.objects.active().select_related("person", "unit")
+    q = q.strip()[:50]
+    if unit is not None:
+        qs = qs.filter(unit_id=unit)
+    elif q:
+        qs = qs.filter(person__display_name__contains=q)
+    else:
+        return []
+    return [{"post_id": p.id, "person_id": p.person_id, "display_name": p.person.display_name,
+             "unit_id": p.unit_id, "unit_name": p.unit.name, "title": p.title, "roles": p.roles}
+            for p in qs[:200]]
+
+
+api.add_router("/office/", router)
+
+
+def _mount(prefix, dotted):
+    module_name, _, attr = dotted.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        return
+    api.add_router(prefix, getattr(module, attr))
+
+
+for _prefix, _dotted in (
+    ("/documents/", "documents.api.router"),
+    ("/documents/files/", "documents.api_files.router"),
+    ("/meetings/", "meetings.api.router"),
+):
+    _mount(_prefix, _dotted)

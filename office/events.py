@@ -1,0 +1,36 @@
+"""send_event(): the ONE way anything reaches a browser.
+
+Events are small dicts with "type" and "op" (and ids): hints for the page to refetch what it
+shows. They are sent after the surrounding transaction commits, never before.
+"""
+import json
+import logging
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from office.hub import BUS_GROUP
+
+log = logging.getLogger(__name__)
+
+
+def _publish(message):
+    try:
+        async_to_sync(get_channel_layer().group_send)(BUS_GROUP, message)
+    except Exception:  # the database is the truth; a lost hint is refetched on reconnect
+        log.exception("could not publish event %s", message.get("frame", "")[:200])
+
+
+def send_event(event, *, people=(), units=()):
+    if "type" not in event or "op" not in event:
+        raise ValueError("an event needs 'type' and 'op'")
+    message = {
+        "type": "bus.event",
+        "frame": json.dumps(event, ensure_ascii=False, default=str),
+        "people": sorted({int(p) for p in people}),
+        "units": sorted({int(u) for u in units}),
+    }
+    if not message["people"] and not message["units"]:
+        return
+    transaction.on_commit(lambda: _publish(message))

@@ -1,0 +1,24 @@
+from office.models.audit import AuditEntry, AuditHead
+from office.models.org import (
+    LEVEL_OF_KIND,
+    ROLE_FIELDS,
+    ROLE_LABELS,
+    Delegation,
+    Person,
+    Post,
+    Unit,
+    UnitKind,
+)
+
+__all__ = [
+    "AuditEntry",
+    "AuditHead",
+    "Delegation",
+    "LEVEL_OF_KIND",
+    "Person",
+    "Post",
+    "ROLE_FIELDS",
+    "ROLE_LABELS",
+    "Unit",
+    "UnitKind",
+]

@@ -1,0 +1,27 @@
+import importlib
+
+from django.urls import include, path
+
+from office import views
+from office.api import api
+
+urlpatterns = [
+    path("login/", views.login_view, name="login"),
+    path("logout/", views.logout_view, name="logout"),
+    path("", views.home, name="home"),
+    path("post/switch/", views.switch_post, name="switch-post"),
+    path("directory/", views.directory, name="directory"),
+    path("directory/unit/<int:unit_id>/", views.unit_detail, name="unit-detail"),
+    path("api/", api.urls),
+]
+
+# Each app's URLconf by dotted path, so the core imports none of them.
+for _prefix, _module in (("documents/", "documents.urls"), ("meetings/", "meetings.urls"),
+                         ("office/ldap/", "office.urls_ldap")):
+    try:
+        importlib.import_module(_module)
+    except ModuleNotFoundError as exc:
+        if exc.name != _module:
+            raise
+        continue
+    urlpatterns.append(path(_prefix, include(_module)))

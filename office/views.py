@@ -1,0 +1,120 @@
+from django.contrib import messages
+from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import Http404, HttpResponseNotAllowed
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from office import actions, audit, todo
+from office.auth import Throttle
+from office.errors import ActionError
+from office.forms import LoginForm
+from office.models import Post, Unit, UnitKind
+
+
+def login_view(request):
+    if request.user.is_authenticated and request.method == "GET":
+        return redirect("/")
+    form = LoginForm(request.POST or None)
+    error = None
+    status = 200
+    next_url = request.POST.get("next") or request.GET.get("next") or "/"
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = "/"
+    if request.method == "POST":
+        ip = audit.client_ip(request)
+        if not form.is_valid():
+            error = " ".join(str(e) for errs in form.errors.values() for e in errs)
+            status = 400
+            audit.record("auth.login_failed", ip=ip, data={"username": (request.POST.get("username") or "")[:64],
+                                                           "reason": "invalid-form"})
+        else:
+            username = form.cleaned_data["username"]
+            throttle = Throttle(username, ip)
+            if throttle.locked():
+                error = _("登录失败次数过多，请稍后再试。")
+                status = 429
+                audit.record("auth.login_throttled", ip=ip, data={"username": username[:64]})
+            else:
+                try:
+                    user = authenticate(request, username=username, password=form.cleaned_data["password"])
+                except ActionError as exc:
+                    user, error, status = None, exc.message, exc.status
+                if user is not None:
+                    throttle.clear()
+                    login(request, user)
+                    return redirect(next_url)
+                throttle.fail()
+                if error is None:
+                    error = _("用户名或密码不正确。")
+                    status = 401
+                audit.record("auth.login_failed", ip=ip, data={"username": username[:64], "reason": error})
+    return render(request, "office/login.html", {"form": form, "error": error, "next": next_url}, status=status)
+
+
+def logout_view(request):
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    logout(request)
+    return redirect("/login/")
+
+
+@login_required
+def home(request):
+    items = todo.items_for(request.user)
+    return render(request, "office/home.html", {"items": items})
+
+
+@login_required
+@require_POST
+def switch_post(request):
+    try:
+        post = actions.do_switch_post(request=request, post_id=int(request.POST.get("post", "0") or 0))
+        messages.success(request, _("已切换到岗位：%(unit)s") % {"unit": post.unit.name})
+    except (ActionError, ValueError):
+        messages.error(request, _("您没有这个岗位。"))
+    back = request.POST.get("next") or "/"
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = "/"
+    return redirect(back)
+
+
+def _children_with_counts(unit_id):
+    return (Unit.objects.filter(parent_id=unit_id, dissolved_at__isnull=True)
+            .annotate(child_count=Count("children", filter=Q(children__dissolved_at__isnull=True), distinct=True))
+            .order_by("sort_order", "kind", "name"))
+
+
+@login_required
+def directory(request):
+    q = (request.GET.get("q") or "").strip()[:50]
+    if q:
+        units = Unit.objects.active().filter(name__contains=q).select_related("parent")[:50]
+        posts = (Post.objects.active().filter(Q(person__display_name__contains=q) | Q(person__username=q))
+                 .select_related("person", "unit")[:50])
+        return render(request, "office/directory_search.html", {"q": q, "units": units, "posts": posts})
+    city = Unit.objects.filter(kind=UnitKind.CITY).first()
+    if city is None:
+        return render(request, "office/directory_unit.html", {"unit": None, "children": [], "posts": []})
+    return unit_detail(request, city.id)
+
+
+@login_required
+def unit_detail(request, unit_id):
+    try:
+        unit = Unit.objects.select_related("parent").get(id=unit_id)
+    except Unit.DoesNotExist:
+        raise Http404(_("没有这个单位。")) from None
+    children = _children_with_counts(unit.id)
+    governments = [c for c in children if c.kind != UnitKind.DEPARTMENT]
+    departments = [c for c in children if c.kind == UnitKind.DEPARTMENT]
+    page = Paginator(governments, 60).get_page(request.GET.get("page"))
+    posts = Post.objects.active().filter(unit=unit).select_related("person").order_by("-is_leader", "id")
+    return render(request, "office/directory_unit.html", {
+        "unit": unit, "ancestors": unit.ancestors(), "children": page, "departments": departments,
+        "posts": posts,
+    })
