@@ -1,0 +1,177 @@
+"""The ONE aiortc hook of the SFU: receivers that hand out encoded frames.
+
+aiortc 1.16 always decodes what it receives: ``RTCRtpReceiver.receive()`` starts a
+thread running ``aiortc.rtcrtpreceiver.decoder_worker(loop, input_q, output_q,
+decode_error)`` which calls ``get_decoder(codec).decode(encoded_frame)`` and puts the
+resulting frames on ``output_q`` (the remote track's queue).
+
+We replace, in the ``aiortc.rtcrtpreceiver`` module namespace only:
+
+* ``decoder_worker`` by a wrapper that, when ``output_q`` belongs to a track marked with
+  :func:`mark_forwarding`, flags its thread as "forwarding" and then runs aiortc's own
+  worker unchanged;
+* ``get_decoder`` by a function that, on a forwarding thread, returns
+  :class:`PassthroughDecoder` (an encoded frame -> one ``av.Packet`` with
+  ``pts`` = the (unwrapped) RTP timestamp and ``time_base`` = 1/clock rate), and
+  aiortc's real decoder everywhere else (so aiortc clients in the same process,
+  e.g. test viewers, still decode).
+
+The remote track then yields ``av.Packet`` objects, which ``RTCRtpSender`` merely
+packetises (``encoder.pack()``): no decode, no encode.
+
+``tests/test_sfu_forwarding.py::test_it_fails_loudly_if_aiortc_moves_the_hook`` checks
+the names and signatures this relies on.
+
+Second (per-instance, no module patch) hooks used by room.py live here too:
+``on_keyframe_request(sender, cb)`` (a viewer's PLI/FIR) and
+``on_rtp_packet(receiver, cb)`` (peek at incoming RTP, e.g. the audio-level extension).
+"""
+
+from __future__ import annotations
+
+import fractions
+import inspect
+import threading
+from typing import Any, Callable
+
+import av
+from aiortc import rtcrtpreceiver
+
+_FORWARDING_QUEUES: "set[int]" = set()
+_local = threading.local()
+
+_original_decoder_worker = rtcrtpreceiver.decoder_worker
+_original_get_decoder = rtcrtpreceiver.get_decoder
+
+EXPECTED_WORKER_PARAMS = ["loop", "input_q", "output_q", "decode_error"]
+
+
+def is_keyframe(codec_name: str, data: bytes) -> bool:
+    """Whether an encoded frame (depayloaded) is a keyframe."""
+    if not data:
+        return False
+    name = codec_name.upper()
+    if name == "VP8":
+        # RFC 6386 section 9.1: frame tag bit 0 is 0 for a key frame.
+        return (data[0] & 0x01) == 0
+    if name == "H264":
+        # Annex B stream produced by aiortc's depayloader: look for an IDR or SPS NAL.
+        i = 0
+        n = len(data)
+        while i + 3 < n:
+            if data[i] == 0 and data[i + 1] == 0 and (
+                data[i + 2] == 1 or (data[i + 2] == 0 and i + 4 < n and data[i + 3] == 1)
+            ):
+                j = i + 3 if data[i + 2] == 1 else i + 4
+                if j < n and (data[j] & 0x1F) in (5, 7):
+                    return True
+                i = j
+            else:
+                i += 1
+        return False
+    return True  # audio frames are independent
+
+
+class PassthroughDecoder:
+    """A receiver "decoder" returning the encoded frame as one av.Packet."""
+
+    def __init__(self, codec: Any) -> None:
+        self.codec_name = codec.name
+        self.time_base = fractions.Fraction(1, codec.clockRate)
+
+    def decode(self, encoded_frame: Any) -> list:
+        data = encoded_frame.data
+        packet = av.Packet(data)
+        packet.pts = encoded_frame.timestamp
+        packet.dts = encoded_frame.timestamp
+        packet.time_base = self.time_base
+        packet.is_keyframe = is_keyframe(self.codec_name, data)
+        return [packet]
+
+
+def _get_decoder(codec: Any) -> Any:
+    if getattr(_local, "forwarding", False):
+        return PassthroughDecoder(codec)
+    return _original_get_decoder(codec)
+
+
+def _decoder_worker(loop: Any, input_q: Any, output_q: Any, decode_error: Any) -> None:
+    if id(output_q) in _FORWARDING_QUEUES:
+        _local.forwarding = True
+        try:
+            _original_decoder_worker(loop, input_q, output_q, decode_error)
+        finally:
+            _local.forwarding = False
+            _FORWARDING_QUEUES.discard(id(output_q))
+    else:
+        _original_decoder_worker(loop, input_q, output_q, decode_error)
+
+
+def check_hook() -> None:
+    """Raise RuntimeError if aiortc no longer has the shape this hook relies on."""
+    params = list(inspect.signature(_original_decoder_worker).parameters)
+    if params != EXPECTED_WORKER_PARAMS:
+        raise RuntimeError(f"aiortc decoder_worker signature changed: {params}")
+    src = inspect.getsource(_original_decoder_worker)
+    if "get_decoder(codec)" not in src or ".decode(" not in src:
+        raise RuntimeError("aiortc decoder_worker no longer calls get_decoder(codec).decode()")
+    recv_src = inspect.getsource(rtcrtpreceiver.RTCRtpReceiver.receive)
+    if "target=decoder_worker" not in recv_src or "self._track._queue" not in recv_src:
+        raise RuntimeError("aiortc RTCRtpReceiver.receive() no longer starts decoder_worker")
+    from aiortc.rtcrtpsender import RTCRtpSender
+
+    send_src = inspect.getsource(RTCRtpSender._handle_rtcp_packet)
+    if "self._send_keyframe()" not in send_src:
+        raise RuntimeError("aiortc RTCRtpSender no longer routes PLI/FIR to _send_keyframe")
+    next_src = inspect.getsource(RTCRtpSender._next_encoded_frame)
+    if ".pack(data)" not in next_src:
+        raise RuntimeError("aiortc RTCRtpSender no longer packetises pre-encoded packets")
+
+
+def install() -> None:
+    """Install the hook (idempotent)."""
+    if rtcrtpreceiver.decoder_worker is _decoder_worker:
+        return
+    check_hook()
+    rtcrtpreceiver.decoder_worker = _decoder_worker
+    rtcrtpreceiver.get_decoder = _get_decoder
+
+
+def mark_forwarding(track: Any) -> None:
+    """Make this remote track (before its receiver starts) yield encoded av.Packet."""
+    install()
+    _FORWARDING_QUEUES.add(id(track._queue))
+
+
+def on_keyframe_request(sender: Any, callback: Callable[[], None]) -> None:
+    """Call ``callback`` when the remote side of ``sender`` asks for a keyframe (PLI/FIR)."""
+    original = sender._send_keyframe
+
+    def _send_keyframe() -> None:
+        original()
+        callback()
+
+    sender._send_keyframe = _send_keyframe
+
+
+def on_rtp_packet(receiver: Any, callback: Callable[[Any], None]) -> None:
+    """Call ``callback(rtp_packet)`` for every RTP packet reaching ``receiver``."""
+    original = receiver._handle_rtp_packet
+
+    async def _handle_rtp_packet(packet: Any, arrival_time_ms: int) -> None:
+        try:
+            callback(packet)
+        except Exception:  # never let accounting break the media path
+            pass
+        await original(packet, arrival_time_ms)
+
+    receiver._handle_rtp_packet = _handle_rtp_packet
+
+
+async def request_keyframe(receiver: Any) -> bool:
+    """Send an RTCP PLI for the stream(s) ``receiver`` gets. Returns whether one was sent."""
+    sent = False
+    for source in receiver.getSynchronizationSources():
+        await receiver._send_rtcp_pli(source.source)
+        sent = True
+    return sent

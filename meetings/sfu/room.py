@@ -1,0 +1,844 @@
+"""One meeting room of the forwarding SFU, living on one asyncio event loop.
+
+Every participant session has up to two RTCPeerConnections, each with a single offerer
+so that renegotiation never collides (no glare):
+
+* ``pub`` — the client offers what it publishes (camera, optional small second camera
+  track, microphone, screen); the server answers. Adding/removing a screen share is a
+  new client offer on the same connection (renegotiation client -> server).
+* ``sub`` — the server offers what the client should receive; the client answers.
+  A new publisher or a new screen share anywhere in the room re-offers to every
+  viewer (renegotiation server -> client).
+
+Signalling messages (JSON dicts) handled by :meth:`Room.handle`::
+
+  {"type": "offer", "pc": "pub", "sdp": "...", "tracks": {"<mid>": "camera|small|mic|screen"}}
+      -> {"type": "answer", "pc": "pub", "sdp": "..."}
+  server -> {"type": "offer", "pc": "sub", "sdp": "...", "tracks": [...]}
+      {"type": "answer", "pc": "sub", "sdp": "..."}
+  {"type": "candidate", "pc": "pub|sub", "candidate": {...}}   (aiortc gathers all of
+      its candidates up front; remote trickle candidates are accepted)
+  {"type": "renegotiate"}           -> the server re-offers the sub connection
+  {"type": "mode", "mode": "video|small|audio"}   per-viewer choice of what to receive
+  {"type": "mute", "kind": "audio|video|screen", "on": true|false}  one's own media
+  {"type": "hand", "up": true|false}
+  host only (the caller decides who is host): {"type": "host", "action":
+      "mute|mute_all|stop_video|remove|end", "target": <person id>}
+
+Server -> client notifications: ``participants`` (roster), ``tracks`` (mid -> who/what),
+``speaker`` (active speaker), ``muted`` (a host muted you), ``removed``, ``replaced``,
+``ended``, ``error`` ({"code", "message"} with a Chinese message).
+
+Nothing is decoded or encoded here: publishers' remote tracks are marked with
+:func:`meetings.sfu.forwarding.mark_forwarding` so they yield ``av.Packet`` objects,
+which a buffered relay (:class:`Publication` -> :class:`SubscriberTrack`) fans out to
+the viewers' senders, which only packetise.
+
+Keyframes: a viewer's PLI/FIR is forwarded to the publisher as an RTCP PLI, at most
+one per second per publication (:data:`PLI_INTERVAL`); every new subscription (and a
+viewer whose buffer overflowed) asks for one immediately.
+
+Active speaker: from the RTP audio-level header extension (RFC 6464,
+``urn:ietf:params:rtp-hdrext:ssrc-audio-level``, sent by browsers and by aiortc), read
+on every incoming audio RTP packet; if a publisher does not send it, from Opus packet
+sizes (speech frames are several times larger than comfort-noise/silence frames).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import fractions
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Optional
+
+import av
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.sdp import SessionDescription, candidate_from_sdp
+
+from . import forwarding
+
+logger = logging.getLogger(__name__)
+
+PLI_INTERVAL = 1.0  # seconds between keyframe requests forwarded to one publisher
+SUBSCRIBE_PLI_COALESCE = 0.1  # subscribe-triggered PLIs closer than this are merged
+VIDEO_BUFFER = 300  # packets buffered per viewer video track before resync
+AUDIO_BUFFER = 100
+SPEAKER_INTERVAL = 0.4
+SPEAKER_THRESHOLD = 30.0  # loudness (127 - dBov level) above which someone "speaks"
+RATE_PER_SECOND = 20.0  # signalling messages per session per second (token bucket)
+RATE_BURST = 40.0
+MAX_SDP = 100_000
+
+ALLOWED_CODECS = {"audio": ["opus"], "video": ["VP8", "H264"]}
+SOURCES = {"camera": "video", "small": "video", "screen": "video", "mic": "audio"}
+MODES = ("video", "small", "audio")
+
+SendFn = Callable[[dict], Awaitable[None]]
+
+
+class SignallingError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class TokenBucket:
+    def __init__(self, rate: float = RATE_PER_SECOND, burst: float = RATE_BURST) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self.stamp = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+class SubscriberTrack(MediaStreamTrack):
+    """One viewer's outgoing track: a bounded buffer of encoded packets from a Publication.
+
+    Starts (and restarts after an overflow or a source switch) at a keyframe; rebases
+    timestamps when the source changes so the viewer sees one continuous stream.
+    """
+
+    def __init__(self, kind: str, maxlen: int) -> None:
+        super().__init__()
+        self.kind = kind
+        self.maxlen = maxlen
+        self.queue: collections.deque = collections.deque()
+        self.event = asyncio.Event()
+        self.publication: Optional[Publication] = None
+        self.waiting_keyframe = kind == "video"
+        self.offset = 0
+        self.last_out: Optional[int] = None
+        self.need_rebase = False
+        self.delivered = 0
+        self.dropped = 0
+
+    def attach(self, publication: Optional["Publication"]) -> None:
+        if publication is self.publication:
+            return
+        if self.publication is not None:
+            self.publication.subscribers.discard(self)
+        self.queue.clear()
+        self.publication = publication
+        self.need_rebase = self.last_out is not None
+        if publication is not None:
+            self.waiting_keyframe = self.kind == "video"
+            publication.subscribers.add(self)
+            if self.kind == "video":
+                publication.request_keyframe(subscribe=True)
+
+    def push(self, packet: av.Packet) -> None:
+        if self.waiting_keyframe:
+            if not packet.is_keyframe:
+                return
+            self.waiting_keyframe = False
+        if len(self.queue) >= self.maxlen:
+            # A viewer too slow to keep up: drop what is buffered and resync on a keyframe.
+            self.dropped += len(self.queue)
+            self.queue.clear()
+            if self.kind == "video":
+                self.waiting_keyframe = not packet.is_keyframe
+                if self.waiting_keyframe:
+                    if self.publication is not None:
+                        self.publication.request_keyframe(subscribe=True)
+                    return
+        self.queue.append(packet)
+        self.event.set()
+
+    async def recv(self) -> av.Packet:
+        while not self.queue:
+            if self.readyState != "live":
+                raise MediaStreamError
+            self.event.clear()
+            await self.event.wait()
+        packet = self.queue.popleft()
+        pts = packet.pts
+        if self.need_rebase:
+            step = 3000 if self.kind == "video" else 960
+            self.offset = self.last_out + step - pts
+            self.need_rebase = False
+        if self.offset:
+            copy = av.Packet(bytes(packet))
+            copy.pts = copy.dts = pts + self.offset
+            copy.time_base = packet.time_base
+            copy.is_keyframe = packet.is_keyframe
+            packet = copy
+        self.last_out = packet.pts
+        self.delivered += 1
+        return packet
+
+    def stop(self) -> None:
+        if self.publication is not None:
+            self.publication.subscribers.discard(self)
+            self.publication = None
+        super().stop()
+        self.event.set()
+
+
+class Publication:
+    """One incoming track of a publisher, relayed (buffered) to its subscribers."""
+
+    def __init__(self, room: "Room", session: "Session", source: str, track: Any,
+                 receiver: Any, codec: str) -> None:
+        self.room = room
+        self.session = session
+        self.source = source
+        self.kind = track.kind
+        self.track = track
+        self.receiver = receiver
+        self.codec = codec
+        self.subscribers: set[SubscriberTrack] = set()
+        self.sinks: list[Callable[[av.Packet], None]] = []  # recorders
+        self.paused = False  # muted by its owner or by the host
+        self.last_pli = 0.0
+        self.pli_sent = 0
+        self.pli_task: Optional[asyncio.Task] = None
+        self.packets = 0
+        self.level = 0.0  # smoothed loudness for the active speaker
+        self.level_from_ext = False
+        self.task = asyncio.ensure_future(self._pump())
+        if self.kind == "audio":
+            forwarding.on_rtp_packet(receiver, self._on_rtp)
+
+    def _on_rtp(self, rtp: Any) -> None:
+        ext = rtp.extensions.audio_level
+        if ext is not None:
+            self.level_from_ext = True
+            self._feed_level(127 - ext[1])
+
+    def _feed_level(self, loudness: float) -> None:
+        self.level = 0.8 * self.level + 0.2 * loudness
+
+    async def _pump(self) -> None:
+        try:
+            while True:
+                packet = await self.track.recv()
+                self.packets += 1
+                if self.kind == "audio" and not self.level_from_ext:
+                    # Opus without the audio-level extension: map packet size to loudness.
+                    self._feed_level(min(127.0, packet.size * 0.5))
+                if self.paused:
+                    continue
+                for sink in self.sinks:
+                    sink(packet)
+                for sub in tuple(self.subscribers):
+                    sub.push(packet)
+        except (MediaStreamError, asyncio.CancelledError):
+            pass
+        except Exception:
+            logger.exception("relay of %s failed", self.source)
+
+    def request_keyframe(self, subscribe: bool = False) -> None:
+        """Ask the publisher for a keyframe (PLI), rate-limited."""
+        if self.kind != "video":
+            return
+        now = time.monotonic()
+        interval = SUBSCRIBE_PLI_COALESCE if subscribe else PLI_INTERVAL
+        if now - self.last_pli < interval:
+            return
+        self.last_pli = now
+        self.pli_sent += 1
+        asyncio.ensure_future(forwarding.request_keyframe(self.receiver))
+
+    def stop(self) -> None:
+        self.task.cancel()
+        for sub in tuple(self.subscribers):
+            sub.attach(None)
+
+
+@dataclass
+class Slot:
+    """What one transceiver of a viewer's sub connection carries."""
+
+    transceiver: Any
+    track: SubscriberTrack
+    owner: Optional[str] = None  # publishing session id
+    role: Optional[str] = None  # "audio" | "video" | "screen"
+    codec: str = ""
+
+
+@dataclass
+class Session:
+    id: str
+    person_id: int
+    name: str
+    send: SendFn
+    is_host: bool = False
+    mode: str = "video"
+    hand: bool = False
+    pub: Optional[RTCPeerConnection] = None
+    sub: Optional[RTCPeerConnection] = None
+    publications: dict = field(default_factory=dict)  # source -> Publication
+    slots: list = field(default_factory=list)
+    sub_pending: bool = False  # a re-offer is needed once the current one is answered
+    sub_offered: bool = False  # an offer awaits the client's answer
+    bucket: TokenBucket = field(default_factory=TokenBucket)
+    closed: bool = False
+
+    def describe(self) -> dict:
+        def live(source: str) -> bool:
+            p = self.publications.get(source)
+            return bool(p and not p.paused)
+
+        return {
+            "session": self.id,
+            "person": self.person_id,
+            "name": self.name,
+            "host": self.is_host,
+            "mode": self.mode,
+            "hand": self.hand,
+            "audio": live("mic"),
+            "video": live("camera"),
+            "screen": live("screen"),
+        }
+
+
+def _ice_configuration(ice_servers: Optional[list]) -> RTCConfiguration:
+    servers = [RTCIceServer(**s) for s in (ice_servers or [])]
+    return RTCConfiguration(iceServers=servers)
+
+
+def _codec_capabilities(kind: str, name: str) -> list:
+    caps = RTCRtpSender.getCapabilities(kind).codecs
+    chosen = [c for c in caps if c.mimeType.lower() == f"{kind}/{name}".lower()]
+    chosen += [c for c in caps if c.mimeType.lower() == f"{kind}/rtx"]
+    return chosen
+
+
+class Room:
+    """A meeting room. All methods must be called on the room's event loop."""
+
+    def __init__(self, room_id: Any, *, ice_servers: Optional[list] = None,
+                 on_empty: Optional[Callable[["Room"], None]] = None) -> None:
+        self.id = room_id
+        self.ice_servers = ice_servers
+        self.sessions: dict[str, Session] = {}
+        self.on_empty = on_empty
+        self.ended = False
+        self.speaker: Optional[str] = None
+        self.recorder: Any = None
+        self._speaker_task = asyncio.ensure_future(self._speaker_loop())
+
+    # ----------------------------------------------------------------- sessions
+    async def join(self, person_id: int, name: str, send: SendFn, *, is_host: bool = False,
+                   mode: str = "video", session_id: Optional[str] = None) -> Session:
+        if self.ended:
+            raise SignallingError("ended", "会议已结束")
+        if mode not in MODES:
+            mode = "video"
+        # Joining twice (a second tab, or a reconnect): the older session is replaced.
+        for old in [s for s in self.sessions.values() if s.person_id == person_id]:
+            await self._safe_send(old, {"type": "replaced", "message": "您已在其他窗口或设备加入本会议"})
+            await self._drop(old)
+        session = Session(id=session_id or uuid.uuid4().hex[:12], person_id=person_id,
+                          name=name, send=send, is_host=is_host, mode=mode)
+        self.sessions[session.id] = session
+        await self._safe_send(session, {"type": "joined", "session": session.id,
+                                        "room": self.id, "mode": mode,
+                                        "speaker": self.speaker})
+        await self._sync_subscriptions(session)
+        await self._broadcast_roster()
+        return session
+
+    async def leave(self, session_id: str) -> None:
+        session = self.sessions.get(session_id)
+        if session is not None:
+            await self._drop(session)
+            await self._broadcast_roster()
+        if not self.sessions and self.on_empty is not None:
+            self.on_empty(self)
+
+    async def _drop(self, session: Session) -> None:
+        session.closed = True
+        self.sessions.pop(session.id, None)
+        for pub in list(session.publications.values()):
+            await self._unpublish(pub, renegotiate=True)
+        session.publications.clear()
+        for slot in session.slots:
+            slot.track.stop()
+        for pc in (session.pub, session.sub):
+            if pc is not None:
+                await pc.close()
+        session.pub = session.sub = None
+        if self.speaker == session.id:
+            self.speaker = None
+
+    async def close(self) -> None:
+        self.ended = True
+        self._speaker_task.cancel()
+        if self.recorder is not None:
+            await self.stop_recording()
+        for session in list(self.sessions.values()):
+            await self._drop(session)
+
+    # ------------------------------------------------------------- dispatching
+    async def handle(self, session_id: str, message: Any) -> None:
+        """Handle one signalling message; errors become ``error`` frames, never exceptions."""
+        session = self.sessions.get(session_id)
+        if session is None:
+            return
+        if not session.bucket.take():
+            await self._safe_send(session, {"type": "error", "code": "rate_limited",
+                                            "message": "消息过于频繁，请稍后再试"})
+            return
+        try:
+            if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+                raise SignallingError("bad_message", "无法识别的信令消息")
+            handler = getattr(self, "_on_" + message["type"], None)
+            if handler is None:
+                raise SignallingError("bad_message", "无法识别的信令消息类型")
+            await handler(session, message)
+        except SignallingError as exc:
+            await self._safe_send(session, {"type": "error", "code": exc.code,
+                                            "message": exc.message,
+                                            "request": message.get("type")
+                                            if isinstance(message, dict) else None})
+        except Exception:
+            logger.exception("signalling message failed in room %s", self.id)
+            await self._safe_send(session, {"type": "error", "code": "internal",
+                                            "message": "处理信令时出错，请重试"})
+
+    async def _safe_send(self, session: Session, message: dict) -> None:
+        try:
+            await session.send(message)
+        except Exception:
+            logger.debug("send to session %s failed", session.id, exc_info=True)
+
+    # --------------------------------------------------------------- publishing
+    @staticmethod
+    def _parse_sdp(message: dict, kind: str) -> RTCSessionDescription:
+        sdp = message.get("sdp")
+        if not isinstance(sdp, str) or not sdp.strip() or len(sdp) > MAX_SDP:
+            raise SignallingError("bad_sdp", "会话描述(SDP)无效")
+        try:
+            parsed = SessionDescription.parse(sdp)
+        except Exception:
+            raise SignallingError("bad_sdp", "会话描述(SDP)格式错误")
+        if kind == "offer":
+            for media in parsed.media:
+                if media.kind not in ("audio", "video"):
+                    continue
+                names = {c.name.lower() for c in media.rtp.codecs}
+                if not names & {n.lower() for n in ALLOWED_CODECS[media.kind]}:
+                    raise SignallingError(
+                        "unsupported_codec",
+                        "不支持的媒体编码：音频需要 Opus，视频需要 VP8 或 H.264")
+        return RTCSessionDescription(sdp=sdp, type=kind)
+
+    async def _on_offer(self, session: Session, message: dict) -> None:
+        if message.get("pc") != "pub":
+            raise SignallingError("out_of_order", "服务器只接受发布连接(pub)的 offer")
+        description = self._parse_sdp(message, "offer")
+        tracks = message.get("tracks") or {}
+        if not isinstance(tracks, dict):
+            raise SignallingError("bad_message", "tracks 必须是对象")
+        pc = session.pub
+        if pc is None:
+            pc = session.pub = RTCPeerConnection(_ice_configuration(self.ice_servers))
+            pc.on("connectionstatechange", lambda: self._on_pub_state(session, pc))
+        if pc.signalingState != "stable":
+            raise SignallingError("out_of_order", "上一次协商尚未完成")
+        try:
+            await pc.setRemoteDescription(description)
+        except Exception as exc:
+            if session.pub is pc and pc.remoteDescription is None:
+                session.pub = None
+                await pc.close()
+            raise SignallingError("bad_sdp", f"无法接受该会话描述：{exc}")
+        # Mark every remote track before its receiver starts (no await in between).
+        for transceiver in pc.getTransceivers():
+            if transceiver.receiver.track is not None:
+                forwarding.mark_forwarding(transceiver.receiver.track)
+        new_pubs = []
+        seen_sources = set()
+        counts = {"audio": 0, "video": 0}
+        for transceiver in pc.getTransceivers():
+            kind = transceiver.kind
+            counts[kind] += 1
+            default = ("mic" if kind == "audio" else
+                       ("camera" if counts[kind] == 1 else "small"))
+            source = tracks.get(transceiver.mid, default)
+            if SOURCES.get(source) != kind:
+                source = default
+            # Only forwardable codecs: Opus; VP8 preferred over H.264.
+            allowed = [c for c in transceiver._codecs
+                       if c.name.lower() in {n.lower() for n in ALLOWED_CODECS[kind]}]
+            allowed.sort(key=lambda c: ALLOWED_CODECS[kind].index(
+                next(n for n in ALLOWED_CODECS[kind] if n.lower() == c.name.lower())))
+            if allowed:
+                first = allowed[0]
+                rtx = [c for c in transceiver._codecs if c.name.lower() == "rtx"
+                       and c.parameters.get("apt") == first.payloadType]
+                transceiver._codecs = [first] + rtx
+            track = transceiver.receiver.track
+            remote_sends = transceiver._offerDirection in ("recvonly", "sendrecv")
+            existing = session.publications.get(source)
+            if track is None or not remote_sends or transceiver.currentDirection == "inactive":
+                if existing is not None and existing.receiver is transceiver.receiver:
+                    await self._unpublish(existing, renegotiate=False)
+                continue
+            seen_sources.add(source)
+            if existing is not None and existing.receiver is transceiver.receiver:
+                continue
+            if existing is not None:
+                await self._unpublish(existing, renegotiate=False)
+            pub = Publication(self, session, source, track, transceiver.receiver,
+                              transceiver._codecs[0].name)
+            session.publications[source] = pub
+            new_pubs.append(pub)
+        answer = await pc.createAnswer()
+        await pc.setLocalDescription(answer)
+        await self._safe_send(session, {"type": "answer", "pc": "pub",
+                                        "sdp": pc.localDescription.sdp})
+        for source, pub in list(session.publications.items()):
+            if source not in seen_sources:
+                await self._unpublish(pub, renegotiate=False)
+        await self._resync_all()
+        await self._broadcast_roster()
+
+    def _on_pub_state(self, session: Session, pc: RTCPeerConnection) -> None:
+        if pc.connectionState in ("failed", "closed") and session.pub is pc and not session.closed:
+            asyncio.ensure_future(self._pub_failed(session, pc))
+
+    async def _pub_failed(self, session: Session, pc: RTCPeerConnection) -> None:
+        if session.pub is not pc:
+            return
+        session.pub = None
+        for pub in list(session.publications.values()):
+            await self._unpublish(pub, renegotiate=False)
+        await pc.close()
+        await self._resync_all()
+        await self._broadcast_roster()
+
+    async def _unpublish(self, pub: Publication, renegotiate: bool) -> None:
+        if pub.session.publications.get(pub.source) is pub:
+            del pub.session.publications[pub.source]
+        pub.stop()
+        if self.recorder is not None:
+            self.recorder.publication_gone(pub)
+        if renegotiate:
+            await self._resync_all(exclude=pub.session.id)
+
+    # -------------------------------------------------------------- subscribing
+    def _wanted(self, viewer: Session) -> list[tuple[str, str, Publication]]:
+        """(owner session id, role, publication) the viewer should receive."""
+        wanted = []
+        for other in self.sessions.values():
+            if other.id == viewer.id:
+                continue
+            pubs = other.publications
+            if "mic" in pubs:
+                wanted.append((other.id, "audio", pubs["mic"]))
+            if viewer.mode != "audio":
+                video = None
+                if viewer.mode == "small" and "small" in pubs:
+                    video = pubs["small"]
+                elif "camera" in pubs:
+                    video = pubs["camera"]
+                elif "small" in pubs:
+                    video = pubs["small"]
+                if video is not None:
+                    wanted.append((other.id, "video", video))
+                if "screen" in pubs:
+                    wanted.append((other.id, "screen", pubs["screen"]))
+        return wanted
+
+    async def _resync_all(self, exclude: Optional[str] = None) -> None:
+        for session in list(self.sessions.values()):
+            if session.id != exclude:
+                await self._sync_subscriptions(session)
+
+    async def _sync_subscriptions(self, viewer: Session) -> None:
+        """Point the viewer's slots at what it should receive; re-offer if slots were added."""
+        if viewer.closed:
+            return
+        wanted = self._wanted(viewer)
+        keyed = {(owner, role): pub for owner, role, pub in wanted}
+        changed = False
+        # keep or release existing slots
+        for slot in viewer.slots:
+            key = (slot.owner, slot.role)
+            if slot.owner is not None and key in keyed and keyed[key].codec == slot.codec:
+                slot.track.attach(keyed.pop(key))
+            elif slot.owner is not None:
+                slot.track.attach(None)
+                slot.owner = slot.role = None
+                changed = True
+        # fill free slots, or add transceivers
+        added = False
+        for (owner, role), pub in keyed.items():
+            slot = next((s for s in viewer.slots if s.owner is None
+                         and s.track.kind == pub.kind and s.codec == pub.codec), None)
+            if slot is None:
+                if viewer.sub is None:
+                    viewer.sub = RTCPeerConnection(_ice_configuration(self.ice_servers))
+                track = SubscriberTrack(pub.kind, VIDEO_BUFFER if pub.kind == "video"
+                                        else AUDIO_BUFFER)
+                transceiver = viewer.sub.addTransceiver(track, direction="sendonly")
+                transceiver.setCodecPreferences(_codec_capabilities(pub.kind, pub.codec))
+                slot = Slot(transceiver=transceiver, track=track, codec=pub.codec)
+                forwarding.on_keyframe_request(transceiver.sender,
+                                               lambda s=slot: self._viewer_pli(s))
+                viewer.slots.append(slot)
+                added = True
+            slot.owner, slot.role = owner, role
+            slot.track.attach(pub)
+            changed = True
+        if added:
+            await self._offer_sub(viewer)
+        elif changed:
+            await self._send_tracks(viewer)
+
+    def _viewer_pli(self, slot: Slot) -> None:
+        pub = slot.track.publication
+        if pub is not None:
+            pub.request_keyframe()
+
+    def _tracks(self, viewer: Session) -> list[dict]:
+        out = []
+        for slot in viewer.slots:
+            owner = self.sessions.get(slot.owner) if slot.owner else None
+            out.append({
+                "mid": slot.transceiver.mid,
+                "kind": slot.track.kind,
+                "role": slot.role if owner else None,
+                "session": owner.id if owner else None,
+                "person": owner.person_id if owner else None,
+                "name": owner.name if owner else None,
+            })
+        return out
+
+    async def _send_tracks(self, viewer: Session) -> None:
+        if viewer.sub is not None and viewer.sub.localDescription is not None:
+            await self._safe_send(viewer, {"type": "tracks", "tracks": self._tracks(viewer)})
+
+    async def _offer_sub(self, viewer: Session) -> None:
+        pc = viewer.sub
+        if pc is None or viewer.closed:
+            return
+        if viewer.sub_offered or pc.signalingState != "stable":
+            viewer.sub_pending = True
+            return
+        viewer.sub_pending = False
+        viewer.sub_offered = True
+        offer = await pc.createOffer()
+        await pc.setLocalDescription(offer)
+        await self._safe_send(viewer, {"type": "offer", "pc": "sub",
+                                       "sdp": pc.localDescription.sdp,
+                                       "tracks": self._tracks(viewer)})
+
+    async def _on_answer(self, session: Session, message: dict) -> None:
+        if message.get("pc") != "sub":
+            raise SignallingError("out_of_order", "服务器只接受订阅连接(sub)的 answer")
+        pc = session.sub
+        if pc is None or not session.sub_offered or pc.signalingState != "have-local-offer":
+            raise SignallingError("out_of_order", "没有等待应答的 offer")
+        description = self._parse_sdp(message, "answer")
+        try:
+            await pc.setRemoteDescription(description)
+        except Exception as exc:
+            raise SignallingError("bad_sdp", f"无法接受该应答：{exc}")
+        finally:
+            pass
+        session.sub_offered = False
+        if session.sub_pending:
+            await self._offer_sub(session)
+
+    async def _on_renegotiate(self, session: Session, message: dict) -> None:
+        """The client wants a fresh sub offer (e.g. after a reconnect)."""
+        if session.sub_offered and session.sub is not None:
+            # the previous offer was lost: start over with a new connection
+            await self._reset_sub(session)
+            return
+        if session.sub is None:
+            await self._sync_subscriptions(session)
+        else:
+            await self._offer_sub(session)
+
+    async def _reset_sub(self, session: Session) -> None:
+        old = session.sub
+        for slot in session.slots:
+            slot.track.stop()
+        session.slots = []
+        session.sub = None
+        session.sub_offered = session.sub_pending = False
+        if old is not None:
+            await old.close()
+        await self._sync_subscriptions(session)
+
+    async def _on_candidate(self, session: Session, message: dict) -> None:
+        pc = session.pub if message.get("pc") == "pub" else session.sub
+        if pc is None or pc.remoteDescription is None:
+            raise SignallingError("out_of_order", "连接尚未协商，不能添加候选地址")
+        cand = message.get("candidate")
+        if not cand:
+            return  # end of candidates
+        if not isinstance(cand, dict) or not isinstance(cand.get("candidate"), str):
+            raise SignallingError("bad_message", "候选地址格式错误")
+        text = cand["candidate"]
+        if text.startswith("candidate:"):
+            text = text[len("candidate:"):]
+        if not text:
+            return
+        try:
+            candidate = candidate_from_sdp(text)
+            candidate.sdpMid = cand.get("sdpMid")
+            candidate.sdpMLineIndex = cand.get("sdpMLineIndex")
+            await pc.addIceCandidate(candidate)
+        except Exception:
+            raise SignallingError("bad_message", "候选地址格式错误")
+
+    # ----------------------------------------------------- per-viewer choices
+    async def _on_mode(self, session: Session, message: dict) -> None:
+        mode = message.get("mode")
+        if mode not in MODES:
+            raise SignallingError("bad_message", "接收模式只能是 video、small 或 audio")
+        await self.set_mode(session.id, mode)
+
+    async def set_mode(self, session_id: str, mode: str) -> None:
+        session = self.sessions[session_id]
+        session.mode = mode
+        await self._sync_subscriptions(session)
+        await self._broadcast_roster()
+
+    async def _on_mute(self, session: Session, message: dict) -> None:
+        kind = message.get("kind")
+        sources = {"audio": ["mic"], "video": ["camera", "small"], "screen": ["screen"]}.get(kind)
+        if sources is None:
+            raise SignallingError("bad_message", "kind 只能是 audio、video 或 screen")
+        on = bool(message.get("on", True))
+        for source in sources:
+            pub = session.publications.get(source)
+            if pub is not None:
+                pub.paused = on
+                if not on:
+                    pub.request_keyframe(subscribe=True)
+        await self._broadcast_roster()
+
+    async def _on_hand(self, session: Session, message: dict) -> None:
+        session.hand = bool(message.get("up", True))
+        await self._broadcast_roster()
+
+    async def _on_join(self, session: Session, message: dict) -> None:
+        raise SignallingError("out_of_order", "已经加入会议")
+
+    # ------------------------------------------------------------ host commands
+    async def _on_host(self, session: Session, message: dict) -> None:
+        if not session.is_host:
+            raise SignallingError("forbidden", "只有主持人可以执行该操作")
+        action = message.get("action")
+        target = message.get("target")
+        await self.host_command(session, action, target)
+
+    async def host_command(self, actor: Session, action: Any, target: Any) -> None:
+        if action == "end":
+            await self.end(by=actor.person_id)
+            return
+        if action == "mute_all":
+            for other in list(self.sessions.values()):
+                if other.id != actor.id:
+                    await self._mute(other, ["mic"], "audio")
+            await self._broadcast_roster()
+            return
+        if action not in ("mute", "stop_video", "remove"):
+            raise SignallingError("bad_message", "未知的主持人操作")
+        victims = [s for s in self.sessions.values()
+                   if s.person_id == target or s.id == target]
+        if not victims:
+            raise SignallingError("not_found", "该参会人不在会议中")
+        for victim in victims:
+            if action == "mute":
+                await self._mute(victim, ["mic"], "audio")
+            elif action == "stop_video":
+                await self._mute(victim, ["camera", "small"], "video")
+            elif action == "remove":
+                await self._safe_send(victim, {"type": "removed", "message": "您已被主持人移出会议"})
+                await self._drop(victim)
+        await self._broadcast_roster()
+
+    async def _mute(self, session: Session, sources: list, kind: str) -> None:
+        for source in sources:
+            pub = session.publications.get(source)
+            if pub is not None:
+                pub.paused = True
+        await self._safe_send(session, {"type": "muted", "kind": kind,
+                                        "message": "主持人已将您静音" if kind == "audio"
+                                        else "主持人已关闭您的视频"})
+
+    async def end(self, by: Optional[int] = None) -> None:
+        for session in list(self.sessions.values()):
+            await self._safe_send(session, {"type": "ended", "by": by, "message": "会议已结束"})
+        await self.close()
+
+    # ---------------------------------------------------- roster and speaker
+    def roster(self) -> list[dict]:
+        return [s.describe() for s in self.sessions.values()]
+
+    async def _broadcast_roster(self) -> None:
+        message = {"type": "participants", "participants": self.roster()}
+        for session in list(self.sessions.values()):
+            await self._safe_send(session, message)
+
+    async def _speaker_loop(self) -> None:
+        try:
+            while True:
+                await asyncio.sleep(SPEAKER_INTERVAL)
+                best, best_level = None, SPEAKER_THRESHOLD
+                for session in self.sessions.values():
+                    pub = session.publications.get("mic")
+                    if pub is not None and not pub.paused and pub.level > best_level:
+                        best, best_level = session, pub.level
+                if best is not None and best.id != self.speaker:
+                    self.speaker = best.id
+                    message = {"type": "speaker", "session": best.id,
+                               "person": best.person_id}
+                    for session in list(self.sessions.values()):
+                        await self._safe_send(session, message)
+        except asyncio.CancelledError:
+            pass
+
+    # --------------------------------------------------------------- recording
+    async def start_recording(self, path: str, person_id: Optional[int] = None) -> None:
+        from .recorder import Recorder
+
+        if self.recorder is not None:
+            raise SignallingError("busy", "已在录制中")
+        self.recorder = Recorder(self, path, person_id=person_id)
+        self.recorder.start()
+
+    async def stop_recording(self) -> Optional[str]:
+        recorder, self.recorder = self.recorder, None
+        if recorder is None:
+            return None
+        return await recorder.stop()
+
+    # -------------------------------------------------------------- statistics
+    def stats(self) -> dict:
+        pubs = [p for s in self.sessions.values() for p in s.publications.values()]
+        return {
+            "sessions": len(self.sessions),
+            "publications": len(pubs),
+            "packets_in": sum(p.packets for p in pubs),
+            "pli_sent": sum(p.pli_sent for p in pubs),
+            "delivered": sum(sl.track.delivered for s in self.sessions.values() for sl in s.slots),
+            "dropped": sum(sl.track.dropped for s in self.sessions.values() for sl in s.slots),
+        }
