@@ -1,0 +1,847 @@
+"""GB/T 9704-2012 PDF rendering with reportlab.
+
+The page is a grid: A4, 版心 156 × 225 mm at 28 mm from the left and 37 mm
+from the top, 22 lines × 28 characters. Every text line sits on a grid line;
+body characters are 3号 (16 pt) with the tracking tightened to the 15.79 pt
+grid pitch. Layout happens first (a list of drawing operations per page), then
+drawing, so that page numbers and the 版记 know the last page.
+
+Numbers: shared/reference/gongwen.md.
+"""
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+from reportlab.lib.colors import Color
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.lib.utils import ImageReader
+from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.pdfgen.canvas import Canvas
+
+from . import fonts
+from .model import Heading, Image, Paragraph, RenderDoc, Table, cn_date
+
+PAGE_W, PAGE_H = A4
+MARGIN_TOP = 37 * mm
+MARGIN_LEFT = 28 * mm
+BLOCK_W = 156 * mm
+BLOCK_H = 225 * mm
+X0 = MARGIN_LEFT
+X1 = MARGIN_LEFT + BLOCK_W
+Y_TOP = PAGE_H - MARGIN_TOP
+Y_BOT = Y_TOP - BLOCK_H  # 35 mm
+LINES = 22
+CHARS = 28
+LINE = BLOCK_H / LINES  # ≈ 28.99 pt
+CHAR = BLOCK_W / CHARS  # ≈ 15.79 pt
+BODY = 16.0  # 3号
+TITLE = 22.0  # 2号
+SMALL = 14.0  # 4号
+RED = Color(0.902, 0.0, 0.071)  # the usual 公文 red (C0 M100 Y100 K0 → sRGB)
+BLACK = Color(0, 0, 0)
+ASC = 0.88  # ideographic em box above the baseline
+DESC = 0.12
+SEAL_D = 42 * mm  # a government round seal
+
+# 避头尾: characters that may not start a line / may not end a line.
+NO_START = set("，。、；：？！）」』》〕】〉”’…—·%‰,.;:?!)]}>℃'\"")
+NO_END = set("（「『《〔【〈“‘([{<")
+HEADING_ROLE = {0: "fangsong", 1: "heiti", 2: "kaiti", 3: "fangsong", 4: "fangsong"}
+
+
+def line_bottom(i: int) -> float:
+    return Y_TOP - (i + 1) * LINE
+
+
+def baseline(i: int, size: float = BODY) -> float:
+    """Baseline of a text of `size` vertically centred on grid line i."""
+    return line_bottom(i) + (LINE - size) / 2 + DESC * size
+
+
+# ---------------------------------------------------------------- text runs
+
+@dataclass
+class Glyph:
+    ch: str
+    role: str
+    size: float
+    width: float  # advance including tracking
+
+
+def glyphs(text: str, role: str, size: float = BODY, tracking: float | None = None) -> list[Glyph]:
+    name = fonts.font_name(role)
+    if tracking is None:
+        tracking = (CHAR - BODY) if size == BODY else 0.0
+    return [Glyph(ch, role, size, stringWidth(ch, name, size) + tracking) for ch in text]
+
+
+def _is_cjk(ch: str) -> bool:
+    return ord(ch) >= 0x2E80
+
+
+def _units(gs: list[Glyph]) -> list[list[Glyph]]:
+    """Group glyphs into unbreakable units: Latin/digit runs stay whole, closing
+    punctuation sticks to what precedes it, opening punctuation to what follows,
+    and ——/…… pairs stay together."""
+    units: list[list[Glyph]] = []
+    pending_open: list[Glyph] = []
+    for g in gs:
+        ch = g.ch
+        if ch in NO_END:
+            pending_open.append(g)
+            continue
+        if units and not pending_open and (
+            ch in NO_START
+            or (not _is_cjk(ch) and not ch.isspace() and units[-1] and not _is_cjk(units[-1][-1].ch)
+                and not units[-1][-1].ch.isspace())
+        ):
+            units[-1].append(g)
+            continue
+        units.append(pending_open + [g])
+        pending_open = []
+    if pending_open:
+        if units:
+            units[-1].extend(pending_open)
+        else:
+            units.append(pending_open)
+    return units
+
+
+def _width(gs: list[Glyph]) -> float:
+    return sum(g.width for g in gs)
+
+
+def break_lines(gs: list[Glyph], width: float, first_width: float | None = None) -> list[list[Glyph]]:
+    """Greedy line breaking over units with 避头尾 (a unit that does not fit goes
+    whole to the next line, so a closing mark never starts a line and an
+    opening mark never ends one)."""
+    first_width = width if first_width is None else first_width
+    lines: list[list[Glyph]] = []
+    cur: list[Glyph] = []
+    limit = first_width
+    eps = 0.01
+    for unit in _units(gs):
+        uw = _width(unit)
+        if _width(cur) + uw <= limit + eps:
+            cur.extend(unit)
+            continue
+        if cur:
+            lines.append(cur)
+            cur = []
+            limit = width
+        if uw <= limit + eps:
+            cur = list(unit)
+            continue
+        for g in unit:  # a unit longer than a line: break it by glyphs
+            if _width(cur) + g.width > limit + eps and cur:
+                lines.append(cur)
+                cur = []
+                limit = width
+            cur.append(g)
+    if cur:
+        lines.append(cur)
+    # trailing spaces never count
+    return [ln[:-1] if len(ln) > 1 and ln[-1].ch == " " else ln for ln in lines]
+
+
+def draw_glyph_line(c: Canvas, gs: list[Glyph], x: float, y: float, *, justify_to: float | None = None,
+                    color=BLACK, hscale: float = 100.0) -> None:
+    """Draw a line; with justify_to, spread the remaining space over the gaps."""
+    if not gs:
+        return
+    extra = 0.0
+    if justify_to is not None and len(gs) > 1:
+        extra = max(0.0, (justify_to - _width(gs)) / (len(gs) - 1))
+    t = c.beginText(x, y)
+    t.setFillColor(color)
+    if hscale != 100.0:
+        t.setHorizScale(hscale)
+    run: list[str] = []
+    cur_key = None
+    cur_space = None
+
+    def flush():
+        if run:
+            t.textOut("".join(run))
+            run.clear()
+
+    for g in gs:
+        natural = stringWidth(g.ch, fonts.font_name(g.role), g.size)
+        space = g.width - natural + extra
+        key = (g.role, g.size)
+        if key != cur_key:
+            flush()
+            t.setFont(fonts.font_name(g.role), g.size)
+            cur_key = key
+        if cur_space is None or abs(space - cur_space) > 1e-6:
+            flush()
+            t.setCharSpace(space)
+            cur_space = space
+        run.append(g.ch)
+    flush()
+    c.drawText(t)
+
+
+# ---------------------------------------------------------------- layout
+
+Op = Callable[[Canvas], None]
+
+
+@dataclass
+class SealBox:
+    page: int  # 0-based
+    box: tuple[float, float, float, float]  # x0, y0, x1, y1 in PDF points
+    organ: str
+
+
+@dataclass
+class RenderResult:
+    pdf: bytes
+    pages: int
+    seal_boxes: list[SealBox] = field(default_factory=list)
+    numbered_pages: list[int] = field(default_factory=list)  # 1-based page numbers printed
+
+
+class Layout:
+    def __init__(self, doc: RenderDoc):
+        self.doc = doc
+        self.pages: list[list[Op]] = [[]]
+        self.line = 0  # next free grid line on the current page
+        self.body_pages: set[int] = set()  # pages holding something besides the 版记
+        self.seal_boxes: list[SealBox] = []
+        self.first_page_no_number = doc.variant == "letter"
+        self.line_limit = LINES
+
+    # -- pages and lines
+    @property
+    def page(self) -> int:
+        return len(self.pages) - 1
+
+    def new_page(self) -> None:
+        self.pages.append([])
+        self.line = 0
+
+    def op(self, fn: Op, *, content: bool = True) -> None:
+        self.pages[-1].append(fn)
+        if content:
+            self.body_pages.add(self.page)
+
+    def take_line(self) -> int:
+        if self.line >= self.line_limit:
+            self.new_page()
+        i = self.line
+        self.line += 1
+        return i
+
+    def skip(self, n: int) -> None:
+        """Blank lines; never carried over to the top of a new page."""
+        self.line = min(self.line + n, self.line_limit)
+
+    # -- text helpers
+    def text_block(self, gs: list[Glyph], *, indent: float = 0.0, first_indent: float | None = None,
+                   right: float = 0.0, justify: bool = True, color=BLACK) -> list[int]:
+        first_indent = indent if first_indent is None else first_indent
+        width = BLOCK_W - indent - right
+        lines = break_lines(gs, width, BLOCK_W - first_indent - right)
+        used = []
+        for n, ln in enumerate(lines):
+            i = self.take_line()
+            used.append(i)
+            x = X0 + (first_indent if n == 0 else indent)
+            w = BLOCK_W - right - (first_indent if n == 0 else indent)
+            last = n == len(lines) - 1
+            size = ln[0].size if ln else BODY
+            y = baseline(i, size)
+            self.op(lambda c, ln=ln, x=x, y=y, w=w, last=last: draw_glyph_line(
+                c, ln, x, y, justify_to=None if (last or not justify) else w, color=color))
+        return used
+
+    def centred(self, gs: list[Glyph], i: int, color=BLACK, size: float = BODY) -> None:
+        w = _width(gs) - (gs[-1].width - stringWidth(gs[-1].ch, fonts.font_name(gs[-1].role), gs[-1].size) if gs else 0)
+        x = X0 + (BLOCK_W - w) / 2
+        y = baseline(i, size)
+        self.op(lambda c: draw_glyph_line(c, gs, x, y, color=color))
+
+
+def _natural(gs: list[Glyph]) -> float:
+    """Visible width (the tracking after the last glyph does not count)."""
+    if not gs:
+        return 0.0
+    last = gs[-1]
+    return _width(gs) - (last.width - stringWidth(last.ch, fonts.font_name(last.role), last.size))
+
+
+# ---------------------------------------------------------------- title breaking
+
+GOOD_AFTER = ("关于", "、", "，", "》", "〕", "”", "和", "与", "及", "暨", "的")
+GOOD_BEFORE = ("关于", "《", "“")
+
+
+def title_lines(title: str, doc_type: str = "", size: float = TITLE) -> list[str]:
+    """Break a title into lines of similar length at word-like boundaries
+    (symmetric: 梯形 or 菱形), never inside a Latin/digit run, never splitting
+    the final "的+文种", with 避头尾."""
+    name = fonts.font_name("xiaobiaosong")
+    widths = [stringWidth(ch, name, size) for ch in title]
+    total = sum(widths)
+    if total <= BLOCK_W + 0.01:
+        return [title]
+    n = len(title)
+    prefix = [0.0]
+    for w in widths:
+        prefix.append(prefix[-1] + w)
+
+    suffix_guard = len(doc_type) + 1 if doc_type and title.endswith(doc_type) else 0
+
+    def penalty(i: int) -> float:  # break between title[i-1] and title[i]
+        a, b = title[i - 1], title[i]
+        if b in NO_START or a in NO_END:
+            return math.inf
+        if not _is_cjk(a) and not _is_cjk(b) and a != " " and b != " ":
+            return math.inf
+        if suffix_guard and i > n - suffix_guard:
+            return math.inf
+        if any(title[:i].endswith(s) for s in GOOD_AFTER) or any(title[i:].startswith(s) for s in GOOD_BEFORE):
+            return 0.0
+        if suffix_guard and i == n - suffix_guard:
+            return 0.5
+        return 2.0
+
+    k = math.ceil(total / BLOCK_W)
+    best = None
+    candidates = [i for i in range(1, n) if penalty(i) < math.inf]
+
+    def seg_w(a: int, b: int) -> float:
+        return prefix[b] - prefix[a]
+
+    def score(cuts: list[int]) -> float:
+        bounds = [0] + cuts + [n]
+        ws = [seg_w(bounds[j], bounds[j + 1]) for j in range(len(bounds) - 1)]
+        if max(ws) > BLOCK_W + 0.01:
+            return math.inf
+        s = sum(penalty(c) for c in cuts) * 1.5
+        s += (max(ws) - min(ws)) / size
+        if len(ws) == 3 and not (ws[1] >= ws[0] and ws[1] >= ws[2]) and not (ws[0] <= ws[1] <= ws[2]) \
+                and not (ws[0] >= ws[1] >= ws[2]):
+            s += 2  # neither 菱形 nor 梯形
+        return s
+
+    while best is None and k <= 6:
+        if k == 2:
+            opts = ([c] for c in candidates)
+        elif k == 3:
+            opts = ([a, b] for a in candidates for b in candidates if b > a)
+        else:  # rare: balanced greedy
+            target = total / k
+            cuts, acc = [], 0.0
+            for i in range(1, n):
+                acc += widths[i - 1]
+                if acc >= target * (len(cuts) + 1) and i in candidates and len(cuts) < k - 1:
+                    cuts.append(i)
+            opts = iter([cuts])
+        scored = [(score(c), c) for c in opts]
+        scored = [s for s in scored if s[0] < math.inf]
+        if scored:
+            best = min(scored)[1]
+        k += 1
+    if best is None:  # give up on symmetry
+        return ["".join(g.ch for g in ln) for ln in break_lines(glyphs(title, "xiaobiaosong", size, 0.0), BLOCK_W)]
+    bounds = [0] + best + [n]
+    return [title[bounds[j]:bounds[j + 1]] for j in range(len(bounds) - 1)]
+
+
+# ---------------------------------------------------------------- the parts
+
+def _header_sizes(names: list[str], suffix: str, max_h: float) -> tuple[float, float]:
+    """Font size and horizontal scale of the 发文机关标志: each character at
+    most 22 mm high × 15 mm wide, the whole line within the 版心."""
+    longest = max(len(n) for n in names)
+    chars = longest + (len(suffix) + 0.5 if (suffix and len(names) > 1) else len(suffix))
+    w = min(15 * mm, BLOCK_W / chars)
+    h = min(max_h, w / 0.7)
+    if len(names) > 1:
+        h = min(h, 16 * mm)
+    return h, 100.0 * w / h
+
+
+def draw_header(L: Layout) -> float:
+    """The 版头; returns the y of its lower edge (the red rule)."""
+    doc = L.doc
+    organs = doc.organs or ["（发文机关）"]
+    variant = doc.variant
+    if variant == "order":
+        names, suffix = organs, "令" if not organs[0].endswith("令") else ""
+    elif variant == "minutes":
+        names = [organs[0] if organs[0].endswith("纪要") else organs[0] + "纪要"]
+        suffix = ""
+    else:
+        names, suffix = organs, doc.header_suffix if variant != "letter" else ""
+    if suffix and len(names) == 1:
+        names = [names[0] + suffix]
+        suffix = ""
+
+    # 份号 / 紧急程度 in the top-left lines of the 版心
+    top_lines = []
+    if doc.copy_no:
+        top_lines.append((doc.copy_no, "fangsong"))
+    if doc.urgency:
+        top_lines.append((doc.urgency, "heiti"))
+
+    if variant == "letter":
+        top_edge = PAGE_H - 30 * mm
+        h, hs = _header_sizes(names, suffix, 15 * mm)
+    elif variant == "order":
+        top_edge = Y_TOP - 20 * mm
+        h, hs = _header_sizes(names, suffix, 22 * mm)
+    else:
+        top_edge = Y_TOP - 35 * mm
+        h, hs = _header_sizes(names, suffix, 22 * mm)
+
+    # the organ names (joint: stacked, distributed to one width; 文件 at the right)
+    name_w = max(len(n) for n in names) * h * hs / 100.0
+    suffix_w = len(suffix) * h * hs / 100.0
+    gap = 0.5 * h * hs / 100.0 if suffix else 0.0
+    total_w = name_w + gap + suffix_w
+    x_left = X0 + (BLOCK_W - total_w) / 2
+    pitch = h * 1.15
+    y = top_edge - ASC * h
+    name_role = "xiaobiaosong"
+    rows_y = []
+    for name in names:
+        gs = glyphs(name, name_role, h, 0.0)
+        for g in gs:
+            g.width *= hs / 100.0
+        natural = _width(gs)
+        if len(names) > 1 and len(gs) > 1:
+            extra = (name_w - natural) / (len(gs) - 1)
+            for g in gs[:-1]:
+                g.width += extra
+        x = x_left if len(names) > 1 else X0 + (BLOCK_W - natural) / 2
+        L.op(lambda c, gs=gs, x=x, y=y: _draw_scaled(c, gs, x, y, hs))
+        rows_y.append(y)
+        y -= pitch
+    bottom_edge = rows_y[-1] - DESC * h
+    if suffix:
+        mid = (top_edge + bottom_edge) / 2
+        sy = mid - (ASC - DESC) * h / 2
+        gs = glyphs(suffix, name_role, h, 0.0)
+        for g in gs:
+            g.width *= hs / 100.0
+        sx = x_left + name_w + gap
+        L.op(lambda c, gs=gs, sx=sx, sy=sy: _draw_scaled(c, gs, sx, sy, hs))
+
+    for n, (text, role) in enumerate(top_lines):
+        i = n
+        L.op(lambda c, text=text, role=role, i=i: draw_glyph_line(c, glyphs(text, role), X0, baseline(i)))
+
+    if variant == "letter":
+        # red double rules 170 mm, 4 mm under the 标志: thick over thin
+        y_rule = bottom_edge - 4 * mm
+        xa = (PAGE_W - 170 * mm) / 2
+        L.op(lambda c: _double_rule(c, xa, y_rule, thick_first=True))
+        L.op(lambda c: _double_rule(c, xa, 20 * mm, thick_first=False))
+        # 字号 right-aligned, one blank line under the rule
+        first = _first_line_below(y_rule) + 1
+        L.line = first
+        if doc.doc_number:
+            i = L.take_line()
+            gs = glyphs(doc.doc_number, "fangsong")
+            x = X1 - _natural(gs)
+            L.op(lambda c, gs=gs, x=x, i=i: draw_glyph_line(c, gs, x, baseline(i)))
+        L.skip(1)
+        return y_rule
+
+    if variant == "order":
+        # 令号 two blank lines under the 标志, centred; body two blank lines later
+        i = _first_line_below(bottom_edge) + 2
+        L.line = i
+        if doc.order_no:
+            L.take_line()
+            L.centred(glyphs(doc.order_no, "fangsong"), i)
+        L.skip(2)
+        return bottom_edge
+
+    # 字号 (and 签发人 on upward documents): two blank lines under the 标志
+    i = _first_line_below(bottom_edge) + 2
+    L.line = i
+    if doc.signers:
+        label = glyphs("签发人：", "fangsong")
+        for n, signer in enumerate(doc.signers):
+            row = L.take_line()
+            gs = label + glyphs(signer, "kaiti")
+            x = X1 - CHAR - _natural(gs)
+            L.op(lambda c, gs=gs, x=x, row=row: draw_glyph_line(c, gs, x, baseline(row)))
+        num_line = row
+        if doc.doc_number:
+            gs = glyphs(doc.doc_number, "fangsong")
+            L.op(lambda c, gs=gs: draw_glyph_line(c, gs, X0 + CHAR, baseline(num_line)))
+    else:
+        num_line = L.take_line()
+        if doc.doc_number:
+            L.centred(glyphs(doc.doc_number, "fangsong"), num_line)
+    y_rule = baseline(num_line) - DESC * BODY - 4 * mm
+    L.op(lambda c: _rule(c, y_rule, 1.0, RED))
+    # title two blank lines under the rule
+    L.line = _first_line_below(y_rule) + 2
+    return y_rule
+
+
+def _first_line_below(y: float) -> int:
+    """Index of the first grid line lying wholly below y."""
+    return max(0, math.ceil((Y_TOP - y) / LINE - 1e-6))
+
+
+def _draw_scaled(c: Canvas, gs: list[Glyph], x: float, y: float, hs: float) -> None:
+    # widths were scaled already; charSpace in text space is scaled by Tz, so
+    # express the spacing in unscaled units
+    t = c.beginText(x, y)
+    t.setFillColor(RED)
+    t.setHorizScale(hs)
+    for g in gs:
+        natural = stringWidth(g.ch, fonts.font_name(g.role), g.size) * hs / 100.0
+        t.setFont(fonts.font_name(g.role), g.size)
+        t.setCharSpace((g.width - natural) * 100.0 / hs)
+        t.textOut(g.ch)
+    c.drawText(t)
+
+
+def _rule(c: Canvas, y: float, width_pt: float, color=BLACK, x0: float = X0, x1: float = X1) -> None:
+    c.saveState()
+    c.setStrokeColor(color)
+    c.setLineWidth(width_pt)
+    c.line(x0, y, x1, y)
+    c.restoreState()
+
+
+def _double_rule(c: Canvas, x: float, y: float, *, thick_first: bool) -> None:
+    thick, thin = 2.0, 0.6
+    gap = 1.2
+    top_w, bot_w = (thick, thin) if thick_first else (thin, thick)
+    _rule(c, y, top_w, RED, x, x + 170 * mm)
+    _rule(c, y - gap - (top_w + bot_w) / 2, bot_w, RED, x, x + 170 * mm)
+
+
+def draw_title(L: Layout) -> None:
+    doc = L.doc
+    if not doc.title:
+        return
+    for text in title_lines(doc.title, doc.doc_type):
+        i = L.take_line()
+        L.centred(glyphs(text, "xiaobiaosong", TITLE, 0.0), i, size=TITLE)
+    L.skip(1)
+
+
+def draw_recipients(L: Layout) -> None:
+    doc = L.doc
+    if not doc.recipients:
+        return
+    text = "、".join(doc.recipients)
+    if not text.endswith("："):
+        text = text.rstrip(":：") + "："
+    L.text_block(glyphs(text, "fangsong"))
+
+
+def _paragraph_glyphs(block: Paragraph) -> list[Glyph]:
+    gs: list[Glyph] = []
+    if block.lead:
+        gs += glyphs(block.lead, HEADING_ROLE.get(block.lead_level, "fangsong"))
+    gs += glyphs(block.text, "fangsong")
+    return gs
+
+
+def draw_body(L: Layout) -> None:
+    for block in L.doc.body:
+        if isinstance(block, Heading):
+            L.text_block(glyphs(block.text, HEADING_ROLE.get(block.level, "fangsong")), indent=0,
+                         first_indent=2 * CHAR)
+        elif isinstance(block, Paragraph):
+            L.text_block(_paragraph_glyphs(block), indent=0, first_indent=2 * CHAR)
+        elif isinstance(block, Table):
+            draw_table(L, block)
+        elif isinstance(block, Image):
+            draw_image(L, block)
+
+
+def draw_table(L: Layout, table: Table) -> None:
+    rows = [r for r in table.rows if r]
+    if not rows:
+        return
+    ncol = max(len(r) for r in rows)
+    rel = table.col_widths or [1.0] * ncol
+    rel = (list(rel) + [1.0] * ncol)[:ncol]
+    scale = BLOCK_W / sum(rel)
+    widths = [w * scale for w in rel]
+    pad = 0.3 * SMALL
+    for r_index, row in enumerate(rows):
+        role = "heiti" if r_index < table.header_rows else "fangsong"
+        cells = []
+        for j in range(ncol):
+            text = row[j] if j < len(row) else ""
+            cells.append(break_lines(glyphs(text, role, SMALL, 0.0), widths[j] - 2 * pad) if text else [[]])
+        height = max(len(c) for c in cells)
+        if L.line + height > L.line_limit and L.line > 0:
+            L.new_page()
+        first = L.line
+        L.line = min(L.line + height, L.line_limit)
+        top = Y_TOP - first * LINE
+        bottom = Y_TOP - L.line * LINE
+
+        def draw_row(c, cells=cells, first=first, top=top, bottom=bottom):
+            c.saveState()
+            c.setLineWidth(0.5)
+            x = X0
+            for j, lines in enumerate(cells):
+                c.rect(x, bottom, widths[j], top - bottom)
+                for k, ln in enumerate(lines):
+                    if first + k < LINES:
+                        draw_glyph_line(c, ln, x + pad, baseline(first + k, SMALL))
+                x += widths[j]
+            c.restoreState()
+
+        L.op(draw_row)
+
+
+def draw_image(L: Layout, block: Image) -> None:
+    try:
+        reader = ImageReader(io.BytesIO(block.data))
+        iw, ih = reader.getSize()
+    except Exception:
+        return
+    w = min(block.width_mm * mm, BLOCK_W)
+    h = block.height_mm * mm if block.height_mm else w * ih / max(iw, 1)
+    h = min(h, BLOCK_H)
+    n = math.ceil(h / LINE)
+    if L.line + n > L.line_limit:
+        L.new_page()
+    first = L.line
+    L.line += n
+    x = X0 + (BLOCK_W - w) / 2
+    y = Y_TOP - first * LINE - h
+    L.op(lambda c: c.drawImage(reader, x, y, w, h, mask="auto"))
+
+
+def draw_attachments(L: Layout) -> None:
+    items = L.doc.attachments
+    if not items:
+        return
+    L.skip(1)
+    label = glyphs("附件：", "fangsong")
+    label_w = _width(label)
+    if len(items) == 1:
+        gs = label + glyphs(items[0], "fangsong")
+        L.text_block(gs, indent=2 * CHAR + label_w, first_indent=2 * CHAR)
+        return
+    for n, name in enumerate(items, 1):
+        num = glyphs(f"{n}. ", "fangsong")
+        head = (label if n == 1 else []) + num
+        gs = head + glyphs(name, "fangsong")
+        ind = 2 * CHAR + label_w
+        L.text_block(gs, indent=ind + _width(num), first_indent=2 * CHAR if n == 1 else ind)
+
+
+def draw_signature(L: Layout) -> None:
+    doc = L.doc
+    date = cn_date(doc.date)
+    sigs = doc.signatures
+    if doc.variant == "minutes":
+        return
+    if doc.variant == "order":
+        L.skip(2)
+        i = L.take_line()
+        name = glyphs(doc.signed_by_name or (sigs[0].organ if sigs else ""), "kaiti")
+        title = glyphs(doc.signed_by_title, "fangsong")
+        x_name = X1 - 4 * CHAR - _natural(name)
+        L.op(lambda c: draw_glyph_line(c, name, x_name, baseline(i)))
+        if title:
+            x_t = x_name - 2 * CHAR - _natural(title)
+            L.op(lambda c: draw_glyph_line(c, title, x_t, baseline(i)))
+        L.skip(1)
+        if date:
+            j = L.take_line()
+            dg = glyphs(date, "fangsong")
+            L.op(lambda c: draw_glyph_line(c, dg, X1 - 4 * CHAR - _natural(dg), baseline(j)))
+        return
+    if not sigs:
+        if date:
+            L.skip(1)
+            j = L.take_line()
+            dg = glyphs(date, "fangsong")
+            L.op(lambda c: draw_glyph_line(c, dg, X1 - 4 * CHAR - _natural(dg), baseline(j)))
+        return
+
+    if not getattr(doc, "seal_layout", True):
+        # 不加盖印章: 署名 one blank line under the body, right-indented 2
+        L.skip(1)
+        for s in sigs:
+            i = L.take_line()
+            gs = glyphs(s.organ, "fangsong")
+            L.op(lambda c, gs=gs, i=i: draw_glyph_line(c, gs, X1 - 2 * CHAR - _natural(gs), baseline(i)))
+        if date:
+            j = L.take_line()
+            dg = glyphs(date, "fangsong")
+            L.op(lambda c: draw_glyph_line(c, dg, X1 - 2 * CHAR - _natural(dg), baseline(j)))
+        return
+
+    rows = [sigs[k:k + 3] for k in range(0, len(sigs), 3)]
+    need = 2 + 5 * (len(rows) - 1) + 2  # blank lines + 署名 rows + date
+    if L.line + need > L.line_limit:
+        L.new_page()
+    date_g = glyphs(date, "fangsong") if date else []
+    date_w = _natural(date_g) if date_g else 8 * CHAR
+    date_right = X1 - 4 * CHAR
+    date_mid = date_right - date_w / 2
+    name_line = L.line + 2
+    for r, row in enumerate(rows):
+        if len(rows) == 1 and len(row) == 1:
+            centres = [date_mid]
+        else:
+            slot = BLOCK_W / len(row)
+            centres = [X0 + slot * (k + 0.5) for k in range(len(row))]
+        for s, cx in zip(row, centres):
+            gs = glyphs(s.organ, "fangsong")
+            x = cx - _natural(gs) / 2
+            L.op(lambda c, gs=gs, x=x, i=name_line: draw_glyph_line(c, gs, x, baseline(i)))
+            # seal: 署名 and date a little below its centre; top within one line of the body
+            cy = line_bottom(name_line) + LINE + 0.05 * LINE
+            box = (cx - SEAL_D / 2, cy - SEAL_D / 2, cx + SEAL_D / 2, cy + SEAL_D / 2)
+            L.seal_boxes.append(SealBox(L.page, box, s.organ))
+            if s.picture:
+                reader = ImageReader(io.BytesIO(s.picture))
+                L.op(lambda c, reader=reader, box=box: c.drawImage(
+                    reader, box[0], box[1], box[2] - box[0], box[3] - box[1], mask="auto"))
+        if r < len(rows) - 1:
+            name_line += 5
+    L.line = name_line + 1
+    if date_g:
+        j = L.take_line()
+        L.op(lambda c: draw_glyph_line(c, date_g, date_right - date_w, baseline(j)))
+
+
+def draw_note(L: Layout) -> None:
+    note = L.doc.note.strip()
+    if not note:
+        return
+    if not note.startswith("（"):
+        note = "（" + note.strip("()（）") + "）"
+    L.text_block(glyphs(note, "fangsong"), indent=2 * CHAR, first_indent=2 * CHAR)
+
+
+def draw_attendees(L: Layout) -> None:
+    if L.doc.variant != "minutes" or not L.doc.attendees:
+        return
+    L.skip(1)
+    for label, names in L.doc.attendees:
+        lab = glyphs(label.rstrip("：:") + "：", "heiti")
+        L.text_block(lab + glyphs(names, "fangsong"), indent=2 * CHAR + _width(lab), first_indent=2 * CHAR)
+
+
+def imprint_rows(doc: RenderDoc) -> list[tuple[str, list]]:
+    """The 版记 rows: ("cc", lines) and ("print", [glyph line])."""
+    rows = []
+    inner = BLOCK_W - 2 * SMALL
+    if doc.cc:
+        text = "抄送：" + "，".join(doc.cc)
+        if not text.endswith("。"):
+            text += "。"
+        lab_w = stringWidth("抄送：", fonts.font_name("fangsong"), SMALL)
+        gs = glyphs(text, "fangsong", SMALL, 0.0)
+        rows.append(("cc", break_lines(gs, inner - lab_w, inner), lab_w))
+    if doc.printer or doc.print_date:
+        rows.append(("print", None, 0))
+    return rows
+
+
+def draw_imprint(L: Layout) -> None:
+    """版记 at the bottom of the last page, last rule on the 版心's bottom edge."""
+    doc = L.doc
+    rows = imprint_rows(doc)
+    if not rows:
+        return
+    n = sum(len(r[1]) if r[0] == "cc" else 1 for r in rows)
+    start = LINES - n
+    if L.line > start:  # no room: the 版记 goes on a page of its own
+        L.new_page()
+    page_ops = []
+    i = start
+    rule_ys = [Y_TOP - start * LINE]
+    widths = [0.35 * mm]
+    for kind, lines, lab_w in rows:
+        if kind == "cc":
+            for k, ln in enumerate(lines):
+                x = X0 + SMALL + (0 if k == 0 else lab_w)
+                page_ops.append(lambda c, ln=ln, x=x, i=i: draw_glyph_line(c, ln, x, baseline(i, SMALL)))
+                i += 1
+        else:
+            left = glyphs(doc.printer, "fangsong", SMALL, 0.0)
+            right = glyphs(cn_date(doc.print_date) + "印发", "fangsong", SMALL, 0.0) if doc.print_date else []
+            page_ops.append(lambda c, left=left, i=i: draw_glyph_line(c, left, X0 + SMALL, baseline(i, SMALL)))
+            if right:
+                xr = X1 - SMALL - _natural(right)
+                page_ops.append(lambda c, right=right, xr=xr, i=i: draw_glyph_line(c, right, xr, baseline(i, SMALL)))
+            i += 1
+        rule_ys.append(Y_TOP - i * LINE)
+        widths.append(0.25 * mm)
+    widths[-1] = 0.35 * mm
+    for y, w in zip(rule_ys, widths):
+        page_ops.append(lambda c, y=y, w=w: _rule(c, y + (w / 2 if y <= Y_BOT + 0.01 else 0), w))
+    for fn in page_ops:
+        L.op(fn, content=False)
+    L.line = LINES
+
+
+def page_number_ops(L: Layout) -> list[int]:
+    numbered = []
+    for p in range(len(L.pages)):
+        if p not in L.body_pages:
+            continue  # blank or 版记-only page
+        if p == 0 and L.first_page_no_number:
+            continue
+        numbered.append(p + 1)
+    return numbered
+
+
+def draw_page_number(c: Canvas, number: int) -> None:
+    gs = glyphs(f"— {number} —", "songti", SMALL, 0.0)
+    w = _natural(gs)
+    y = Y_BOT - 7 * mm - ASC * SMALL
+    x = X1 - SMALL - w if number % 2 == 1 else X0 + SMALL
+    draw_glyph_line(c, gs, x, y)
+
+
+def layout(doc: RenderDoc) -> Layout:
+    fonts.register()
+    L = Layout(doc)
+    draw_header(L)
+    draw_title(L)
+    draw_recipients(L)
+    draw_body(L)
+    draw_attachments(L)
+    draw_signature(L)
+    draw_note(L)
+    draw_attendees(L)
+    draw_imprint(L)
+    return L
+
+
+def render_pdf(doc: RenderDoc) -> RenderResult:
+    L = layout(doc)
+    buf = io.BytesIO()
+    c = Canvas(buf, pagesize=A4, pageCompression=1)
+    c.setTitle(doc.title or doc.doc_type)
+    c.setAuthor("、".join(doc.organs))
+    c.setSubject(doc.doc_number)
+    c.setCreator("Yiwangtong 一网通")
+    c.setProducer("Yiwangtong 一网通 (reportlab)")
+    numbered = page_number_ops(L)
+    for p, ops in enumerate(L.pages):
+        for fn in ops:
+            fn(c)
+        if p + 1 in numbered:
+            draw_page_number(c, p + 1)
+        c.showPage()
+    c.save()
+    return RenderResult(buf.getvalue(), len(L.pages), L.seal_boxes, numbered)
