@@ -4,9 +4,16 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "office.settings")
 
-from django.core.asgi import get_asgi_application  # noqa: E402
+import sys  # noqa: E402
 
-django_asgi_app = get_asgi_application()  # before anything that imports models
+from django.core.asgi import get_asgi_application  # noqa: E402
+from django.core.exceptions import ImproperlyConfigured  # noqa: E402
+
+try:
+    django_asgi_app = get_asgi_application()  # before anything that imports models
+except ImproperlyConfigured as exc:  # one readable line instead of a traceback
+    sys.stderr.write(f"配置错误 (configuration error): {exc}\n")
+    raise SystemExit(2) from None
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

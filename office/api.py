@@ -203,6 +203,61 @@ def people(request, q: str = "", unit: int | None = None):
             for p in qs[:200]]
 
 
+class DelegationIn(Schema):
+    to_post_id: int
+    starts_at: datetime
+    ends_at: datetime
+    reason: str = ""
+
+
+class DelegationOut(Schema):
+    id: int
+    from_post_id: int
+    to_post_id: int
+    starts_at: datetime
+    ends_at: datetime
+    reason: str
+
+
+@router.post("/delegations", response={201: DelegationOut}, summary="委托代签（领导在当前岗位委托他人）")
+def create_delegation(request, payload: DelegationIn):
+    from office import actions, audit
+
+    if request.post is None:
+        raise ActionError(_("您当前没有岗位。"), status=403)
+    to_post = Post.objects.active().select_related("unit", "person").filter(id=payload.to_post_id).first()
+    if to_post is None:
+        raise ActionError(_("受托岗位不存在。"), status=404)
+    d = actions.do_delegate(actor=request.user, from_post=request.post, to_post=to_post,
+                            starts_at=payload.starts_at, ends_at=payload.ends_at, reason=payload.reason,
+                            ip=audit.client_ip(request))
+    return 201, d
+
+
+class PostIn(Schema):
+    person_id: int
+    unit_id: int
+    roles: list[str]
+    title: str = ""
+
+
+@router.post("/posts", response={200: PostOut}, summary="设置人员岗位与角色（系统管理员）")
+def set_post(request, payload: PostIn):
+    from office import actions, audit
+    from office.models import Person
+
+    actions.check_admin(request.user)
+    person = Person.objects.filter(id=payload.person_id).first()
+    unit_obj = Unit.objects.filter(id=payload.unit_id).first()
+    if person is None or unit_obj is None:
+        raise ActionError(_("人员或单位不存在。"), status=404)
+    if len(payload.title) > 100:
+        raise ActionError(_("职务名称不能超过100个字符。"))
+    post = actions.do_set_post(actor=request.user, post=request.post, person=person, unit=unit_obj,
+                               roles=payload.roles, title=payload.title, ip=audit.client_ip(request))
+    return _post_out(post)
+
+
 api.add_router("/office/", router)
 
 

@@ -1,4 +1,5 @@
 """The one settings module of Yiwangtong, read from the environment (see README)."""
+import os
 import secrets
 from pathlib import Path
 
@@ -89,6 +90,10 @@ DATABASES = {
         env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'yiwangtong.sqlite3'}"
     )
 }
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # A file, not memory, so that a test server in another process sees the test data.
+    # One file per test run, so that runs side by side do not share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- channel layer and cache -------------------------------------------------------------

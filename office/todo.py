@@ -24,3 +24,24 @@ def count_for(person):
     for provider, counter in _providers:
         total += counter(person) if counter is not None else len(provider(person))
     return total
+
+
+def _delegations(person):
+    """Office's own 待办: sign-off authority received from a leader (代签授权)."""
+    from django.utils import timezone
+    from django.utils.translation import gettext as _
+
+    from office.models import Delegation
+
+    now = timezone.now()
+    rows = (Delegation.objects.filter(to_post__person_id=person.id, ends_at__gt=now, revoked_at__isnull=True)
+            .select_related("from_post__person", "from_post__unit").order_by("-created_at"))
+    return [{"kind": "delegation",
+             "title": _("受%(who)s委托代签（至%(until)s）") % {
+                 "who": d.from_post.person.display_name,
+                 "until": timezone.localtime(d.ends_at).strftime("%Y-%m-%d %H:%M")},
+             "url": "/directory/unit/%d/" % d.from_post.unit_id, "since": d.created_at,
+             "unit": d.from_post.unit.name} for d in rows]
+
+
+register(_delegations)

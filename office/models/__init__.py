@@ -1,4 +1,5 @@
 from office.models.audit import AuditEntry, AuditHead
+from office.models.directory import DirectorySync
 from office.models.org import (
     LEVEL_OF_KIND,
     ROLE_FIELDS,
@@ -14,6 +15,7 @@ __all__ = [
     "AuditEntry",
     "AuditHead",
     "Delegation",
+    "DirectorySync",
     "LEVEL_OF_KIND",
     "Person",
     "Post",

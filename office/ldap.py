@@ -1,0 +1,767 @@
+"""Sign-in through the city's LDAP directory (ldap3), and the directory's view of people and units.
+
+Flow of a sign-in (LDAPBackend.authenticate):
+  1. the username is checked (no NUL/control characters, valid UTF-8, at most 256 characters) and an
+     empty password is refused before anything reaches the directory;
+  2. a person whose account is local (source="local") is left to the local backend;
+  3. the service account searches LDAP_USER_BASE with LDAP_USER_FILTER, the username escaped with
+     escape_filter_chars; exactly one entry must match;
+  4. a second connection binds as that entry's DN with the password given;
+  5. a disabled entry is refused; otherwise the Person and their Posts are created/updated from the
+     entry (unit from the ou path or the unit-code attribute, roles from groups).
+
+Every connection: a ServerPool over LDAP_URL (fail-over), connect and receive timeouts, START_TLS or
+LDAPS with certificate validation against LDAP_CA_FILE. A directory that cannot be reached raises
+ActionError(503) with a Chinese message within the timeout.
+
+A signed-in directory person is re-checked against the directory at most every LDAP_RECHECK_SECONDS
+(LDAPBackend.get_user): an entry gone or disabled ends the session at the next request; a directory
+outage keeps people signed in.
+"""
+import logging
+import re
+import ssl
+import unicodedata
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.contrib.auth.backends import BaseBackend
+from django.core.cache import cache
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from office import audit
+from office.errors import ActionError
+
+log = logging.getLogger("office.ldap")
+
+MAX_USERNAME = 256
+MAX_PASSWORD = 1024
+ROLES = ("leader", "secretary", "handler", "archivist", "admin")
+DEFAULT_ATTR_MAP = {
+    "username": "uid",
+    "display_name": "cn",
+    "email": "mail",
+    "phone": "telephoneNumber",
+    "title": "title",
+}
+DEFAULT_GROUP_ROLE_MAP = {
+    "yw-leader": "leader", "yw-secretary": "secretary", "yw-handler": "handler",
+    "yw-archivist": "archivist", "yw-admin": "admin",
+    "领导": "leader", "秘书": "secretary", "文书": "secretary", "承办人": "handler",
+    "档案员": "archivist", "系统管理员": "admin",
+}
+FIELD_LIMITS = {"username": 150, "display_name": 100, "email": 254, "phone": 40, "title": 100}
+DOWN_KEY = "yw:ldap:down"
+
+
+def down_message():
+    return _("目录服务暂时无法连接，请稍后再试；本地管理员账号仍可登录。")
+
+
+class DirectoryUnavailable(Exception):
+    """The directory could not be reached (network, TLS, timeout, or the service bind failed)."""
+
+
+# --- configuration -----------------------------------------------------------------------------
+def parse_group_role_map(text):
+    """'group=role;group2=role2' (group: a cn or a full DN; the last '=' splits) → dict."""
+    result = {}
+    for item in (text or "").split(";"):
+        item = item.strip()
+        if not item:
+            continue
+        if "=" not in item:
+            raise ValueError(f"LDAP_GROUP_ROLE_MAP: {item!r} is not group=role")
+        group, role = item.rsplit("=", 1)
+        role = role.strip()
+        if role not in ROLES:
+            raise ValueError(f"LDAP_GROUP_ROLE_MAP: unknown role {role!r} (use {', '.join(ROLES)})")
+        result[group.strip()] = role
+    return result
+
+
+def parse_attr_map(text):
+    """'display_name=cn,email=mail' → dict (merged over the defaults)."""
+    result = dict(DEFAULT_ATTR_MAP)
+    for item in (text or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        name, _sep, attr = item.partition("=")
+        if name.strip() not in DEFAULT_ATTR_MAP or not attr.strip():
+            raise ValueError(f"LDAP_ATTR_MAP: {item!r} (fields: {', '.join(DEFAULT_ATTR_MAP)})")
+        result[name.strip()] = attr.strip()
+    return result
+
+
+@dataclass
+class Config:
+    urls: list
+    bind_dn: str = ""
+    bind_password: str = ""
+    user_base: str = ""
+    user_filter: str = "(uid={username})"
+    unit_base: str = ""
+    group_base: str = ""
+    group_filter: str = "(|(member={dn})(uniqueMember={dn}))"
+    memberof_attr: str = "memberOf"
+    start_tls: bool = False
+    ca_file: str = ""
+    timeout: int = 5
+    attr_map: dict = field(default_factory=lambda: dict(DEFAULT_ATTR_MAP))
+    unit_code_attr: str = "businessCategory"
+    person_unit_attr: str = "departmentNumber"
+    group_role_map: dict = field(default_factory=lambda: dict(DEFAULT_GROUP_ROLE_MAP))
+    disabled_attr: str = ""
+    disabled_values: tuple = ()
+    recheck_seconds: int = 300
+
+    def role_for_group(self, group_dn):
+        key = norm_dn(group_dn)
+        for group, role in self.group_role_map.items():
+            if "=" in group and norm_dn(group) == key:
+                return role
+        cn = first_rdn_value(group_dn).lower()
+        for group, role in self.group_role_map.items():
+            if "=" not in group and group.lower() == cn:
+                return role
+        return None
+
+    def user_attributes(self):
+        attrs = {a for a in self.attr_map.values() if a}
+        for extra in (self.person_unit_attr, self.disabled_attr, self.memberof_attr):
+            if extra:
+                attrs.add(extra)
+        return sorted(attrs)
+
+
+def get_config():
+    """The directory configuration from settings, or None when LDAP_URL is unset."""
+    urls = getattr(settings, "LDAP_URL", None) or []
+    if isinstance(urls, str):
+        urls = [u.strip() for u in urls.split(",") if u.strip()]
+    if not urls:
+        return None
+    role_map = getattr(settings, "LDAP_GROUP_ROLE_MAP", None)
+    if isinstance(role_map, str):
+        role_map = parse_group_role_map(role_map)
+    attr_map = getattr(settings, "LDAP_ATTR_MAP", None)
+    if isinstance(attr_map, str):
+        attr_map = parse_attr_map(attr_map)
+    disabled_values = getattr(settings, "LDAP_DISABLED_VALUES", ()) or ()
+    if isinstance(disabled_values, str):
+        disabled_values = [v.strip() for v in disabled_values.split(",") if v.strip()]
+    user_base = getattr(settings, "LDAP_USER_BASE", "") or ""
+    return Config(
+        urls=list(urls),
+        bind_dn=getattr(settings, "LDAP_BIND_DN", "") or "",
+        bind_password=getattr(settings, "LDAP_BIND_PASSWORD", "") or "",
+        user_base=user_base,
+        user_filter=getattr(settings, "LDAP_USER_FILTER", "") or "(uid={username})",
+        unit_base=getattr(settings, "LDAP_UNIT_BASE", "") or user_base,
+        group_base=getattr(settings, "LDAP_GROUP_BASE", "") or "",
+        group_filter=getattr(settings, "LDAP_GROUP_FILTER", "") or "(|(member={dn})(uniqueMember={dn}))",
+        memberof_attr=getattr(settings, "LDAP_MEMBEROF_ATTR", "memberOf") or "",
+        start_tls=bool(getattr(settings, "LDAP_START_TLS", False)),
+        ca_file=getattr(settings, "LDAP_CA_FILE", "") or "",
+        timeout=int(getattr(settings, "LDAP_TIMEOUT", 5) or 5),
+        attr_map=attr_map or dict(DEFAULT_ATTR_MAP),
+        unit_code_attr=getattr(settings, "LDAP_UNIT_CODE_ATTR", "businessCategory") or "",
+        person_unit_attr=getattr(settings, "LDAP_PERSON_UNIT_ATTR", "departmentNumber") or "",
+        group_role_map=role_map if role_map is not None else dict(DEFAULT_GROUP_ROLE_MAP),
+        disabled_attr=getattr(settings, "LDAP_DISABLED_ATTR", "") or "",
+        disabled_values=tuple(v.lower() for v in disabled_values),
+        recheck_seconds=int(getattr(settings, "LDAP_RECHECK_SECONDS", 300)),
+    )
+
+
+# --- DNs ---------------------------------------------------------------------------------------
+_HEX_ESCAPE = re.compile(r"\\([0-9a-fA-F]{2})|\\(.)")
+
+
+def unescape_dn_value(value):
+    if "\\" not in value:
+        return value
+    raw = bytearray()
+    pos = 0
+    for m in _HEX_ESCAPE.finditer(value):
+        raw += value[pos:m.start()].encode("utf-8")
+        raw += bytes([int(m.group(1), 16)]) if m.group(1) else m.group(2).encode("utf-8")
+        pos = m.end()
+    raw += value[pos:].encode("utf-8")
+    return raw.decode("utf-8", "replace")
+
+
+def split_dn(dn):
+    """'uid=a,ou=B,dc=c' → [('uid','a'), ('ou','B'), ('dc','c')] (values unescaped)."""
+    from ldap3.utils.dn import parse_dn
+
+    try:
+        return [(attr.strip(), unescape_dn_value(value.strip())) for attr, value, _sep in parse_dn(dn)]
+    except Exception:  # noqa: BLE001 - a malformed DN from the directory
+        return []
+
+
+def norm_dn(dn):
+    return ",".join(f"{a.lower()}={v.lower()}" for a, v in split_dn(dn))
+
+
+def parent_dn(dn):
+    from ldap3.utils.dn import parse_dn
+
+    try:
+        parts = parse_dn(dn)
+    except Exception:  # noqa: BLE001
+        return ""
+    return "".join(f"{a}={v}{sep}" for a, v, sep in parts[1:])
+
+
+def first_rdn_value(dn):
+    parts = split_dn(dn)
+    return parts[0][1] if parts else ""
+
+
+def is_under(dn, base):
+    if not base:
+        return True
+    d, b = norm_dn(dn), norm_dn(base)
+    return d == b or d.endswith("," + b)
+
+
+def ou_path(dn, base):
+    """The ou names from the top down to dn (dn itself included when it is an ou), below base."""
+    parts = split_dn(dn)
+    below = len(parts) - len(split_dn(base)) if base and is_under(dn, base) else len(parts)
+    return [v for a, v in reversed(parts[:below]) if a.lower() == "ou"]
+
+
+# --- input checks ------------------------------------------------------------------------------
+def _safe(value, limit=64):
+    """A printable, truncated form of untrusted input for the audit log (no NUL for PostgreSQL)."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    value = str(value or "")
+    return "".join(ch if unicodedata.category(ch)[0] != "C" else "\ufffd" for ch in value[:limit])
+
+
+def check_username(username):
+    """Return the username stripped, or raise ActionError(400) with a clear message."""
+    if isinstance(username, (bytes, bytearray)):
+        try:
+            username = bytes(username).decode("utf-8")
+        except UnicodeDecodeError:
+            raise ActionError(_("用户名不是有效的 UTF-8 文本。")) from None
+    if not isinstance(username, str):
+        raise ActionError(_("请输入用户名。"))
+    if len(username) > MAX_USERNAME:
+        raise ActionError(_("用户名过长（最多 %(n)d 个字符）。") % {"n": MAX_USERNAME})
+    if "\x00" in username:
+        raise ActionError(_("用户名不能包含空字符（NUL）。"))
+    try:
+        username.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ActionError(_("用户名不是有效的 UTF-8 文本。")) from None
+    if "\ufffd" in username:  # what Django makes of bytes that are not UTF-8
+        raise ActionError(_("用户名不是有效的 UTF-8 文本。"))
+    if any(unicodedata.category(ch) == "Cc" for ch in username):
+        raise ActionError(_("用户名不能包含控制字符。"))
+    username = username.strip()
+    if not username:
+        raise ActionError(_("请输入用户名。"))
+    return username
+
+
+def check_password(password):
+    if isinstance(password, (bytes, bytearray)):
+        try:
+            password = bytes(password).decode("utf-8")
+        except UnicodeDecodeError:
+            raise ActionError(_("密码不是有效的 UTF-8 文本。")) from None
+    if not isinstance(password, str) or password == "":
+        raise ActionError(_("请输入密码。"))
+    if len(password) > MAX_PASSWORD:
+        raise ActionError(_("密码过长。"))
+    if "\x00" in password:
+        raise ActionError(_("密码不能包含空字符（NUL）。"))
+    return password
+
+
+# --- connections -------------------------------------------------------------------------------
+def _tls(cfg):
+    from ldap3 import Tls
+
+    return Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=cfg.ca_file or None,
+               version=ssl.PROTOCOL_TLS_CLIENT)
+
+
+def connect(cfg, user=None, password=None, urls=None):
+    """An open, TLS-protected connection bound as `user` (or the service account).
+
+    Returns (connection, bound). Raises DirectoryUnavailable when no server answers in time.
+    The servers are tried in order (ServerPool, FIRST); a server that accepts TCP but then fails or
+    hangs is dropped and the next one tried.
+    """
+    from ldap3 import FIRST, NONE, SIMPLE, Connection, Server, ServerPool, set_config_parameter
+    from ldap3.core.exceptions import LDAPException
+
+    set_config_parameter("POOLING_LOOP_TIMEOUT", 0)
+    set_config_parameter("CHECK_AVAILABILITY_TIMEOUT", cfg.timeout)
+    remaining = list(urls or cfg.urls)
+    errors = []
+    while remaining:
+        tls = _tls(cfg) if (cfg.start_tls or any(u.lower().startswith("ldaps:") for u in remaining)) else None
+        servers = [Server(u, connect_timeout=cfg.timeout, tls=tls, get_info=NONE) for u in remaining]
+        pool = ServerPool(servers, FIRST, active=1, exhaust=False)
+        conn = None
+        try:
+            conn = Connection(pool, user=user if user is not None else cfg.bind_dn,
+                              password=password if user is not None else cfg.bind_password,
+                              authentication=SIMPLE, receive_timeout=cfg.timeout, raise_exceptions=False,
+                              read_only=True, check_names=False, auto_referrals=False)
+            conn.open(read_server_info=False)
+            if cfg.start_tls and not conn.server.ssl:
+                if not conn.start_tls(read_server_info=False):
+                    raise DirectoryUnavailable(f"START_TLS refused by {conn.server}: {conn.result}")
+            bound = conn.bind(read_server_info=False)
+        except (LDAPException, OSError, ssl.SSLError, DirectoryUnavailable) as exc:
+            failed = getattr(conn, "server", None)
+            errors.append(f"{failed}: {exc.__class__.__name__}: {exc}")
+            if conn is not None:
+                try:
+                    conn.unbind()
+                except Exception:  # noqa: BLE001
+                    pass
+            if failed is None or isinstance(exc, _pool_exhausted()):
+                break
+            left = [u for u, s in zip(remaining, servers) if s is not failed]
+            if len(left) == len(remaining):
+                break
+            remaining = left
+            continue
+        if not bound and user is None:
+            # The service account is refused: a configuration fault, shown to users as "unavailable".
+            log.error("LDAP service bind as %s refused: %s", cfg.bind_dn, conn.result)
+            conn.unbind()
+            raise DirectoryUnavailable(f"service bind refused: {conn.result.get('description')}")
+        return conn, bound
+    log.warning("LDAP directory unavailable: %s", "; ".join(errors))
+    raise DirectoryUnavailable("; ".join(errors) or "no LDAP server")
+
+
+def _pool_exhausted():
+    from ldap3.core.exceptions import LDAPServerPoolExhaustedError
+
+    return LDAPServerPoolExhaustedError
+
+
+def _check_result(conn):
+    """Raise DirectoryUnavailable on a failed operation other than 'no such object'/'size limit'."""
+    code = conn.result.get("result", 0) if conn.result else 0
+    if code not in (0, 4, 32):
+        raise DirectoryUnavailable(f"LDAP operation failed: {conn.result}")
+
+
+@dataclass
+class Entry:
+    dn: str
+    attrs: dict  # lower-case attribute name → list of str
+
+    def all(self, name):
+        return self.attrs.get((name or "").lower(), []) if name else []
+
+    def first(self, name, default=""):
+        values = self.all(name)
+        return values[0] if values else default
+
+
+def _entries(conn):
+    out = []
+    for item in conn.response or []:
+        if item.get("type") != "searchResEntry":
+            continue
+        attrs = {}
+        for name, values in (item.get("raw_attributes") or {}).items():
+            attrs[name.lower()] = [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+                                   for v in values]
+        out.append(Entry(dn=item["dn"], attrs=attrs))
+    return out
+
+
+def search(conn, base, filter_, attributes, *, scope="SUBTREE", size_limit=0):
+    from ldap3 import BASE, LEVEL, SUBTREE
+    from ldap3.core.exceptions import LDAPException
+
+    scopes = {"SUBTREE": SUBTREE, "BASE": BASE, "LEVEL": LEVEL}
+    try:
+        conn.search(base, filter_, search_scope=scopes[scope], attributes=attributes, size_limit=size_limit)
+    except (LDAPException, OSError, ssl.SSLError) as exc:
+        raise DirectoryUnavailable(f"search failed: {exc}") from None
+    _check_result(conn)
+    return _entries(conn)
+
+
+def paged_search(conn, base, filter_, attributes, page_size=500):
+    """All entries below base, page by page (the server's size limit applies per page)."""
+    from ldap3 import SUBTREE
+    from ldap3.core.exceptions import LDAPException
+
+    cookie = None
+    while True:
+        try:
+            conn.search(base, filter_, search_scope=SUBTREE, attributes=attributes,
+                        paged_size=page_size, paged_cookie=cookie)
+        except (LDAPException, OSError, ssl.SSLError) as exc:
+            raise DirectoryUnavailable(f"search failed: {exc}") from None
+        _check_result(conn)
+        yield from _entries(conn)
+        controls = (conn.result or {}).get("controls") or {}
+        cookie = controls.get("1.2.840.113556.1.4.319", {}).get("value", {}).get("cookie")
+        if not cookie:
+            break
+
+
+def user_filter(cfg, username):
+    from ldap3.utils.conv import escape_filter_chars
+
+    return cfg.user_filter.replace("{username}", escape_filter_chars(username))
+
+
+def find_user(conn, cfg, username):
+    """The entries matching the username (at most two: more than one is already an error)."""
+    return search(conn, cfg.user_base, user_filter(cfg, username), cfg.user_attributes(), size_limit=2)
+
+
+def is_disabled(cfg, entry):
+    if not cfg.disabled_attr:
+        return False
+    values = entry.all(cfg.disabled_attr)
+    if not values:
+        return False
+    if cfg.disabled_attr.lower() == "useraccountcontrol":  # Active Directory: bit 2 = ACCOUNTDISABLE
+        try:
+            return bool(int(values[0]) & 2)
+        except ValueError:
+            return False
+    if not cfg.disabled_values:  # presence alone disables (e.g. pwdAccountLockedTime)
+        return True
+    return any(v.strip().lower() in cfg.disabled_values for v in values)
+
+
+def group_dns(conn, cfg, entry):
+    """DNs of the groups the entry belongs to: memberOf plus a group search under LDAP_GROUP_BASE."""
+    from ldap3.utils.conv import escape_filter_chars
+
+    found = {norm_dn(g): g for g in entry.all(cfg.memberof_attr)}
+    if cfg.group_base:
+        flt = cfg.group_filter.replace("{dn}", escape_filter_chars(entry.dn))
+        for group in search(conn, cfg.group_base, flt, ["cn"]):
+            found.setdefault(norm_dn(group.dn), group.dn)
+    return list(found.values())
+
+
+def person_fields(cfg, entry, typed_username=""):
+    values = {}
+    for name in DEFAULT_ATTR_MAP:
+        attr = cfg.attr_map.get(name)
+        values[name] = (entry.first(attr) if attr else "").strip()[:FIELD_LIMITS[name]]
+    if not values["username"]:
+        values["username"] = (typed_username or first_rdn_value(entry.dn))[:150]
+    if not values["display_name"]:
+        values["display_name"] = values["username"][:100]
+    return values
+
+
+def code_variants(code):
+    """Administrative codes are written with 6, 9 or 12 digits; 610402 == 610402000000."""
+    code = (code or "").strip()
+    if not code.isdigit() or len(code) not in (6, 9, 12):
+        return []
+    full = code.ljust(12, "0")
+    return list({full, full[:9], full[:6]} if full.endswith("000000") else
+                ({full, full[:9]} if full.endswith("000") else {full}))
+
+
+def normal_code(code):
+    code = (code or "").strip()
+    return code.ljust(12, "0") if code.isdigit() and len(code) in (6, 9, 12) else None
+
+
+# --- resolving units and roles at sign-in ---------------------------------------------------
+class UnitResolver:
+    """Finds the Unit for an ou DN (by its code attribute, then by its path of names)."""
+
+    def __init__(self, conn, cfg):
+        self.conn, self.cfg = conn, cfg
+        self.cache = {}
+
+    def by_code(self, code):
+        from office.models import Unit
+
+        variants = code_variants(code)
+        if not variants:
+            return None
+        return Unit.objects.filter(code__in=variants).first()
+
+    def by_path(self, names):
+        from office.models import Unit
+
+        if not names:
+            return None
+        # The top ou need not be the city itself: skip leading ous until one names a root unit.
+        for start in range(len(names)):
+            unit = Unit.objects.filter(parent__isnull=True, name=names[start]).first()
+            if unit is None:
+                continue
+            for name in names[start + 1:]:
+                unit = Unit.objects.filter(parent=unit, name=name).first()
+                if unit is None:
+                    return None
+            return unit
+        return None
+
+    def for_ou(self, dn):
+        key = norm_dn(dn)
+        if key in self.cache:
+            return self.cache[key]
+        unit = None
+        if dn and split_dn(dn) and split_dn(dn)[0][0].lower() == "ou" and is_under(dn, self.cfg.unit_base):
+            attrs = [self.cfg.unit_code_attr] if self.cfg.unit_code_attr else ["1.1"]
+            found = search(self.conn, dn, "(objectClass=organizationalUnit)", attrs, scope="BASE")
+            if found:
+                unit = self.by_code(found[0].first(self.cfg.unit_code_attr)) if self.cfg.unit_code_attr else None
+                if unit is None:
+                    unit = self.by_path(ou_path(dn, self.cfg.unit_base))
+        self.cache[key] = unit
+        return unit
+
+
+@dataclass
+class PostSpec:
+    unit: object
+    roles: list
+    title: str = ""
+
+
+def posts_for_entry(conn, cfg, entry, groups):
+    """The posts the directory gives this entry: [PostSpec], one per unit."""
+    resolver = UnitResolver(conn, cfg)
+    units = {}
+    home = resolver.for_ou(parent_dn(entry.dn))
+    if home is not None:
+        units[home.id] = home
+    for code in entry.all(cfg.person_unit_attr):
+        unit = resolver.by_code(code)
+        if unit is not None:
+            units.setdefault(unit.id, unit)
+    global_roles, unit_roles = set(), {}
+    for group in groups:
+        role = cfg.role_for_group(group)
+        if role is None:
+            continue
+        scope = resolver.for_ou(parent_dn(group))
+        if scope is None:
+            global_roles.add(role)
+        else:
+            units.setdefault(scope.id, scope)
+            unit_roles.setdefault(scope.id, set()).add(role)
+    title = entry.first(cfg.attr_map.get("title"))[:100]
+    specs = []
+    for unit in units.values():
+        if unit.is_local or unit.dissolved_at is not None:
+            continue
+        roles = global_roles | unit_roles.get(unit.id, set())
+        specs.append(PostSpec(unit=unit, roles=[r for r in ROLES if r in roles], title=title))
+    return specs
+
+
+# --- writing people and posts ------------------------------------------------------------------
+def do_apply_person(fields, dn, specs, *, active=True, ip=None, reason="signin"):
+    """Create or update the Person and their directory posts from a directory entry.
+
+    Writes nothing when nothing differs. Returns (person, changed: bool).
+    """
+    from office.actions import do_end_post, do_set_post
+    from office.models import Person, Post
+
+    changed = False
+    with transaction.atomic():
+        person = (Person.objects.select_for_update().filter(username=fields["username"]).first()
+                  or Person.objects.select_for_update().filter(source="ldap", ldap_dn=dn[:500]).first())
+        wanted = {**fields, "ldap_dn": dn[:500], "is_active": active, "source": "ldap"}
+        if person is None:
+            person = Person(**wanted)
+            person.set_unusable_password()
+            person.save()
+            audit.record("person.create", obj=person, ip=ip,
+                         data={"source": "ldap", "dn": dn, "username": person.username, "via": reason})
+            changed = True
+        else:
+            if person.source != "ldap":
+                raise ActionError(_("本地账号“%(u)s”与目录账号同名，未从目录更新。") % {"u": person.username},
+                                  status=409)
+            before = {k: getattr(person, k) for k in wanted}
+            diff = {k: (before[k], v) for k, v in wanted.items() if before[k] != v}
+            if diff:
+                for key, (_old, new) in diff.items():
+                    setattr(person, key, new)
+                person.save(update_fields=list(diff))
+                action = ("person.deactivate" if diff.get("is_active") == (True, False) else
+                          "person.activate" if diff.get("is_active") == (False, True) else "person.update")
+                audit.record(action, obj=person, ip=ip,
+                             data={"source": "ldap", "via": reason,
+                                   "changes": {k: [o, n] for k, (o, n) in diff.items()}})
+                changed = True
+        if active:
+            wanted_units = set()
+            existing = {p.unit_id: p for p in Post.objects.filter(person=person)}
+            for spec in specs:
+                wanted_units.add(spec.unit.id)
+                post = existing.get(spec.unit.id)
+                if post is not None and post.active and post.roles == spec.roles and post.title == spec.title:
+                    continue
+                do_set_post(person=person, unit=spec.unit, roles=spec.roles, title=spec.title, source="ldap",
+                            ip=ip)
+                changed = True
+            for post in existing.values():
+                if post.source == "ldap" and post.active and post.unit_id not in wanted_units:
+                    do_end_post(target=post, ip=ip)
+                    changed = True
+        else:
+            for post in Post.objects.filter(person=person, source="ldap", active=True):
+                do_end_post(target=post, ip=ip)
+                changed = True
+    return person, changed
+
+
+def do_deactivate_person(person, *, reason, ip=None):
+    """The directory no longer knows (or has disabled) this person: they can no longer sign in."""
+    from office.models import Person
+
+    with transaction.atomic():
+        person = Person.objects.select_for_update().get(id=person.id)
+        if not person.is_active:
+            return person
+        person.is_active = False
+        person.save(update_fields=["is_active"])
+        audit.record("person.deactivate", obj=person, ip=ip, data={"source": "ldap", "reason": reason})
+    return person
+
+
+def _fail(action, reason, username, ip, **data):
+    audit.record(action, ip=ip, data={"username": _safe(username), "reason": reason, "source": "ldap", **data})
+
+
+# --- the Django authentication backend -----------------------------------------------------------
+class LDAPBackend(BaseBackend):
+    """Django backend: directory people sign in here; local people are left to the local backend."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if username is None or password is None:
+            return None
+        ip = audit.client_ip(request)
+        try:
+            username = check_username(username)
+        except ActionError as exc:
+            _fail("auth.ldap_refused", exc.message, username, ip)
+            raise
+        cfg = get_config()
+        if cfg is None:
+            return None
+        from office.models import Person
+
+        local = Person.objects.filter(username=username).exclude(source="ldap").first()
+        if local is not None:
+            return None  # a local account (break-glass administrator, local units): never the directory
+        try:
+            password = check_password(password)
+        except ActionError as exc:
+            _fail("auth.ldap_refused", exc.message, username, ip)
+            raise
+
+        try:
+            conn, _bound = connect(cfg)
+            try:
+                entries = find_user(conn, cfg, username)
+                if not entries:
+                    _fail("auth.ldap_failed", "not-found", username, ip)
+                    return None
+                if len(entries) > 1:
+                    message = _("该用户名在目录中对应多个账号，无法登录，请联系系统管理员。")
+                    _fail("auth.ldap_refused", "ambiguous", username, ip, dns=[e.dn for e in entries])
+                    raise ActionError(message, status=409)
+                entry = entries[0]
+                user_conn, bound = connect(cfg, user=entry.dn, password=password)
+                user_conn.unbind()
+                if not bound:
+                    _fail("auth.ldap_failed", "bad-password", username, ip, dn=entry.dn)
+                    return None
+                fields = person_fields(cfg, entry, username)
+                if is_disabled(cfg, entry):
+                    known = Person.objects.filter(username=fields["username"], source="ldap").first()
+                    if known is not None:
+                        do_deactivate_person(known, reason="disabled", ip=ip)
+                    _fail("auth.ldap_refused", "disabled", username, ip, dn=entry.dn)
+                    raise ActionError(_("该账号已在目录中停用，无法登录。"), status=403)
+                if Person.objects.filter(username=fields["username"]).exclude(source="ldap").exists():
+                    _fail("auth.ldap_refused", "local-account-exists", username, ip, dn=entry.dn)
+                    raise ActionError(_("本地账号“%(u)s”与目录账号同名，请联系系统管理员。")
+                                      % {"u": fields["username"]}, status=409)
+                specs = posts_for_entry(conn, cfg, entry, group_dns(conn, cfg, entry))
+            finally:
+                conn.unbind()
+        except DirectoryUnavailable as exc:
+            _fail("auth.ldap_unavailable", "directory-unavailable", username, ip, error=str(exc)[:300])
+            raise ActionError(down_message(), status=503) from None
+
+        person, _changed = do_apply_person(fields, entry.dn, specs, ip=ip)
+        audit.record("auth.ldap_login", person=person, ip=ip, data={"dn": entry.dn,
+                                                                     "posts": [s.unit.id for s in specs]})
+        if cfg.recheck_seconds > 0:
+            cache.set(_ok_key(person.id), 1, cfg.recheck_seconds)
+        return person if person.is_active else None
+
+    def get_user(self, user_id):
+        from office.models import Person
+
+        person = Person.objects.filter(pk=user_id).first()
+        if person is None or not person.is_active:
+            return None
+        if person.source != "ldap":
+            return person
+        cfg = get_config()
+        if cfg is None:
+            return person
+        return person if still_valid(cfg, person) else None
+
+
+def _ok_key(person_id):
+    return f"yw:ldap:ok:{person_id}"
+
+
+def still_valid(cfg, person):
+    """Re-check a signed-in directory person at most every LDAP_RECHECK_SECONDS.
+
+    Gone or disabled → deactivated (their sessions end). Directory unreachable → still valid.
+    """
+    if cfg.recheck_seconds > 0 and cache.get(_ok_key(person.id)):
+        return True
+    if cache.get(DOWN_KEY):
+        return True
+    try:
+        conn, _bound = connect(cfg)
+        try:
+            entries = find_user(conn, cfg, person.username)
+        finally:
+            conn.unbind()
+    except DirectoryUnavailable:
+        cache.set(DOWN_KEY, 1, max(1, min(cfg.recheck_seconds, 30)))
+        return True
+    mine = [e for e in entries if norm_dn(e.dn) == norm_dn(person.ldap_dn)] or entries
+    if len(mine) == 1 and not is_disabled(cfg, mine[0]):
+        if cfg.recheck_seconds > 0:
+            cache.set(_ok_key(person.id), 1, cfg.recheck_seconds)
+        return True
+    reason = "gone" if not entries else ("disabled" if len(mine) == 1 else "ambiguous")
+    do_deactivate_person(person, reason=reason)
+    return False

@@ -1,0 +1,40 @@
+"""A small progress bar for long management commands (no dependency)."""
+import sys
+import time
+
+
+class ProgressBar:
+    def __init__(self, total, label="", stream=None, width=30):
+        self.total = max(int(total), 1)
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.width = width
+        self.done = 0
+        self.started = time.monotonic()
+        self._last = 0.0
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+
+    def advance(self, n=1):
+        self.update(self.done + n)
+
+    def update(self, done):
+        self.done = min(done, self.total)
+        now = time.monotonic()
+        if self.done < self.total and now - self._last < (0.1 if self.tty else 2.0):
+            return
+        self._last = now
+        filled = int(self.width * self.done / self.total)
+        pct = 100 * self.done / self.total
+        line = f"{self.label} [{'#' * filled}{'.' * (self.width - filled)}] {pct:5.1f}% {self.done}/{self.total}"
+        if self.tty:
+            self.stream.write("\r" + line)
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def finish(self):
+        self._last = 0
+        self.update(self.total)
+        elapsed = time.monotonic() - self.started
+        self.stream.write(f"{' ' if self.tty else ''}({elapsed:.1f}s)\n")
+        self.stream.flush()

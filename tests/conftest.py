@@ -1,0 +1,184 @@
+"""Shared test base: the small organisation, named personas, real servers and a real browser."""
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.test import Client
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+PASSWORD = "Demo-2026!"
+
+PERSONAS = [
+    "city_leader", "city_deputy", "city_secretary", "city_office_secretary", "city_finance_secretary",
+    "archivist", "admin", "county_leader", "county_secretary", "county_handler", "town_leader",
+    "town_secretary", "village_cadre", "village_cadre2", "outsider",
+]
+
+
+@pytest.fixture
+def seed_small(db):
+    """The small four-level organisation of office/seed.py build_small()."""
+    from office.seed import build_small
+
+    return build_small()
+
+
+@pytest.fixture
+def units(seed_small):
+    return seed_small[0]
+
+
+def _persona_fixture(name):
+    @pytest.fixture(name=name)
+    def persona(seed_small):
+        return seed_small[1][name]
+
+    persona.__doc__ = f"The persona {name} (see tests/conftest.py and office/seed.py)."
+    return persona
+
+
+for _name in PERSONAS:
+    globals()[f"persona_{_name}"] = _persona_fixture(_name)
+
+
+@pytest.fixture
+def client_for():
+    def make(person):
+        client = Client()
+        client.force_login(person)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def api_client_for(client_for):
+    return client_for
+
+
+# ---- real server processes ---------------------------------------------------------------
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def database_url_for_tests():
+    """The URL of the database the tests use, for a server started in another process."""
+    from django.db import connection
+
+    d = connection.settings_dict
+    if d["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{d['NAME']}"
+    auth = d["USER"] + (f":{d['PASSWORD']}" if d["PASSWORD"] else "")
+    return f"postgres://{auth}@{d['HOST'] or '127.0.0.1'}:{d['PORT'] or 5432}/{d['NAME']}"
+
+
+class ServerProcess:
+    """A real daphne serving asgi:application on a free loopback port."""
+
+    def __init__(self, env=None, port=None):
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "DJANGO_SETTINGS_MODULE": "office.settings", **(env or {})}
+        self.env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"yw-daphne-{self.port}.log"
+        self.proc = None
+
+    def start(self, timeout=30):
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "asgi:application"],
+            cwd=BASE_DIR, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"daphne exited: {self.log_path.read_text(errors='replace')[-2000:]}")
+            try:
+                with urllib.request.urlopen(self.url + "/login/", timeout=2) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"daphne did not start: {self.log_path.read_text(errors='replace')[-2000:]}")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        if getattr(self, "log", None):
+            self.log.close()
+
+
+@pytest.fixture(scope="session")
+def server_factory(django_db_setup, django_db_blocker):
+    """Starts daphne processes on the test database; all are stopped at the end of the session."""
+    started = []
+    with django_db_blocker.unblock():
+        db_url = database_url_for_tests()
+
+    def start(env=None):
+        server = ServerProcess({"DATABASE_URL": db_url, **(env or {})}).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def live_server_url(server_factory):
+    """One daphne for the browser tests (same channel layer settings as the tests)."""
+    return server_factory().url
+
+
+# ---- a real browser ------------------------------------------------------------------------
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--disable-quic",
+    "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs a loop in this thread
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def new_page(browser):
+    """new_page(width=1366, height=768) → a page in a fresh context (its own cookies)."""
+    contexts = []
+
+    def make(width=1366, height=768, **kwargs):
+        ctx = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN", **kwargs)
+        contexts.append(ctx)
+        return ctx.new_page()
+
+    yield make
+    for ctx in contexts:
+        ctx.close()
+
+
+def login(page, base_url, username, password=PASSWORD):
+    page.goto(base_url + "/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("domcontentloaded")
