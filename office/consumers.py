@@ -1,6 +1,7 @@
 """The events websocket (/ws/): authenticate, register with the hub, relay frames."""
 import json
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
@@ -22,7 +23,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
         # Channels runs aclose_old_connections() in a thread hop before every message;
         # this consumer reaches the database only through database_sync_to_async (which
         # closes old connections itself), so skip the hop (platform.md: halves latency).
-        handler = getattr(self, self.get_handler_name(message), None)
+        handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
