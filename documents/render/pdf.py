@@ -498,6 +498,7 @@ def _first_line_below(y: float) -> int:
 def _draw_scaled(c: Canvas, gs: list[Glyph], x: float, y: float, hs: float) -> None:
     # widths were scaled already; charSpace in text space is scaled by Tz, so
     # express the spacing in unscaled units
+    c.saveState()  # Tz and Tc are graphics state: keep them out of later lines
     t = c.beginText(x, y)
     t.setFillColor(RED)
     t.setHorizScale(hs)
@@ -507,6 +508,7 @@ def _draw_scaled(c: Canvas, gs: list[Glyph], x: float, y: float, hs: float) -> N
         t.setCharSpace((g.width - natural) * 100.0 / hs)
         t.textOut(g.ch)
     c.drawText(t)
+    c.restoreState()
 
 
 def _rule(c: Canvas, y: float, width_pt: float, color=BLACK, x0: float = X0, x1: float = X1) -> None:
@@ -830,7 +832,9 @@ def layout(doc: RenderDoc) -> Layout:
 def render_pdf(doc: RenderDoc) -> RenderResult:
     L = layout(doc)
     buf = io.BytesIO()
-    c = Canvas(buf, pagesize=A4, pageCompression=1)
+    # the initial font is an embedded one (reportlab's default Helvetica is not, and PDF/A wants all embedded)
+    c = Canvas(buf, pagesize=A4, pageCompression=1, initialFontName=fonts.font_name("fangsong"),
+               initialFontSize=BODY)
     c.setTitle(doc.title or doc.doc_type)
     c.setAuthor("、".join(doc.organs))
     c.setSubject(doc.doc_number)
