@@ -27,10 +27,12 @@ from collections import defaultdict
 from typing import Any, Awaitable, Callable, Optional
 
 import av
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, VideoStreamTrack
 
 BITS = 16
+# aiortc's default 'balanced' bundle policy breaks a second video transceiver.
+CONFIG = RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
 
 
 def paint_counter(counter: int, width: int, height: int) -> av.VideoFrame:
@@ -223,7 +225,7 @@ class Peer:
 
     async def _answer_sub(self, message: dict) -> None:
         if self.sub is None:
-            self.sub = RTCPeerConnection()
+            self.sub = RTCPeerConnection(CONFIG)
             self.sub.on("track", self._on_track)
         self._note_tracks(message.get("tracks", []))
         await self.sub.setRemoteDescription(
@@ -259,7 +261,7 @@ class Peer:
     # ----------------------------------------------------------- publishing
     async def publish(self, screen: bool = False) -> None:
         if self.pub is None:
-            self.pub = RTCPeerConnection()
+            self.pub = RTCPeerConnection(CONFIG)
         sources = {}
         if self.want_mic and "mic" not in self.local_tracks:
             self.local_tracks["mic"] = ToneMicrophone(self.tone_hz)

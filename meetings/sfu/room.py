@@ -57,6 +57,7 @@ from typing import Any, Awaitable, Callable, Optional
 
 import av
 from aiortc import (
+    RTCBundlePolicy,
     RTCConfiguration,
     RTCIceServer,
     RTCPeerConnection,
@@ -314,7 +315,9 @@ class Session:
 
 def _ice_configuration(ice_servers: Optional[list]) -> RTCConfiguration:
     servers = [RTCIceServer(**s) for s in (ice_servers or [])]
-    return RTCConfiguration(iceServers=servers)
+    # max-bundle: aiortc's default "balanced" policy mis-bundles a second video
+    # transceiver (it keeps a transport that BUNDLE negotiation then stops).
+    return RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
 
 
 def _codec_capabilities(kind: str, name: str) -> list:
@@ -430,9 +433,13 @@ class Room:
         if not isinstance(sdp, str) or not sdp.strip() or len(sdp) > MAX_SDP:
             raise SignallingError("bad_sdp", "会话描述(SDP)无效")
         try:
+            if not sdp.lstrip().startswith("v=0"):
+                raise ValueError("no version line")
             parsed = SessionDescription.parse(sdp)
         except Exception:
             raise SignallingError("bad_sdp", "会话描述(SDP)格式错误")
+        if not any(m.kind in ("audio", "video") for m in parsed.media):
+            raise SignallingError("bad_sdp", "会话描述(SDP)中没有音视频")
         if kind == "offer":
             for media in parsed.media:
                 if media.kind not in ("audio", "video"):

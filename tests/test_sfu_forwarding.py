@@ -1,0 +1,290 @@
+"""The forwarding SFU (meetings/sfu/room.py) with real aiortc peers on loopback.
+
+The peers talk to the Room directly (no websocket): the signalling path through
+Channels is covered by tests/test_sfu_signalling.py.
+"""
+
+import asyncio
+import inspect
+
+import av
+import pytest
+import pytest_asyncio
+from aiortc import rtcrtpreceiver
+
+from meetings.sfu import forwarding
+from meetings.sfu.room import Room, TokenBucket
+from tests.sfu_peers import EncoderCounter, Peer, wait_until
+
+pytestmark = pytest.mark.asyncio
+
+
+class Harness:
+    def __init__(self) -> None:
+        self.room = Room("t")
+        self.peers: list[Peer] = []
+        self.sessions: dict = {}
+
+    async def connect(self, name: str, person_id: int, *, is_host: bool = False,
+                      mode: str = "video", **kw) -> Peer:
+        holder: dict = {}
+
+        async def to_peer(message: dict) -> None:
+            await holder["peer"].deliver(message)
+
+        async def to_room(message: dict) -> None:
+            await self.room.handle(holder["sid"], message)
+
+        peer = Peer(name, to_room, **kw)
+        holder["peer"] = peer
+        holder["sid"] = f"{name}-{len(self.peers)}"
+        await self.room.join(person_id, name, to_peer, is_host=is_host, mode=mode,
+                             session_id=holder["sid"])
+        peer.raw_send = to_room
+        self.peers.append(peer)
+        return peer
+
+    async def close(self) -> None:
+        for peer in self.peers:
+            await peer.close()
+        await self.room.close()
+
+
+@pytest_asyncio.fixture
+async def harness():
+    h = Harness()
+    yield h
+    await h.close()
+
+
+def good_video(viewer: Peer, publisher: Peer, n: int, role: str = "video"):
+    def check() -> bool:
+        stats = viewer.video_by(publisher.session, role)
+        return bool(stats and stats.good >= n)
+    return check
+
+
+async def test_it_fails_loudly_if_aiortc_moves_the_hook():
+    # The names, signatures and call sites forwarding.py relies on are where it expects.
+    forwarding.check_hook()
+    assert list(inspect.signature(forwarding._original_decoder_worker).parameters) == [
+        "loop", "input_q", "output_q", "decode_error"]
+    forwarding.install()
+    assert rtcrtpreceiver.decoder_worker is forwarding._decoder_worker
+    assert rtcrtpreceiver.get_decoder is forwarding._get_decoder
+    # Outside a forwarding thread the real decoder is still handed out.
+    codec = type("C", (), {"name": "VP8", "clockRate": 90000, "mimeType": "video/VP8"})()
+    assert not isinstance(rtcrtpreceiver.get_decoder(codec), forwarding.PassthroughDecoder)
+    # The passthrough decoder returns the encoded bytes as one av.Packet.
+    frame = type("F", (), {"data": b"\x10\x02\x00\x9d\x01\x2a", "timestamp": 1234})()
+    [packet] = forwarding.PassthroughDecoder(codec).decode(frame)
+    assert isinstance(packet, av.Packet)
+    assert bytes(packet) == frame.data and packet.pts == 1234
+    assert packet.time_base.denominator == 90000 and packet.is_keyframe
+
+
+async def test_it_forwards_camera_and_mic_to_viewers_without_encoding_on_the_server(
+        harness, monkeypatch):
+    counter = EncoderCounter().install(monkeypatch)
+    alice = await harness.connect("alice", 1, camera=True, mic=True)
+    bob = await harness.connect("bob", 2)
+    carol = await harness.connect("carol", 3)
+    await alice.publish()
+    assert await wait_until(good_video(bob, alice, 45), 20)
+    assert await wait_until(good_video(carol, alice, 45), 20)
+    for viewer in (bob, carol):
+        video = viewer.video_by(alice.session)
+        assert video.bad == 0
+        assert video.sizes == {(640, 480)}
+        # consecutive painted counters: frames decode correctly and in order
+        assert video.counters == sorted(video.counters)
+        assert viewer.audio_by(alice.session).frames > 20
+    server_senders = [id(slot.transceiver.sender)
+                      for s in harness.room.sessions.values() for slot in s.slots]
+    assert len(server_senders) == 4
+    assert all(counter.encode[sid] == 0 for sid in server_senders)
+    assert all(counter.pack[sid] > 0 for sid in server_senders)
+    publisher_senders = [id(t.sender) for t in alice.pub.getTransceivers()]
+    assert all(counter.encode[sid] > 0 for sid in publisher_senders)
+    # the server's receivers yield encoded packets, not decoded frames
+    pubs = harness.room.sessions[alice.session].publications
+    assert set(pubs) == {"camera", "mic"} and pubs["camera"].codec == "VP8"
+    assert pubs["mic"].codec == "opus"
+
+
+async def test_it_asks_the_publisher_for_a_keyframe_when_a_viewer_subscribes_late(harness):
+    alice = await harness.connect("alice", 1, camera=True)
+    bob = await harness.connect("bob", 2)
+    await alice.publish()
+    assert await wait_until(good_video(bob, alice, 10), 20)
+    pub = harness.room.sessions[alice.session].publications["camera"]
+    before = pub.pli_sent
+    await asyncio.sleep(1.5)
+    # aiortc's VP8 encoder sends no periodic keyframe: without the forwarded PLI the
+    # late viewer would never be able to decode anything.
+    dave = await harness.connect("dave", 4)
+    assert await wait_until(good_video(dave, alice, 10), 10)
+    assert pub.pli_sent > before
+    first = dave.video_by(alice.session).counters[0]
+    assert first > 30  # it started mid-stream, on a fresh keyframe
+
+
+async def test_it_rate_limits_keyframe_requests_from_viewers(harness):
+    alice = await harness.connect("alice", 1, camera=True)
+    bob = await harness.connect("bob", 2)
+    await alice.publish()
+    assert await wait_until(good_video(bob, alice, 5), 20)
+    pub = harness.room.sessions[alice.session].publications["camera"]
+    await asyncio.sleep(1.1)
+    before = pub.pli_sent
+    slot = harness.room.sessions[bob.session].slots[0]
+    sender = next(s.transceiver.sender for s in harness.room.sessions[bob.session].slots
+                  if s.track.kind == "video")
+    for _ in range(50):  # a viewer hammering PLIs
+        sender._send_keyframe()
+        await asyncio.sleep(0.02)
+    assert slot is not None
+    assert 1 <= pub.pli_sent - before <= 2
+
+
+async def test_it_lets_each_viewer_choose_main_small_or_audio_only(harness):
+    alice = await harness.connect("alice", 1, camera=True, small=True, mic=True)
+    weak = await harness.connect("weak", 2, mode="small")
+    strong = await harness.connect("strong", 3)
+    await alice.publish()
+    assert await wait_until(good_video(weak, alice, 10), 20)
+    assert await wait_until(good_video(strong, alice, 10), 20)
+    assert weak.video_by(alice.session).sizes == {(160, 120)}
+    assert strong.video_by(alice.session).sizes == {(640, 480)}
+    # the weak viewer drops to audio only: video stops, audio continues
+    await weak.raw_send({"type": "mode", "mode": "audio"})
+    await asyncio.sleep(0.5)
+    video, audio = weak.video_by(alice.session), weak.audio_by(alice.session)
+    frames, audio_frames = (video.frames if video else 0), weak.audio_by(alice.session).frames
+    await asyncio.sleep(1.0)
+    assert (weak.video_by(alice.session).frames if weak.video_by(alice.session) else 0) \
+        <= frames + 1
+    assert weak.audio_by(alice.session).frames > audio_frames + 20
+    assert audio is not None
+    # and back to the main picture, decoded correctly after the switch
+    await weak.raw_send({"type": "mode", "mode": "video"})
+    assert await wait_until(lambda: (640, 480) in weak.video_by(alice.session).sizes, 10)
+    base = weak.video_by(alice.session).good
+    assert await wait_until(lambda: weak.video_by(alice.session).good > base + 15, 10)
+    assert weak.video_by(alice.session).bad == 0
+    assert weak.errors == []
+
+
+async def test_it_renegotiates_when_a_screen_share_is_added(harness, monkeypatch):
+    counter = EncoderCounter().install(monkeypatch)
+    alice = await harness.connect("alice", 1, camera=True)
+    bob = await harness.connect("bob", 2)
+    await alice.publish()
+    assert await wait_until(good_video(bob, alice, 5), 20)
+    # client -> server renegotiation on the pub connection, then server -> client on sub
+    await alice.publish(screen=True)
+    assert await wait_until(good_video(bob, alice, 10, role="screen"), 20)
+    assert bob.video_by(alice.session, "screen").sizes == {(320, 240)}
+    before = bob.video_by(alice.session).good
+    assert await wait_until(lambda: bob.video_by(alice.session).good > before + 10, 10)
+    offers = [m for m in bob.messages if m.get("type") == "offer"]
+    assert len(offers) >= 2
+    server_senders = [id(slot.transceiver.sender)
+                      for s in harness.room.sessions.values() for slot in s.slots]
+    assert server_senders and all(counter.encode[sid] == 0 for sid in server_senders)
+
+
+async def test_it_names_the_active_speaker_from_audio_levels(harness):
+    quiet = await harness.connect("quiet", 1, mic=True, tone_hz=0)
+    loud = await harness.connect("loud", 2, mic=True, tone_hz=440)
+    listener = await harness.connect("listener", 3)
+    await quiet.publish()
+    await loud.publish()
+    message = await listener.wait_for(lambda m: m.get("type") == "speaker", 10)
+    assert message["session"] == loud.session and message["person"] == 2
+    pubs = {s.person_id: s.publications["mic"] for s in harness.room.sessions.values()
+            if "mic" in s.publications}
+    assert pubs[2].level_from_ext  # read from the RTP audio-level header extension
+    assert pubs[2].level > pubs[1].level
+
+
+async def test_it_carries_out_host_commands(harness):
+    host = await harness.connect("host", 1, is_host=True, camera=True, mic=True)
+    alice = await harness.connect("alice", 2, camera=True, mic=True)
+    bob = await harness.connect("bob", 3, mic=True)
+    await host.publish()
+    await alice.publish()
+    await bob.publish()
+    assert await wait_until(good_video(host, alice, 5), 20)
+    # a participant may not use host commands
+    await alice.raw_send({"type": "host", "action": "mute_all"})
+    assert alice.errors[-1]["code"] == "forbidden"
+    await host.raw_send({"type": "host", "action": "stop_video", "target": 2})
+    await alice.wait_for(lambda m: m.get("type") == "muted" and m["kind"] == "video")
+    frames = host.video_by(alice.session).frames
+    await asyncio.sleep(0.6)
+    assert host.video_by(alice.session).frames <= frames + 1
+    await host.raw_send({"type": "host", "action": "mute_all"})
+    await bob.wait_for(lambda m: m.get("type") == "muted" and m["kind"] == "audio")
+    roster = (await host.wait_for(
+        lambda m: m.get("type") == "participants" and len(m["participants"]) == 3
+        and not any(p["audio"] for p in m["participants"] if p["person"] != 1)))["participants"]
+    assert {p["person"] for p in roster} == {1, 2, 3}
+    await host.raw_send({"type": "host", "action": "remove", "target": 3})
+    await bob.wait_for(lambda m: m.get("type") == "removed")
+    assert {s.person_id for s in harness.room.sessions.values()} == {1, 2}
+    await host.raw_send({"type": "host", "action": "end"})
+    await alice.wait_for(lambda m: m.get("type") == "ended")
+    assert harness.room.ended and not harness.room.sessions
+
+
+async def test_it_answers_bad_signalling_with_errors_and_keeps_running(harness):
+    alice = await harness.connect("alice", 1, camera=True)
+    bob = await harness.connect("bob", 2)
+    await alice.publish()
+    assert await wait_until(good_video(bob, alice, 5), 20)
+    mallory = await harness.connect("mallory", 3)
+    send = mallory.raw_send
+    await send({"type": "offer", "pc": "pub", "sdp": "this is not sdp"})
+    assert mallory.errors[-1]["code"] == "bad_sdp"
+    unknown = ("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
+               "m=video 9 UDP/TLS/RTP/SAVPF 98\r\nc=IN IP4 0.0.0.0\r\n"
+               "a=rtpmap:98 VP9/90000\r\na=mid:0\r\na=sendonly\r\n")
+    await send({"type": "offer", "pc": "pub", "sdp": unknown})
+    assert mallory.errors[-1]["code"] == "unsupported_codec"
+    assert "VP8" in mallory.errors[-1]["message"]
+    await send({"type": "answer", "pc": "sub", "sdp": unknown})  # nothing was offered
+    assert mallory.errors[-1]["code"] == "out_of_order"
+    await send({"type": "candidate", "pc": "pub", "candidate": {"candidate": "x"}})
+    assert mallory.errors[-1]["code"] == "out_of_order"
+    await send({"type": "join"})
+    assert mallory.errors[-1]["code"] == "out_of_order"
+    await send(["not", "a", "dict"])
+    await send({"type": "no-such-thing"})
+    assert mallory.errors[-1]["code"] == "bad_message"
+    for _ in range(200):  # a flood
+        await send({"type": "hand", "up": True})
+    assert any(e["code"] == "rate_limited" for e in mallory.errors)
+    # everyone else is unaffected
+    before = bob.video_by(alice.session).good
+    assert await wait_until(lambda: bob.video_by(alice.session).good > before + 15, 10)
+    assert bob.errors == [] and alice.errors == []
+
+
+async def test_it_replaces_the_older_session_when_joining_twice(harness):
+    alice = await harness.connect("alice", 1, camera=True)
+    bob_tab1 = await harness.connect("bob", 2)
+    await alice.publish()
+    assert await wait_until(good_video(bob_tab1, alice, 5), 20)
+    bob_tab2 = await harness.connect("bob", 2)
+    await bob_tab1.wait_for(lambda m: m.get("type") == "replaced")
+    assert [s.person_id for s in harness.room.sessions.values()].count(2) == 1
+    # the new tab (or a reconnect after a dropped network) receives again
+    assert await wait_until(good_video(bob_tab2, alice, 10), 15)
+    roster = harness.room.roster()
+    assert sorted(p["person"] for p in roster) == [1, 2]
+
+
+async def test_it_limits_the_signalling_rate_with_a_token_bucket():
+    bucket = TokenBucket(rate=1.0, burst=3.0)
+    assert [bucket.take() for _ in range(4)] == [True, True, True, False]
