@@ -503,35 +503,39 @@ class UnitResolver:
             return None
         return Unit.objects.filter(code__in=variants).first()
 
-    def by_path(self, names):
+    @staticmethod
+    def named(parent, name):
+        """The unit called `name` (its name or short name) directly under parent (None: a root unit)."""
+        from django.db.models import Q
+
         from office.models import Unit
 
-        if not names:
-            return None
-        # The top ou need not be the city itself: skip leading ous until one names a root unit.
-        for start in range(len(names)):
-            unit = Unit.objects.filter(parent__isnull=True, name=names[start]).first()
-            if unit is None:
-                continue
-            for name in names[start + 1:]:
-                unit = Unit.objects.filter(parent=unit, name=name).first()
-                if unit is None:
-                    return None
-            return unit
-        return None
+        units = Unit.objects.filter(Q(name=name) | Q(short_name=name))
+        units = units.filter(parent=parent) if parent is not None else units.filter(parent__isnull=True)
+        return units.order_by("dissolved_at", "id").first()
 
     def for_ou(self, dn):
+        """The unit of an ou entry: by its code attribute; else by name under the unit of its parent ou
+        (or, at the top, a root unit of that name)."""
         key = norm_dn(dn)
         if key in self.cache:
             return self.cache[key]
         unit = None
-        if dn and split_dn(dn) and split_dn(dn)[0][0].lower() == "ou" and is_under(dn, self.cfg.unit_base):
+        parts = split_dn(dn)
+        if parts and parts[0][0].lower() == "ou" and is_under(dn, self.cfg.unit_base):
             attrs = [self.cfg.unit_code_attr] if self.cfg.unit_code_attr else ["1.1"]
             found = search(self.conn, dn, "(objectClass=organizationalUnit)", attrs, scope="BASE")
             if found:
-                unit = self.by_code(found[0].first(self.cfg.unit_code_attr)) if self.cfg.unit_code_attr else None
+                if self.cfg.unit_code_attr:
+                    unit = self.by_code(found[0].first(self.cfg.unit_code_attr))
                 if unit is None:
-                    unit = self.by_path(ou_path(dn, self.cfg.unit_base))
+                    above = parent_dn(dn)
+                    above_parts = split_dn(above)
+                    if above_parts and above_parts[0][0].lower() == "ou" and is_under(above, self.cfg.unit_base):
+                        parent = self.for_ou(above)
+                        unit = self.named(parent, parts[0][1]) if parent is not None else None
+                    else:
+                        unit = self.named(None, parts[0][1])
         self.cache[key] = unit
         return unit
 

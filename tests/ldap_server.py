@@ -6,7 +6,7 @@ loopback port and waits until it answers. Entries are loaded with `ldapadd` (not
 memberof overlay fills in memberOf.
 
 The test directory (`TEST_ORG_LDIF`) mirrors the four-level test organisation:
-咸阳市 → 秦都区 → 人民路街道办事处 → 西兰路社区, each ou carrying its administrative code in
+咸阳市 → 秦都区 → 人民路街道办事处 → 人民路社区 (the units of office/seed.py build_small), each ou carrying its administrative code in
 businessCategory, groups mapping to roles, a disabled person, a person in two units, and a
 username ("liuyang") that matches two entries.
 """
@@ -34,7 +34,7 @@ CITY_DN = f"ou=咸阳市,{SUFFIX}"
 COUNTY_DN = f"ou=秦都区,{CITY_DN}"
 COUNTY_OFFICE_DN = f"ou=秦都区人民政府办公室,{COUNTY_DN}"
 TOWN_DN = f"ou=人民路街道办事处,{COUNTY_DN}"
-VILLAGE_DN = f"ou=西兰路社区,{TOWN_DN}"
+VILLAGE_DN = f"ou=人民路社区,{TOWN_DN}"
 CITY_OFFICE_DN = f"ou=咸阳市人民政府办公室,{CITY_DN}"
 
 # Settings the LDAP code reads, beyond the URL/TLS ones that depend on the running server.
@@ -443,37 +443,3 @@ if pytest is not None:
         cache.clear()
         return settings
 
-
-# Units of the test directory, as the organisation holds them (kind, name, code, parent key).
-TEST_UNITS = [
-    ("city", "city", "咸阳市", "610400000000", None),
-    ("city_office", "department", "咸阳市人民政府办公室", None, "city"),
-    ("county", "county", "秦都区", "610402000000", "city"),
-    ("county_office", "department", "秦都区人民政府办公室", None, "county"),
-    ("town", "town", "人民路街道办事处", "610402001000", "county"),
-    ("village", "village", "西兰路社区", "610402001001", "town"),
-]
-
-
-def ensure_test_units():
-    """The units of the test directory, found (by code, then by name under the parent) or created."""
-    from office.actions import do_create_unit
-    from office.models import Unit
-
-    units = {}
-    for key, kind, name, code, parent_key in TEST_UNITS:
-        parent = units.get(parent_key)
-        unit = None
-        if code:
-            from office.ldap import code_variants
-
-            unit = Unit.objects.filter(code__in=code_variants(code)).first()
-        if unit is None:
-            unit = Unit.objects.filter(parent=parent, name=name).first()
-        if unit is None and kind == "city":
-            unit = Unit.objects.filter(kind="city").first()
-        if unit is None:
-            unit = do_create_unit(parent=parent, kind=kind, name=name, code=code,
-                                  is_office=name.endswith("办公室"))
-        units[key] = unit
-    return units

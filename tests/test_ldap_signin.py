@@ -6,10 +6,11 @@ from django.contrib.auth import authenticate
 from django.test import Client
 
 from office.errors import ActionError
+from tests.conftest import PASSWORD as LOCAL_PASSWORD
 from office.models import AuditEntry, Person, Post
 
 from tests.ldap_server import (CHENJING, PASSWORD, WANGFANG, Blackhole, Slapd, closed_port_url,  # noqa: F401
-                               ensure_test_units, ldap_settings, make_test_ca, org_entries, slapd_server)
+                               ldap_settings, make_test_ca, org_entries, slapd_server)
 
 pytestmark = pytest.mark.django_db
 
@@ -17,8 +18,9 @@ DOWN = "目录服务暂时无法连接"
 
 
 @pytest.fixture
-def dir_units(db):
-    return ensure_test_units()
+def dir_units(seed_small):
+    """The test organisation; the test directory's ous map onto its units."""
+    return seed_small[0]
 
 
 def roles_by_unit(person):
@@ -43,21 +45,21 @@ def test_it_gives_a_person_in_two_units_two_posts(ldap_settings, dir_units):
     person = authenticate(None, username="zhaomin", password=PASSWORD)
     assert roles_by_unit(person) == {
         "人民路街道办事处": ["handler"],            # the ou path; yw-handler is a global group
-        "西兰路社区": ["secretary", "handler"],       # departmentNumber + the community's 文书 group
+        "人民路社区居民委员会": ["secretary", "handler"],       # departmentNumber + the community's 文书 group
     }
 
 
 def test_it_takes_the_unit_from_the_code_attribute_when_the_entry_sits_outside_the_tree(ldap_settings, dir_units):
     person = authenticate(None, username="chenjing", password=PASSWORD)
     assert person.ldap_dn == CHENJING
-    assert roles_by_unit(person) == {"咸阳市": ["handler"]}
+    assert roles_by_unit(person) == {"咸阳市人民政府": ["handler"]}
 
 
 def test_it_takes_roles_from_a_group_search_when_memberof_is_not_used(ldap_settings, dir_units, slapd_server):
     ldap_settings.LDAP_MEMBEROF_ATTR = ""
     ldap_settings.LDAP_GROUP_BASE = "dc=xianyang,dc=gov,dc=cn"
     person = authenticate(None, username="zhaomin", password=PASSWORD)
-    assert roles_by_unit(person) == {"人民路街道办事处": ["handler"], "西兰路社区": ["secretary", "handler"]}
+    assert roles_by_unit(person) == {"人民路街道办事处": ["handler"], "人民路社区居民委员会": ["secretary", "handler"]}
 
 
 def test_it_updates_the_person_and_their_posts_when_the_directory_changes(ldap_settings, dir_units, slapd_server):
@@ -103,11 +105,11 @@ def test_it_signs_in_through_the_login_page_and_lands_on_the_home_page(ldap_sett
     assert client.get("/").status_code == 200
 
 
-def test_it_keeps_local_accounts_working_while_the_directory_is_down(ldap_settings, dir_units):
+def test_it_keeps_local_accounts_working_while_the_directory_is_down(ldap_settings, dir_units, admin):
     ldap_settings.LDAP_URL = [closed_port_url()]
-    admin = Person.objects.create_user("admin", password="break-glass-123", display_name="管理员",
-                                       is_superuser=True)
-    assert authenticate(None, username="admin", password="break-glass-123").id == admin.id
+    admin.refresh_from_db()
+    assert admin.source == "local" and admin.is_superuser
+    assert authenticate(None, username="admin", password=LOCAL_PASSWORD).id == admin.id
     with pytest.raises(ActionError) as refused:
         authenticate(None, username="wangfang", password=PASSWORD)
     assert refused.value.status == 503 and DOWN in refused.value.message
