@@ -1,0 +1,24 @@
+"""The JSON API publishes its OpenAPI schema and a docs page served without any CDN."""
+import re
+
+
+def test_it_publishes_the_openapi_schema_with_every_app(units, county_secretary, client_for):
+    client = client_for(county_secretary)
+    schema = client.get("/api/openapi.json").json()
+    assert schema["info"]["title"] == "一网通 API"
+    paths = schema["paths"]
+    assert "/api/office/me" in paths and "/api/office/units" in paths
+    assert any(p.startswith("/api/documents/") for p in paths)
+    assert any(p.startswith("/api/meetings/") for p in paths)
+
+
+def test_it_serves_the_docs_page_from_its_own_static_files(units, county_secretary, client_for):
+    page = client_for(county_secretary).get("/api/docs").content.decode()
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert assets and all(a.startswith("/static/") for a in assets)
+
+
+def test_it_answers_malformed_json_with_a_chinese_4xx(units, admin, client_for):
+    r = client_for(admin).post("/api/office/units", "{\"kind\": ", content_type="application/json")
+    assert 400 <= r.status_code < 500
+    assert r.json()["detail"] in ("请求正文不是有效的 JSON。", "请求数据格式不正确。")
