@@ -118,3 +118,42 @@ def unit_detail(request, unit_id):
         "unit": unit, "ancestors": unit.ancestors(), "children": page, "departments": departments,
         "posts": posts,
     })
+
+
+@login_required
+def my_account(request):
+    """我的岗位: the person's posts, and sign-off delegations given and received (代理)."""
+    from datetime import datetime
+
+    from django.utils import timezone
+
+    from office.models import Delegation
+
+    error = None
+    post = request.post
+    if request.method == "POST" and post is not None:
+        try:
+            to_post = Post.objects.active().select_related("unit").get(id=int(request.POST.get("to_post") or 0))
+            tz = timezone.get_current_timezone()
+            starts = timezone.make_aware(datetime.fromisoformat(request.POST.get("starts_at", "")), tz)
+            ends = timezone.make_aware(datetime.fromisoformat(request.POST.get("ends_at", "")), tz)
+            actions.do_delegate(actor=request.user, from_post=post, to_post=to_post, starts_at=starts,
+                                ends_at=ends, reason=request.POST.get("reason", "")[:200], ip=audit.client_ip(request))
+            messages.success(request, _("已委托 %(who)s 代签。") % {"who": to_post.person.display_name})
+            return redirect("my-account")
+        except (Post.DoesNotExist, ValueError):
+            error = _("请选择受托人并填写正确的起止时间。")
+        except ActionError as exc:
+            error = exc.message
+    colleagues = []
+    if post is not None and post.is_leader:
+        colleagues = (Post.objects.active().filter(unit__path__startswith=post.unit.government.path)
+                      .exclude(id=post.id).select_related("person", "unit").order_by("-is_leader", "id")[:200])
+    given = Delegation.objects.filter(from_post__person_id=request.user.id).select_related(
+        "to_post__person", "from_post__unit").order_by("-starts_at")[:20]
+    received = Delegation.objects.filter(to_post__person_id=request.user.id).select_related(
+        "from_post__person", "from_post__unit").order_by("-starts_at")[:20]
+    return render(request, "office/my_account.html", {
+        "colleagues": colleagues, "given": given, "received": received, "error": error,
+        "now": timezone.localtime(),
+    }, status=400 if error else 200)

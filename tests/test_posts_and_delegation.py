@@ -68,3 +68,19 @@ def test_it_refuses_a_delegation_that_makes_no_sense(units, city_leader, county_
 def test_it_refuses_unknown_roles(units, town_secretary, admin):
     with pytest.raises(ActionError, match="未知的角色"):
         actions.do_set_post(actor=admin, person=town_secretary, unit=units["人民路街道"], roles=["king"])
+
+
+def test_it_lets_a_leader_delegate_through_the_my_posts_page(units, city_leader, city_deputy, client_for):
+    deputy_post = Post.objects.get(person=city_deputy)
+    client = client_for(city_leader)
+    page = client.get("/me/").content.decode()
+    assert "委托代签" in page and "李副市长" in page
+    r = client.post("/me/", {"to_post": deputy_post.id, "starts_at": "2030-01-01T08:00", "ends_at": "2030-01-05T18:00",
+                             "reason": "出差"})
+    assert r.status_code == 302
+    d = Delegation.objects.get()
+    assert timezone.localtime(d.starts_at).hour == 8 and d.to_post_id == deputy_post.id
+    r = client.post("/me/", {"to_post": deputy_post.id, "starts_at": "garbage", "ends_at": ""})
+    assert r.status_code == 400 and "起止时间" in r.content.decode()
+    page = client_for(city_deputy).get("/me/").content.decode()
+    assert "张市长" in page and "出差" in page
