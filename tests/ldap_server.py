@@ -438,7 +438,9 @@ if pytest is not None:
         """Point the LDAP settings at the module's slapd (START_TLS with the test CA)."""
         for key, value in slapd_server.settings().items():
             setattr(settings, key, value)
-        settings.AUTHENTICATION_BACKENDS = ["office.auth.LocalBackend", "office.ldap.LDAPBackend"]
+        # The directory backend first: it checks every username (NUL, UTF-8, length) and leaves local
+        # accounts to the local backend without asking the directory.
+        settings.AUTHENTICATION_BACKENDS = ["office.ldap.LDAPBackend", "office.auth.LocalBackend"]
         from django.core.cache import cache
         cache.clear()
         return settings
