@@ -83,6 +83,7 @@ class RenderDoc:
     body: list[Block] = field(default_factory=list)
     attachments: list[str] = field(default_factory=list)  # 附件说明 names
     signatures: list[Seal] = field(default_factory=list)  # 署名 (with seals)
+    seal_layout: bool = True  # False: 不加盖印章 layout (署名 right-indented 2, no seal place)
     date: dt.date | None = None  # 成文日期
     note: str = ""  # 附注, without brackets
     cc: list[str] = field(default_factory=list)  # 抄送机关

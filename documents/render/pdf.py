@@ -215,6 +215,8 @@ class Layout:
         self.seal_boxes: list[SealBox] = []
         self.first_page_no_number = doc.variant == "letter"
         self.line_limit = LINES
+        self.break_before: tuple[int, int] | None = None  # (page, line) forced to the next page
+        self.last_text: tuple[int, int] | None = None  # where the last body/attachment line went
 
     # -- pages and lines
     @property
@@ -231,7 +233,7 @@ class Layout:
             self.body_pages.add(self.page)
 
     def take_line(self) -> int:
-        if self.line >= self.line_limit:
+        if self.line >= self.line_limit or (self.page, self.line) == self.break_before:
             self.new_page()
         i = self.line
         self.line += 1
@@ -251,6 +253,7 @@ class Layout:
         for n, ln in enumerate(lines):
             i = self.take_line()
             used.append(i)
+            self.last_text = (self.page, i)
             x = X0 + (first_indent if n == 0 else indent)
             w = BLOCK_W - right - (first_indent if n == 0 else indent)
             last = n == len(lines) - 1
@@ -675,7 +678,7 @@ def draw_signature(L: Layout) -> None:
             L.op(lambda c: draw_glyph_line(c, dg, X1 - 4 * CHAR - _natural(dg), baseline(j)))
         return
 
-    if not getattr(doc, "seal_layout", True):
+    if not doc.seal_layout:
         # 不加盖印章: 署名 one blank line under the body, right-indented 2
         L.skip(1)
         for s in sigs:
@@ -691,6 +694,9 @@ def draw_signature(L: Layout) -> None:
     rows = [sigs[k:k + 3] for k in range(0, len(sigs), 3)]
     need = 2 + 5 * (len(rows) - 1) + 2  # blank lines + 署名 rows + date
     if L.line + need > L.line_limit:
+        # the seal may not stand alone on a page: carry the last two text lines along
+        if L.break_before is None and L.last_text and L.last_text[0] == L.page and L.last_text[1] >= 2:
+            raise _PullBack((L.page, L.last_text[1] - 1))
         L.new_page()
     date_g = glyphs(date, "fangsong") if date else []
     date_w = _natural(date_g) if date_g else 8 * CHAR
@@ -814,9 +820,22 @@ def draw_page_number(c: Canvas, number: int) -> None:
     draw_glyph_line(c, gs, x, y)
 
 
+class _PullBack(Exception):
+    def __init__(self, at: tuple[int, int]):
+        self.at = at
+
+
 def layout(doc: RenderDoc) -> Layout:
     fonts.register()
+    try:
+        return _layout(doc, None)
+    except _PullBack as pb:
+        return _layout(doc, pb.at)
+
+
+def _layout(doc: RenderDoc, break_before) -> Layout:
     L = Layout(doc)
+    L.break_before = break_before
     draw_header(L)
     draw_title(L)
     draw_recipients(L)
