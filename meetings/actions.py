@@ -75,6 +75,23 @@ def visible_meetings(person, unit_ids=None):
     return Meeting.objects.filter(Q(host_id=person.id) | Q(id__in=invited) | Q(id__in=co_hosted))
 
 
+def meetings_for(person, scope, unit_ids=None):
+    """A list view's queryset: "upcoming" (未开始), "live" (进行中) or "past" (已结束/已取消)."""
+    from django.db.models import Prefetch
+
+    now = timezone.now()
+    qs = (visible_meetings(person, unit_ids).select_related("host", "organiser_unit")
+          .prefetch_related(Prefetch("co_hosts", queryset=Person.objects.only("id", "display_name", "username"))))
+    if scope == "live":
+        return qs.filter(state=MeetingState.LIVE).order_by("starts_at")
+    if scope == "past":
+        return qs.filter(Q(state__in=[MeetingState.ENDED, MeetingState.CANCELLED])
+                         | Q(state=MeetingState.SCHEDULED, ends_at__lte=now)).order_by("-starts_at")
+    if scope == "upcoming":
+        return qs.filter(state=MeetingState.SCHEDULED, ends_at__gt=now).order_by("starts_at")
+    raise ActionError(_("scope 应为 upcoming、live 或 past。"))
+
+
 def is_host(person, meeting):
     return person.id == meeting.host_id or meeting.co_hosts.filter(id=person.id).exists()
 

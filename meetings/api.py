@@ -1,0 +1,410 @@
+"""JSON API of meetings and training, mounted at /api/meetings/ by office/api.py."""
+from datetime import datetime
+
+from django.conf import settings
+
+from django.http import JsonResponse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from ninja import Router, Schema
+
+from office import audit
+from office.errors import ActionError
+
+
+from meetings import actions, reports
+from meetings.models import (
+    ChatMessage,
+    CheckIn,
+    CheckInWindow,
+    Invitation,
+    Meeting,
+    MeetingKind,
+    MeetingState,
+    Participant,
+    Recording,
+)
+
+router = Router(tags=["会议与培训"])
+
+
+class PersonRef(Schema):
+    id: int
+    name: str
+
+
+class MeetingOut(Schema):
+    id: int
+    kind: str
+    kind_label: str
+    title: str
+    agenda: str
+    state: str
+    state_label: str
+    host: PersonRef
+    co_hosts: list[PersonRef]
+    starts_at: datetime
+    ends_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    locked: bool
+    waiting_room: bool
+    record: bool
+    presenter_id: int | None
+    organiser_unit: str | None
+    is_host: bool
+    url: str
+    room_url: str
+
+
+def _ref(person):
+    return {"id": person.id, "name": person.display_name or person.username}
+
+
+def meeting_out(meeting, person):
+    co_hosts = list(meeting.co_hosts.all())
+    return {
+        "id": meeting.id, "kind": meeting.kind, "kind_label": str(MeetingKind(meeting.kind).label),
+        "title": meeting.title, "agenda": meeting.agenda, "state": meeting.state,
+        "state_label": str(MeetingState(meeting.state).label), "host": _ref(meeting.host),
+        "co_hosts": [_ref(p) for p in co_hosts], "starts_at": meeting.starts_at, "ends_at": meeting.ends_at,
+        "started_at": meeting.started_at, "ended_at": meeting.ended_at, "locked": meeting.locked,
+        "waiting_room": meeting.waiting_room, "record": meeting.record, "presenter_id": meeting.presenter_id,
+        "organiser_unit": meeting.organiser_unit.name if meeting.organiser_unit_id else None,
+        "is_host": person.id == meeting.host_id or any(p.id == person.id for p in co_hosts),
+        "url": f"/meetings/{meeting.id}/", "room_url": f"/meetings/{meeting.id}/room/",
+    }
+
+
+@router.get("/", response=list[MeetingOut], summary="会议列表（upcoming 未开始 / live 进行中 / past 已结束）")
+def meeting_list(request, scope: str = "upcoming", limit: int = 50):
+    limit = max(1, min(int(limit), 200))
+    return [meeting_out(m, request.user) for m in actions.meetings_for(request.user, scope)[:limit]]
+
+
+class LevelIn(Schema):
+    level: int
+    within: int | None = None
+
+
+class ScheduleIn(Schema):
+    kind: str = MeetingKind.MEETING
+    title: str
+    agenda: str = ""
+    starts_at: datetime
+    ends_at: datetime
+    co_host_ids: list[int] = []
+    person_ids: list[int] = []
+    unit_ids: list[int] = []
+    levels: list[LevelIn] = []
+    villages_of: list[int] = []
+    waiting_room: bool = False
+    record: bool = False
+
+
+@router.post("/", response={201: MeetingOut}, summary="安排会议或培训")
+def schedule(request, payload: ScheduleIn):
+    meeting = actions.do_schedule(
+        request.user, request.post, kind=payload.kind, title=payload.title, agenda=payload.agenda,
+        starts_at=payload.starts_at, ends_at=payload.ends_at, co_host_ids=payload.co_host_ids,
+        person_ids=payload.person_ids, unit_ids=payload.unit_ids, levels=[lv.dict() for lv in payload.levels],
+        villages_of=payload.villages_of, waiting_room=payload.waiting_room, record=payload.record,
+        ip=audit.client_ip(request))
+    return 201, meeting_out(meeting, request.user)
+
+
+class UnitRef(Schema):
+    id: int
+    name: str
+    kind: str
+    via: str
+
+
+@router.get("/units/expand", response=list[UnitRef], summary="预览按单位/层级/镇所辖村展开的受邀单位")
+def expand_units(request, unit: list[int] = None, level: int | None = None, within: int | None = None,
+                 villages_of: list[int] = None):
+    scope = actions.scope_unit(request.user, request.post)
+    levels = [{"level": level, "within": within}] if level is not None else []
+    chosen = actions.expand_units(unit_ids=unit or [], levels=levels, villages_of=villages_of or [], scope=scope)
+    return [{"id": u.id, "name": u.name, "kind": u.kind, "via": via} for u, via in
+            sorted(chosen.values(), key=lambda x: (x[0].code or "", x[0].name))]
+
+
+@router.get("/{meeting_id}", response=MeetingOut, summary="会议详情")
+def meeting_detail(request, meeting_id: int):
+    return meeting_out(actions.check_see(request.user, meeting_id), request.user)
+
+
+class UpdateIn(Schema):
+    kind: str | None = None
+    title: str | None = None
+    agenda: str | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    co_host_ids: list[int] | None = None
+    waiting_room: bool | None = None
+    record: bool | None = None
+
+
+@router.patch("/{meeting_id}", response=MeetingOut, summary="修改会议（主持人）")
+def update(request, meeting_id: int, payload: UpdateIn):
+    meeting = actions.check_see(request.user, meeting_id)
+    changes = payload.dict(exclude_unset=True)
+    meeting = actions.do_update(request.user, meeting, ip=audit.client_ip(request), **changes)
+    return meeting_out(meeting, request.user)
+
+
+@router.post("/{meeting_id}/cancel", response=MeetingOut, summary="取消会议（主持人）")
+def cancel(request, meeting_id: int):
+    meeting = actions.check_see(request.user, meeting_id)
+    return meeting_out(actions.do_cancel(request.user, meeting, ip=audit.client_ip(request)), request.user)
+
+
+class InviteIn(Schema):
+    person_ids: list[int] = []
+    unit_ids: list[int] = []
+    levels: list[LevelIn] = []
+    villages_of: list[int] = []
+
+
+class InvitationOut(Schema):
+    id: int
+    via: str
+    person: PersonRef | None
+    unit_id: int | None
+    unit_name: str | None
+
+
+def _invitation_out(inv):
+    return {"id": inv.id, "via": inv.via, "person": _ref(inv.person) if inv.person_id else None,
+            "unit_id": inv.unit_id, "unit_name": inv.unit.name if inv.unit_id else None}
+
+
+@router.get("/{meeting_id}/invitations", response=list[InvitationOut], summary="受邀人员与单位")
+def invitations(request, meeting_id: int):
+    meeting = actions.check_see(request.user, meeting_id)
+    return [_invitation_out(i) for i in Invitation.objects.filter(meeting=meeting).select_related("person", "unit")]
+
+
+@router.post("/{meeting_id}/invitations", summary="追加邀请（主持人）")
+def invite(request, meeting_id: int, payload: InviteIn):
+    meeting = actions.check_see(request.user, meeting_id)
+    people, units = actions.do_invite(request.user, request.post, meeting, person_ids=payload.person_ids,
+                                      unit_ids=payload.unit_ids, levels=[lv.dict() for lv in payload.levels],
+                                      villages_of=payload.villages_of, ip=audit.client_ip(request))
+    return {"people_added": people, "units_added": units}
+
+
+@router.delete("/{meeting_id}/invitations/{invitation_id}", response={204: None}, summary="撤回邀请（主持人）")
+def uninvite(request, meeting_id: int, invitation_id: int):
+    meeting = actions.check_see(request.user, meeting_id)
+    actions.do_uninvite(request.user, meeting, invitation_id, ip=audit.client_ip(request))
+    return 204, None
+
+
+def ice_servers():
+    servers = []
+    if settings.STUN_URLS:
+        servers.append({"urls": list(settings.STUN_URLS)})
+    if settings.TURN_URLS:
+        servers.append({"urls": list(settings.TURN_URLS), "username": settings.TURN_USERNAME,
+                        "credential": settings.TURN_PASSWORD or ""})
+    return servers
+
+
+@router.post("/{meeting_id}/join", summary="入会检查（等候室时登记等候）")
+def join(request, meeting_id: int):
+    try:
+        meeting = actions.check_join(request.user, meeting_id)
+    except ActionError as exc:
+        if exc.code == "waiting":
+            actions.do_request_admission(request.user, actions.check_see(request.user, meeting_id))
+            return JsonResponse({"detail": exc.message, "code": exc.code}, status=403)
+        raise
+    return {"meeting": meeting.id, "is_host": actions.is_host(request.user, meeting),
+            "ice_servers": ice_servers(), "person": _ref(request.user)}
+
+
+class ModeIn(Schema):
+    mode: str
+
+
+@router.post("/{meeting_id}/mode", summary="切换媒体模式（video / small / audio 仅音频）")
+def media_mode(request, meeting_id: int, payload: ModeIn):
+    meeting = actions.check_join(request.user, meeting_id)
+    actions.do_set_media_mode(request.user, meeting, payload.mode)
+    return {"mode": payload.mode}
+
+
+class ChatIn(Schema):
+    text: str
+
+
+class ChatOut(Schema):
+    id: int
+    person_id: int
+    name: str
+    text: str
+    at: datetime
+
+
+def _chat_out(m):
+    return {"id": m.id, "person_id": m.person_id, "name": m.person_name, "text": m.text, "at": m.at}
+
+
+@router.post("/{meeting_id}/chat", response={201: ChatOut}, summary="发送聊天消息（最多500字，限频）")
+def chat_send(request, meeting_id: int, payload: ChatIn):
+    meeting = actions.check_see(request.user, meeting_id)
+    return 201, _chat_out(actions.do_chat(request.user, meeting, payload.text))
+
+
+@router.get("/{meeting_id}/chat", response=list[ChatOut], summary="聊天记录")
+def chat_list(request, meeting_id: int, after: int = 0, limit: int = 200):
+    meeting = actions.check_see(request.user, meeting_id)
+    limit = max(1, min(int(limit), 500))
+    qs = ChatMessage.objects.filter(meeting=meeting, id__gt=after).order_by("id")[:limit]
+    return [_chat_out(m) for m in qs]
+
+
+class HandIn(Schema):
+    up: bool = True
+
+
+@router.post("/{meeting_id}/hand", summary="举手 / 放下")
+def hand(request, meeting_id: int, payload: HandIn):
+    meeting = actions.check_see(request.user, meeting_id)
+    actions.do_raise_hand(request.user, meeting, payload.up)
+    return {"up": payload.up}
+
+
+class HostIn(Schema):
+    command: str
+    target: int | None = None
+
+
+ROOM_COMMANDS = {"mute", "mute_all", "stop_video", "remove", "end", "record_start", "record_stop"}
+
+
+def tell_room(meeting, command, target=None, person=None):
+    """Hand a host command given over HTTP to the meeting's SFU room (wherever it runs).
+
+    The command is already recorded by the action; a room that is not running is no error.
+    """
+    if command not in ROOM_COMMANDS:
+        return None
+    import logging
+
+    from asgiref.sync import async_to_sync
+
+    try:
+        from meetings.sfu.worker import room_command
+
+        path = actions.recording_path(meeting) if command == "record_start" else None
+        return async_to_sync(room_command)(meeting.id, command, target, path=path,
+                                           person_id=person.id if person else None)
+    except Exception:  # the media room is best effort from here; the record stands
+        logging.getLogger(__name__).exception("could not pass %s to the room of meeting %s", command, meeting.id)
+        return None
+
+
+@router.post("/{meeting_id}/host", summary="主持人操作：mute, mute_all, stop_video, remove, lock, unlock, admit, "
+                                              "present, lower_hand, record_start, record_stop, end")
+def host_command(request, meeting_id: int, payload: HostIn):
+    meeting = actions.check_see(request.user, meeting_id)
+    meeting = actions.do_host_command(request.user, meeting, payload.command, payload.target,
+                                      ip=audit.client_ip(request))
+    result = tell_room(meeting, payload.command, payload.target, request.user)
+    return {"command": payload.command, "target": payload.target, "state": meeting.state, "locked": meeting.locked,
+            "room": {k: v for k, v in (result or {}).items() if k in ("ok", "reason")}}
+
+
+class CheckInStartIn(Schema):
+    minutes: int = 5
+
+
+@router.post("/{meeting_id}/checkin/start", summary="发起签到（主持人）")
+def checkin_start(request, meeting_id: int, payload: CheckInStartIn):
+    meeting = actions.check_see(request.user, meeting_id)
+    window = actions.do_start_checkin(request.user, meeting, payload.minutes)
+    return {"window": window.id, "closes_at": window.closes_at}
+
+
+@router.post("/{meeting_id}/checkin", summary="签到")
+def checkin(request, meeting_id: int):
+    meeting = actions.check_see(request.user, meeting_id)
+    c = actions.do_check_in(request.user, meeting)
+    return {"checked_in_at": c.at}
+
+
+@router.get("/{meeting_id}/checkin", summary="当前签到状态")
+def checkin_state(request, meeting_id: int):
+    meeting = actions.check_see(request.user, meeting_id)
+    now = timezone.now()
+    window = CheckInWindow.objects.filter(meeting=meeting, opens_at__lte=now, closes_at__gt=now).last()
+    if window is None:
+        return {"open": False, "checked_in": False, "closes_at": None}
+    done = CheckIn.objects.filter(window=window, person_id=request.user.id).exists()
+    return {"open": True, "checked_in": done, "closes_at": window.closes_at, "window": window.id}
+
+
+def roster(meeting):
+    """Live roster: who is online, waiting, removed; hands; check-ins; minutes so far."""
+    summaries = reports.person_summaries(meeting)
+    checked = set(CheckIn.objects.filter(window__meeting_id=meeting.id).values_list("person_id", flat=True))
+    hosts = {meeting.host_id} | set(meeting.co_hosts.values_list("id", flat=True))
+    rows = []
+    for p in Participant.objects.filter(meeting=meeting).select_related("person").order_by("-online", "id"):
+        s = summaries.get(p.person_id, {})
+        rows.append({"person_id": p.person_id, "name": p.person.display_name or p.person.username,
+                     "admission": p.admission, "online": p.online, "media_mode": p.media_mode,
+                     "hand": p.hand_raised_at is not None, "muted_by_host": p.muted_by_host,
+                     "host": p.person_id in hosts, "checked_in": p.person_id in checked,
+                     "minutes": s.get("minutes", 0.0)})
+    return rows
+
+
+@router.get("/{meeting_id}/roster", summary="实时名单（主持人）")
+def roster_view(request, meeting_id: int):
+    meeting = actions.check_see(request.user, meeting_id)
+    actions.check_host(request.user, meeting)
+    rows = roster(meeting)
+    return {"state": meeting.state, "locked": meeting.locked, "participants": rows,
+            "online": sum(1 for r in rows if r["online"]),
+            "waiting": sum(1 for r in rows if r["admission"] == Participant.Admission.WAITING)}
+
+
+@router.get("/{meeting_id}/participants", summary="在会人员（参会人可见）")
+def participants(request, meeting_id: int):
+    meeting = actions.check_join(request.user, meeting_id)
+    hosts = {meeting.host_id} | set(meeting.co_hosts.values_list("id", flat=True))
+    qs = (Participant.objects.filter(meeting=meeting, online=True).select_related("person").order_by("id"))
+    return [{"person_id": p.person_id, "name": p.person.display_name or p.person.username,
+             "hand": p.hand_raised_at is not None, "media_mode": p.media_mode, "host": p.person_id in hosts,
+             "presenter": p.person_id == meeting.presenter_id} for p in qs]
+
+
+@router.get("/{meeting_id}/attendance", summary="出勤报告（JSON）")
+def attendance(request, meeting_id: int):
+    meeting = actions.check_see(request.user, meeting_id)
+    actions.check_host(request.user, meeting)
+    report = reports.attendance_report(meeting)
+    return {"totals": report["totals"],
+            "units": [{k: v for k, v in g.items()} for g in report["units"]]}
+
+
+class RecordingOut(Schema):
+    id: int
+    duration_seconds: float
+    size_bytes: int
+    created_at: datetime
+    url: str
+    file_url: str
+
+
+@router.get("/{meeting_id}/recordings", response=list[RecordingOut], summary="录制文件")
+def recordings(request, meeting_id: int):
+    meeting = actions.check_see(request.user, meeting_id)
+    return [{"id": r.id, "duration_seconds": r.duration_seconds, "size_bytes": r.size_bytes,
+             "created_at": r.created_at, "url": f"/meetings/{meeting.id}/recordings/{r.id}/",
+             "file_url": f"/meetings/{meeting.id}/recordings/{r.id}/file"}
+            for r in Recording.objects.filter(meeting=meeting)]

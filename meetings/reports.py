@@ -1,0 +1,231 @@
+"""Attendance (出勤) of a meeting or training, per invited unit: who attended, who missed, minutes.
+
+Read-only: builds plain dicts for the HTML page, the CSV, the PDF and the SVG chart.
+Minutes present are the union of a person's join→leave intervals (two tabs do not count
+twice), an open interval counting up to now (or to the meeting's end).
+"""
+import csv
+import io
+from collections import defaultdict
+from xml.sax.saxutils import escape
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from office.models import Post
+
+from meetings.models import Attendance, CheckIn, Invitation, MediaMode, MeetingKind
+
+
+def _merged_seconds(intervals):
+    total = 0.0
+    current_start = current_end = None
+    for start, end in sorted(intervals):
+        if current_end is None or start > current_end:
+            if current_end is not None:
+                total += (current_end - current_start).total_seconds()
+            current_start, current_end = start, end
+        elif end > current_end:
+            current_end = end
+    if current_end is not None:
+        total += (current_end - current_start).total_seconds()
+    return total
+
+
+def person_summaries(meeting, now=None):
+    """person id → {"minutes", "first_join", "last_leave", "mode", "online"} from the intervals."""
+    now = now or timezone.now()
+    cap = meeting.ended_at or now
+    by_person = defaultdict(list)
+    for row in Attendance.objects.filter(meeting_id=meeting.id).only(
+            "person_id", "joined_at", "left_at", "media_mode"):
+        by_person[row.person_id].append(row)
+    out = {}
+    for person_id, rows in by_person.items():
+        intervals = [(r.joined_at, max(r.joined_at, r.left_at or cap)) for r in rows]
+        video_seconds = sum((e - s).total_seconds() for (s, e), r in zip(intervals, rows)
+                            if r.media_mode != MediaMode.AUDIO)
+        audio_seconds = sum((e - s).total_seconds() for (s, e), r in zip(intervals, rows)
+                            if r.media_mode == MediaMode.AUDIO)
+        if audio_seconds and video_seconds:
+            mode = _("音视频混合")
+        elif audio_seconds:
+            mode = _("仅音频")
+        else:
+            mode = _("视频")
+        out[person_id] = {
+            "minutes": round(_merged_seconds(intervals) / 60.0, 1),
+            "first_join": min(r.joined_at for r in rows),
+            "last_leave": None if any(r.left_at is None for r in rows) else max(r.left_at for r in rows),
+            "mode": mode,
+            "online": any(r.left_at is None for r in rows) and meeting.ended_at is None,
+            "intervals": len(rows),
+        }
+    return out
+
+
+def attendance_report(meeting, now=None):
+    """{"units": [{"name", "unit_id", "people": [...], "invited", "attended", "missed", "minutes"}], "totals"}."""
+    summaries = person_summaries(meeting, now)
+    checked_in = set(CheckIn.objects.filter(window__meeting_id=meeting.id).values_list("person_id", flat=True))
+    invitations = list(Invitation.objects.filter(meeting_id=meeting.id).select_related("unit", "person"))
+    unit_invites = [i for i in invitations if i.unit_id]
+    person_invites = [i for i in invitations if i.person_id]
+    posts = (Post.objects.active().filter(unit_id__in=[i.unit_id for i in unit_invites])
+             .select_related("person").order_by("unit_id", "-is_leader", "id"))
+    members = defaultdict(dict)
+    for post in posts:
+        members[post.unit_id].setdefault(post.person_id, post.person)
+    # People who attended for an invited unit but no longer hold a post there still count.
+    for row in Attendance.objects.filter(meeting_id=meeting.id, unit_id__in=list(members) or [0]).select_related(
+            "person"):
+        members[row.unit_id].setdefault(row.person_id, row.person)
+
+    def person_row(person):
+        s = summaries.get(person.id)
+        return {
+            "person_id": person.id,
+            "name": person.display_name or person.username,
+            "attended": bool(s and s["minutes"] > 0) or bool(s and s["online"]),
+            "minutes": s["minutes"] if s else 0.0,
+            "first_join": s["first_join"] if s else None,
+            "last_leave": s["last_leave"] if s else None,
+            "mode": s["mode"] if s else "",
+            "checked_in": person.id in checked_in,
+        }
+
+    def group(name, unit_id, people):
+        rows = [person_row(p) for p in people]
+        attended = sum(1 for r in rows if r["attended"])
+        return {"name": name, "unit_id": unit_id, "people": rows, "invited": len(rows), "attended": attended,
+                "missed": len(rows) - attended, "minutes": round(sum(r["minutes"] for r in rows), 1),
+                "checked_in": sum(1 for r in rows if r["checked_in"])}
+
+    groups = []
+    for inv in sorted(unit_invites, key=lambda i: (i.unit.code or "", i.unit.name)):
+        groups.append(group(inv.unit.name, inv.unit_id, list(members[inv.unit_id].values())))
+    individuals = [i.person for i in person_invites]
+    hosts = [meeting.host] + list(meeting.co_hosts.all())
+    seen = {i.person_id for i in person_invites}
+    individuals += [h for h in hosts if h.id not in seen]
+    groups.append(group(_("个人邀请及主持人"), None, individuals))
+    totals = {key: sum(g[key] for g in groups) for key in ("invited", "attended", "missed", "checked_in")}
+    return {"meeting": meeting, "units": groups, "totals": totals, "generated_at": timezone.now()}
+
+
+def _fmt(dt):
+    return timezone.localtime(dt).strftime("%Y-%m-%d %H:%M:%S") if dt else ""
+
+
+CSV_HEADER = ["单位", "姓名", "是否出席", "在线分钟", "首次入会", "最后离开", "方式", "签到"]
+
+
+def report_csv(report):
+    """UTF-8 with BOM so that spreadsheet programs open the Chinese text correctly."""
+    buf = io.StringIO()
+    buf.write("\ufeff")
+    writer = csv.writer(buf)
+    writer.writerow(CSV_HEADER)
+    for g in report["units"]:
+        for r in g["people"]:
+            writer.writerow([g["name"], r["name"], "出席" if r["attended"] else "缺席", f"{r['minutes']:.1f}",
+                             _fmt(r["first_join"]), _fmt(r["last_leave"]), r["mode"], "已签到" if r["checked_in"] else ""])
+    return buf.getvalue()
+
+
+def report_svg(report, width=720):
+    """A horizontal bar chart per unit: attended (green) and missed (red) people."""
+    groups = [g for g in report["units"] if g["invited"]]
+    row_h, label_w, top = 28, 220, 34
+    height = top + row_h * max(1, len(groups)) + 20
+    most = max([g["invited"] for g in groups] or [1])
+    scale = (width - label_w - 60) / most
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" role="img" class="attendance-chart" '
+             f'font-family="Noto Sans CJK SC, WenQuanYi Zen Hei, sans-serif" font-size="13">',
+             f'<title>{escape(_("各单位出勤情况"))}</title>',
+             f'<rect x="{label_w}" y="6" width="12" height="12" fill="#15803d"/>'
+             f'<text x="{label_w + 16}" y="17">{escape(_("出席"))}</text>',
+             f'<rect x="{label_w + 70}" y="6" width="12" height="12" fill="#dc2626"/>'
+             f'<text x="{label_w + 86}" y="17">{escape(_("缺席"))}</text>']
+    for i, g in enumerate(groups):
+        y = top + i * row_h
+        a_w = g["attended"] * scale
+        m_w = g["missed"] * scale
+        name = g["name"] if len(g["name"]) <= 16 else g["name"][:15] + "…"
+        parts.append(f'<g class="bar" data-unit="{escape(g["name"])}" data-attended="{g["attended"]}" '
+                     f'data-missed="{g["missed"]}">'
+                     f'<text x="{label_w - 8}" y="{y + 17}" text-anchor="end">{escape(name)}</text>'
+                     f'<rect class="attended" x="{label_w}" y="{y + 4}" width="{a_w:.1f}" height="18" fill="#15803d"/>'
+                     f'<rect class="missed" x="{label_w + a_w:.1f}" y="{y + 4}" width="{m_w:.1f}" height="18" fill="#dc2626"/>'
+                     f'<text x="{label_w + a_w + m_w + 6:.1f}" y="{y + 17}">{g["attended"]}/{g["invited"]}</text></g>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def report_pdf(report):
+    """A4 PDF with reportlab's built-in STSong-Light CID font (no font file needed)."""
+    from reportlab.graphics.charts.barcharts import HorizontalBarChart
+    from reportlab.graphics.shapes import Drawing
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import mm
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    font = "STSong-Light"
+    if font not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(UnicodeCIDFont(font))
+    meeting = report["meeting"]
+    title_style = ParagraphStyle("t", fontName=font, fontSize=16, leading=22, alignment=1)
+    body = ParagraphStyle("b", fontName=font, fontSize=10, leading=14, wordWrap="CJK")
+    h2 = ParagraphStyle("h", fontName=font, fontSize=12, leading=18, spaceBefore=8)
+    buf = io.BytesIO()
+    doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm, topMargin=18 * mm,
+                            bottomMargin=18 * mm, title=f"{meeting.title} 出勤报告", author="一网通")
+    kind = MeetingKind(meeting.kind).label
+    story = [Paragraph(escape(f"{meeting.title}（{kind}）出勤报告"), title_style), Spacer(1, 4 * mm),
+             Paragraph(escape(f"时间：{_fmt(meeting.starts_at)} 至 {_fmt(meeting.ends_at)}　主持人："
+                              f"{meeting.host.display_name}"), body),
+             Paragraph(escape("应到 %(invited)d 人，实到 %(attended)d 人，缺席 %(missed)d 人，签到 %(checked_in)d 人。"
+                              % report["totals"]), body),
+             Spacer(1, 4 * mm)]
+    groups = [g for g in report["units"] if g["invited"]]
+    if groups:
+        height = 30 + 22 * len(groups)
+        drawing = Drawing(170 * mm, height)
+        chart = HorizontalBarChart()
+        chart.x, chart.y = 60 * mm, 10
+        chart.width, chart.height = 100 * mm, height - 20
+        chart.data = [[g["attended"] for g in reversed(groups)], [g["missed"] for g in reversed(groups)]]
+        chart.categoryAxis.categoryNames = [g["name"][:14] for g in reversed(groups)]
+        chart.categoryAxis.labels.fontName = font
+        chart.categoryAxis.labels.fontSize = 8
+        chart.valueAxis.valueMin = 0
+        chart.valueAxis.labels.fontSize = 8
+        chart.categoryAxis.style = "stacked"
+        chart.bars[0].fillColor = colors.HexColor("#15803d")
+        chart.bars[1].fillColor = colors.HexColor("#dc2626")
+        drawing.add(chart)
+        story += [drawing, Spacer(1, 4 * mm)]
+    for g in report["units"]:
+        if not g["invited"]:
+            continue
+        story.append(Paragraph(escape(f"{g['name']}：应到 {g['invited']}，实到 {g['attended']}，缺席 {g['missed']}"), h2))
+        rows = [[Paragraph(h, body) for h in ("姓名", "出席", "在线分钟", "首次入会", "最后离开", "方式", "签到")]]
+        for r in g["people"]:
+            rows.append([Paragraph(escape(r["name"]), body), "出席" if r["attended"] else "缺席", f"{r['minutes']:.1f}",
+                         _fmt(r["first_join"])[5:16], _fmt(r["last_leave"])[5:16], r["mode"],
+                         "是" if r["checked_in"] else ""])
+        table = Table(rows, colWidths=[32 * mm, 14 * mm, 18 * mm, 28 * mm, 28 * mm, 24 * mm, 12 * mm], repeatRows=1)
+        table.setStyle(TableStyle([
+            ("FONTNAME", (0, 0), (-1, -1), font), ("FONTSIZE", (0, 0), (-1, -1), 9),
+            ("GRID", (0, 0), (-1, -1), 0.4, colors.grey), ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#f3f4f6")),
+            ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ]))
+        story.append(table)
+    story += [Spacer(1, 6 * mm), Paragraph(escape(f"生成时间：{_fmt(report['generated_at'])}"), body)]
+    doc.build(story)
+    return buf.getvalue()
