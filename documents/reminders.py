@@ -1,0 +1,87 @@
+"""催办 as a scheduled job.
+
+`run_reminders(now)` is the job: it finds open receipts near or past their deadline and sends each
+automatic reminder kind at most once per receipt. "At most once" is the database's promise — a
+Reminder row with a unique (receipt, kind) is written in the same transaction as the event — so
+the job may run in several processes, be restarted or run late without ever sending twice.
+
+Runs in production as `python manage.py run_reminders` (a loop, one pass a minute; see the
+README); tests call run_reminders() directly with a chosen `now`.
+"""
+import datetime as dt
+import logging
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from documents.actions import _ev, reminder_people
+from documents.models import OPEN_RECEIPT_STATES, Receipt, Reminder, ReminderKind, Urgency
+from office import audit
+from office.events import send_event
+
+log = logging.getLogger(__name__)
+
+# How long before the deadline the "before" reminder goes out, by 紧急程度.
+BEFORE = {Urgency.EXTRA_URGENT: dt.timedelta(hours=2), Urgency.URGENT: dt.timedelta(hours=12),
+          Urgency.NONE: dt.timedelta(hours=24)}
+
+
+def escalate_after():
+    return dt.timedelta(hours=getattr(settings, "DOCUMENTS_ESCALATE_AFTER_HOURS", 24))
+
+
+MESSAGES = {
+    ReminderKind.BEFORE: "《{title}》将于{deadline}到期，请抓紧办理。",
+    ReminderKind.DUE: "《{title}》已到办理期限（{deadline}），请尽快办结。",
+    ReminderKind.ESCALATE: "《{title}》已逾期未办结（期限{deadline}），请督促办理。",
+}
+
+
+def due_kinds(receipt, now):
+    """The automatic reminder kinds that are due for `receipt` at `now`."""
+    if receipt.deadline is None or receipt.state not in OPEN_RECEIPT_STATES:
+        return []
+    lead = BEFORE.get(receipt.document.urgency or "", BEFORE[Urgency.NONE])
+    kinds = []
+    if receipt.deadline - lead <= now < receipt.deadline:
+        kinds.append(ReminderKind.BEFORE)
+    if now >= receipt.deadline:
+        kinds.append(ReminderKind.DUE)
+    if now >= receipt.deadline + escalate_after():
+        kinds.append(ReminderKind.ESCALATE)
+    return kinds
+
+
+def run_reminders(now=None, limit=5000):
+    """One pass of the job. Returns the number of reminders sent."""
+    now = now or timezone.now()
+    horizon = now + max(BEFORE.values())
+    not_all_sent = ~Exists(Reminder.objects.filter(receipt_id=OuterRef("pk"), kind=ReminderKind.ESCALATE))
+    candidates = (Receipt.objects.filter(state__in=OPEN_RECEIPT_STATES, deadline__isnull=False, deadline__lte=horizon)
+                  .filter(not_all_sent).select_related("document", "unit").order_by("deadline")[:limit])
+    sent = 0
+    for receipt in candidates:
+        already = set(Reminder.objects.filter(receipt_id=receipt.id).exclude(kind=ReminderKind.MANUAL)
+                      .values_list("kind", flat=True))
+        for kind in due_kinds(receipt, now):
+            if kind in already:
+                continue
+            if _send_once(receipt, kind, now):
+                sent += 1
+    return sent
+
+
+def _send_once(receipt, kind, now):
+    people = reminder_people(receipt, kind)
+    message = MESSAGES[kind].format(title=receipt.document.title,
+                                    deadline=timezone.localtime(receipt.deadline).strftime("%Y-%m-%d %H:%M"))
+    try:
+        with transaction.atomic():
+            Reminder.objects.create(receipt=receipt, kind=kind, message=message, people=people, sent_at=now)
+            audit.record(f"reminder.{kind}", obj=receipt, data={"people": people, "document": receipt.document_id})
+            send_event(_ev("reminder", receipt.document_id, receipt=receipt.id, kind=str(kind)), people=people)
+    except IntegrityError:  # another process sent it first
+        return False
+    return True
