@@ -1,0 +1,256 @@
+"""The meeting signalling websocket, ws/meetings/<meeting_id>/ (thin).
+
+Authenticates through scope["user"], asks meetings.actions whether the person may join,
+reports attendance, and relays JSON signalling to the meeting's SFU room (in this
+process, or in an SFU worker through the channel layer: meetings/sfu/worker.py).
+
+Client → server: {"type": "join", "mode": "video|small|audio"} first; then the room's
+messages (meetings/sfu/room.py: offer/answer/candidate/renegotiate/mode/mute/hand) and
+{"type": "host", "action": ..., "target": person_id} for the host (checked with
+meetings.actions.do_host_command, which also records it). Server → client: the room's
+messages, and {"type": "error", "code", "message"} (Chinese) for anything refused.
+"""
+
+import json
+import uuid
+
+from channels.consumer import get_handler_name
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from meetings.sfu.room import TokenBucket
+from meetings.sfu.worker import ChannelBackend, embedded_host, mode
+
+MAX_FRAME = 200_000  # bytes of one signalling frame (an SDP is a few kB)
+ROOM_ACTIONS = {"mute", "mute_all", "stop_video", "remove", "end"}
+CLOSE_CODES = {"removed": 4403, "replaced": 4409, "ended": 4410}
+
+
+def _actions():
+    from meetings import actions
+
+    return actions
+
+
+@database_sync_to_async
+def _check_join(person, meeting_id):
+    actions = _actions()
+    meeting = actions.check_join(person, meeting_id)
+    return meeting, actions.is_host(person, meeting)
+
+
+@database_sync_to_async
+def _joined(person, meeting, media_mode, session_key):
+    _actions().do_participant_joined(person, meeting, media_mode, session_key=session_key)
+
+
+@database_sync_to_async
+def _left(person, meeting, session_key):
+    _actions().do_participant_left(person, meeting, session_key=session_key)
+
+
+@database_sync_to_async
+def _host_command(person, meeting, action, target):
+    actions = _actions()
+    actions.do_host_command(person, meeting, action, target)
+    if action in ("record_start",):
+        return actions.recording_path(meeting)
+    return None
+
+
+@database_sync_to_async
+def _media_mode(person, meeting, media_mode):
+    _actions().do_set_media_mode(person, meeting, media_mode)
+
+
+@database_sync_to_async
+def _hand(person, meeting, up):
+    _actions().do_raise_hand(person, meeting, up)
+
+
+class MeetingConsumer(AsyncWebsocketConsumer):
+    person = None
+    meeting = None
+    session_id = None
+    joined = False
+    hand = False
+    media_mode = "video"
+
+    async def dispatch(self, message):
+        # Database work happens only through database_sync_to_async (as in office.consumers).
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    # ------------------------------------------------------------- lifecycle
+    async def connect(self):
+        from office.errors import ActionError
+
+        user = self.scope.get("user")
+        self.meeting_id = int(self.scope["url_route"]["kwargs"]["meeting_id"])
+        await self.accept()
+        try:
+            self.meeting, self.is_host = await _check_join(user, self.meeting_id)
+        except ActionError as exc:
+            await self._error(exc.code or "forbidden", str(exc.message if hasattr(exc, "message") else exc))
+            await self.close(code=4403 if exc.status != 401 else 4401)
+            return
+        self.person = user
+        self.session_id = uuid.uuid4().hex[:16]
+        self.bucket = TokenBucket(rate=25.0, burst=50.0)
+        self.backend = None if mode() != "external" else ChannelBackend()
+        self.worker = None
+        self._placed = None
+        await self.send_json({"type": "hello", "session": self.session_id, "host": self.is_host,
+                              "meeting": self.meeting_id})
+
+    async def disconnect(self, code):
+        if self.person is None or not self.joined:
+            return
+        self.joined = False
+        try:
+            if self.backend is None:
+                await embedded_host().leave(self.meeting_id, self.session_id)
+            elif self.worker:
+                await self.channel_layer.send(self.worker, {
+                    "type": "sfu.leave", "meeting": self.meeting_id, "session": self.session_id})
+        finally:
+            await _left(self.person, self.meeting, self.session_id)
+
+    # ---------------------------------------------------------------- input
+    async def receive(self, text_data=None, bytes_data=None):
+        if self.person is None:
+            return
+        if not self.bucket.take():
+            await self._error("rate_limited", "消息过于频繁，请稍后再试")
+            return
+        if text_data is None or len(text_data) > MAX_FRAME:
+            await self._error("bad_message", "信令消息必须是不超过 200KB 的 JSON 文本")
+            return
+        try:
+            message = json.loads(text_data)
+        except ValueError:
+            await self._error("bad_message", "信令消息不是有效的 JSON")
+            return
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            await self._error("bad_message", "无法识别的信令消息")
+            return
+        kind = message["type"]
+        if kind == "join":
+            await self._join(message)
+            return
+        if not self.joined:
+            await self._error("out_of_order", "请先发送 join 加入会议", request=kind)
+            return
+        if kind == "host":
+            await self._host(message)
+            return
+        if kind == "chat":
+            await self._error("bad_message", "聊天请使用会议页面的聊天接口", request=kind)
+            return
+        # Attendance and hand state are written only when they change (a flood costs nothing).
+        if kind == "mode" and message.get("mode") in ("video", "small", "audio") \
+                and message["mode"] != self.media_mode:
+            self.media_mode = message["mode"]
+            await self._safe(_media_mode(self.person, self.meeting, message["mode"]))
+        if kind == "hand" and bool(message.get("up", True)) != self.hand:
+            self.hand = bool(message.get("up", True))
+            await self._safe(_hand(self.person, self.meeting, self.hand))
+        await self._to_room(message)
+
+    async def _join(self, message):
+        from office.errors import ActionError
+
+        if self.joined:
+            await self._error("out_of_order", "已经加入会议", request="join")
+            return
+        media_mode = message.get("mode") if message.get("mode") in ("video", "small", "audio") else "video"
+        try:
+            await _joined(self.person, self.meeting, media_mode, self.session_id)
+        except ActionError as exc:
+            await self._error(exc.code or "forbidden", exc.message)
+            return
+        self.joined = True
+        self.media_mode = media_mode
+        name = getattr(self.person, "display_name", "") or self.person.get_username()
+        if self.backend is None:
+            await embedded_host().join(self.meeting_id, self.session_id, self.person.id, name,
+                                       self.is_host, media_mode, self.deliver)
+            return
+        import asyncio
+
+        self._placed = asyncio.get_running_loop().create_future()
+        try:
+            self.worker = await self.backend.owner(self.meeting_id, self.channel_name,
+                                                   lambda: self._placed)
+        except asyncio.TimeoutError:
+            self.joined = False
+            await _left(self.person, self.meeting, self.session_id)
+            await self._error("unavailable", "媒体服务器暂时不可用，请稍后重试")
+            return
+        await self.channel_layer.send(self.worker, {
+            "type": "sfu.join", "meeting": self.meeting_id, "session": self.session_id,
+            "person": self.person.id, "name": name, "host": self.is_host, "mode": media_mode,
+            "reply": self.channel_name})
+
+    async def _host(self, message):
+        from office.errors import ActionError
+
+        action = message.get("action")
+        target = message.get("target")
+        try:
+            path = await _host_command(self.person, self.meeting, action, target)
+        except ActionError as exc:
+            await self._error(exc.code or "forbidden", exc.message, request="host")
+            return
+        if action in ROOM_ACTIONS:
+            await self._to_room({"type": "host", "action": action,
+                                 "target": int(target) if str(target or "").isdigit() else target})
+        elif action in ("record_start", "record_stop"):
+            from meetings.sfu.worker import room_command
+
+            result = await room_command(self.meeting_id, action, path=path, person_id=self.person.id)
+            await self.send_json({"type": "recording", "action": action, **{
+                k: v for k, v in result.items() if k in ("ok", "reason")}})
+
+    async def _to_room(self, message):
+        if self.backend is None:
+            await embedded_host().signal(self.meeting_id, self.session_id, message)
+        elif self.worker:
+            await self.channel_layer.send(self.worker, {
+                "type": "sfu.signal", "meeting": self.meeting_id, "session": self.session_id,
+                "message": message})
+
+    async def _safe(self, coro):
+        from office.errors import ActionError
+
+        try:
+            await coro
+        except ActionError:
+            pass
+
+    # --------------------------------------------------------------- output
+    async def deliver(self, message):
+        await self.send_json(message)
+        code = CLOSE_CODES.get(message.get("type"))
+        if code is not None:
+            await self.close(code=code)
+
+    async def send_json(self, message):
+        await self.send(text_data=json.dumps(message, ensure_ascii=False))
+
+    async def _error(self, code, message, request=None):
+        await self.send_json({"type": "error", "code": code, "message": str(message),
+                              "request": request})
+
+    # channel layer handlers (external workers)
+    async def sfu_message(self, event):
+        await self.deliver(event["message"])
+
+    async def sfu_placed(self, event):
+        if self._placed is not None and not self._placed.done():
+            self._placed.set_result(event)
+
+    async def sfu_result(self, event):
+        pass
