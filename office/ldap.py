@@ -547,15 +547,19 @@ class PostSpec:
     title: str = ""
 
 
-def posts_for_entry(conn, cfg, entry, groups):
-    """The posts the directory gives this entry: [PostSpec], one per unit."""
-    resolver = UnitResolver(conn, cfg)
+def build_post_specs(cfg, entry, groups, unit_for_ou, unit_for_code):
+    """The posts the directory gives an entry: [PostSpec], one per unit.
+
+    Units: the entry's own ou (its place in the tree), the codes in LDAP_PERSON_UNIT_ATTR, and the ou
+    of any role group placed inside the unit tree. Roles: a group mapped to a role applies to the post
+    in the unit whose ou holds the group, or to every post when the group sits outside the unit tree.
+    """
     units = {}
-    home = resolver.for_ou(parent_dn(entry.dn))
+    home = unit_for_ou(parent_dn(entry.dn))
     if home is not None:
         units[home.id] = home
     for code in entry.all(cfg.person_unit_attr):
-        unit = resolver.by_code(code)
+        unit = unit_for_code(code)
         if unit is not None:
             units.setdefault(unit.id, unit)
     global_roles, unit_roles = set(), {}
@@ -563,7 +567,7 @@ def posts_for_entry(conn, cfg, entry, groups):
         role = cfg.role_for_group(group)
         if role is None:
             continue
-        scope = resolver.for_ou(parent_dn(group))
+        scope = unit_for_ou(parent_dn(group))
         if scope is None:
             global_roles.add(role)
         else:
@@ -576,19 +580,26 @@ def posts_for_entry(conn, cfg, entry, groups):
             continue
         roles = global_roles | unit_roles.get(unit.id, set())
         specs.append(PostSpec(unit=unit, roles=[r for r in ROLES if r in roles], title=title))
-    return specs
+    return sorted(specs, key=lambda spec: spec.unit.id)
+
+
+def posts_for_entry(conn, cfg, entry, groups):
+    resolver = UnitResolver(conn, cfg)
+    return build_post_specs(cfg, entry, groups, resolver.for_ou, resolver.by_code)
 
 
 # --- writing people and posts ------------------------------------------------------------------
 def do_apply_person(fields, dn, specs, *, active=True, ip=None, reason="signin"):
     """Create or update the Person and their directory posts from a directory entry.
 
-    Writes nothing when nothing differs. Returns (person, changed: bool).
+    Writes nothing when nothing differs. Returns (person, stats) where stats counts what changed:
+    {"person": "created"|"updated"|"activated"|"deactivated"|None, "posts_created", "posts_updated",
+    "posts_ended"}.
     """
     from office.actions import do_end_post, do_set_post
     from office.models import Person, Post
 
-    changed = False
+    stats = {"person": None, "posts_created": 0, "posts_updated": 0, "posts_ended": 0}
     with transaction.atomic():
         person = (Person.objects.select_for_update().filter(username=fields["username"]).first()
                   or Person.objects.select_for_update().filter(source="ldap", ldap_dn=dn[:500]).first())
@@ -599,7 +610,7 @@ def do_apply_person(fields, dn, specs, *, active=True, ip=None, reason="signin")
             person.save()
             audit.record("person.create", obj=person, ip=ip,
                          data={"source": "ldap", "dn": dn, "username": person.username, "via": reason})
-            changed = True
+            stats["person"] = "created"
         else:
             if person.source != "ldap":
                 raise ActionError(_("本地账号“%(u)s”与目录账号同名，未从目录更新。") % {"u": person.username},
@@ -615,10 +626,10 @@ def do_apply_person(fields, dn, specs, *, active=True, ip=None, reason="signin")
                 audit.record(action, obj=person, ip=ip,
                              data={"source": "ldap", "via": reason,
                                    "changes": {k: [o, n] for k, (o, n) in diff.items()}})
-                changed = True
+                stats["person"] = action.split(".")[1] + ("d" if action.endswith("e") else "")
+        existing = {p.unit_id: p for p in Post.objects.filter(person=person)}
+        wanted_units = set()
         if active:
-            wanted_units = set()
-            existing = {p.unit_id: p for p in Post.objects.filter(person=person)}
             for spec in specs:
                 wanted_units.add(spec.unit.id)
                 post = existing.get(spec.unit.id)
@@ -626,16 +637,12 @@ def do_apply_person(fields, dn, specs, *, active=True, ip=None, reason="signin")
                     continue
                 do_set_post(person=person, unit=spec.unit, roles=spec.roles, title=spec.title, source="ldap",
                             ip=ip)
-                changed = True
-            for post in existing.values():
-                if post.source == "ldap" and post.active and post.unit_id not in wanted_units:
-                    do_end_post(target=post, ip=ip)
-                    changed = True
-        else:
-            for post in Post.objects.filter(person=person, source="ldap", active=True):
+                stats["posts_created" if post is None else "posts_updated"] += 1
+        for post in existing.values():
+            if post.source == "ldap" and post.active and post.unit_id not in wanted_units:
                 do_end_post(target=post, ip=ip)
-                changed = True
-    return person, changed
+                stats["posts_ended"] += 1
+    return person, stats
 
 
 def do_deactivate_person(person, *, reason, ip=None):
@@ -718,7 +725,7 @@ class LDAPBackend(BaseBackend):
             _fail("auth.ldap_unavailable", "directory-unavailable", username, ip, error=str(exc)[:300])
             raise ActionError(down_message(), status=503) from None
 
-        person, _changed = do_apply_person(fields, entry.dn, specs, ip=ip)
+        person, _stats = do_apply_person(fields, entry.dn, specs, ip=ip)
         audit.record("auth.ldap_login", person=person, ip=ip, data={"dn": entry.dn,
                                                                      "posts": [s.unit.id for s in specs]})
         if cfg.recheck_seconds > 0:

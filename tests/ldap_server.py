@@ -36,6 +36,8 @@ COUNTY_OFFICE_DN = f"ou=秦都区人民政府办公室,{COUNTY_DN}"
 TOWN_DN = f"ou=人民路街道办事处,{COUNTY_DN}"
 VILLAGE_DN = f"ou=人民路社区,{TOWN_DN}"
 CITY_OFFICE_DN = f"ou=咸阳市人民政府办公室,{CITY_DN}"
+NEW_VILLAGE_DN = f"ou=和平社区,{TOWN_DN}"
+NEW_DEPARTMENT_DN = f"ou=秦都区应急管理局,{COUNTY_DN}"
 
 # Settings the LDAP code reads, beyond the URL/TLS ones that depend on the running server.
 BASE_SETTINGS = {
@@ -192,6 +194,8 @@ def org_entries():
         ou(COUNTY_OFFICE_DN),
         ou(TOWN_DN, "610402001000"),
         ou(VILLAGE_DN, "610402001001"),
+        ou(NEW_VILLAGE_DN, "610402001003"),      # not in the organisation yet: ldap_sync creates it
+        ou(NEW_DEPARTMENT_DN),                   # a department (no code) the sync creates
         person(WANGFANG, "wangfang", "王芳", mail="wangfang@qindu.gov.cn", phone="029-33210001", title="文书"),
         person(LIJUN, "lijun", "李军", mail="lijun@qindu.gov.cn", phone="029-33210002", title="区长"),
         person(ZHAOMIN, "zhaomin", "赵敏", mail="zhaomin@qindu.gov.cn", title="干事", codes=["610402001001"]),

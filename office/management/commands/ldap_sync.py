@@ -1,0 +1,384 @@
+"""`manage.py ldap_sync`: import the whole directory into the organisation.
+
+  ou tree → units (matched by administrative code, then by name under the parent unit),
+  person entries → people, their units → posts, their groups → roles.
+
+Nothing is ever deleted: a unit that left the directory is dissolved (撤销), a person who left or is
+disabled is deactivated and their directory posts end. A second run over an unchanged directory
+writes nothing (only the sync-log row). `--dry-run` runs the same code inside a transaction that is
+rolled back, so its summary is exactly what a real run would do.
+"""
+import sys
+import time
+import tracemalloc
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from office import audit
+from office import ldap as dirs
+from office.errors import ActionError
+
+KIND_BY_CODE = ("city", "county", "town", "village")
+
+
+def kind_for_code(code):
+    code = dirs.normal_code(code)
+    if code is None:
+        return None
+    if code[4:] == "00000000":
+        return "city"
+    if code[6:] == "000000":
+        return "county"
+    if code[9:] == "000":
+        return "town"
+    return "village"
+
+
+class Progress:
+    """A one-line progress bar on stderr (silent when not wanted)."""
+
+    def __init__(self, stream, enabled):
+        self.stream, self.enabled = stream, enabled
+        self.last = 0.0
+
+    def __call__(self, label, done, total, force=False):
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if not force and now - self.last < 0.2 and done != total:
+            return
+        self.last = now
+        width = 30
+        filled = int(width * done / total) if total else width
+        self.stream.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        if done >= total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+class Stats(dict):
+    def bump(self, group, key, n=1):
+        if n:
+            self.setdefault(group, {}).setdefault(key, 0)
+            self[group][key] += n
+
+
+class Syncer:
+    def __init__(self, cfg, *, progress):
+        self.cfg = cfg
+        self.progress = progress
+        self.stats = Stats()
+        self.conflicts = []
+        self.unit_by_ou = {}      # normalised ou DN → Unit
+        self.managed_units = set()
+
+    def conflict(self, dn, reason, **data):
+        self.conflicts.append({"dn": dn, "reason": reason, **data})
+
+    # --- reading the directory ------------------------------------------------------------------
+    def read(self):
+        cfg = self.cfg
+        conn, _bound = dirs.connect(cfg)
+        try:
+            ou_attrs = [cfg.unit_code_attr] if cfg.unit_code_attr else ["1.1"]
+            self.ous = list(dirs.paged_search(conn, cfg.unit_base, "(objectClass=organizationalUnit)", ou_attrs))
+            people_filter = cfg.user_filter.replace("{username}", "*")
+            self.people = list(dirs.paged_search(conn, cfg.user_base, people_filter, cfg.user_attributes()))
+            self.members = {}  # normalised member DN → [group DN]
+            if cfg.group_base:
+                groups = dirs.paged_search(conn, cfg.group_base,
+                                           "(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))",
+                                           ["member", "uniqueMember"])
+                for group in groups:
+                    for member in group.all("member") + group.all("uniqueMember"):
+                        self.members.setdefault(dirs.norm_dn(member), []).append(group.dn)
+        finally:
+            conn.unbind()
+
+    # --- units ---------------------------------------------------------------------------------
+    def sync_units(self, previous_ids):
+        from office.actions import do_create_unit, do_dissolve_unit, do_move_unit
+        from office.models import Unit
+
+        units = {u.id: u for u in Unit.objects.all()}
+        by_code = {}
+        for unit in units.values():
+            if unit.code:
+                by_code[dirs.normal_code(unit.code)] = unit
+        children = {}
+        for unit in units.values():
+            for name in {unit.name, unit.short_name} - {""}:
+                children.setdefault((unit.parent_id, name), []).append(unit)
+
+        def named(parent_id, name):
+            found = children.get((parent_id, name)) or []
+            return sorted(found, key=lambda u: (u.dissolved_at is not None, u.id))[0] if found else None
+
+        base_depth = len(dirs.split_dn(self.cfg.unit_base)) if self.cfg.unit_base else 0
+        ous = sorted(self.ous, key=lambda e: len(dirs.split_dn(e.dn)))
+        seen_codes = {}
+        total = len(ous)
+        for index, entry in enumerate(ous, 1):
+            self.progress(_("单位"), index, total)
+            parts = dirs.split_dn(entry.dn)
+            if not parts or parts[0][0].lower() != "ou":
+                continue
+            name = parts[0][1].strip()[:100]
+            raw_code = entry.first(self.cfg.unit_code_attr) if self.cfg.unit_code_attr else ""
+            code = dirs.normal_code(raw_code)
+            if raw_code and code is None:
+                self.conflict(entry.dn, "bad-code", code=raw_code)
+            parent_key = dirs.norm_dn(dirs.parent_dn(entry.dn))
+            parent = self.unit_by_ou.get(parent_key)
+            at_top = len(parts) - base_depth <= 1 or parent_key not in self._ou_keys
+            if code and code in seen_codes:
+                self.conflict(entry.dn, "duplicate-code", code=code, other=seen_codes[code])
+                code = None
+            if code:
+                seen_codes[code] = entry.dn
+            unit = by_code.get(code) if code else None
+            if unit is None:
+                if parent is not None:
+                    unit = named(parent.id, name)
+                elif at_top:
+                    unit = named(None, name)
+            if unit is None:
+                if parent is None and not code:
+                    continue  # ou=people, ou=groups …: not a unit
+                kind = kind_for_code(code) if code else "department"
+                if parent is None and kind != "city":
+                    self.conflict(entry.dn, "no-parent-unit")
+                    continue
+                try:
+                    unit = do_create_unit(parent=parent, kind=kind, name=name, code=raw_code.strip() if code else None,
+                                          is_office=name.endswith(("办公室", "党政办")))
+                except ActionError as exc:
+                    self.conflict(entry.dn, "cannot-create", message=exc.message)
+                    continue
+                units[unit.id] = unit
+                if code:
+                    by_code[code] = unit
+                children.setdefault((unit.parent_id, unit.name), []).append(unit)
+                self.stats.bump("units", "created")
+            elif unit.is_local:
+                self.unit_by_ou[dirs.norm_dn(entry.dn)] = unit  # local units are mapped, never changed
+                continue
+            else:
+                changed = self.update_unit(unit, entry, name=name, code=code, raw_code=raw_code, parent=parent,
+                                           by_code=by_code, do_move_unit=do_move_unit)
+                if changed:
+                    self.stats.bump("units", "updated")
+            self.unit_by_ou[dirs.norm_dn(entry.dn)] = unit
+            self.managed_units.add(unit.id)
+
+        gone = [units[i] for i in previous_ids - self.managed_units
+                if i in units and units[i].dissolved_at is None and not units[i].is_local]
+        for unit in sorted(gone, key=lambda u: -u.depth):
+            try:
+                do_dissolve_unit(actor=None, unit=unit)
+                self.stats.bump("units", "deactivated")
+            except ActionError as exc:
+                self.conflict(unit.name, "cannot-dissolve", unit=unit.id, message=exc.message)
+
+    def update_unit(self, unit, entry, *, name, code, raw_code, parent, by_code, do_move_unit):
+        from office.models import Unit
+
+        changes = {}
+        if name not in (unit.name, unit.short_name):
+            if Unit.objects.filter(parent_id=unit.parent_id, name=name).exclude(id=unit.id).exists():
+                self.conflict(entry.dn, "name-taken", unit=unit.id, name=name)
+            else:
+                changes["name"] = (unit.name, name)
+        if code and not unit.code:
+            changes["code"] = (unit.code, raw_code.strip())
+        elif code and dirs.normal_code(unit.code) != code:
+            self.conflict(entry.dn, "code-differs", unit=unit.id, unit_code=unit.code, code=code)
+        if unit.dissolved_at is not None:
+            changes["dissolved_at"] = (unit.dissolved_at, None)
+        moved = parent is not None and unit.parent_id != parent.id
+        if not changes and not moved:
+            return False
+        if changes:
+            with transaction.atomic():
+                locked = Unit.objects.select_for_update().get(id=unit.id)
+                for key, (_old, new) in changes.items():
+                    setattr(locked, key, new)
+                locked.save(update_fields=list(changes))
+                audit.record("unit.update", obj=locked, data={
+                    "source": "ldap", "dn": entry.dn,
+                    "changes": {k: [str(o) if o is not None else None, n] for k, (o, n) in changes.items()}})
+            for key, (_old, new) in changes.items():
+                setattr(unit, key, new)
+        if moved:
+            try:
+                moved_unit = do_move_unit(actor=None, unit=unit, new_parent=parent)
+                unit.parent_id, unit.path, unit.depth = parent.id, moved_unit.path, moved_unit.depth
+            except ActionError as exc:
+                self.conflict(entry.dn, "cannot-move", unit=unit.id, message=exc.message)
+        return True
+
+    # --- people --------------------------------------------------------------------------------
+    def sync_people(self):
+        from office.models import Person, Post
+
+        cfg = self.cfg
+        by_username = {}
+        for entry in self.people:
+            fields = dirs.person_fields(cfg, entry)
+            by_username.setdefault(fields["username"], []).append((entry, fields))
+        persons = {p.username: p for p in Person.objects.all()}
+        posts = {}
+        for post in Post.objects.all():
+            posts.setdefault(post.person_id, {})[post.unit_id] = post
+        units_by_code = {}
+        from office.models import Unit
+        for unit in Unit.objects.exclude(code__isnull=True).exclude(code=""):
+            units_by_code[dirs.normal_code(unit.code)] = unit
+
+        def unit_for_ou(dn):
+            return self.unit_by_ou.get(dirs.norm_dn(dn))
+
+        def unit_for_code(code):
+            return units_by_code.get(dirs.normal_code(code))
+
+        total = len(by_username)
+        for index, (username, found) in enumerate(sorted(by_username.items()), 1):
+            self.progress(_("人员"), index, total)
+            if len(found) > 1:
+                self.conflict(found[0][0].dn, "ambiguous-username", username=username,
+                              dns=[e.dn for e, _f in found])
+                continue
+            entry, fields = found[0]
+            person = persons.get(username)
+            if person is not None and person.source != "ldap":
+                self.conflict(entry.dn, "local-account-exists", username=username)
+                continue
+            groups = list({dirs.norm_dn(g): g for g in
+                           entry.all(cfg.memberof_attr) + self.members.get(dirs.norm_dn(entry.dn), [])}.values())
+            active = not dirs.is_disabled(cfg, entry)
+            specs = dirs.build_post_specs(cfg, entry, groups, unit_for_ou, unit_for_code)
+            if person is None and not active:
+                continue  # a disabled entry nobody here has used: nothing to record
+            if person is not None and self.unchanged(person, fields, entry.dn, active, specs,
+                                                     posts.get(person.id, {})):
+                continue
+            try:
+                _person, stats = dirs.do_apply_person(fields, entry.dn, specs, active=active, reason="sync")
+            except ActionError as exc:
+                self.conflict(entry.dn, "cannot-apply", username=username, message=exc.message)
+                continue
+            if stats["person"]:
+                self.stats.bump("people", stats["person"])
+            self.stats.bump("posts", "created", stats["posts_created"])
+            self.stats.bump("posts", "updated", stats["posts_updated"])
+            self.stats.bump("posts", "deactivated", stats["posts_ended"])
+
+        seen = set(by_username)
+        gone = [p for p in persons.values() if p.source == "ldap" and p.is_active and p.username not in seen]
+        for person in gone:
+            _person, stats = dirs.do_apply_person(
+                {k: getattr(person, k) for k in dirs.DEFAULT_ATTR_MAP}, person.ldap_dn, [], active=False,
+                reason="sync-gone")
+            self.stats.bump("people", "deactivated")
+            self.stats.bump("posts", "deactivated", stats["posts_ended"])
+
+    @staticmethod
+    def unchanged(person, fields, dn, active, specs, existing_posts):
+        wanted = {**fields, "ldap_dn": dn[:500], "is_active": active, "source": "ldap"}
+        if any(getattr(person, k) != v for k, v in wanted.items()):
+            return False
+        wanted_units = {s.unit.id for s in specs} if active else set()
+        for spec in (specs if active else []):
+            post = existing_posts.get(spec.unit.id)
+            if post is None or not post.active or post.roles != spec.roles or post.title != spec.title:
+                return False
+        return not any(p.source == "ldap" and p.active and p.unit_id not in wanted_units
+                       for p in existing_posts.values())
+
+    # --- the run -------------------------------------------------------------------------------
+    def run(self, previous_ids):
+        self.read()
+        self._ou_keys = {dirs.norm_dn(e.dn) for e in self.ous}
+        if not self.ous:
+            raise CommandError(_("目录中没有找到任何单位（ou），未做任何更改；请检查 LDAP_UNIT_BASE。"))
+        if not self.people:
+            raise CommandError(_("目录中没有找到任何人员，未做任何更改；请检查 LDAP_USER_BASE 和 LDAP_USER_FILTER。"))
+        self.sync_units(previous_ids)
+        self.sync_people()
+
+
+def summary_line(stats, conflicts):
+    def part(group, label):
+        g = stats.get(group, {})
+        return _("%(label)s：新建 %(c)d，更新 %(u)d，停用 %(d)d") % {
+            "label": label, "c": g.get("created", 0), "u": g.get("updated", 0) + g.get("activated", 0),
+            "d": g.get("deactivated", 0)}
+
+    return "；".join([part("units", _("单位")), part("people", _("人员")), part("posts", _("岗位")),
+                     _("冲突 %(n)d") % {"n": len(conflicts)}])
+
+
+class Command(BaseCommand):
+    help = "Import the LDAP directory into units, people, posts and roles (see office/ldap.py)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--dry-run", action="store_true", help="show what would change, change nothing")
+        parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+        parser.add_argument("--by", default="", help="who started the run (kept in the sync log)")
+
+    def handle(self, *args, **options):
+        from office.models import DirectorySync
+
+        cfg = dirs.get_config()
+        if cfg is None:
+            raise CommandError(_("未配置目录服务（LDAP_URL 为空），无法同步。"))
+        dry_run = options["dry_run"]
+        progress = Progress(sys.stderr, not options["no_progress"] and options["verbosity"] > 0)
+        last = DirectorySync.objects.filter(status=DirectorySync.Status.OK, dry_run=False).first()
+        previous_ids = set((last.summary or {}).get("unit_ids", [])) if last else set()
+        log = None
+        if not dry_run:
+            log = DirectorySync.objects.create(started_by=options["by"][:150])
+        syncer = Syncer(cfg, progress=progress)
+        started = time.monotonic()
+        try:
+            if dry_run:
+                with transaction.atomic():
+                    syncer.run(previous_ids)
+                    transaction.set_rollback(True)
+            else:
+                syncer.run(previous_ids)
+        except (dirs.DirectoryUnavailable, CommandError, ActionError) as exc:
+            message = (dirs.down_message() if isinstance(exc, dirs.DirectoryUnavailable)
+                       else getattr(exc, "message", None) or str(exc))
+            if log is not None:
+                log.status = DirectorySync.Status.FAILED
+                log.error = f"{message} ({exc})" if isinstance(exc, dirs.DirectoryUnavailable) else message
+                log.finished_at = timezone.now()
+                log.summary = dict(syncer.stats)
+                log.conflicts = syncer.conflicts[:1000]
+                log.save()
+            raise CommandError(message) from None
+        changed = any(syncer.stats.get(g) for g in ("units", "people", "posts"))
+        summary = {**syncer.stats, "seen": {"units": len(syncer.ous), "people": len(syncer.people)},
+                   "seconds": round(time.monotonic() - started, 2), "changed": changed,
+                   "unit_ids": sorted(syncer.managed_units)}
+        if dry_run:
+            log = DirectorySync.objects.create(dry_run=True, started_by=options["by"][:150])
+        log.status = DirectorySync.Status.OK
+        log.finished_at = timezone.now()
+        log.summary = summary
+        log.conflicts = syncer.conflicts[:1000]
+        log.save()
+        if changed and not dry_run:
+            audit.record("ldap.sync", obj=log, data={k: v for k, v in summary.items() if k != "unit_ids"}
+                         | {"conflicts": len(syncer.conflicts)})
+        prefix = _("（试运行，未做更改）") if dry_run else ""
+        self.stdout.write(prefix + summary_line(syncer.stats, syncer.conflicts))
+        for item in syncer.conflicts[:50]:
+            self.stdout.write(_("冲突：%(dn)s — %(reason)s") % item)
+        if len(syncer.conflicts) > 50:
+            self.stdout.write(_("……另有 %(n)d 个冲突，见目录同步页面。") % {"n": len(syncer.conflicts) - 50})
