@@ -282,6 +282,7 @@ class HostIn(Schema):
     target: int | None = None
 
 
+ROOM_TIMEOUT = 10  # seconds to wait for the SFU room to carry out a command (recording stop writes a file)
 ROOM_COMMANDS = {"mute", "mute_all", "stop_video", "remove", "end", "record_start", "record_stop"}
 
 
@@ -292,6 +293,7 @@ def tell_room(meeting, command, target=None, person=None):
     """
     if command not in ROOM_COMMANDS:
         return None
+    import asyncio
     import logging
 
     from asgiref.sync import async_to_sync
@@ -300,8 +302,12 @@ def tell_room(meeting, command, target=None, person=None):
         from meetings.sfu.worker import room_command
 
         path = actions.recording_path(meeting) if command == "record_start" else None
-        return async_to_sync(room_command)(meeting.id, command, target, path=path,
-                                           person_id=person.id if person else None)
+
+        async def bounded():
+            return await asyncio.wait_for(room_command(meeting.id, command, target, path=path,
+                                                       person_id=person.id if person else None), ROOM_TIMEOUT)
+
+        return async_to_sync(bounded)()
     except Exception:  # the media room is best effort from here; the record stands
         logging.getLogger(__name__).exception("could not pass %s to the room of meeting %s", command, meeting.id)
         return None
