@@ -81,6 +81,7 @@ class RenderDoc:
     title: str = ""
     recipients: list[str] = field(default_factory=list)  # 主送机关
     body: list[Block] = field(default_factory=list)
+    footnotes: list[str] = field(default_factory=list)  # notes referenced as ［注1］ in the body
     attachments: list[str] = field(default_factory=list)  # 附件说明 names
     signatures: list[Seal] = field(default_factory=list)  # 署名 (with seals)
     seal_layout: bool = True  # False: 不加盖印章 layout (署名 right-indented 2, no seal place)

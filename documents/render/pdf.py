@@ -569,6 +569,8 @@ def draw_body(L: Layout) -> None:
             draw_table(L, block)
         elif isinstance(block, Image):
             draw_image(L, block)
+    for n, note in enumerate(L.doc.footnotes, 1):
+        L.text_block(glyphs(f"注{n}：{note}", "fangsong", SMALL, 0.0), indent=2 * CHAR, first_indent=2 * CHAR)
 
 
 def draw_table(L: Layout, table: Table) -> None:
