@@ -1,0 +1,357 @@
+"""SFU benchmark: one publisher to N aiortc viewers, forwarding SFU vs stock aiortc relay.
+
+One publisher (640x480 at 30 fps, VP8 pinned at ~600 kbps, plus Opus) → a server process
+→ N viewers spread over several viewer processes, all on loopback. Two servers, in the
+same run:
+
+* ``sfu``   — meetings.sfu.room.Room: encoded packets are forwarded (no decode/encode);
+* ``relay`` — stock aiortc: the server decodes the camera once and MediaRelay feeds the
+  decoded frames to one sender per viewer, which encodes them again (per viewer).
+
+Measured over a fixed window after warm-up: server CPU (process CPU time / wall time, %
+of one core) and per viewer; frames per second kept (mean and worst viewer); frame loss
+(gaps in the RTP timestamps each viewer receives); latency capture→decoded on one
+decoding sample viewer per process (the frame number is painted into the picture).
+Viewers other than the samples do not decode (they count encoded frames), so that viewer
+processes do not starve the server on a small machine.
+
+Usage: python bench/bench_sfu.py [--steps 1,8,32,64] [--relay-steps 1,4,8] [--window 6]
+Prints one table row per (server, N). Bounded to about 2.5 minutes with the defaults.
+"""
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import socket
+import statistics
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+VIEWERS_PER_PROCESS = 16
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ----------------------------------------------------------------------------- server
+def server_main(kind, port, ready):
+    import logging
+
+    logging.basicConfig(level=logging.ERROR)
+    from aiohttp import WSMsgType, web
+
+    async def main():
+        state = {"room": None, "relay": None, "tracks": {}, "n": 0, "pcs": []}
+        if kind == "sfu":
+            from meetings.sfu.room import Room
+
+            state["room"] = Room("bench")
+
+        async def ws_handler(request):
+            ws = web.WebSocketResponse(max_msg_size=1 << 22)
+            await ws.prepare(request)
+            state["n"] += 1
+            sid = f"s{state['n']}"
+
+            async def send(message):
+                if not ws.closed:
+                    await ws.send_str(json.dumps(message))
+
+            if kind == "sfu":
+                room = state["room"]
+                await room.join(state["n"], sid, send, session_id=sid)
+                async for msg in ws:
+                    if msg.type == WSMsgType.TEXT:
+                        await room.handle(sid, json.loads(msg.data))
+                await room.leave(sid)
+            else:
+                await relay_session(state, ws, send)
+            return ws
+
+        app = web.Application()
+        app.router.add_get("/ws", ws_handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", port)
+        await site.start()
+        ready.set()
+        while True:
+            await asyncio.sleep(3600)
+
+    asyncio.run(main())
+
+
+async def relay_session(state, ws, send):
+    """Stock aiortc: decode the publisher once, MediaRelay, encode per viewer."""
+    from aiohttp import WSMsgType
+    from aiortc import RTCPeerConnection, RTCSessionDescription
+    from aiortc.contrib.media import MediaRelay
+
+    from tests.sfu_peers import CONFIG
+
+    if state["relay"] is None:
+        state["relay"] = MediaRelay()
+    pc = None
+    async for msg in ws:
+        if msg.type != WSMsgType.TEXT:
+            continue
+        message = json.loads(msg.data)
+        if message.get("type") == "offer" and message.get("pc") == "pub":
+            pc = RTCPeerConnection(CONFIG)
+            state["pcs"].append(pc)
+
+            @pc.on("track")
+            def on_track(track):
+                state["tracks"][track.kind] = track
+
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=message["sdp"], type="offer"))
+            answer = await pc.createAnswer()
+            await pc.setLocalDescription(answer)
+            await send({"type": "answer", "pc": "pub", "sdp": pc.localDescription.sdp})
+        elif message.get("type") == "join":
+            pc = RTCPeerConnection(CONFIG)
+            state["pcs"].append(pc)
+            tracks = []
+            for kind in ("audio", "video"):
+                if kind in state["tracks"]:
+                    t = pc.addTransceiver(state["relay"].subscribe(state["tracks"][kind]),
+                                          direction="sendonly")
+                    tracks.append({"mid": None, "kind": kind, "t": t})
+            offer = await pc.createOffer()
+            await pc.setLocalDescription(offer)
+            info = [{"mid": x["t"].mid, "kind": x["kind"], "role": "video" if x["kind"] == "video"
+                     else "audio", "session": "pub"} for x in tracks]
+            await send({"type": "offer", "pc": "sub", "sdp": pc.localDescription.sdp, "tracks": info})
+        elif message.get("type") == "answer" and pc is not None:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=message["sdp"], type="answer"))
+
+
+# -------------------------------------------------------------------------- publisher
+def publisher_main(port, t0, ready, stop):
+    import aiohttp
+    from aiortc.codecs import vpx
+
+    vpx.DEFAULT_BITRATE = vpx.MIN_BITRATE = vpx.MAX_BITRATE = 600_000  # pin ~600 kbps
+
+    from tests import sfu_peers
+
+    class NoisyCamera(sfu_peers.CounterCamera):
+        """The counter picture with a moving noisy area, so VP8 really needs its bitrate."""
+
+        async def recv(self):
+            frame = await super().recv()
+            if t0.value == 0.0:
+                t0.value = self._start
+            plane = frame.planes[0]
+            stride = plane.line_size
+            data = bytearray(bytes(plane))
+            top = 120 + (self.counter * 4) % 200
+            for row in range(top, top + 120):
+                data[row * stride + 160: row * stride + 480] = os.urandom(320)
+            plane.update(bytes(data))
+            return frame
+
+    sfu_peers.CounterCamera = NoisyCamera
+
+    async def main():
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(f"http://127.0.0.1:{port}/ws", max_msg_size=1 << 22) as ws:
+                async def send(m):
+                    await ws.send_str(json.dumps(m))
+
+                peer = sfu_peers.Peer("publisher", send, camera=True, mic=True)
+                reader = asyncio.ensure_future(_read(ws, peer))
+                await peer.publish()
+                ready.set()
+                while not stop.is_set():
+                    await asyncio.sleep(0.2)
+                reader.cancel()
+                await peer.close()
+
+    asyncio.run(main())
+
+
+async def _read(ws, peer):
+    import aiohttp
+
+    async for msg in ws:
+        if msg.type == aiohttp.WSMsgType.TEXT:
+            await peer.deliver(json.loads(msg.data))
+
+
+# ---------------------------------------------------------------------------- viewers
+def viewers_main(port, count, t0, ready_count, start, stop, results, decode_first):
+    import aiohttp
+    from aiortc.mediastreams import MediaStreamError
+
+    from meetings.sfu import forwarding
+    from tests import sfu_peers
+
+    class BenchViewer(sfu_peers.Peer):
+        def __init__(self, *a, decode=False, **kw):
+            super().__init__(*a, **kw)
+            self.decode_video = decode
+            self.window = {"frames": 0, "pts": [], "lat": []}
+            self.connected_video = False
+
+        def _on_track(self, track):
+            if track.kind == "video" and not self.decode_video:
+                forwarding.mark_forwarding(track)  # count encoded frames, do not decode
+            if track.kind == "audio":
+                forwarding.mark_forwarding(track)
+            self._tasks.append(asyncio.ensure_future(self._count(track)))
+
+        async def _count(self, track):
+            try:
+                while True:
+                    item = await track.recv()
+                    if track.kind != "video":
+                        continue
+                    self.connected_video = True
+                    if not start.is_set() or stop.is_set():
+                        continue
+                    self.window["frames"] += 1
+                    self.window["pts"].append(item.pts)
+                    if self.decode_video:
+                        n = sfu_peers.read_counter(item)
+                        if n is not None and t0.value:
+                            self.window["lat"].append(time.time() - (t0.value + n / 30.0))
+            except (MediaStreamError, asyncio.CancelledError):
+                pass
+
+    async def one(http, i):
+        ws = await http.ws_connect(f"http://127.0.0.1:{port}/ws", max_msg_size=1 << 22)
+
+        async def send(m):
+            await ws.send_str(json.dumps(m))
+
+        viewer = BenchViewer(f"v{i}", send, decode=(decode_first and i == 0))
+        reader = asyncio.ensure_future(_read(ws, viewer))
+        await send({"type": "join"})
+        return viewer, ws, reader
+
+    async def main():
+        async with aiohttp.ClientSession() as http:
+            made = await asyncio.gather(*(one(http, i) for i in range(count)))
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not all(v.connected_video for v, _, _ in made):
+                await asyncio.sleep(0.1)
+            with ready_count.get_lock():
+                ready_count.value += 1
+            while not stop.is_set():
+                await asyncio.sleep(0.1)
+            out = []
+            for v, ws, reader in made:
+                out.append({"frames": v.window["frames"], "pts": v.window["pts"],
+                            "lat": v.window["lat"]})
+                reader.cancel()
+                await v.close()
+                await ws.close()
+            results.put(out)
+
+    asyncio.run(main())
+
+
+# ------------------------------------------------------------------------------ steps
+def run_step(kind, n, window, warmup=2.0):
+    import psutil
+
+    ctx = mp.get_context("spawn")
+    port = free_port()
+    server_ready = ctx.Event()
+    server = ctx.Process(target=server_main, args=(kind, port, server_ready), daemon=True)
+    server.start()
+    server_ready.wait(30)
+    t0 = ctx.Value("d", 0.0)
+    pub_ready, stop, start = ctx.Event(), ctx.Event(), ctx.Event()
+    publisher = ctx.Process(target=publisher_main, args=(port, t0, pub_ready, stop), daemon=True)
+    publisher.start()
+    pub_ready.wait(30)
+    time.sleep(0.5)
+    ready_count = ctx.Value("i", 0)
+    results = ctx.Queue()
+    procs = []
+    remaining, idx = n, 0
+    while remaining > 0:
+        k = min(VIEWERS_PER_PROCESS, remaining)
+        p = ctx.Process(target=viewers_main, args=(port, k, t0, ready_count, start, stop, results,
+                                                   True), daemon=True)
+        p.start()
+        procs.append(p)
+        remaining -= k
+        idx += 1
+    deadline = time.monotonic() + 60
+    while ready_count.value < len(procs) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(warmup)
+    sp = psutil.Process(server.pid)
+    c0 = sum(sp.cpu_times()[:2])
+    w0 = time.monotonic()
+    start.set()
+    time.sleep(window)
+    c1 = sum(sp.cpu_times()[:2])
+    w1 = time.monotonic()
+    stop.set()
+    viewers = []
+    for _ in procs:
+        viewers += results.get(timeout=60)
+    for p in procs + [publisher]:
+        p.join(10)
+    server.kill()
+    server.join(5)
+    wall = w1 - w0
+    cpu = 100.0 * (c1 - c0) / wall
+    fps = [v["frames"] / wall for v in viewers]
+    lost = expected = 0
+    for v in viewers:
+        pts = v["pts"]
+        if len(pts) >= 2:
+            exp = round((pts[-1] - pts[0]) / 3000) + 1
+            expected += exp
+            lost += max(0, exp - len(pts))
+    lat = [x for v in viewers for x in v["lat"]]
+    return {
+        "server": kind, "viewers": n, "cpu": cpu, "cpu_per_viewer": cpu / max(1, n),
+        "fps_mean": statistics.mean(fps) if fps else 0.0, "fps_min": min(fps) if fps else 0.0,
+        "loss": 100.0 * lost / expected if expected else 100.0,
+        "latency_ms": 1000 * statistics.median(lat) if lat else float("nan"),
+        "connected": sum(1 for v in viewers if v["frames"] > 0),
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", default="1,8,32,64")
+    parser.add_argument("--relay-steps", default="1,4,8")
+    parser.add_argument("--window", type=float, default=6.0)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    plan = [("sfu", int(x)) for x in args.steps.split(",") if x] + \
+           [("relay", int(x)) for x in args.relay_steps.split(",") if x]
+    began = time.monotonic()
+    print("| server | viewers | server CPU % of a core | CPU % per viewer | fps mean | fps worst "
+          "| frame loss % | latency ms (median) | viewers receiving |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    rows = []
+    for kind, n in plan:
+        row = run_step(kind, n, args.window)
+        rows.append(row)
+        print(f"| {row['server']} | {row['viewers']} | {row['cpu']:.1f} | {row['cpu_per_viewer']:.2f} "
+              f"| {row['fps_mean']:.1f} | {row['fps_min']:.1f} | {row['loss']:.2f} "
+              f"| {row['latency_ms']:.0f} | {row['connected']}/{row['viewers']} |", flush=True)
+    print(f"total {time.monotonic() - began:.0f} s")
+    if args.json:
+        print(json.dumps(rows))
+
+
+if __name__ == "__main__":
+    main()
