@@ -643,7 +643,7 @@ def do_decide(*, person, step_id, decision, opinion="", ip=None):
         raise ActionError(_("没有找到该办理环节。"), status=404)
     check_can_view(person, step.document)
     doc = Document.objects.select_for_update().get(id=step.document_id)
-    step = Step.objects.select_for_update().select_related("post__person", "unit").get(id=step.id)
+    step = Step.objects.select_for_update(of=("self",)).select_related("post__person", "unit").get(id=step.id)
     acting_post, for_post = check_step_actor(person, step)
     if decision not in Decision.values:
         raise ActionError(_("办理意见只能是同意、原则同意（附意见）或退回修改。"))
@@ -725,7 +725,7 @@ def format_number(prefix, year, n):
 @transaction.atomic
 def do_register(*, person, post, doc, prefix=None, copies=0, ip=None):
     """登记: fix the 发文字号 (机关代字〔年〕序号号), the distribution and the copy count."""
-    doc = Document.objects.select_for_update().select_related("unit").get(id=doc.id)
+    doc = Document.objects.select_for_update(of=("self",)).select_related("unit").get(id=doc.id)
     acting = _require_post(person, doc.unit, post, include_office=True, what=_("登记发文"))
     if doc.state in (DocState.REGISTERED, DocState.DISPATCHED):
         raise ActionError(_("该公文已登记，字号为%(n)s。") % {"n": doc.number}, status=409)
@@ -767,7 +767,7 @@ def do_register(*, person, post, doc, prefix=None, copies=0, ip=None):
 @transaction.atomic
 def do_void_number(*, person, post, doc, reason, ip=None):
     """作废字号: the number is recorded as voided with its reason and never reused."""
-    doc = Document.objects.select_for_update().select_related("unit").get(id=doc.id)
+    doc = Document.objects.select_for_update(of=("self",)).select_related("unit").get(id=doc.id)
     acting = _require_post(person, doc.unit, post, include_office=True, what=_("作废字号"))
     reason = _text(reason, _("作废原因"), 300, required=True)
     if doc.state == DocState.DISPATCHED:
@@ -791,7 +791,7 @@ def do_void_number(*, person, post, doc, reason, ip=None):
 @transaction.atomic
 def do_dispatch(*, person, post, doc, ip=None):
     """核发: one Receipt per recipient unit, all in this transaction; recipients hear it live."""
-    doc = Document.objects.select_for_update().select_related("unit").get(id=doc.id)
+    doc = Document.objects.select_for_update(of=("self",)).select_related("unit").get(id=doc.id)
     acting = _require_post(person, doc.unit, post, include_office=True, what=_("分发公文"))
     if doc.state == DocState.DISPATCHED:
         raise ActionError(_("该公文已于%(t)s分发，不能重复分发。") % {
@@ -1017,7 +1017,7 @@ def do_assign(*, person, post, receipt_id, unit_id=None, person_id=None, deadlin
 
 @transaction.atomic
 def do_complete_assignment(*, person, post, assignment_id, result, ip=None):
-    a = Assignment.objects.select_for_update().select_related("receipt__document").filter(id=assignment_id).first()
+    a = Assignment.objects.select_for_update(of=("self",)).select_related("receipt__document").filter(id=assignment_id).first()
     if a is None:
         raise ActionError(_("没有找到该承办事项。"), status=404)
     mine = a.person_id == person.id or (a.unit_id and a.unit_id in person_unit_ids(person))
