@@ -86,7 +86,7 @@ def attendance_report(meeting, now=None):
         return {
             "person_id": person.id,
             "name": person.display_name or person.username,
-            "attended": bool(s and s["minutes"] > 0) or bool(s and s["online"]),
+            "attended": s is not None,  # joined at least once
             "minutes": s["minutes"] if s else 0.0,
             "first_join": s["first_join"] if s else None,
             "last_leave": s["last_leave"] if s else None,

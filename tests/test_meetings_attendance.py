@@ -1,0 +1,185 @@
+"""Training attendance: join/leave intervals, minutes present, audio-only, 签到, the per-unit report."""
+import csv
+import datetime
+import io
+
+import pytest
+from django.utils import timezone
+
+from office.errors import ActionError
+from tests.meetings_support import schedule, sent_events  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+
+def _shift(meeting, person, minutes_ago_joined, minutes_ago_left=None, session_key=None):
+    """Moves the person's latest interval back in time (tests cannot wait half an hour)."""
+    from meetings.models import Attendance
+
+    row = Attendance.objects.filter(meeting=meeting, person=person).order_by("-id").first()
+    now = timezone.now()
+    row.joined_at = now - datetime.timedelta(minutes=minutes_ago_joined)
+    if minutes_ago_left is not None:
+        row.left_at = now - datetime.timedelta(minutes=minutes_ago_left)
+    Attendance.objects.filter(id=row.id).update(joined_at=row.joined_at, left_at=row.left_at)
+
+
+@pytest.fixture
+def training(county_secretary, units):
+    return schedule(county_secretary, kind="training", title="农村人居环境整治培训",
+                    villages_of=[units["人民路街道"].id], unit_ids=[units["陈杨寨村"].id])
+
+
+def test_it_records_join_and_leave_intervals_and_starts_the_meeting(training, village_cadre, sent_events):
+    from meetings.actions import do_participant_joined, do_participant_left
+    from meetings.models import Attendance, Participant
+
+    row = do_participant_joined(village_cadre, training, "video", session_key="tab-1")
+    training.refresh_from_db()
+    assert training.state == "live" and training.started_at is not None
+    assert row.unit.short_name == "人民路社区" and row.left_at is None
+    assert sent_events.of("started")
+    # the same session reported twice opens no second interval
+    assert do_participant_joined(village_cadre, training, "video", session_key="tab-1").id == row.id
+    do_participant_left(village_cadre, training, session_key="tab-1")
+    assert Attendance.objects.get(id=row.id).left_at is not None
+    assert not Participant.objects.get(meeting=training, person=village_cadre).online
+
+
+def test_it_counts_two_overlapping_tabs_once_and_keeps_the_person_online_until_both_leave(training, village_cadre):
+    from meetings.actions import do_participant_joined, do_participant_left
+    from meetings.models import Participant
+    from meetings.reports import person_summaries
+
+    do_participant_joined(village_cadre, training, "video", session_key="tab-1")
+    _shift(training, village_cadre, 30)
+    do_participant_joined(village_cadre, training, "video", session_key="tab-2")
+    _shift(training, village_cadre, 20)
+    do_participant_left(village_cadre, training, session_key="tab-1")
+    assert Participant.objects.get(meeting=training, person=village_cadre).online
+    do_participant_left(village_cadre, training, session_key="tab-2")
+    assert not Participant.objects.get(meeting=training, person=village_cadre).online
+    minutes = person_summaries(training)[village_cadre.id]["minutes"]
+    assert 29.5 <= minutes <= 30.5  # not 50
+
+
+def test_it_splits_the_interval_when_someone_switches_to_audio_only(training, village_cadre, village_cadre2):
+    from meetings.actions import do_participant_joined, do_set_media_mode
+    from meetings.models import Attendance
+    from meetings.reports import person_summaries
+
+    do_participant_joined(village_cadre, training, "video", session_key="a")
+    do_set_media_mode(village_cadre, training, "audio")
+    modes = list(Attendance.objects.filter(meeting=training, person=village_cadre).values_list("media_mode", flat=True))
+    assert modes == ["video", "audio"]
+    do_participant_joined(village_cadre2, training, "audio", session_key="b")
+    _shift(training, village_cadre2, 12)
+    summaries = person_summaries(training)
+    assert summaries[village_cadre2.id]["mode"] == "仅音频"
+    assert summaries[village_cadre.id]["mode"] in ("音视频混合", "视频", "仅音频")
+    with pytest.raises(ActionError, match="未知的媒体模式"):
+        do_set_media_mode(village_cadre, training, "smell")
+
+
+def test_it_runs_a_check_in_window_during_the_session(client_for, training, county_secretary, village_cadre,
+                                                      village_cadre2, outsider, sent_events):
+    from meetings.actions import do_participant_joined
+
+    host = client_for(county_secretary)
+    early = host.post(f"/api/meetings/{training.id}/checkin/start", {"minutes": 5}, content_type="application/json")
+    assert early.status_code == 409 and "会议开始后" in early.json()["detail"]
+    do_participant_joined(county_secretary, training, "video")
+    bad = host.post(f"/api/meetings/{training.id}/checkin/start", {"minutes": 0}, content_type="application/json")
+    assert bad.status_code == 400 and "1至60分钟" in bad.json()["detail"]
+    assert host.post(f"/api/meetings/{training.id}/checkin/start", {"minutes": 5},
+                     content_type="application/json").status_code == 200
+    assert sent_events.of("checkin")
+    cadre = client_for(village_cadre)
+    assert cadre.get(f"/api/meetings/{training.id}/checkin").json()["open"] is True
+    assert cadre.post(f"/api/meetings/{training.id}/checkin").status_code == 200
+    twice = cadre.post(f"/api/meetings/{training.id}/checkin")
+    assert twice.status_code == 409 and "已签到" in twice.json()["detail"]
+    assert cadre.get(f"/api/meetings/{training.id}/checkin").json()["checked_in"] is True
+    assert client_for(outsider).post(f"/api/meetings/{training.id}/checkin").status_code == 403
+    assert client_for(village_cadre).post(f"/api/meetings/{training.id}/checkin/start", {"minutes": 5},
+                                          content_type="application/json").status_code == 403
+
+
+def _run_training(training, county_secretary, village_cadre, village_cadre2):
+    from meetings.actions import (do_check_in, do_host_command, do_participant_joined, do_participant_left,
+                                  do_start_checkin)
+
+    do_participant_joined(county_secretary, training, "video", session_key="h")
+    do_participant_joined(village_cadre, training, "video", session_key="c1")
+    _shift(training, village_cadre, 45, 5)
+    do_participant_joined(village_cadre2, training, "audio", session_key="c2")
+    _shift(training, village_cadre2, 20)
+    do_start_checkin(county_secretary, training, 5)
+    do_check_in(village_cadre2, training)
+    do_participant_left(village_cadre2, training)
+    do_host_command(county_secretary, training, "end")
+
+
+def test_it_reports_attendance_per_unit_with_who_attended_and_who_missed(client_for, training, county_secretary,
+                                                                         village_cadre, village_cadre2, units):
+    from meetings.reports import attendance_report
+
+    _run_training(training, county_secretary, village_cadre, village_cadre2)
+    training.refresh_from_db()
+    report = attendance_report(training)
+    by_name = {g["name"]: g for g in report["units"]}
+    assert list(by_name)[:3] == ["人民路社区居民委员会", "北街村民委员会", "陈杨寨村民委员会"]
+    community = by_name["人民路社区居民委员会"]
+    assert (community["invited"], community["attended"], community["missed"]) == (1, 1, 0)
+    褚 = community["people"][0]
+    assert 褚["name"] == "褚书记" and 39.5 <= 褚["minutes"] <= 40.5 and not 褚["checked_in"]
+    north = by_name["北街村民委员会"]["people"][0]
+    assert north["name"] == "卫文书" and north["checked_in"] and north["mode"] == "仅音频"
+    assert 19.5 <= north["minutes"] <= 20.5
+    assert (by_name["陈杨寨村民委员会"]["invited"], by_name["陈杨寨村民委员会"]["attended"]) == (0, 0)
+    host_group = by_name["个人邀请及主持人"]
+    assert [p["name"] for p in host_group["people"]] == ["吴秘书"] and host_group["attended"] == 1
+    assert report["totals"] == {"invited": 3, "attended": 3, "missed": 0, "checked_in": 1}
+
+    page = client_for(county_secretary).get(f"/meetings/{training.id}/attendance/").content.decode()
+    assert "<svg" in page and 'data-unit="人民路社区居民委员会" data-attended="1" data-missed="0"' in page
+    assert client_for(village_cadre).get(f"/meetings/{training.id}/attendance/").status_code == 403
+
+
+def test_it_marks_a_member_who_never_joined_as_missed(training, county_secretary, units):
+    from meetings.actions import do_participant_joined
+    from meetings.reports import attendance_report
+
+    do_participant_joined(county_secretary, training, "video")
+    report = attendance_report(training)
+    community = [g for g in report["units"] if g["unit_id"] == units["人民路社区"].id][0]
+    assert community["missed"] == 1 and community["people"][0]["attended"] is False
+
+
+def test_it_exports_the_report_as_csv_and_pdf_with_a_chart(client_for, training, county_secretary, village_cadre,
+                                                           village_cadre2):
+    import pdfplumber
+
+    _run_training(training, county_secretary, village_cadre, village_cadre2)
+    client = client_for(county_secretary)
+    res = client.get(f"/meetings/{training.id}/attendance.csv")
+    assert res.status_code == 200 and res["Content-Type"].startswith("text/csv")
+    assert "filename*=UTF-8''" in res["Content-Disposition"]
+    text = res.content.decode("utf-8")
+    assert text.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    assert rows[0][:4] == ["单位", "姓名", "是否出席", "在线分钟"]
+    row = [r for r in rows if r[1] == "卫文书"][0]
+    assert row[0] == "北街村民委员会" and row[2] == "出席" and row[6] == "仅音频" and row[7] == "已签到"
+
+    pdf = client.get(f"/meetings/{training.id}/attendance.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    with pdfplumber.open(io.BytesIO(pdf.content)) as doc:
+        first = doc.pages[0]
+        words = first.extract_text()
+        assert "农村人居环境整治培训" in words and "出勤报告" in words
+        assert "褚书记" in words and "北街村民委员会" in words
+        assert len(first.rects) >= 4  # the bar chart and the table cells are drawn
+
+    svg = client.get(f"/meetings/{training.id}/attendance.svg")
+    assert svg["Content-Type"].startswith("image/svg+xml") and svg.content.decode().count('class="bar"') == 3
