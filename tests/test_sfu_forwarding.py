@@ -288,3 +288,37 @@ async def test_it_replaces_the_older_session_when_joining_twice(harness):
 async def test_it_limits_the_signalling_rate_with_a_token_bucket():
     bucket = TokenBucket(rate=1.0, burst=3.0)
     assert [bucket.take() for _ in range(4)] == [True, True, True, False]
+
+
+async def test_it_records_forwarded_vp8_and_opus_to_webm_without_transcoding(
+        harness, monkeypatch, tmp_path):
+    from tests.sfu_peers import read_counter
+
+    counter = EncoderCounter().install(monkeypatch)
+    host = await harness.connect("host", 1, is_host=True, camera=True, mic=True)
+    bob = await harness.connect("bob", 2)
+    await host.publish()
+    assert await wait_until(good_video(bob, host, 5), 20)
+    path = str(tmp_path / "meeting.webm")
+    await harness.room.start_recording(path, person_id=1)
+    await asyncio.sleep(2.5)
+    recorder = harness.room.recorder
+    assert await harness.room.stop_recording() == path
+    assert recorder.packets["video"] > 40 and recorder.packets["audio"] > 80
+    # no encoder ran for the recording (nor for any server sender)
+    server_senders = {id(slot.transceiver.sender)
+                      for s in harness.room.sessions.values() for slot in s.slots}
+    publisher = {id(t.sender) for t in host.pub.getTransceivers()}
+    assert all(n == 0 for sid, n in counter.encode.items() if sid not in publisher)
+    assert server_senders
+    # the WebM plays: VP8 + Opus streams, frames decode to the painted counters
+    with av.open(path) as container:
+        kinds = {s.type: s.codec_context.name for s in container.streams}
+        assert kinds == {"video": "vp8", "audio": "opus"}
+        counters = [read_counter(f) for f in container.decode(video=0)]
+    assert len(counters) > 40 and None not in counters
+    assert counters == sorted(counters)
+    with av.open(path) as container:
+        audio_frames = sum(1 for _ in container.decode(audio=0))
+    assert audio_frames > 80
+    assert 1.5 < recorder.duration < 4.0
