@@ -32,25 +32,14 @@ from django.utils.translation import gettext as _
 
 from office import audit
 from office.errors import ActionError
+from office.ldap_config import (DEFAULT_ATTR_MAP, DEFAULT_GROUP_ROLE_MAP, ROLES, parse_attr_map,
+                                parse_group_role_map)
 
 log = logging.getLogger("office.ldap")
 
 MAX_USERNAME = 256
 MAX_PASSWORD = 1024
-ROLES = ("leader", "secretary", "handler", "archivist", "admin")
-DEFAULT_ATTR_MAP = {
-    "username": "uid",
-    "display_name": "cn",
-    "email": "mail",
-    "phone": "telephoneNumber",
-    "title": "title",
-}
-DEFAULT_GROUP_ROLE_MAP = {
-    "yw-leader": "leader", "yw-secretary": "secretary", "yw-handler": "handler",
-    "yw-archivist": "archivist", "yw-admin": "admin",
-    "领导": "leader", "秘书": "secretary", "文书": "secretary", "承办人": "handler",
-    "档案员": "archivist", "系统管理员": "admin",
-}
+
 FIELD_LIMITS = {"username": 150, "display_name": 100, "email": 254, "phone": 40, "title": 100}
 DOWN_KEY = "yw:ldap:down"
 
@@ -64,37 +53,6 @@ class DirectoryUnavailable(Exception):
 
 
 # --- configuration -----------------------------------------------------------------------------
-def parse_group_role_map(text):
-    """'group=role;group2=role2' (group: a cn or a full DN; the last '=' splits) → dict."""
-    result = {}
-    for item in (text or "").split(";"):
-        item = item.strip()
-        if not item:
-            continue
-        if "=" not in item:
-            raise ValueError(f"LDAP_GROUP_ROLE_MAP: {item!r} is not group=role")
-        group, role = item.rsplit("=", 1)
-        role = role.strip()
-        if role not in ROLES:
-            raise ValueError(f"LDAP_GROUP_ROLE_MAP: unknown role {role!r} (use {', '.join(ROLES)})")
-        result[group.strip()] = role
-    return result
-
-
-def parse_attr_map(text):
-    """'display_name=cn,email=mail' → dict (merged over the defaults)."""
-    result = dict(DEFAULT_ATTR_MAP)
-    for item in (text or "").split(","):
-        item = item.strip()
-        if not item:
-            continue
-        name, _sep, attr = item.partition("=")
-        if name.strip() not in DEFAULT_ATTR_MAP or not attr.strip():
-            raise ValueError(f"LDAP_ATTR_MAP: {item!r} (fields: {', '.join(DEFAULT_ATTR_MAP)})")
-        result[name.strip()] = attr.strip()
-    return result
-
-
 @dataclass
 class Config:
     urls: list
