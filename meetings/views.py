@@ -335,8 +335,14 @@ def invite(request, meeting):
 @_post_action
 def edit(request, meeting):
     data = request.POST
+
+    def changed(field):  # the form shows minutes: an untouched field is no change
+        value = (data.get(field) or "").strip()
+        shown = timezone.localtime(getattr(meeting, field)).strftime("%Y-%m-%dT%H:%M")
+        return value if value and value != shown else None
+
     actions.do_update(request.user, meeting, title=data.get("title"), agenda=data.get("agenda"),
-                      starts_at=data.get("starts_at") or None, ends_at=data.get("ends_at") or None,
+                      starts_at=changed("starts_at"), ends_at=changed("ends_at"),
                       waiting_room=bool(data.get("waiting_room")), record=bool(data.get("record")),
                       ip=audit.client_ip(request))
     return _("会议信息已更新，已通知参会人员。")
