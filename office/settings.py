@@ -149,6 +149,22 @@ LDAP_GROUP_BASE = env_str("LDAP_GROUP_BASE", "")
 LDAP_START_TLS = env_bool("LDAP_START_TLS", False)
 LDAP_CA_FILE = env_str("LDAP_CA_FILE", "")
 LDAP_TIMEOUT = env_int("LDAP_TIMEOUT", 5, minimum=1, maximum=120)
+# Where the ou tree of units lives (default: LDAP_USER_BASE), and which attributes carry what.
+LDAP_UNIT_BASE = env_str("LDAP_UNIT_BASE", "")
+LDAP_UNIT_CODE_ATTR = env_str("LDAP_UNIT_CODE_ATTR", "businessCategory")  # on an ou: its admin code
+LDAP_PERSON_UNIT_ATTR = env_str("LDAP_PERSON_UNIT_ATTR", "departmentNumber")  # on a person: unit codes
+LDAP_GROUP_FILTER = env_str("LDAP_GROUP_FILTER", "(|(member={dn})(uniqueMember={dn}))")
+LDAP_MEMBEROF_ATTR = env_str("LDAP_MEMBEROF_ATTR", "memberOf")
+from office.ldap_config import parse_attr_map, parse_group_role_map  # noqa: E402
+
+LDAP_ATTR_MAP = parse_attr_map(env_str("LDAP_ATTR_MAP", ""))
+LDAP_GROUP_ROLE_MAP = parse_group_role_map(env_str("LDAP_GROUP_ROLE_MAP"))
+LDAP_DISABLED_ATTR = env_str("LDAP_DISABLED_ATTR", "")  # e.g. employeeType, nsAccountLock, userAccountControl
+LDAP_DISABLED_VALUES = env_list("LDAP_DISABLED_VALUES", [])  # empty: the attribute's presence disables
+LDAP_RECHECK_SECONDS = env_int("LDAP_RECHECK_SECONDS", 300, minimum=0)
+# The directory backend goes first: it checks every username (NUL, UTF-8, length) and hands local
+# accounts to the local backend without asking the directory; without LDAP_URL it signs in nobody.
+AUTHENTICATION_BACKENDS = ["office.ldap.LDAPBackend", *AUTHENTICATION_BACKENDS]
 
 # --- i18n and time ------------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
