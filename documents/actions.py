@@ -484,11 +484,26 @@ def check_attachment(name, size):
     return name
 
 
+def _check_file_unclassified(upload, name):
+    """The file's own 密级 place and properties (documents.classified, when installed)."""
+    import importlib
+
+    try:
+        classified = importlib.import_module("documents.classified")
+    except ModuleNotFoundError:
+        return
+    upload.seek(0)
+    data = upload.read()
+    upload.seek(0)
+    classified.check_not_classified(data, name)
+
+
 @transaction.atomic
 def do_add_attachment(*, person, post, doc, upload, ip=None):
     doc = Document.objects.select_for_update().get(id=doc.id)
     check_can_edit(person, post, doc)
     name = check_attachment(upload.name, upload.size)
+    _check_file_unclassified(upload, name)
     order = doc.attachments.count() + 1
     att = Attachment(document=doc, name=name, size=upload.size, content_type=(upload.content_type or "")[:100],
                      order=order, uploaded_by=person)

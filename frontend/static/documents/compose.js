@@ -1,0 +1,121 @@
+// Drafting form: recipient picker (units and whole levels), templates per 文种, title suggestion.
+const $ = (s) => document.querySelector(s);
+const choices = JSON.parse(document.getElementById("unit-choices")?.textContent || "[]");
+const names = new Map(choices.map((u) => [String(u.id), u.name]));
+const SCOPES = { county: "其下各县（市、区）", town: "其下各镇（街道）", village: "其下各村（社区）", all: "其下全部单位", departments: "其下各部门" };
+const found = new Map();
+
+const pick = $("#pick-unit");
+for (const u of choices) {
+  const o = document.createElement("option");
+  o.value = u.id;
+  o.textContent = "　".repeat(Math.max(0, u.depth)) + u.name;
+  pick.appendChild(o);
+}
+
+function label(spec) {
+  const m = /^under:(\d+):(\w+)$/.exec(spec);
+  if (m) return `${names.get(m[1]) || "单位" + m[1]}${SCOPES[m[2]] || ""}`;
+  return names.get(String(spec)) || `单位${spec}`;
+}
+
+function read(id) {
+  try { return JSON.parse($(id).value || "[]").map(String); } catch (e) { return []; }
+}
+
+function render() {
+  for (const key of ["main", "cc"]) {
+    const list = $(`#${key}-list`);
+    list.textContent = "";
+    const specs = read(`#${key}`);
+    if (!specs.length) list.textContent = "（无）";
+    specs.forEach((spec, i) => {
+      const chip = document.createElement("span");
+      chip.className = "chip";
+      chip.textContent = label(spec);
+      const x = document.createElement("button");
+      x.type = "button";
+      x.textContent = "×";
+      x.setAttribute("aria-label", "移除");
+      x.onclick = () => { specs.splice(i, 1); $(`#${key}`).value = JSON.stringify(specs); render(); };
+      chip.appendChild(x);
+      list.appendChild(chip);
+    });
+  }
+  preview();
+}
+
+let previewTimer = null;
+function preview() {
+  clearTimeout(previewTimer);
+  previewTimer = setTimeout(async () => {
+    const main = read("#main"), cc = read("#cc");
+    const out = $("#recipient-preview");
+    if (!main.length) { out.textContent = ""; return; }
+    const res = await fetch(`/api/documents/recipients/preview?main=${encodeURIComponent(main.join(","))}&cc=${encodeURIComponent(cc.join(","))}`);
+    const data = await res.json();
+    if (!res.ok) { out.textContent = data.detail || ""; return; }
+    let text = `主送 ${data.main_count} 个单位，抄送 ${data.cc_count} 个单位。`;
+    if (data.skipped.length) text += ` 越级：将越过 ${data.skipped.map((u) => u.name).join("、")}，须抄送。`;
+    out.textContent = text;
+  }, 250);
+}
+
+function add(key) {
+  const typed = $("#pick-search").value.trim();
+  const id = (typed && found.get(typed)) || pick.value;
+  if (typed && found.get(typed)) names.set(String(id), typed);
+  if (!id) return;
+  const scope = $("#pick-scope").value;
+  const spec = scope ? `under:${id}:${scope}` : String(id);
+  const specs = read(`#${key}`);
+  if (!specs.includes(spec)) specs.push(spec);
+  $(`#${key}`).value = JSON.stringify(specs);
+  $("#pick-search").value = "";
+  render();
+}
+$("#add-main").onclick = () => add("main");
+$("#add-cc").onclick = () => add("cc");
+
+let searchTimer = null;
+$("#pick-search").addEventListener("input", (e) => {
+  clearTimeout(searchTimer);
+  const q = e.target.value.trim();
+  if (q.length < 2 || found.has(q)) return;
+  searchTimer = setTimeout(async () => {
+    const res = await fetch(`/api/office/units?q=${encodeURIComponent(q)}`);
+    if (!res.ok) return;
+    const dl = $("#pick-found");
+    dl.textContent = "";
+    for (const u of await res.json()) {
+      found.set(u.name, u.id);
+      const o = document.createElement("option");
+      o.value = u.name;
+      dl.appendChild(o);
+    }
+  }, 250);
+});
+
+let templates = null;
+async function loadTemplates() {
+  if (!templates) {
+    const res = await fetch("/api/documents/types");
+    templates = res.ok ? await res.json() : [];
+  }
+  return templates;
+}
+$("#doc_type").addEventListener("change", async (e) => {
+  const body = $("#body");
+  const t = (await loadTemplates()).find((x) => x.value === e.target.value);
+  if (t && (!body.value.trim() || body.dataset.template === "1")) {
+    body.value = t.body_template.map((b) => b.text).join("\n");
+    body.dataset.template = "1";
+  }
+});
+$("#body").addEventListener("input", (e) => { e.target.dataset.template = "0"; });
+$("#suggest-title").onclick = async () => {
+  const res = await fetch(`/api/documents/suggest-title?doc_type=${encodeURIComponent($("#doc_type").value)}&subject=${encodeURIComponent($("#subject").value)}`);
+  if (res.ok) $("#title").value = (await res.json()).title;
+};
+
+render();
