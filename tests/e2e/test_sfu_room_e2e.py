@@ -1,0 +1,88 @@
+"""Two Chromium participants with fake camera/microphone meet through the SFU (room.js).
+
+Each page reports the frames it decodes of the other person in window.ywStats; the host
+mutes the other participant; a recording is made and plays back in the browser.
+"""
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from tests.conftest import login
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def _schedule(host, invited):
+    from meetings.actions import do_schedule
+    from office.models import Post
+
+    post = Post.objects.active().filter(person_id=host.id).first()
+    now = timezone.now()
+    return do_schedule(host, post, title="视频会议联调", starts_at=now,
+                       ends_at=now + datetime.timedelta(hours=1), person_ids=[invited.id], record=True)
+
+
+def _frames(page, person_id):
+    return page.evaluate(f"(window.ywStats && window.ywStats.framesDecoded['{person_id}']) || 0")
+
+
+def test_it_connects_two_browsers_mutes_one_and_plays_back_a_recording(
+        seed_small, live_server_url, new_page, county_secretary, town_secretary):
+    meeting = _schedule(county_secretary, town_secretary)
+    host = new_page()
+    login(host, live_server_url, "county_secretary")
+    guest = new_page()
+    login(guest, live_server_url, "town_secretary")
+    host.goto(f"{live_server_url}/meetings/{meeting.id}/room/")
+    guest.goto(f"{live_server_url}/meetings/{meeting.id}/room/")
+    host.wait_for_function("window.ywStats && window.ywStats.joined", timeout=20000)
+    guest.wait_for_function("window.ywStats && window.ywStats.joined", timeout=20000)
+
+    # both see each other's video: decoded frames keep increasing, and frames are presented
+    host.wait_for_function(f"(window.ywStats.framesDecoded['{town_secretary.id}'] || 0) > 30", timeout=30000)
+    guest.wait_for_function(f"(window.ywStats.framesDecoded['{county_secretary.id}'] || 0) > 30",
+                            timeout=30000)
+    guest.wait_for_function(f"(window.ywStats.frames['{county_secretary.id}'] || 0) > 10", timeout=15000)
+    assert host.locator("#video-grid .tile.remote video").count() >= 1
+
+    # the host mutes the guest (participant list menu → API → the SFU room → the guest's page)
+    host.wait_for_selector(f"#participant-list button[data-command=mute][data-target='{town_secretary.id}']",
+                           timeout=20000)
+    host.click(f"#participant-list button[data-command=mute][data-target='{town_secretary.id}']")
+    guest.wait_for_function("window.ywStats.muted.audio === true", timeout=10000)
+    host.wait_for_timeout(2000)  # packets already in flight and the 1 s stats poll settle
+    before = host.evaluate(f"window.ywStats.audioPackets['{town_secretary.id}'] || 0")
+    host.wait_for_timeout(2500)
+    after = host.evaluate(f"window.ywStats.audioPackets['{town_secretary.id}'] || 0")
+    assert after - before < 5  # the SFU stopped forwarding the muted microphone
+    assert _frames(host, town_secretary.id) > 30  # video still flows
+
+    # record a few seconds, then play the WebM back in the browser
+    result = host.evaluate("""async () => {
+        const csrf = document.cookie.split('; ').find(c => c.startsWith('csrftoken=')).split('=')[1];
+        const post = (body) => fetch(`/api/meetings/${%d}/host`, {method: 'POST',
+            headers: {'Content-Type': 'application/json', 'X-CSRFToken': csrf}, body: JSON.stringify(body)})
+            .then(r => r.json());
+        const start = await post({command: 'record_start'});
+        await new Promise(r => setTimeout(r, 3500));
+        const stop = await post({command: 'record_stop'});
+        return {start, stop};
+    }""" % meeting.id)
+    assert result["start"]["room"]["ok"] is True, result
+    assert result["stop"]["room"]["ok"] is True, result
+    recordings = host.evaluate(f"fetch('/api/meetings/{meeting.id}/recordings').then(r => r.json())")
+    assert len(recordings) == 1
+    player = new_page()
+    login(player, live_server_url, "town_secretary")
+    player.goto(live_server_url + "/login/")
+    duration = player.evaluate("""async (url) => {
+        const v = document.createElement('video');
+        v.muted = true; v.src = url; document.body.appendChild(v);
+        await new Promise((ok, fail) => { v.onloadeddata = ok; v.onerror = () => fail(new Error('cannot play')); });
+        await v.play();
+        await new Promise(r => setTimeout(r, 500));
+        return {duration: v.duration, width: v.videoWidth, time: v.currentTime};
+    }""", recordings[0]["file_url"])
+    assert duration["width"] > 0 and duration["time"] > 0
+    assert duration["duration"] == float("inf") or duration["duration"] > 1.5
