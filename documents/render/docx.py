@@ -560,6 +560,11 @@ def import_docx(data: bytes) -> ImportResult:
     report.add("原文的字体、字号、行距等格式未保留，已按GB/T 9704重新排版")
 
     items = []  # (kind, payload, meta)
+    # python-docx resolves Paragraph.style by scanning all styles each time: map ids once
+    style_names = {}
+    for st in document.styles.element.iterchildren(W + "style"):
+        name_el = st.find(W + "name")
+        style_names[st.get(W + "styleId")] = name_el.get(W + "val") if name_el is not None else ""
     for child in body_el.iterchildren():
         if child.tag == W + "p":
             from docx.text.paragraph import Paragraph as DocxParagraph
@@ -576,7 +581,8 @@ def import_docx(data: bytes) -> ImportResult:
             text = _paragraph_text(child, notes_by_id, used_notes).strip()
             if not text:
                 continue
-            style = par.style.name if par.style is not None else ""
+            pstyle = child.find(f"{W}pPr/{W}pStyle")
+            style = style_names.get(pstyle.get(W + "val"), "") if pstyle is not None else ""
             align = par.alignment
             size = None
             for run in par.runs:

@@ -24,9 +24,8 @@ def sample_doc(pages: int = 3, *, seals: list[Seal] | None = None, joint: bool =
     body = []
     n = 0
     # ≈ 2.3 blocks per page after the first
-    sections = max(1, pages)
     cn_num = "一二三四五六七八九十"
-    for s in range(sections * 2):
+    for s in range(pages * 4):
         body.append(Heading(1, f"{cn_num[s % 10]}、{'总体要求' if s == 0 else '重点任务'}"))
         body.append(Heading(2, "（一）明确目标。"))
         body.append(paragraph(n, 3))
@@ -34,7 +33,7 @@ def sample_doc(pages: int = 3, *, seals: list[Seal] | None = None, joint: bool =
         body.append(Heading(3, "1.完善制度规范。"))
         body.append(paragraph(n + 1, 2))
         n += 2
-        if len(body) > pages * 4:
+        if len(body) >= pages * 10.4 - 17:
             break
     organs = ["咸阳市人民政府"]
     if joint:
