@@ -171,6 +171,12 @@ document.addEventListener("yw:event", (e) => {
   }
 });
 document.addEventListener("yw:resync", () => { fetchChat(); refreshCheckin(); refreshParticipants(); });
+// room.js passes on the SFU's roster whenever someone comes or goes: refetch ours (debounced).
+let rosterTimer = null;
+document.addEventListener("yw:room-participants", () => {
+  clearTimeout(rosterTimer);
+  rosterTimer = setTimeout(refreshParticipants, 300);
+});
 
 // The waiting room also asks now and then (an event may be missed while reconnecting).
 if (cfg.waiting) {
