@@ -74,6 +74,8 @@ class MeetingConsumer(AsyncWebsocketConsumer):
     session_id = None
     joined = False
     hand = False
+    room_joined = False
+    _watchdog = None
     media_mode = "video"
 
     async def dispatch(self, message):
@@ -101,11 +103,12 @@ class MeetingConsumer(AsyncWebsocketConsumer):
         self.bucket = TokenBucket(rate=25.0, burst=50.0)
         self.backend = None if mode() != "external" else ChannelBackend()
         self.worker = None
-        self._placed = None
         await self.send_json({"type": "hello", "session": self.session_id, "host": self.is_host,
                               "meeting": self.meeting_id})
 
     async def disconnect(self, code):
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         if self.person is None or not self.joined:
             return
         self.joined = False
@@ -180,19 +183,36 @@ class MeetingConsumer(AsyncWebsocketConsumer):
             return
         import asyncio
 
-        self._placed = asyncio.get_running_loop().create_future()
         try:
-            self.worker = await self.backend.owner(self.meeting_id, self.channel_name,
-                                                   lambda: self._placed)
+            self.worker = await self.backend.owner(self.meeting_id)
         except asyncio.TimeoutError:
             self.joined = False
             await _left(self.person, self.meeting, self.session_id)
             await self._error("unavailable", "媒体服务器暂时不可用，请稍后重试")
             return
-        await self.channel_layer.send(self.worker, {
+        self._join_message = {
             "type": "sfu.join", "meeting": self.meeting_id, "session": self.session_id,
             "person": self.person.id, "name": name, "host": self.is_host, "mode": media_mode,
-            "reply": self.channel_name})
+            "reply": self.channel_name}
+        await self.channel_layer.send(self.worker, self._join_message)
+        self._watchdog = asyncio.ensure_future(self._check_worker())
+
+    async def _check_worker(self, wait=5.0):
+        """A claim may point at a worker that died: if it does not answer, place the room again."""
+        import asyncio
+
+        for _attempt in range(2):
+            await asyncio.sleep(wait)
+            if self.room_joined or not self.joined:
+                return
+            await self.backend.forget(self.meeting_id, self.worker)
+            try:
+                self.worker = await self.backend.owner(self.meeting_id)
+            except asyncio.TimeoutError:
+                continue
+            await self.channel_layer.send(self.worker, self._join_message)
+        if not self.room_joined and self.joined:
+            await self._error("unavailable", "媒体服务器暂时不可用，请稍后重试")
 
     async def _host(self, message):
         from office.errors import ActionError
@@ -232,6 +252,8 @@ class MeetingConsumer(AsyncWebsocketConsumer):
 
     # --------------------------------------------------------------- output
     async def deliver(self, message):
+        if message.get("type") == "joined":
+            self.room_joined = True
         await self.send_json(message)
         code = CLOSE_CODES.get(message.get("type"))
         if code is not None:
@@ -247,10 +269,6 @@ class MeetingConsumer(AsyncWebsocketConsumer):
     # channel layer handlers (external workers)
     async def sfu_message(self, event):
         await self.deliver(event["message"])
-
-    async def sfu_placed(self, event):
-        if self._placed is not None and not self._placed.done():
-            self._placed.set_result(event)
 
     async def sfu_result(self, event):
         pass

@@ -36,7 +36,19 @@ logger = logging.getLogger(__name__)
 PLACEMENT_CHANNEL = "sfu.placement"
 CLAIM_TTL = 30
 HEARTBEAT = 10
-CLAIM_KEY = "sfu:room:{}"
+
+
+class _ClaimKey:
+    """Cache key of a room's claim: sfu:<channel layer prefix>:room:<meeting id>."""
+
+    def format(self, meeting_id: Any) -> str:
+        from django.conf import settings
+
+        prefix = settings.CHANNEL_LAYERS.get("default", {}).get("CONFIG", {}).get("prefix", "")
+        return f"sfu:{prefix}:room:{meeting_id}"
+
+
+CLAIM_KEY = _ClaimKey()
 
 SendFn = Callable[[dict], Awaitable[None]]
 
@@ -206,17 +218,29 @@ class ChannelBackend:
 
         self.layer = layer or get_channel_layer()
 
-    async def owner(self, meeting_id: Any, reply_channel: str, wait: Callable[[], Awaitable[dict]],
-                    timeout: float = 5.0) -> str:
+    async def owner(self, meeting_id: Any, timeout: float = 5.0) -> str:
+        """The worker channel hosting the meeting's room, placing the room if needed.
+
+        The answer comes on a one-off channel read here directly (a consumer cannot be
+        dispatched a message while it is itself waiting inside a handler)."""
         from django.core.cache import cache
 
         worker = await cache.aget(CLAIM_KEY.format(meeting_id))
         if worker:
             return worker
+        reply = await self.layer.new_channel("sfu.reply.")
         await self.layer.send(PLACEMENT_CHANNEL, {"type": "sfu.place", "meeting": meeting_id,
-                                                  "reply": reply_channel})
-        placed = await asyncio.wait_for(wait(), timeout)
+                                                  "reply": reply})
+        placed = await asyncio.wait_for(self.layer.receive(reply), timeout)
         return placed["worker"]
+
+    async def forget(self, meeting_id: Any, worker: str) -> None:
+        """Drop a claim whose worker does not answer (it died), so the room is placed again."""
+        from django.core.cache import cache
+
+        key = CLAIM_KEY.format(meeting_id)
+        if await cache.aget(key) == worker:
+            await cache.adelete(key)
 
     async def command(self, meeting_id: Any, action: str, target: Any = None,
                       path: Optional[str] = None, person_id: Optional[int] = None) -> dict:
@@ -256,6 +280,14 @@ class Worker:
             await cache.adelete(key)
 
     async def run(self, ready: Optional[Callable[[str], None]] = None) -> None:
+        import signal
+
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                loop.add_signal_handler(sig, self.stopping.set)
+            except (NotImplementedError, RuntimeError):
+                pass
         self.channel = await self.layer.new_channel("sfu.worker.")
         if ready is not None:
             ready(self.channel)
