@@ -242,6 +242,8 @@ index objectClass eq
 index uid eq
 index ou eq
 index member eq
+dbnosync
+{limits}
 overlay memberof
 
 access to attrs=userPassword
@@ -256,12 +258,14 @@ access to *
 
 
 class Slapd:
-    def __init__(self, workdir, *, port=None, tls=True, sizelimit=500):
+    def __init__(self, workdir, *, port=None, tls=True, sizelimit=500, service_unlimited=True):
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.tls = tls
         self.sizelimit = sizelimit
+        # As a directory administrator would: the sync's service account may page through everything.
+        self.service_unlimited = service_unlimited
         self.ca_file = self.cert_file = self.key_file = None
         self._configured = False
 
@@ -278,7 +282,9 @@ class Slapd:
                    f"TLSCertificateKeyFile {self.key_file}")
         # With TLS configured, simple binds without it are refused: a client that forgets START_TLS fails.
         security = "security simple_bind=128" if self.tls else ""
-        conf = SLAPD_CONF.format(dir=self.dir, tls=tls, security=security, sizelimit=self.sizelimit, suffix=SUFFIX,
+        limits = f'limits dn.exact="{SERVICE_DN}" size.prtotal=unlimited' if self.service_unlimited else ""
+        conf = SLAPD_CONF.format(dir=self.dir, tls=tls, security=security, limits=limits,
+                                 sizelimit=self.sizelimit, suffix=SUFFIX,
                                  rootdn=ROOT_DN, rootpw=ROOT_PW, service=SERVICE_DN)
         (self.dir / "slapd.conf").write_text(conf, encoding="utf-8")
         check = subprocess.run(["slaptest", "-u", "-f", str(self.dir / "slapd.conf")],
@@ -449,3 +455,85 @@ if pytest is not None:
         cache.clear()
         return settings
 
+
+
+# --- a Xianyang-sized generated directory (benchmarks) ------------------------------------------
+_COUNTIES = [
+    ("610402", "秦都区"), ("610403", "杨陵区"), ("610404", "渭城区"), ("610422", "三原县"), ("610423", "泾阳县"),
+    ("610424", "乾县"), ("610425", "礼泉县"), ("610426", "永寿县"), ("610428", "长武县"), ("610429", "旬邑县"),
+    ("610430", "淳化县"), ("610431", "武功县"), ("610481", "兴平市"), ("610482", "彬州市"),
+]
+_WORDS = "东西南北中新城关桥河渠原坡塬庄堡寨店铺湾沟泉川阳安宁康乐和平兴永定丰泰华明光红花山峪"
+_SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎"
+_GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉萍红娥玲兰凤洁梅琳素云莲真环雪荣爱妹霞香月莺媛"
+
+
+def _word(i, n=2):
+    out = ""
+    for _k in range(n):
+        out += _WORDS[i % len(_WORDS)]
+        i //= len(_WORDS)
+    return out
+
+
+def generated_entries(units=3000, people=10000, *, seed=3):
+    """A directory of about `units` ous (1 city, 14 counties, ~150 towns, villages) and `people` persons.
+
+    Every ou carries its 12-digit code; persons sit in units, one in twenty also holds a second unit
+    (departmentNumber); role groups: global yw-leader/yw-handler, and a 文书 group inside each town.
+    Returns (entries, unit_count, person_count).
+    """
+    import random
+
+    rng = random.Random(seed)
+    entries = base_entries()
+    city = f"ou=咸阳市,{SUFFIX}"
+    entries.append(ou(city, "610400000000"))
+    unit_dns = [(city, "610400000000")]
+    towns_total = 150
+    villages_total = units - 1 - len(_COUNTIES) - towns_total
+    town_dns = []
+    for ci, (code, name) in enumerate(_COUNTIES):
+        cdn = f"ou={name},{city}"
+        entries.append(ou(cdn, code + "000000"))
+        unit_dns.append((cdn, code + "000000"))
+        n_towns = towns_total // len(_COUNTIES) + (1 if ci < towns_total % len(_COUNTIES) else 0)
+        for t in range(1, n_towns + 1):
+            tname = _word(ci * 50 + t) + ("街道办事处" if t % 4 == 0 else "镇")
+            tcode = f"{code}{t:03d}000"
+            tdn = f"ou={tname},{cdn}"
+            entries.append(ou(tdn, tcode))
+            unit_dns.append((tdn, tcode))
+            town_dns.append((tdn, tcode))
+    for v in range(villages_total):
+        tdn, tcode = town_dns[v % len(town_dns)]
+        index = v // len(town_dns) + 1
+        # Unique under the town: a distinct two-character word for each index (index < 65).
+        vname = _word(index * 31 + 7) + ("社区" if index % 5 == 0 else "村")
+        vcode = f"{tcode[:9]}{index:03d}"
+        vdn = f"ou={vname},{tdn}"
+        entries.append(ou(vdn, vcode))
+        unit_dns.append((vdn, vcode))
+    person_dns = []
+    leaders, handlers, clerks = [], [], {}
+    for p in range(people):
+        udn, _ucode = unit_dns[p % len(unit_dns)]
+        uid = f"p{p:05d}"
+        cn = _SURNAMES[p % len(_SURNAMES)] + _GIVEN[(p // len(_SURNAMES)) % len(_GIVEN)] + _GIVEN[rng.randrange(len(_GIVEN))]
+        dn = f"uid={uid},{udn}"
+        codes = [unit_dns[rng.randrange(len(unit_dns))][1]] if p % 20 == 0 else []
+        entries.append(person(dn, uid, cn, mail=f"{uid}@xianyang.gov.cn", phone=f"029-{33000000 + p}",
+                              title="干部", codes=codes, password=f"pw-{uid}"))
+        person_dns.append(dn)
+        if p % 50 == 0:
+            leaders.append(dn)
+        elif p % 3 == 0:
+            handlers.append(dn)
+        town = next((t for t, _c in town_dns if dn.endswith("," + t)), None)
+        if town and len(clerks.setdefault(town, [])) < 2:
+            clerks[town].append(dn)
+    entries.append(group(f"cn=yw-leader,{GROUP_BASE}", leaders))
+    entries.append(group(f"cn=yw-handler,{GROUP_BASE}", handlers))
+    for town, members in clerks.items():
+        entries.append(group(f"cn=文书,{town}", members))
+    return entries, len(unit_dns), len(person_dns)

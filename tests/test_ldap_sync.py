@@ -180,3 +180,20 @@ def test_it_shows_the_last_sync_its_summary_and_conflicts_to_an_administrator(di
     html = page.content.decode()
     assert "最近一次同步" in html and "用户名在目录中对应多个条目" in html and "uid=liuyang" in html
     assert client_for(county_secretary).get("/office/ldap/sync/").status_code == 403
+
+
+def test_it_refuses_to_act_on_a_listing_the_directory_cut_short(tmp_path, ldap_settings, seed_small):
+    # A server that gives the service account at most 3 entries: the sync must not take the rest as gone.
+    server = Slapd(tmp_path / "limited", sizelimit=3, service_unlimited=False).start()
+    try:
+        server.add(org_entries())
+        for key, value in server.settings().items():
+            setattr(ldap_settings, key, value)
+        before = snapshot()
+        with pytest.raises(CommandError) as failed:
+            sync()
+        assert "部分条目" in str(failed.value)
+        assert snapshot()[:3] == before[:3]
+        assert DirectorySync.objects.get().status == "failed"
+    finally:
+        server.destroy()

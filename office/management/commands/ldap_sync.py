@@ -351,7 +351,7 @@ class Command(BaseCommand):
                     transaction.set_rollback(True)
             else:
                 syncer.run(previous_ids)
-        except (dirs.DirectoryUnavailable, CommandError, ActionError) as exc:
+        except (dirs.DirectoryUnavailable, dirs.DirectoryIncomplete, CommandError, ActionError) as exc:
             message = (dirs.down_message() if isinstance(exc, dirs.DirectoryUnavailable)
                        else getattr(exc, "message", None) or str(exc))
             if log is not None:

@@ -1,0 +1,187 @@
+"""Benchmark: directory sign-in latency and ldap_sync at Xianyang size (loopback only, < 3 min).
+
+1. 50 concurrent sign-ins through POST /login/ of a real daphne against a local slapd (START_TLS):
+   p50/p99 for the first sign-in (creates person + post) and a repeat sign-in.
+2. ldap_sync of a generated directory of 3,000 units and 10,000 people into an empty database:
+   wall time and peak memory (max RSS of the sync process), then a second run with no changes.
+
+Everything runs in a temporary folder with its own SQLite database (BENCH_DATABASE_URL may name a
+PostgreSQL database to use instead; it is wiped). Prints one table row per measurement.
+"""
+import http.client
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+
+from tests.ldap_server import (GROUP_BASE, PASSWORD, SUFFIX, Slapd, generated_entries, group,  # noqa: E402
+                               ldif, org_entries, person)
+
+CONCURRENCY = 50
+PY = sys.executable
+
+
+def ldap_env(server):
+    values = server.settings()
+    return {
+        "LDAP_URL": ",".join(values["LDAP_URL"]), "LDAP_BIND_DN": values["LDAP_BIND_DN"],
+        "LDAP_BIND_PASSWORD": values["LDAP_BIND_PASSWORD"], "LDAP_USER_BASE": SUFFIX,
+        "LDAP_GROUP_BASE": GROUP_BASE, "LDAP_START_TLS": "1", "LDAP_CA_FILE": values["LDAP_CA_FILE"],
+        "LDAP_DISABLED_ATTR": "employeeType", "LDAP_DISABLED_VALUES": "disabled", "LDAP_TIMEOUT": "5",
+        "LOGIN_MAX_FAILURES": "1000",
+    }
+
+
+def base_env(tmp, name):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LDAP_")}
+    env.update({"DJANGO_SETTINGS_MODULE": "office.settings", "YW_VAR_DIR": str(tmp / f"var-{name}"),
+                "LOG_LEVEL": "ERROR"})
+    env["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{tmp / f'{name}.sqlite3'}"
+    env.pop("REDIS_URL", None)
+    return env
+
+
+def manage(env, *args, check=True):
+    result = subprocess.run([PY, "manage.py", *args], cwd=BASE_DIR, env=env, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise SystemExit(f"manage.py {' '.join(args)} failed: {result.stderr[-2000:]}")
+    return result
+
+
+def fresh_database(env):
+    if env["DATABASE_URL"].startswith("postgres"):
+        manage(env, "flush", "--no-input", check=False)
+    manage(env, "migrate", "--no-input")
+
+
+def row(name, value, note=""):
+    print(f"| ldap | {name:<52} | {value:>22} | {note}")
+
+
+# --- 1. concurrent sign-ins ----------------------------------------------------------------------
+def sign_in(port, username, password, barrier, results):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("GET", "/login/")
+    page = conn.getresponse()
+    body = page.read().decode()
+    cookie = next(c.split(";")[0] for c in page.headers.get_all("Set-Cookie") if c.startswith("csrftoken="))
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', body).group(1)
+    form = urllib.parse.urlencode({"username": username, "password": password, "csrfmiddlewaretoken": token})
+    barrier.wait()
+    started = time.perf_counter()
+    conn.request("POST", "/login/", body=form, headers={
+        "Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
+    response = conn.getresponse()
+    response.read()
+    results.append((time.perf_counter() - started, response.status))
+    conn.close()
+
+
+def round_of_sign_ins(port, users):
+    barrier = threading.Barrier(len(users))
+    results = []
+    threads = [threading.Thread(target=sign_in, args=(port, u, PASSWORD, barrier, results)) for u in users]
+    wall = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - wall
+    ok = sum(1 for _s, status in results if status == 302)
+    times = sorted(s for s, _status in results)
+    p50 = statistics.median(times)
+    p99 = times[min(len(times) - 1, int(round(0.99 * (len(times) - 1))))]
+    return p50, p99, ok, wall
+
+
+def bench_sign_in(tmp):
+    from tests.conftest import ServerProcess
+
+    server = Slapd(tmp / "slapd-signin").start()
+    try:
+        users = [f"bench{i:02d}" for i in range(CONCURRENCY)]
+        county = f"ou=秦都区,ou=咸阳市,{SUFFIX}"
+        entries = org_entries() + [person(f"uid={u},{county}", u, f"测试{i:02d}", title="干部")
+                                   for i, u in enumerate(users)]
+        entries.append(group(f"cn=承办人,{county}", [f"uid={u},{county}" for u in users]))
+        server.add(entries)
+        env = base_env(tmp, "signin")
+        fresh_database(env)
+        manage(env, "seed_demo", "--size", "small")
+        web = ServerProcess({**env, **ldap_env(server)}).start()
+        try:
+            for label in ("first sign-in (creates person + post)", "repeat sign-in"):
+                p50, p99, ok, wall = round_of_sign_ins(web.port, users)
+                row(f"{CONCURRENCY} concurrent sign-ins, {label}", f"p50 {p50 * 1000:.0f} ms",
+                    f"p99 {p99 * 1000:.0f} ms; {ok}/{CONCURRENCY} signed in; all done in {wall:.2f} s")
+        finally:
+            web.stop()
+    finally:
+        server.destroy()
+
+
+# --- 2. ldap_sync at Xianyang size ---------------------------------------------------------------
+SYNC_SNIPPET = """
+import resource, sys, time, django
+django.setup()
+from django.core.management import call_command
+started = time.perf_counter()
+call_command("ldap_sync", "--no-progress")
+print("WALL", time.perf_counter() - started)
+print("RSS", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def run_sync(env):
+    result = subprocess.run([PY, "-c", SYNC_SNIPPET], cwd=BASE_DIR, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"ldap_sync failed: {result.stderr[-2000:]}")
+    wall = float(re.search(r"^WALL (\S+)", result.stdout, re.M).group(1))
+    rss_mb = int(re.search(r"^RSS (\d+)", result.stdout, re.M).group(1)) / 1024
+    summary = next((line for line in result.stdout.splitlines() if line.startswith("单位")), "")
+    return wall, rss_mb, summary
+
+
+def bench_sync(tmp):
+    server = Slapd(tmp / "slapd-sync").start()
+    try:
+        entries, n_units, n_people = generated_entries(3000, 10000)
+        path = tmp / "xianyang.ldif"
+        path.write_text(ldif(entries), encoding="utf-8")
+        started = time.perf_counter()
+        server.add_ldif_file(path)
+        row("load generated directory with ldapadd (setup)", f"{time.perf_counter() - started:.1f} s",
+            f"{n_units} ous, {n_people} people, {len(entries)} entries")
+        env = {**base_env(tmp, "sync"), **ldap_env(server)}
+        fresh_database(env)
+        wall, rss, summary = run_sync(env)
+        row(f"ldap_sync first run ({n_units} units, {n_people} people)", f"{wall:.1f} s",
+            f"peak RSS {rss:.0f} MB; {summary}")
+        wall, rss, summary = run_sync(env)
+        row("ldap_sync second run, nothing changed", f"{wall:.1f} s", f"peak RSS {rss:.0f} MB; {summary}")
+    finally:
+        server.destroy()
+
+
+def main():
+    tmp = Path(tempfile.mkdtemp(prefix="bench-ldap-"))
+    try:
+        print(f"| area | measurement{' ' * 41} | {'value':>22} | notes")
+        bench_sign_in(tmp)
+        bench_sync(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
