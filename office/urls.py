@@ -17,7 +17,8 @@ urlpatterns = [
 ]
 
 # Each app's URLconf by dotted path, so the core imports none of them.
-for _prefix, _module in (("documents/", "documents.urls"), ("meetings/", "meetings.urls"),
+for _prefix, _module in (("documents/", "documents.urls"), ("documents/files/", "documents.urls_files"),
+                         ("meetings/", "meetings.urls"),
                          ("office/ldap/", "office.urls_ldap")):
     try:
         importlib.import_module(_module)
