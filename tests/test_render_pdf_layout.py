@@ -368,3 +368,21 @@ def test_it_prefers_a_licensed_font_dropped_into_the_font_folder(tmp_path, monke
     assert chosen["kaiti"].source != "licensed"
     monkeypatch.delenv("YW_FONT_DIR")
     assert fonts.discover()["fangsong"].source in ("prepared", "fallback")
+
+
+def test_it_never_leaves_the_seal_alone_on_a_page_and_keeps_the_note_with_the_date():
+    for k in range(1, 13):
+        doc = sample_doc(1, seals=[Seal("咸阳市人民政府")])
+        doc.body = [Paragraph("为深入贯彻落实工作部署，进一步提高机关运行效率，现就有关事项通知如下。" * (1 + k % 3))] * k
+        doc.attachments = []
+        result = render_pdf(doc)
+        box = result.seal_boxes[0]
+        with _open(result.pdf) as pdf:
+            page = pdf.pages[box.page]
+            texts = [_text(ln) for ln in _lines(page, size=16)]
+            assert "2026年3月1日" in texts, k
+            assert "（此件公开发布）" in texts, k  # the 附注 follows the date on its page
+            name_at = texts.index("咸阳市人民政府")
+            assert any(t.startswith(("为深入", "署", "率", "现就", "事项")) or len(t) > 20 for t in texts[:name_at]), k
+            x0, y0, x1, y1 = box.box
+            assert PAGE_H - y1 >= TOP - 1  # the seal starts inside the 版心

@@ -695,6 +695,8 @@ def draw_signature(L: Layout) -> None:
 
     rows = [sigs[k:k + 3] for k in range(0, len(sigs), 3)]
     need = 2 + 5 * (len(rows) - 1) + 2  # blank lines + 署名 rows + date
+    if doc.note.strip():  # the 附注 stays with the date
+        need += math.ceil((len(doc.note.strip()) + 2) / (CHARS - 2))
     if L.line + need > L.line_limit:
         # the seal may not stand alone on a page: carry the last two text lines along
         if L.break_before is None and L.last_text and L.last_text[0] == L.page and L.last_text[1] >= 2:
