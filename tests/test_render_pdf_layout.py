@@ -359,13 +359,14 @@ def test_it_prefers_a_licensed_font_dropped_into_the_font_folder(tmp_path, monke
     licensed = tmp_path / "licensed"
     licensed.mkdir()
     shutil.copy("/usr/share/fonts/truetype/arphic-gbsn00lp/gbsn00lp.ttf", licensed / "仿宋_GB2312.ttf")
-    # a CFF font is ignored: reportlab could not embed it
-    shutil.copy(fonts.prepared_dir() / "FandolFang-Regular.ttf", licensed / "notes.txt")
+    # a CFF-outline font is ignored even when named like one: reportlab could not embed it
+    (licensed / "simhei.ttc").symlink_to("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
     monkeypatch.setenv("YW_FONT_DIR", str(licensed))
     chosen = fonts.discover()
     assert chosen["fangsong"].source == "licensed"
     assert chosen["fangsong"].path.endswith("仿宋_GB2312.ttf")
     assert chosen["kaiti"].source != "licensed"
+    assert chosen["heiti"].source != "licensed"
     monkeypatch.delenv("YW_FONT_DIR")
     assert fonts.discover()["fangsong"].source in ("prepared", "fallback")
 
