@@ -6,7 +6,7 @@ from django.conf import settings
 from django.http import JsonResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Router, Schema
+from ninja import Query, Router, Schema
 
 from office import audit
 from office.errors import ActionError
@@ -121,8 +121,8 @@ class UnitRef(Schema):
 
 
 @router.get("/units/expand", response=list[UnitRef], summary="预览按单位/层级/镇所辖村展开的受邀单位")
-def expand_units(request, unit: list[int] = None, level: int | None = None, within: int | None = None,
-                 villages_of: list[int] = None):
+def expand_units(request, unit: Query[list[int]] = None, level: int | None = None, within: int | None = None,
+                 villages_of: Query[list[int]] = None):
     scope = actions.scope_unit(request.user, request.post)
     levels = [{"level": level, "within": within}] if level is not None else []
     chosen = actions.expand_units(unit_ids=unit or [], levels=levels, villages_of=villages_of or [], scope=scope)

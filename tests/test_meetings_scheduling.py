@@ -52,6 +52,17 @@ def test_it_previews_the_expansion_of_a_level(client_for, county_secretary, unit
     assert [r["name"] for r in rows] == ["人民路街道办事处", "渭阳西路街道办事处"]
 
 
+def test_it_previews_the_villages_of_several_towns_and_single_units(client_for, county_secretary, units):
+    rows = client_for(county_secretary).get("/api/meetings/units/expand", {
+        "villages_of": [units["人民路街道"].id, units["渭阳西路街道"].id], "unit": [units["区财政局"].id]}).json()
+    assert {(r["name"], r["via"]) for r in rows} == {
+        ("秦都区财政局", "unit"), ("人民路社区居民委员会", "town_villages"), ("北街村民委员会", "town_villages"),
+        ("西兰路社区居民委员会", "town_villages"), ("陈杨寨村民委员会", "town_villages")}
+    assert len(rows) == 5
+    bad = client_for(county_secretary).get("/api/meetings/units/expand", {"villages_of": [units["北街村"].id]})
+    assert bad.status_code == 400 and "不是镇(街道)" in bad.json()["detail"]
+
+
 def test_it_keeps_a_county_inside_its_own_subtree(client_for, county_secretary, units):
     res = client_for(county_secretary).post("/api/meetings/", _payload(unit_ids=[units["乾县"].id]),
                                             content_type="application/json")
