@@ -106,7 +106,7 @@ def _draft_with_footnote_and_leftovers() -> bytes:
     r.font.size = Pt(22)
     d.add_paragraph("各县（市、区）教育局：")
     d.add_paragraph("一、检查范围")
-    p = d.add_paragraph("全市中小学校和幼儿园。")
+    d.add_paragraph("全市中小学校和幼儿园。")
     d.add_paragraph("（一）消防安全。重点检查消防通道和灭火器材。")
     tbl = d.add_table(rows=2, cols=3)
     tbl.cell(0, 0).merge(tbl.cell(0, 1))

@@ -4,14 +4,13 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
-from pathlib import Path
 
 import pdfplumber
 import pikepdf
 import pytest
 
 from documents.render import fonts
-from documents.render.model import Heading, Paragraph, RenderDoc, Seal
+from documents.render.model import Paragraph, RenderDoc, Seal
 from documents.render.pdf import NO_END, NO_START, render_pdf
 from documents.render.samples import sample_doc
 
@@ -387,3 +386,21 @@ def test_it_never_leaves_the_seal_alone_on_a_page_and_keeps_the_note_with_the_da
             assert any(t.startswith(("为深入", "署", "率", "现就", "事项")) or len(t) > 20 for t in texts[:name_at]), k
             x0, y0, x1, y1 = box.box
             assert PAGE_H - y1 >= TOP - 1  # the seal starts inside the 版心
+
+
+def test_it_breaks_long_titles_symmetrically_at_word_boundaries():
+    from documents.render.pdf import title_lines
+
+    long = "咸阳市人民政府办公室关于印发咸阳市2026年深化政务公开和一网协同平台建设工作要点及任务分工方案的通知"
+    lines = title_lines(long, "通知")
+    assert "".join(lines) == long and len(lines) == 3
+    lengths = [len(x) for x in lines]
+    assert max(lengths) <= 20
+    diamond = lengths[1] >= lengths[0] and lengths[1] >= lengths[2]
+    trapezoid = lengths == sorted(lengths) or lengths == sorted(lengths, reverse=True)
+    assert diamond or trapezoid, lengths
+    assert not any(x.startswith("的通知") or x.endswith("的") and x is lines[-2] for x in lines[1:])
+    assert all("2026" in x or "20" not in x for x in lines)  # never splits a number
+    two = title_lines("咸阳市人民政府关于加快推进全市机关无纸化办公和一网协同平台建设的通知", "通知")
+    assert len(two) == 2 and abs(len(two[0]) - len(two[1])) <= 2
+    assert two[1].endswith("的通知") and two[0].endswith("机关")

@@ -21,7 +21,6 @@ import zipfile
 from dataclasses import dataclass, field
 
 from docx import Document
-from docx.enum.section import WD_SECTION_START  # noqa: F401  (kept for callers)
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
 from docx.oxml import OxmlElement

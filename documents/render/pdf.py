@@ -280,8 +280,21 @@ def _natural(gs: list[Glyph]) -> float:
 
 # ---------------------------------------------------------------- title breaking
 
-GOOD_AFTER = ("关于", "、", "，", "》", "〕", "”", "和", "与", "及", "暨", "的")
-GOOD_BEFORE = ("关于", "《", "“")
+GOOD_AFTER = ("关于", "、", "，", "》", "〕", "”", "）", "和", "与", "及", "暨", "的", "年", "年度",
+              "政府", "办公室", "办公厅", "委员会", "印发", "转发", "批转", "开展", "做好", "加强", "推进")
+GOOD_BEFORE = ("关于", "《", "“", "（", "的", "和", "与", "及", "暨")
+# Words of 公文 titles that a line break must not split (no dictionary segmenter is installed:
+# this short list covers the common title vocabulary; a break elsewhere is merely discouraged).
+TITLE_WORDS = (
+    "人民政府", "办公室", "委员会", "工作", "建设", "管理", "服务", "发展", "改革", "实施", "推进", "加强",
+    "规范化", "标准化", "规范", "标准", "专项", "资金", "平台", "政务", "公开", "环境", "整治", "农村",
+    "城市", "安全", "生产", "应急", "组织", "领导", "全市", "全区", "全县", "全省", "进一步", "新形势",
+    "便民", "中心", "街道", "乡镇", "社区", "方案", "意见", "通知", "要点", "任务", "分工", "协同", "无纸化",
+    "办公", "一网", "防火", "冬季", "春季", "秋季", "夏季", "疫情", "防控", "防汛", "抗旱", "脱贫", "振兴",
+    "乡村", "经济", "社会", "教育", "卫生", "健康", "医疗", "保障", "民生", "财政", "预算", "项目", "申请",
+    "审批", "检查", "监督", "考核", "评估", "制度", "机制", "体系", "能力", "水平", "质量", "效率", "数字",
+    "信息化", "网络", "数据", "系统", "人居", "咸阳", "秦都", "渭城", "兴平", "三原", "泾阳", "乾县",
+)
 
 
 def title_lines(title: str, doc_type: str = "", size: float = TITLE) -> list[str]:
@@ -300,6 +313,16 @@ def title_lines(title: str, doc_type: str = "", size: float = TITLE) -> list[str
 
     suffix_guard = len(doc_type) + 1 if doc_type and title.endswith(doc_type) else 0
 
+    inside: set[int] = set()  # break positions that would split a known word
+    edges: set[int] = set()  # positions at a known word's edge
+    for word in TITLE_WORDS:
+        start = title.find(word)
+        while start != -1:
+            inside.update(range(start + 1, start + len(word)))
+            edges.update((start, start + len(word)))
+            start = title.find(word, start + 1)
+    inside -= edges
+
     def penalty(i: int) -> float:  # break between title[i-1] and title[i]
         a, b = title[i - 1], title[i]
         if b in NO_START or a in NO_END:
@@ -308,11 +331,17 @@ def title_lines(title: str, doc_type: str = "", size: float = TITLE) -> list[str
             return math.inf
         if suffix_guard and i > n - suffix_guard:
             return math.inf
+        if i in inside:
+            return 8.0
+        if b in "市县区省镇乡村局厅委" and (i + 1 >= n or title[i + 1] not in "委政"):
+            return 6.0  # keeps place and organ names whole (咸阳|市 is a bad break)
         if any(title[:i].endswith(s) for s in GOOD_AFTER) or any(title[i:].startswith(s) for s in GOOD_BEFORE):
             return 0.0
         if suffix_guard and i == n - suffix_guard:
             return 0.5
-        return 2.0
+        if i in edges:
+            return 1.0
+        return 4.0
 
     k = math.ceil(total / BLOCK_W)
     best = None
