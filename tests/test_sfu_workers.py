@@ -43,6 +43,8 @@ def external_env(server_factory):
             raise RuntimeError(open(log.name, errors="replace").read()[-2000:])
         time.sleep(0.2)
     yield server, worker, log.name
+    sys.stderr.write(server.log_path.read_text(errors="replace")[-3000:])
+    sys.stderr.write("WORKER:" + open(log.name, errors="replace").read()[-3000:])
     worker.terminate()
     try:
         worker.wait(10)
@@ -102,7 +104,10 @@ async def test_it_runs_rooms_in_an_sfu_worker_process_placed_through_the_channel
     try:
         await presenter.send({"type": "join"})
         await viewer.send({"type": "join"})
-        await presenter.wait_for(lambda m: m.get("type") == "joined", 15)
+        try:
+            await presenter.wait_for(lambda m: m.get("type") == "joined", 15)
+        except asyncio.TimeoutError:
+            raise AssertionError(f"no joined: {presenter.messages} {viewer.messages}")
         await viewer.wait_for(lambda m: m.get("type") == "joined", 15)
         await presenter.publish()
 

@@ -228,7 +228,7 @@ class ChannelBackend:
         worker = await cache.aget(CLAIM_KEY.format(meeting_id))
         if worker:
             return worker
-        reply = await self.layer.new_channel("sfu.reply.")
+        reply = await self.layer.new_channel()  # shares the process-local queue: demultiplexed
         await self.layer.send(PLACEMENT_CHANNEL, {"type": "sfu.place", "meeting": meeting_id,
                                                   "reply": reply})
         placed = await asyncio.wait_for(self.layer.receive(reply), timeout)
