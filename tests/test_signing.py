@@ -208,3 +208,10 @@ def test_it_says_plainly_when_a_file_is_not_a_signed_pdf(seals):
     assert not report.valid and "没有电子签章" in report.message
     broken = verify_pdf(b"%PDF-1.7\n" + os.urandom(2000))
     assert not broken.valid
+
+
+async def test_it_signs_and_verifies_from_inside_a_running_event_loop(seals):
+    _root, made = seals
+    result = render_pdf(sample_doc(1, seals=[Seal("咸阳市人民政府")]))
+    signed = seal_document(result, [LocalSealSigner(made["city"])])
+    assert verify_pdf(signed).valid

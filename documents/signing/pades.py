@@ -23,6 +23,21 @@ from .remote import Signer
 MAX_PDF_BYTES = 50 * 1024 * 1024
 
 
+def _off_loop(fn, *args, **kwargs):
+    """pyHanko's sync API calls asyncio.run(): from a thread with a running event loop
+    (an async view, Playwright's sync API) run it in a worker thread instead."""
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return fn(*args, **kwargs)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(fn, *args, **kwargs).result()
+
+
 class _PyHankoSigner:
     """Builds a pyhanko Signer that delegates the raw signature to our Signer."""
 
@@ -61,6 +76,12 @@ def _stamp_style(picture: bytes):
 def sign_pdf(pdf: bytes, signer: Signer, *, page: int, box: tuple[float, float, float, float],
              field_name: str, reason: str = "公文用印", location: str = "") -> bytes:
     """Add one PAdES signature with a visible seal stamp at `box` on `page` (0-based)."""
+    return _off_loop(_sign_pdf, pdf, signer, page=page, box=box, field_name=field_name, reason=reason,
+                     location=location)
+
+
+def _sign_pdf(pdf: bytes, signer: Signer, *, page: int, box, field_name: str, reason: str,
+              location: str) -> bytes:
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import fields, signers
 
@@ -163,6 +184,10 @@ def _trust_roots(extra=None):
 
 def verify_pdf(data: bytes, *, extra_roots=None) -> VerifyReport:
     """Verify every signature of a PDF against the organisational CA."""
+    return _off_loop(_verify_pdf, data, extra_roots=extra_roots)
+
+
+def _verify_pdf(data: bytes, *, extra_roots=None) -> VerifyReport:
     from pyhanko.pdf_utils.misc import PdfError
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.diff_analysis import ModificationLevel
