@@ -497,7 +497,9 @@ def do_participant_joined(person, meeting, media_mode=MediaMode.VIDEO, session_k
         meeting = Meeting.objects.select_for_update().get(id=meeting.id)
         _check_open(meeting)
         started = False
-        if meeting.state == MeetingState.SCHEDULED:
+        # A host's arrival starts the meeting, or anyone's once the start time has come; an
+        # early participant waits in the room without starting it.
+        if meeting.state == MeetingState.SCHEDULED and (now >= meeting.starts_at or is_host(person, meeting)):
             meeting.state = MeetingState.LIVE
             meeting.started_at = meeting.updated_at = now
             meeting.save(update_fields=["state", "started_at", "updated_at"])

@@ -32,7 +32,8 @@ def provider(person):
         items.append({
             "kind": "meeting",
             "title": title,
-            "url": f"/meetings/{meeting.id}/",
+            # a live meeting is one click away: straight into the room
+            "url": f"/meetings/{meeting.id}/room/" if meeting.state == MeetingState.LIVE else f"/meetings/{meeting.id}/",
             "since": meeting.created_at,
             "unit": meeting.organiser_unit.name if meeting.organiser_unit_id else None,
         })

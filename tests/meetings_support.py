@@ -11,8 +11,8 @@ def post_of(person):
     return Post.objects.active().filter(person_id=person.id).select_related("unit").first()
 
 
-def schedule(host, *, start_in=datetime.timedelta(hours=1), minutes=60, **kwargs):
-    """Schedules through the real action, as the host's current post."""
+def schedule(host, *, start_in=datetime.timedelta(0), minutes=60, **kwargs):
+    """Schedules through the real action, as the host's current post (starting now unless told)."""
     from meetings.actions import do_schedule
 
     starts = timezone.now() + start_in

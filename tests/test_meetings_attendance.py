@@ -183,3 +183,23 @@ def test_it_exports_the_report_as_csv_and_pdf_with_a_chart(client_for, training,
 
     svg = client.get(f"/meetings/{training.id}/attendance.svg")
     assert svg["Content-Type"].startswith("image/svg+xml") and svg.content.decode().count('class="bar"') == 3
+
+
+def test_it_lets_an_early_participant_wait_without_starting_the_meeting(county_secretary, village_cadre, units):
+    from meetings.actions import do_participant_joined
+
+    later = schedule(county_secretary, unit_ids=[units["人民路社区"].id], start_in=datetime.timedelta(hours=1))
+    do_participant_joined(village_cadre, later, "video")
+    later.refresh_from_db()
+    assert later.state == "scheduled" and later.started_at is None
+    do_participant_joined(county_secretary, later, "video")
+    later.refresh_from_db()
+    assert later.state == "live" and later.started_at is not None
+
+
+def test_it_gives_the_host_the_report_as_json(client_for, training, county_secretary, village_cadre, village_cadre2):
+    _run_training(training, county_secretary, village_cadre, village_cadre2)
+    data = client_for(county_secretary).get(f"/api/meetings/{training.id}/attendance").json()
+    assert data["totals"]["attended"] == 3
+    north = [g for g in data["units"] if g["name"] == "北街村民委员会"][0]
+    assert north["people"][0]["checked_in"] is True and north["people"][0]["first_join"]

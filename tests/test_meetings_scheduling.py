@@ -133,6 +133,12 @@ def test_it_shows_invitations_and_upcoming_meetings_in_the_todo_list(client_for,
     assert len(mine) == 1 and "秋季防火培训" in mine[0]["title"] and mine[0]["url"] == f"/meetings/{meeting.id}/"
     assert client_for(village_cadre).get("/api/office/todo/count").json()["count"] >= 1
     assert not [i for i in client_for(outsider).get("/api/office/todo").json()["items"] if i["kind"] == "meeting"]
+    # once it is live, the item is one click from the room
+    from meetings.actions import do_participant_joined
+
+    do_participant_joined(county_secretary, meeting, "video")
+    live = [i for i in client_for(village_cadre).get("/api/office/todo").json()["items"] if i["kind"] == "meeting"]
+    assert live[0]["url"] == f"/meetings/{meeting.id}/room/" and live[0]["title"].startswith("【进行中】")
 
 
 def test_it_updates_and_cancels_and_tells_the_invited(client_for, county_secretary, county_leader, village_cadre,
