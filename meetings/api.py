@@ -365,6 +365,7 @@ def roster(meeting):
                      "admission": p.admission, "online": p.online, "media_mode": p.media_mode,
                      "hand": p.hand_raised_at is not None, "muted_by_host": p.muted_by_host,
                      "host": p.person_id in hosts, "checked_in": p.person_id in checked,
+                     "presenter": p.person_id == meeting.presenter_id,
                      "minutes": s.get("minutes", 0.0)})
     return rows
 

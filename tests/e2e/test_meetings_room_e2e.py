@@ -139,3 +139,35 @@ def test_it_runs_a_training_from_invitation_to_attendance_report_and_playback(se
     }""")
     assert played["width"] > 0 and played["time"] >= 1.4 and played["seekable"] >= 1
     assert 206 in statuses
+
+
+def test_it_admits_a_person_from_the_waiting_room_into_the_running_room(seed_small, live_server_url, new_page,
+                                                                        county_secretary, town_secretary):
+    from meetings.actions import do_schedule
+    from meetings.models import Participant
+    from tests.meetings_support import post_of
+
+    now = timezone.now()
+    meeting = do_schedule(county_secretary, post_of(county_secretary), title="街道工作例会", starts_at=now,
+                          ends_at=now + datetime.timedelta(hours=1), person_ids=[town_secretary.id],
+                          waiting_room=True)
+    host = new_page()
+    login(host, live_server_url, "county_secretary")
+    host.goto(f"{live_server_url}/meetings/{meeting.id}/room/")
+    host.wait_for_function("window.ywStats && window.ywStats.joined", timeout=20000)
+    host.wait_for_function("document.getElementById('live-dot').classList.contains('on')")
+
+    guest = new_page()
+    login(guest, live_server_url, "town_secretary")
+    guest.goto(f"{live_server_url}/meetings/{meeting.id}/room/")
+    assert guest.locator("#waiting-room").is_visible()
+    assert guest.evaluate("window.ywStats === undefined")  # no media before admission
+    assert Participant.objects.get(meeting=meeting, person=town_secretary).admission == "waiting"
+    guest.wait_for_function("document.getElementById('live-dot').classList.contains('on')")
+
+    admit = f"#participant-list button[data-command=admit][data-target='{town_secretary.id}']"
+    host.wait_for_selector(admit, timeout=15000)  # the waiting person appears for the host by live event
+    host.click(admit)
+    guest.wait_for_function("window.ywStats && window.ywStats.joined", timeout=20000)  # reloaded into the room
+    assert not guest.locator("#waiting-room").count()
+    host.locator(f"#participant-list li[data-person='{town_secretary.id}']:not(.waiting)").wait_for(timeout=15000)

@@ -79,9 +79,21 @@ const list = $("participant-list");
 async function refreshParticipants() {
   if (!list || cfg.waiting) return;
   let rows;
-  try { rows = await api("participants"); } catch (e) { return; }
+  let waiting = [];
+  try {
+    if (cfg.is_host) {
+      // hosts see the waiting room too (from the live roster), with 准许入会
+      const roster = await api("roster");
+      rows = roster.participants.filter((p) => p.online);
+      waiting = roster.participants.filter((p) => p.admission === "waiting");
+    } else {
+      rows = await api("participants");
+    }
+  } catch (e) { return; }
   $("participant-count").textContent = `(${rows.length})`;
-  list.innerHTML = rows.map((p) => {
+  const waitingHtml = waiting.map((p) => `<li data-person="${p.person_id}" class="waiting"><span class="pname">${esc(p.name)} <span class="tag warn">等候中</span></span>
+      <span class="person-actions"><button class="host-menu-btn" data-command="admit" data-target="${p.person_id}">准许入会</button></span></li>`).join("");
+  list.innerHTML = waitingHtml + rows.map((p) => {
     const tags = [p.host ? "主持人" : "", p.presenter ? "主讲" : "", p.media_mode === "audio" ? "仅音频" : "", p.hand ? "✋" : ""]
       .filter(Boolean).map((t) => `<span class="tag">${t}</span>`).join(" ");
     const menu = cfg.is_host && p.person_id !== me ? `<span class="person-actions">
