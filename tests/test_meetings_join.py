@@ -128,3 +128,18 @@ def test_it_lists_meetings_through_the_api(client_for, county_secretary, village
     assert client_for(outsider).get("/api/meetings/", {"scope": "upcoming"}).json() == []
     bad = client_for(outsider).get("/api/meetings/", {"scope": "someday"})
     assert bad.status_code == 400 and "scope" in bad.json()["detail"]
+
+
+def test_it_lists_meetings_through_the_api_with_a_fixed_number_of_queries(client_for, county_secretary, county_leader,
+                                                                         village_cadre, units,
+                                                                         django_assert_max_num_queries):
+    client = client_for(village_cadre)
+    schedule(county_secretary, unit_ids=[units["人民路社区"].id], co_host_ids=[county_leader.id])
+    client.get("/api/meetings/")
+    with django_assert_max_num_queries(10) as few:
+        assert len(client.get("/api/meetings/").json()) == 1
+    for i in range(8):
+        schedule(county_secretary, unit_ids=[units["人民路社区"].id], co_host_ids=[county_leader.id], title=f"会{i}")
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        rows = client.get("/api/meetings/").json()
+    assert len(rows) == 9 and all(r["co_hosts"] == [{"id": county_leader.id, "name": "周区长"}] for r in rows)
