@@ -145,52 +145,114 @@ def do_create_seal(*, person, unit, ip=None) -> dict:
     return material.manifest
 
 
+def _keeps(person, unit) -> bool:
+    """`person` keeps `unit`'s seal: a secretary of the unit (or of its 办公室)."""
+    if _keeper_post(person, unit) is not None:
+        return True
+    office = getattr(actions, "_office_of", lambda u: None)(unit)
+    return office is not None and _keeper_post(person, office) is not None
+
+
+def _sealing_dir(document) -> Path:
+    return issued_path(document).parent
+
+
+def _sealing_state(document) -> dict:
+    import json
+
+    path = _sealing_dir(document) / "sealing.json"
+    return json.loads(path.read_text()) if path.exists() else {"boxes": [], "done": []}
+
+
 def check_can_seal(person, document):
-    """用印: only after 签发, by a keeper of the issuing unit's seal, when every issuer has a seal."""
+    """用印: only after 签发; each issuer's seal is applied by that unit's own keeper
+    (its secretary), the lead (主办) unit first; every issuer must have a seal."""
     actions.check_can_view(person, document)
     if document.state not in SEALABLE_STATES:
         raise ActionError(_("公文须经签发定稿后才能用印。"), status=409)
-    post = _keeper_post(person, document.unit)
-    office = getattr(actions, "_office_of", lambda u: None)(document.unit)
-    if post is None and office is not None:
-        post = _keeper_post(person, office)
-    if post is None:
-        raise ActionError(_("只有发文机关的文秘人员（印章保管人）可以用印。"), status=403)
     issuers = [document.unit] + list(document.co_issuers.all().order_by("id"))
+    mine = [u for u in issuers if _keeps(person, u)]
+    if not mine:
+        raise ActionError(_("只有发文机关的文秘人员（印章保管人）可以用印。"), status=403)
     missing = [u.name for u in issuers if not ca.has_seal(u.id)]
     if missing:
         raise ActionError(_("以下机关尚未制作电子印章：%(u)s。") % {"u": "、".join(missing)}, status=409)
     if issued_path(document).exists():
         raise ActionError(_("该公文已用印，正式文件已生成。"), status=409)
-    return post, issuers
+    done = set(_sealing_state(document)["done"])
+    if document.unit_id not in done and document.unit not in mine:
+        raise ActionError(_("联合发文须由主办机关先用印。"), status=409)
+    todo = [u for u in mine if u.id not in done]
+    if not todo:
+        raise ActionError(_("本单位已用印，等待其他联合发文机关用印。"), status=409)
+    post = _keeper_post(person, todo[0]) or _keeper_post(person, actions._office_of(todo[0]))
+    return post, issuers, todo
 
 
 def do_seal(*, person, document, ip=None) -> bytes:
-    """印制: render, convert to PDF/A-2b, sign with every issuer's seal, keep the file."""
-    post, issuers = check_can_seal(person, document)
+    """印制: the lead unit's keeper renders the PDF/A-2b file and applies its seal; each
+    co-issuer's keeper then adds theirs (incremental PAdES signatures). The file is
+    issued when every issuer has sealed; until then it waits in sealing.pdf."""
+    import json
+
+    from documents.render.pdf import RenderResult, SealBox
+
+    post, issuers, todo = check_can_seal(person, document)
     try:
-        signers = [LocalSealSigner(ca.load_seal(u.id)) for u in issuers]
+        signers = {u.id: LocalSealSigner(ca.load_seal(u.id)) for u in todo}
     except ca.SealError as exc:
         raise ActionError(str(exc), status=409) from None
-    rdoc = to_render_doc(document)
-    result = render_pdf(rdoc)
-    result.pdf = to_pdfa(result.pdf, title=rdoc.title or rdoc.doc_type, author="、".join(rdoc.organs),
-                         subject=rdoc.doc_number)
-    signed = seal_document(result, signers, person_id=person.id, document_id=document.id)
-    path = issued_path(document)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(signed)
+    folder = _sealing_dir(document)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = _sealing_state(document)
+    partial = folder / "sealing.pdf"
+    if not state["done"]:
+        rdoc = to_render_doc(document)
+        result = render_pdf(rdoc)
+        pdf = to_pdfa(result.pdf, title=rdoc.title or rdoc.doc_type, author="、".join(rdoc.organs),
+                      subject=rdoc.doc_number)
+        boxes = {u.id: b for u, b in zip(issuers, result.seal_boxes)}
+        state["boxes"] = [[uid, b.page, *b.box, b.organ] for uid, b in boxes.items()]
+    else:
+        pdf = partial.read_bytes()
+    boxes = {row[0]: SealBox(row[1], tuple(row[2:6]), row[6]) for row in state["boxes"]}
+    order = [u for u in issuers if u in todo]
+    for unit in order:
+        box = boxes[unit.id]
+        one = RenderResult(pdf, 0, [box])
+        pdf = seal_document(one, [signers[unit.id]], person_id=person.id, document_id=document.id,
+                            field_prefix=f"seal-{unit.id}-")
+        state["done"].append(unit.id)
+    complete = all(u.id in state["done"] for u in issuers)
+    target = issued_path(document) if complete else partial
+    tmp = target.with_suffix(".tmp")
+    tmp.write_bytes(pdf)
     try:
         with transaction.atomic():
             audit.record("document.seal", person=person, post=post, obj=document, ip=ip,
-                         data={"sha256": hashlib.sha256(signed).hexdigest(), "seals": [u.id for u in issuers]})
-            send_event({"type": "document", "op": "sealed", "id": document.id}, units=[document.unit_id])
-            os.replace(tmp, path)
+                         data={"sha256": hashlib.sha256(pdf).hexdigest(), "seals": [u.id for u in order],
+                               "complete": complete})
+            send_event({"type": "document", "op": "sealed" if complete else "sealing", "id": document.id},
+                       units=[u.id for u in issuers])
+            os.replace(tmp, target)
+            if complete:
+                for leftover in (partial, folder / "sealing.json"):
+                    if leftover.exists():
+                        leftover.unlink()
+            else:
+                (folder / "sealing.json").write_text(json.dumps(state, ensure_ascii=False))
     finally:
         if tmp.exists():
             tmp.unlink()
-    return signed
+    return pdf
+
+
+def sealing_status(document) -> dict:
+    issuers = [document.unit] + list(document.co_issuers.all().order_by("id"))
+    done = set(_sealing_state(document)["done"])
+    complete = issued_path(document).exists()
+    return {"complete": complete,
+            "units": [{"id": u.id, "name": u.name, "sealed": complete or u.id in done} for u in issuers]}
 
 
 # ------------------------------------------------------------------ verification

@@ -54,14 +54,21 @@ def document_docx(request, doc_id: int):
                      "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
 
 
-@router.post("/{doc_id}/seal", summary="用印：生成加盖电子印章的正式PDF（签发后，印章保管人）")
+@router.post("/{doc_id}/seal", summary="用印：加盖本单位电子印章（签发后，由各发文机关的印章保管人，主办机关先）")
 def seal(request, doc_id: int):
     import hashlib
 
     doc = actions.get_document(request.user, doc_id)
     signed = actions_files.do_seal(person=request.user, document=doc, ip=client_ip(request))
-    return {"sealed": True, "sha256": hashlib.sha256(signed).hexdigest(), "size": len(signed),
-            "url": f"/api/documents/files/{doc.id}/pdf"}
+    status = actions_files.sealing_status(doc)
+    return {"sealed": status["complete"], "units": status["units"], "sha256": hashlib.sha256(signed).hexdigest(),
+            "size": len(signed), "url": f"/api/documents/files/{doc.id}/pdf"}
+
+
+@router.get("/{doc_id}/sealing", summary="用印进度（联合发文各机关是否已用印）")
+def sealing(request, doc_id: int):
+    doc = actions.get_document(request.user, doc_id)
+    return actions_files.sealing_status(doc)
 
 
 @router.post("/seals/{unit_id}", response={201: dict}, summary="为单位制作电子印章（组织CA签发证书）")

@@ -159,3 +159,42 @@ def test_it_says_plainly_what_is_wrong_with_a_verification_upload(client_for, co
     unsigned = client_for(county_secretary).get(f"/api/documents/files/{draft(county_secretary).id}/pdf").content
     report = _upload(anyone, "/api/documents/files/verify", unsigned, "a.pdf").json()
     assert report["valid"] is False and "没有电子签章" in report["message"]
+
+
+def test_it_has_each_co_issuer_apply_its_own_seal_lead_unit_first(city_secretary, city_leader, units, client_for):
+    from documents import actions
+    from office.models import Person, Post
+    from tests.test_documents_support import approve_all, sign_off
+
+    edu = units["市教育局"]
+    edu_head = Person.objects.create_user("edu_head", "x", display_name="教育局局长")
+    Post.objects.create(person=edu_head, unit=edu, title="局长", is_leader=True)
+    edu_clerk = Person.objects.create_user("edu_clerk", "x", display_name="教育局文书")
+    Post.objects.create(person=edu_clerk, unit=edu, title="文书", is_secretary=True)
+    doc = draft(city_secretary, title="关于联合开展校园安全检查的通知", main=[units["秦都区"].id], co_issuers=[edu.id])
+    sign_off(doc, city_secretary, city_leader)
+    approve_all(doc, city_leader, edu_head)
+    actions.do_register(person=city_secretary, post=post_of(city_secretary), doc=doc)
+    lead, clerk = client_for(city_secretary), client_for(edu_clerk)
+    assert lead.post(f"/api/documents/files/seals/{doc.unit_id}").status_code == 201
+    assert clerk.post(f"/api/documents/files/seals/{edu.id}").status_code == 201
+
+    early = clerk.post(f"/api/documents/files/{doc.id}/seal")
+    assert early.status_code == 409 and "主办机关先用印" in early.json()["detail"]
+    first = lead.post(f"/api/documents/files/{doc.id}/seal")
+    assert first.status_code == 200 and first.json()["sealed"] is False
+    assert [u["sealed"] for u in first.json()["units"]] == [True, False]
+    assert lead.get(f"/api/documents/files/{doc.id}/pdf")["X-Document-Sealed"] == "0"  # not issued yet
+    again = lead.post(f"/api/documents/files/{doc.id}/seal")
+    assert again.status_code == 409 and "等待其他" in again.json()["detail"]
+    second = clerk.post(f"/api/documents/files/{doc.id}/seal")
+    assert second.status_code == 200 and second.json()["sealed"] is True
+
+    issued = lead.get(f"/api/documents/files/{doc.id}/pdf")
+    assert issued["X-Document-Sealed"] == "1"
+    report = _upload(Client(), "/api/documents/files/verify", issued.content, "joint.pdf").json()
+    assert report["valid"] is True, report["message"]
+    assert [s["organisation"] for s in report["signatures"]] == [doc.unit.name, edu.name]
+    from documents.signing import ca
+    assert ca.usage_log(edu.id)[-1]["person_id"] == edu_clerk.id
+    assert ca.usage_log(doc.unit_id)[-1]["person_id"] == city_secretary.id

@@ -100,7 +100,7 @@ def _sign_pdf(pdf: bytes, signer: Signer, *, page: int, box, field_name: str, re
 
 
 def seal_document(result, signers: list[Signer], *, person_id: int | None = None,
-                  document_id: int | None = None) -> bytes:
+                  document_id: int | None = None, field_prefix: str = "seal") -> bytes:
     """Sign a RenderResult with every seal, in 署名 order. Each LocalSealSigner
     use is written to the unit's 用印 log. The caller checks the 签发 first."""
     import hashlib
@@ -113,7 +113,8 @@ def seal_document(result, signers: list[Signer], *, person_id: int | None = None
         raise ValueError(f"{len(boxes)} seal places but {len(signers)} signers")
     pdf = result.pdf
     for n, (box, signer) in enumerate(zip(boxes, signers), 1):
-        pdf = sign_pdf(pdf, signer, page=box.page, box=box.box, field_name=f"seal{n}")
+        pdf = sign_pdf(pdf, signer, page=box.page, box=box.box,
+                       field_name=f"{field_prefix}{n}" if field_prefix == "seal" else field_prefix.rstrip("-"))
         if isinstance(signer, LocalSealSigner):
             log_use(signer.material.unit_id, person_id=person_id, document_id=document_id,
                     purpose="公文用印", digest=hashlib.sha256(pdf).hexdigest())
