@@ -32,10 +32,16 @@ function banner(text, kind = "") {
 // ---------------------------------------------------------------- chat
 let lastChat = 0;
 const chatLog = $("chat-log");
-async function fetchChat() {
+let chatBusy = Promise.resolve();
+function fetchChat() {  // one fetch at a time, so a message is never shown twice
+  chatBusy = chatBusy.then(fetchChatNow, fetchChatNow);
+  return chatBusy;
+}
+async function fetchChatNow() {
   let rows = [];
   try { rows = await api(`chat?after=${lastChat}`); } catch (e) { return; }
   for (const m of rows) {
+    if (m.id <= lastChat || chatLog.querySelector(`li[data-id="${m.id}"]`)) continue;
     lastChat = Math.max(lastChat, m.id);
     const li = document.createElement("li");
     li.dataset.id = m.id;
