@@ -166,6 +166,7 @@ def report_svg(report, width=720):
 def report_pdf(report):
     """A4 PDF with reportlab's built-in STSong-Light CID font (no font file needed)."""
     from reportlab.graphics.charts.barcharts import HorizontalBarChart
+    from reportlab.graphics.charts.legends import Legend
     from reportlab.graphics.shapes import Drawing
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
@@ -194,7 +195,7 @@ def report_pdf(report):
              Spacer(1, 4 * mm)]
     groups = [g for g in report["units"] if g["invited"]]
     if groups:
-        height = 30 + 22 * len(groups)
+        height = 40 + 22 * len(groups)
         drawing = Drawing(170 * mm, height)
         chart = HorizontalBarChart()
         chart.x, chart.y = 60 * mm, 10
@@ -204,11 +205,21 @@ def report_pdf(report):
         chart.categoryAxis.labels.fontName = font
         chart.categoryAxis.labels.fontSize = 8
         chart.valueAxis.valueMin = 0
+        most = max(g["invited"] for g in groups)
+        chart.valueAxis.valueMax = most
+        chart.valueAxis.valueStep = max(1, -(-most // 5))  # whole people
         chart.valueAxis.labels.fontSize = 8
         chart.categoryAxis.style = "stacked"
         chart.bars[0].fillColor = colors.HexColor("#15803d")
         chart.bars[1].fillColor = colors.HexColor("#dc2626")
         drawing.add(chart)
+        legend = Legend()
+        legend.x, legend.y = 60 * mm, height - 2
+        legend.fontName, legend.fontSize = font, 8
+        legend.alignment = "right"
+        legend.columnMaximum = 1
+        legend.colorNamePairs = [(colors.HexColor("#15803d"), "出席"), (colors.HexColor("#dc2626"), "缺席")]
+        drawing.add(legend)
         story += [drawing, Spacer(1, 4 * mm)]
     for g in report["units"]:
         if not g["invited"]:
@@ -219,7 +230,7 @@ def report_pdf(report):
             rows.append([Paragraph(escape(r["name"]), body), "出席" if r["attended"] else "缺席", f"{r['minutes']:.1f}",
                          _fmt(r["first_join"])[5:16], _fmt(r["last_leave"])[5:16], r["mode"],
                          "是" if r["checked_in"] else ""])
-        table = Table(rows, colWidths=[32 * mm, 14 * mm, 18 * mm, 28 * mm, 28 * mm, 24 * mm, 12 * mm], repeatRows=1)
+        table = Table(rows, colWidths=[34 * mm, 13 * mm, 20 * mm, 28 * mm, 28 * mm, 22 * mm, 12 * mm], repeatRows=1)
         table.setStyle(TableStyle([
             ("FONTNAME", (0, 0), (-1, -1), font), ("FONTSIZE", (0, 0), (-1, -1), 9),
             ("GRID", (0, 0), (-1, -1), 0.4, colors.grey), ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#f3f4f6")),
