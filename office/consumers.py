@@ -1,4 +1,5 @@
 """The events websocket (/ws/): authenticate, register with the hub, relay frames."""
+import functools
 import json
 
 from channels.consumer import get_handler_name
@@ -16,8 +17,29 @@ def _keys_for(person_id):
     return [f"p:{person_id}"] + [f"u:{u}" for u in unit_ids]
 
 
+def _daphne_protocol(send):
+    """daphne's WebSocketProtocol behind this consumer's ASGI send, or None.
+
+    daphne passes send=partial(server.handle_reply, protocol); channels' session middleware wraps
+    it in a bound method whose object keeps it as .real_send. Under any other server (or
+    channels.testing) this finds nothing and frames go through the ASGI send as usual.
+    """
+    target = getattr(getattr(send, "__self__", None), "real_send", send)
+    if isinstance(target, functools.partial) and len(target.args) == 1:
+        protocol = target.args[0]
+        if hasattr(protocol, "sendMessage") and hasattr(protocol, "STATE_OPEN") and hasattr(protocol, "transport"):
+            return protocol
+    return None
+
+
 class EventsConsumer(AsyncWebsocketConsumer):
     keys = ()
+    protocol = None  # daphne's protocol, for push_wire()
+    # No channel-layer channel per socket: frames come from the hub (one layer channel per
+    # process), never from the layer. Without this every socket keeps a receive() pending on
+    # the layer (channels_redis: two tasks and a lock waiter each; in-memory: a queue each),
+    # which cost seconds per broadcast at 5,000 sockets (bench/bench_events.py).
+    channel_layer_alias = "yw.no-layer-for-sockets"
 
     async def dispatch(self, message):
         # Channels runs aclose_old_connections() in a thread hop before every message;
@@ -37,6 +59,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
         await hub.ensure_listening()
         hub.register(self, self.keys)
         await self.accept()
+        self.protocol = _daphne_protocol(self.base_send)
         await self.send(text_data=json.dumps({"type": "hello", "op": "connected"}))
 
     async def disconnect(self, code):
@@ -48,3 +71,20 @@ class EventsConsumer(AsyncWebsocketConsumer):
 
     async def push_frame(self, frame):
         await self.send(text_data=frame)
+
+    def push_wire(self, wire):
+        """Write a complete, pre-built websocket frame (office.hub.text_frame) to the socket.
+
+        The fast path of a broadcast: one transport.write of bytes built once for all sockets,
+        instead of the ASGI send chain (session wrapper, daphne's handle_reply coroutine,
+        autobahn's per-message framing) per socket. Returns False when it cannot be used (not
+        on daphne, not open yet or any more, compression negotiated): call push_frame() then.
+        """
+        protocol = self.protocol
+        if protocol is None or protocol.state != protocol.STATE_OPEN:
+            return False
+        transport = protocol.transport
+        if transport is None or getattr(protocol, "_perMessageCompress", None) is not None:
+            return False
+        transport.write(wire)
+        return True

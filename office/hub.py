@@ -15,6 +15,7 @@ from channels.layers import get_channel_layer
 log = logging.getLogger(__name__)
 
 BUS_GROUP = "yw.bus"
+CHUNK = 500  # sockets written between two turns of the event loop
 
 
 class Hub:
@@ -42,7 +43,10 @@ class Hub:
             return
         layer = get_channel_layer()
         self.loop = loop
-        self.channel_name = await layer.new_channel("yw.hub.")
+        # The layer's default prefix: channels_redis multiplexes every process-local channel over
+        # ONE Redis list named after the prefix, read by whichever receiver holds its lock; a
+        # channel with another prefix ("yw.hub.") was never read while consumers were waiting.
+        self.channel_name = await layer.new_channel()
         await layer.group_add(BUS_GROUP, self.channel_name)
         self.listener = loop.create_task(self._listen(layer))
 
@@ -76,7 +80,38 @@ class Hub:
         if not targets:
             return
         frame = message["frame"]
-        await asyncio.gather(*(c.push_frame(frame) for c in targets), return_exceptions=True)
+        # The frame is framed once for every socket; each socket gets one transport write, no
+        # task and no coroutine chain. Every CHUNK sockets the loop gets a turn, so the writes
+        # already made go out and other sockets' traffic is not held up by a big broadcast.
+        wire = text_frame(frame)
+        slow = []
+        for n, consumer in enumerate(targets, 1):
+            push_wire = getattr(consumer, "push_wire", None)
+            try:
+                if push_wire is None or not push_wire(wire):
+                    slow.append(consumer)
+            except Exception:  # one broken socket must not stop the others
+                log.debug("push_wire failed", exc_info=True)
+            if n % CHUNK == 0:
+                await asyncio.sleep(0)
+        for consumer in slow:
+            try:
+                await consumer.push_frame(frame)
+            except Exception:
+                log.debug("push_frame failed", exc_info=True)
+
+
+def text_frame(text):
+    """One unmasked, unfragmented websocket text frame (RFC 6455 5.2) carrying text."""
+    payload = text.encode("utf-8")
+    n = len(payload)
+    if n < 126:
+        header = bytes((0x81, n))
+    elif n < 65536:
+        header = bytes((0x81, 126)) + n.to_bytes(2, "big")
+    else:
+        header = bytes((0x81, 127)) + n.to_bytes(8, "big")
+    return header + payload
 
 
 hub = Hub()
