@@ -713,6 +713,9 @@ def do_check_in(person, meeting):
         window = CheckInWindow.objects.filter(meeting=meeting, opens_at__lte=now, closes_at__gt=now).last()
         if window is None:
             raise ActionError(_("当前没有进行中的签到。"), status=409)
+        # 签到 proves presence: only someone in the room now may check in
+        if not Attendance.objects.filter(meeting=meeting, person=person, left_at__isnull=True).exists():
+            raise ActionError(_("请先进入会议，再签到。"), status=409)
         try:
             with transaction.atomic():
                 checkin = CheckIn.objects.create(window=window, person=person, at=now)

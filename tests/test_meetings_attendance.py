@@ -96,6 +96,9 @@ def test_it_runs_a_check_in_window_during_the_session(client_for, training, coun
     assert sent_events.of("checkin")
     cadre = client_for(village_cadre)
     assert cadre.get(f"/api/meetings/{training.id}/checkin").json()["open"] is True
+    absent = cadre.post(f"/api/meetings/{training.id}/checkin")
+    assert absent.status_code == 409 and "请先进入会议" in absent.json()["detail"]
+    do_participant_joined(village_cadre, training, "video")
     assert cadre.post(f"/api/meetings/{training.id}/checkin").status_code == 200
     twice = cadre.post(f"/api/meetings/{training.id}/checkin")
     assert twice.status_code == 409 and "已签到" in twice.json()["detail"]

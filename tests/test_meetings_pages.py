@@ -49,6 +49,7 @@ def test_it_opens_a_check_in_from_the_detail_page_and_the_participant_checks_in(
     from meetings.models import CheckIn
 
     do_participant_joined(county_secretary, meeting, "video")
+    do_participant_joined(village_cadre, meeting, "video")
     client_for(county_secretary).post(f"/meetings/{meeting.id}/checkin/start/", {"minutes": "5"})
     cadre = client_for(village_cadre)
     assert 'id="checkin-button"' in cadre.get(f"/meetings/{meeting.id}/").content.decode()
