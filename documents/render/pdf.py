@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable
 
+from reportlab import rl_config
 from reportlab.lib.colors import Color
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
@@ -23,6 +24,10 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
 from . import fonts
+
+# Streams are Flate-compressed binary; reportlab's default ASCII85 layer on top only
+# adds 25 % to the size and costs time.
+rl_config.useA85 = 0
 from .model import Heading, Image, Paragraph, RenderDoc, Table, cn_date
 
 PAGE_W, PAGE_H = A4
@@ -64,19 +69,36 @@ def baseline(i: int, size: float = BODY) -> float:
 
 # ---------------------------------------------------------------- text runs
 
-@dataclass
+@dataclass(slots=True)
 class Glyph:
     ch: str
     role: str
     size: float
     width: float  # advance including tracking
+    natural: float = 0.0  # the font's own advance
+
+
+_WIDTHS: dict[tuple[str, float], dict[str, float]] = {}
+
+
+def char_width(ch: str, role: str, size: float) -> float:
+    table = _WIDTHS.get((role, size))
+    if table is None:
+        table = _WIDTHS[(role, size)] = {}
+    w = table.get(ch)
+    if w is None:
+        w = table[ch] = stringWidth(ch, fonts.font_name(role), size)
+    return w
 
 
 def glyphs(text: str, role: str, size: float = BODY, tracking: float | None = None) -> list[Glyph]:
-    name = fonts.font_name(role)
     if tracking is None:
         tracking = (CHAR - BODY) if size == BODY else 0.0
-    return [Glyph(ch, role, size, stringWidth(ch, name, size) + tracking) for ch in text]
+    out = []
+    for ch in text:
+        w = char_width(ch, role, size)
+        out.append(Glyph(ch, role, size, w + tracking, w))
+    return out
 
 
 def _is_cjk(ch: str) -> bool:
@@ -122,26 +144,29 @@ def break_lines(gs: list[Glyph], width: float, first_width: float | None = None)
     first_width = width if first_width is None else first_width
     lines: list[list[Glyph]] = []
     cur: list[Glyph] = []
+    cur_w = 0.0
     limit = first_width
     eps = 0.01
     for unit in _units(gs):
         uw = _width(unit)
-        if _width(cur) + uw <= limit + eps:
+        if cur_w + uw <= limit + eps:
             cur.extend(unit)
+            cur_w += uw
             continue
         if cur:
             lines.append(cur)
-            cur = []
+            cur, cur_w = [], 0.0
             limit = width
         if uw <= limit + eps:
-            cur = list(unit)
+            cur, cur_w = list(unit), uw
             continue
         for g in unit:  # a unit longer than a line: break it by glyphs
-            if _width(cur) + g.width > limit + eps and cur:
+            if cur_w + g.width > limit + eps and cur:
                 lines.append(cur)
-                cur = []
+                cur, cur_w = [], 0.0
                 limit = width
             cur.append(g)
+            cur_w += g.width
     if cur:
         lines.append(cur)
     # trailing spaces never count
@@ -170,8 +195,7 @@ def draw_glyph_line(c: Canvas, gs: list[Glyph], x: float, y: float, *, justify_t
             run.clear()
 
     for g in gs:
-        natural = stringWidth(g.ch, fonts.font_name(g.role), g.size)
-        space = g.width - natural + extra
+        space = g.width - (g.natural or char_width(g.ch, g.role, g.size)) + extra
         key = (g.role, g.size)
         if key != cur_key:
             flush()
