@@ -87,6 +87,20 @@ def server_main(kind, port, ready):
         while True:
             await asyncio.sleep(3600)
 
+    profile = os.environ.get("BENCH_PROFILE")
+    if profile:  # BENCH_PROFILE=/path.prof: profile the server's event loop thread
+        import cProfile
+        import signal
+
+        prof = cProfile.Profile()
+
+        def dump(*_):
+            prof.disable()
+            prof.dump_stats(profile)
+            os._exit(0)
+
+        signal.signal(signal.SIGTERM, dump)
+        prof.enable()
     asyncio.run(main())
 
 
@@ -306,8 +320,11 @@ def run_step(kind, n, window, warmup=2.0):
         viewers += results.get(timeout=60)
     for p in procs + [publisher]:
         p.join(10)
-    server.kill()
-    server.join(5)
+    if os.environ.get("BENCH_PROFILE"):
+        server.terminate()
+    else:
+        server.kill()
+    server.join(10)
     wall = w1 - w0
     cpu = 100.0 * (c1 - c0) / wall
     fps = [v["frames"] / wall for v in viewers]

@@ -321,34 +321,46 @@ async def wait_until(predicate: Callable[[], bool], timeout: float = 15.0,
 
 
 class EncoderCounter:
-    """Counts encode()/pack() per RTCRtpSender by wrapping aiortc's get_encoder."""
+    """Counts every encode() of aiortc's codecs, and which RTCRtpSender's encoder made it.
+
+    ``server_encodes(publishers)`` = all encodes minus those made by the given (client)
+    senders: it must stay 0 for a forwarding server, while the client publishers encode.
+    """
 
     def __init__(self) -> None:
-        self.encode = defaultdict(int)
-        self.pack = defaultdict(int)
+        self.total = 0
+        self.encode = defaultdict(int)  # id(sender) -> encode() calls
 
     def install(self, monkeypatch: Any) -> "EncoderCounter":
         from aiortc import rtcrtpsender
+        from aiortc.codecs import g711, g722, h264, opus, vpx
+
+        counter = self
+        for cls in (vpx.Vp8Encoder, h264.H264Encoder, opus.OpusEncoder, g722.G722Encoder,
+                    g711.PcmaEncoder, g711.PcmuEncoder):
+            def counted(real: Any) -> Any:
+                def encode(self: Any, *args: Any, **kwargs: Any) -> Any:
+                    counter.total += 1
+                    return real(self, *args, **kwargs)
+                return encode
+            monkeypatch.setattr(cls, "encode", counted(cls.encode))
 
         original = rtcrtpsender.get_encoder
-        counter = self
 
         def get_encoder(codec: Any) -> Any:
             sender = sys._getframe(1).f_locals.get("self")
             encoder = original(codec)
-            real_encode, real_pack = encoder.encode, encoder.pack
+            real_encode = encoder.encode
 
             def encode(*args: Any, **kwargs: Any) -> Any:
                 counter.encode[id(sender)] += 1
                 return real_encode(*args, **kwargs)
 
-            def pack(*args: Any, **kwargs: Any) -> Any:
-                counter.pack[id(sender)] += 1
-                return real_pack(*args, **kwargs)
-
             encoder.encode = encode
-            encoder.pack = pack
             return encoder
 
         monkeypatch.setattr(rtcrtpsender, "get_encoder", get_encoder)
         return self
+
+    def server_encodes(self, client_senders: list) -> int:
+        return self.total - sum(self.encode[id(s)] for s in client_senders)

@@ -67,6 +67,7 @@ def good_video(viewer: Peer, publisher: Peer, n: int, role: str = "video"):
 async def test_it_fails_loudly_if_aiortc_moves_the_hook():
     # The names, signatures and call sites forwarding.py relies on are where it expects.
     forwarding.check_hook()
+    forwarding.check_sender_hook()
     assert list(inspect.signature(forwarding._original_decoder_worker).parameters) == [
         "loop", "input_q", "output_q", "decode_error"]
     forwarding.install()
@@ -99,13 +100,14 @@ async def test_it_forwards_camera_and_mic_to_viewers_without_encoding_on_the_ser
         # consecutive painted counters: frames decode correctly and in order
         assert video.counters == sorted(video.counters)
         assert viewer.audio_by(alice.session).frames > 20
-    server_senders = [id(slot.transceiver.sender)
+    server_senders = [slot.transceiver.sender
                       for s in harness.room.sessions.values() for slot in s.slots]
     assert len(server_senders) == 4
-    assert all(counter.encode[sid] == 0 for sid in server_senders)
-    assert all(counter.pack[sid] > 0 for sid in server_senders)
-    publisher_senders = [id(t.sender) for t in alice.pub.getTransceivers()]
-    assert all(counter.encode[sid] > 0 for sid in publisher_senders)
+    assert all(isinstance(s, forwarding.ForwardingSender) for s in server_senders)
+    assert all(s._RTCRtpSender__packet_count > 0 for s in server_senders)
+    publisher_senders = [t.sender for t in alice.pub.getTransceivers()]
+    assert all(counter.encode[id(s)] > 0 for s in publisher_senders)
+    assert counter.server_encodes(publisher_senders) == 0
     # the server's receivers yield encoded packets, not decoded frames
     pubs = harness.room.sessions[alice.session].publications
     assert set(pubs) == {"camera", "mic"} and pubs["camera"].codec == "VP8"
@@ -189,9 +191,8 @@ async def test_it_renegotiates_when_a_screen_share_is_added(harness, monkeypatch
     assert await wait_until(lambda: bob.video_by(alice.session).good > before + 10, 10)
     offers = [m for m in bob.messages if m.get("type") == "offer"]
     assert len(offers) >= 2
-    server_senders = [id(slot.transceiver.sender)
-                      for s in harness.room.sessions.values() for slot in s.slots]
-    assert server_senders and all(counter.encode[sid] == 0 for sid in server_senders)
+    publisher_senders = [t.sender for t in alice.pub.getTransceivers()]
+    assert counter.total > 0 and counter.server_encodes(publisher_senders) == 0
 
 
 async def test_it_names_the_active_speaker_from_audio_levels(harness):
@@ -306,11 +307,8 @@ async def test_it_records_forwarded_vp8_and_opus_to_webm_without_transcoding(
     assert await harness.room.stop_recording() == path
     assert recorder.packets["video"] > 40 and recorder.packets["audio"] > 80
     # no encoder ran for the recording (nor for any server sender)
-    server_senders = {id(slot.transceiver.sender)
-                      for s in harness.room.sessions.values() for slot in s.slots}
-    publisher = {id(t.sender) for t in host.pub.getTransceivers()}
-    assert all(n == 0 for sid, n in counter.encode.items() if sid not in publisher)
-    assert server_senders
+    publisher_senders = [t.sender for t in host.pub.getTransceivers()]
+    assert counter.total > 0 and counter.server_encodes(publisher_senders) == 0
     # the WebM plays: VP8 + Opus streams, frames decode to the painted counters
     with av.open(path) as container:
         kinds = {s.type: s.codec_context.name for s in container.streams}

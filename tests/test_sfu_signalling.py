@@ -162,11 +162,13 @@ async def test_it_forwards_media_through_websocket_signalling_without_encoding(
         from meetings.sfu.worker import embedded_host
 
         room = embedded_host().rooms[meeting.id]
-        server_senders = [id(slot.transceiver.sender)
+        server_senders = [slot.transceiver.sender
                           for s in room.sessions.values() for slot in s.slots]
         assert len(server_senders) == 3
-        assert all(counter.encode[sid] == 0 and counter.pack[sid] > 0 for sid in server_senders)
-        assert sum(counter.encode[id(t.sender)] for t in presenter.peer.pub.getTransceivers()) > 0
+        assert all(s._RTCRtpSender__packet_count > 0 for s in server_senders)
+        publisher_senders = [t.sender for t in presenter.peer.pub.getTransceivers()]
+        assert sum(counter.encode[id(s)] for s in publisher_senders) > 0
+        assert counter.server_encodes(publisher_senders) == 0
 
         # bad input on the websocket: clear errors, the room keeps running
         await viewer.comm.send_to(text_data="{not json")

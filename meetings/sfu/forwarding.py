@@ -29,13 +29,23 @@ Second (per-instance, no module patch) hooks used by room.py live here too:
 
 from __future__ import annotations
 
+import asyncio
 import fractions
 import inspect
+import logging
+import struct
 import threading
 from typing import Any, Callable
 
 import av
-from aiortc import rtcrtpreceiver
+from aiortc import clock, rtcrtpreceiver
+from aiortc import rtcrtpsender as _sender_module
+from aiortc.codecs.h264 import H264Encoder
+from aiortc.codecs.vpx import Vp8Encoder
+from aiortc.mediastreams import MediaStreamError
+from aiortc.rtp import RTP_HISTORY_SIZE, RtpPacket
+
+_log = logging.getLogger(__name__)
 
 _FORWARDING_QUEUES: "set[int]" = set()
 _local = threading.local()
@@ -175,3 +185,159 @@ async def request_keyframe(receiver: Any) -> bool:
         await receiver._send_rtcp_pli(source.source)
         sent = True
     return sent
+
+
+# --------------------------------------------------------------------------------------
+# The sending side: shared packetisation and a lean RTP loop.
+#
+# aiortc's RTCRtpSender packetises pre-encoded packets itself (encoder.pack()), once per
+# viewer, and serialises every RTP packet from scratch. For a forwarding server that is
+# most of the per-viewer cost, so viewers' senders are switched (``use_forwarding_sender``)
+# to ForwardingSender: its track yields ForwardedFrame objects whose payloads are
+# packetised once per publication (SharedFrame) and shared by all viewers; its RTP loop
+# serialises the first packet of a frame with aiortc's own serializer and derives the
+# frame's other packets by patching the sequence number and marker bit. NACK/RTX
+# (aiortc's _retransmit over the same history), RTCP SR statistics, PLI handling and
+# stop() are aiortc's unchanged.
+# --------------------------------------------------------------------------------------
+_P = "_RTCRtpSender__"
+SENDER_PRIVATE_NAMES = ["track", "rtp_started", "rtp_exited", "rtp_history",
+                        "rtp_header_extensions_map", "mid", "ntp_timestamp", "rtp_timestamp",
+                        "octet_count", "packet_count", "encoder"]
+
+
+class SharedFrame:
+    """One encoded frame of a publication; packetised once, on first demand."""
+
+    __slots__ = ("packet", "_payloads", "_packer")
+
+    def __init__(self, packet: av.Packet, packer: Callable[[av.Packet], list]) -> None:
+        self.packet = packet
+        self._payloads: "list | None" = None
+        self._packer = packer
+
+    def payloads(self) -> list:
+        if self._payloads is None:
+            self._payloads = self._packer(self.packet)
+        return self._payloads
+
+
+class ForwardedFrame:
+    """What a viewer's track yields: a shared frame and this viewer's RTP timestamp offset."""
+
+    __slots__ = ("shared", "timestamp")
+
+    def __init__(self, shared: SharedFrame, timestamp: int) -> None:
+        self.shared = shared
+        self.timestamp = timestamp
+
+
+def make_packer(codec_name: str) -> Callable[[av.Packet], list]:
+    """Packetiser of one publication (VP8 picture ids run per publication)."""
+    name = codec_name.upper()
+    if name == "VP8":
+        vp8 = Vp8Encoder()
+        return lambda packet: vp8.pack(packet)[0]
+    if name == "H264":
+        h264 = H264Encoder()
+        return lambda packet: h264.pack(packet)[0]
+    return lambda packet: [bytes(packet)]
+
+
+class ForwardingSender(_sender_module.RTCRtpSender):
+    """An RTCRtpSender for ForwardedFrame tracks (installed by use_forwarding_sender)."""
+
+    async def _next_encoded_frame(self, codec: Any) -> Any:
+        data = await getattr(self, _P + "track").recv()
+        if not self._enabled:
+            return None
+        if not isinstance(data, ForwardedFrame):
+            raise TypeError("ForwardingSender needs a track yielding ForwardedFrame")
+        return _sender_module.RTCEncodedFrame(data.shared.payloads(), data.timestamp, None)
+
+    async def _run_rtp(self, codec: Any) -> None:
+        getattr(self, _P + "rtp_started").set()
+        history = getattr(self, _P + "rtp_history")
+        extensions_map = getattr(self, _P + "rtp_header_extensions_map")
+        mid = getattr(self, _P + "mid")
+        sequence_number = _sender_module.random_sequence_number()
+        timestamp_origin = _sender_module.random32()
+        payload_type = codec.payloadType
+        try:
+            while True:
+                if not getattr(self, _P + "track"):
+                    await asyncio.sleep(0.02)
+                    continue
+                frame = await self._next_encoded_frame(codec)
+                if frame is None or not frame.payloads:
+                    continue
+                timestamp = (timestamp_origin + frame.timestamp) & 0xFFFFFFFF
+                abs_send_time = (clock.current_ntp_time() >> 14) & 0x00FFFFFF
+                last = len(frame.payloads) - 1
+                header = None
+                octets = 0
+                for i, payload in enumerate(frame.payloads):
+                    packet = RtpPacket(payload_type=payload_type, sequence_number=sequence_number,
+                                       timestamp=timestamp)
+                    packet.ssrc = self._ssrc
+                    packet.payload = payload
+                    packet.marker = 1 if i == last else 0
+                    packet.extensions.abs_send_time = abs_send_time
+                    packet.extensions.mid = mid
+                    history[sequence_number % RTP_HISTORY_SIZE] = packet
+                    if header is None:
+                        data = packet.serialize(extensions_map)
+                        header = bytearray(data[: len(data) - len(payload)])
+                    else:
+                        struct.pack_into("!H", header, 2, sequence_number)
+                        header[1] = (header[1] & 0x7F) | (0x80 if i == last else 0)
+                        data = bytes(header) + payload
+                    await self.transport._send_rtp(data)
+                    octets += len(payload)
+                    sequence_number = (sequence_number + 1) & 0xFFFF
+                setattr(self, _P + "ntp_timestamp", clock.current_ntp_time())
+                setattr(self, _P + "rtp_timestamp", timestamp)
+                setattr(self, _P + "octet_count", getattr(self, _P + "octet_count") + octets)
+                setattr(self, _P + "packet_count", getattr(self, _P + "packet_count") + last + 1)
+        except (asyncio.CancelledError, ConnectionError, MediaStreamError):
+            pass
+        except Exception:
+            _log.exception("forwarding sender failed")
+        track = getattr(self, _P + "track")
+        if track:
+            track.stop()
+            setattr(self, _P + "track", None)
+        setattr(self, _P + "encoder", None)
+        getattr(self, _P + "rtp_exited").set()
+
+
+def check_sender_hook() -> None:
+    """Raise RuntimeError if RTCRtpSender's internals used by ForwardingSender moved."""
+    init_src = inspect.getsource(_sender_module.RTCRtpSender)
+    for name in SENDER_PRIVATE_NAMES:
+        if f"self.__{name}" not in init_src:
+            raise RuntimeError(f"aiortc RTCRtpSender has no self.__{name} any more")
+    run_src = inspect.getsource(_sender_module.RTCRtpSender._run_rtp)
+    for needle in ("self._next_encoded_frame(codec)", "self.__rtp_history[",
+                   "packet.serialize(self.__rtp_header_extensions_map)",
+                   "self.transport._send_rtp(packet_bytes)", "self.__rtp_exited.set()"):
+        if needle not in run_src:
+            raise RuntimeError(f"aiortc RTCRtpSender._run_rtp changed: {needle!r} not found")
+    for name in ("random_sequence_number", "random32", "RTCEncodedFrame"):
+        if not hasattr(_sender_module, name):
+            raise RuntimeError(f"aiortc.rtcrtpsender.{name} is gone")
+    retransmit_src = inspect.getsource(_sender_module.RTCRtpSender._retransmit)
+    if "self.__rtp_history.get(" not in retransmit_src:
+        raise RuntimeError("aiortc RTCRtpSender._retransmit no longer reads the RTP history")
+
+
+_sender_checked = False
+
+
+def use_forwarding_sender(sender: Any) -> None:
+    """Switch a not-yet-started RTCRtpSender to ForwardingSender."""
+    global _sender_checked
+    if not _sender_checked:
+        check_sender_hook()
+        _sender_checked = True
+    sender.__class__ = ForwardingSender

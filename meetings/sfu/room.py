@@ -147,7 +147,8 @@ class SubscriberTrack(MediaStreamTrack):
             if self.kind == "video":
                 publication.request_keyframe(subscribe=True)
 
-    def push(self, packet: av.Packet) -> None:
+    def push(self, shared: forwarding.SharedFrame) -> None:
+        packet = shared.packet
         if self.waiting_keyframe:
             if not packet.is_keyframe:
                 return
@@ -162,30 +163,24 @@ class SubscriberTrack(MediaStreamTrack):
                     if self.publication is not None:
                         self.publication.request_keyframe(subscribe=True)
                     return
-        self.queue.append(packet)
+        self.queue.append(shared)
         self.event.set()
 
-    async def recv(self) -> av.Packet:
+    async def recv(self) -> forwarding.ForwardedFrame:
         while not self.queue:
             if self.readyState != "live":
                 raise MediaStreamError
             self.event.clear()
             await self.event.wait()
-        packet = self.queue.popleft()
-        pts = packet.pts
+        shared = self.queue.popleft()
+        pts = shared.packet.pts  # time base = the codec's RTP clock (forwarding.py)
         if self.need_rebase:
             step = 3000 if self.kind == "video" else 960
             self.offset = self.last_out + step - pts
             self.need_rebase = False
-        if self.offset:
-            copy = av.Packet(bytes(packet))
-            copy.pts = copy.dts = pts + self.offset
-            copy.time_base = packet.time_base
-            copy.is_keyframe = packet.is_keyframe
-            packet = copy
-        self.last_out = packet.pts
+        self.last_out = pts + self.offset
         self.delivered += 1
-        return packet
+        return forwarding.ForwardedFrame(shared, self.last_out)
 
     def stop(self) -> None:
         if self.publication is not None:
@@ -207,6 +202,7 @@ class Publication:
         self.track = track
         self.receiver = receiver
         self.codec = codec
+        self.packer = forwarding.make_packer(codec)  # packetised once for all viewers
         self.subscribers: set[SubscriberTrack] = set()
         self.sinks: list[Callable[[av.Packet], None]] = []  # recorders
         self.paused = False  # muted by its owner or by the host
@@ -241,8 +237,10 @@ class Publication:
                     continue
                 for sink in self.sinks:
                     sink(packet)
-                for sub in tuple(self.subscribers):
-                    sub.push(packet)
+                if self.subscribers:
+                    shared = forwarding.SharedFrame(packet, self.packer)
+                    for sub in tuple(self.subscribers):
+                        sub.push(shared)
         except (MediaStreamError, asyncio.CancelledError):
             pass
         except Exception:
@@ -601,6 +599,7 @@ class Room:
                 track = SubscriberTrack(pub.kind, VIDEO_BUFFER if pub.kind == "video"
                                         else AUDIO_BUFFER)
                 transceiver = viewer.sub.addTransceiver(track, direction="sendonly")
+                forwarding.use_forwarding_sender(transceiver.sender)
                 transceiver.setCodecPreferences(_codec_capabilities(pub.kind, pub.codec))
                 slot = Slot(transceiver=transceiver, track=track, codec=pub.codec)
                 forwarding.on_keyframe_request(transceiver.sender,
