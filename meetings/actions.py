@@ -103,10 +103,25 @@ def can_see(person, meeting):
         Q(person_id=person.id) | Q(unit_id__in=member_unit_ids(person))).exists()
 
 
-def _get_meeting(meeting_id):
+MAX_ID = 2**63 - 1
+
+
+def valid_id(value):
+    """An id from a URL or a body as an int the database can hold, else None (→ a 404, never a 500)."""
     try:
-        return Meeting.objects.select_related("host", "organiser_unit").get(id=int(meeting_id))
-    except (Meeting.DoesNotExist, ValueError, TypeError):
+        value = int(value)
+    except (TypeError, ValueError):
+        return None
+    return value if 0 < value <= MAX_ID else None
+
+
+def _get_meeting(meeting_id):
+    meeting_id = valid_id(meeting_id)
+    try:
+        if meeting_id is None:
+            raise Meeting.DoesNotExist
+        return Meeting.objects.select_related("host", "organiser_unit").get(id=meeting_id)
+    except Meeting.DoesNotExist:
         raise ActionError(_("会议不存在。"), status=404) from None
 
 
@@ -214,10 +229,10 @@ def _in_scope(unit, scope):
 def _int_list(values, label):
     out = []
     for v in values or ():
-        try:
-            out.append(int(v))
-        except (TypeError, ValueError):
-            raise ActionError(_("%(label)s编号不正确：%(v)s") % {"label": label, "v": str(v)[:30]}) from None
+        n = valid_id(v)
+        if n is None:
+            raise ActionError(_("%(label)s编号不正确：%(v)s") % {"label": label, "v": str(v)[:30]})
+        out.append(n)
     return out
 
 
@@ -380,7 +395,7 @@ def do_uninvite(person, meeting, invitation_id, ip=None):
     check_host(person, meeting)
     _check_open(meeting)
     with transaction.atomic():
-        invitation = Invitation.objects.filter(meeting_id=meeting.id, id=invitation_id).first()
+        invitation = Invitation.objects.filter(meeting_id=meeting.id, id=valid_id(invitation_id) or 0).first()
         if invitation is None:
             raise ActionError(_("没有这条邀请。"), status=404)
         data = {"person": invitation.person_id, "unit": invitation.unit_id}
@@ -583,10 +598,9 @@ def do_host_command(person, meeting, command, target_person_id=None, *, ip=None)
     if command in TARGETED:
         if target_person_id in (None, ""):
             raise ActionError(_("请指定要操作的参会人。"))
-        try:
-            target_person_id = int(target_person_id)
-        except (TypeError, ValueError):
-            raise ActionError(_("参会人编号不正确。")) from None
+        target_person_id = valid_id(target_person_id)
+        if target_person_id is None:
+            raise ActionError(_("参会人编号不正确。"))
         target = Person.objects.filter(id=target_person_id).first()
         if target is None or not can_see(target, meeting):
             raise ActionError(_("该人员不是本次会议的参会人。"), status=404)
@@ -772,7 +786,7 @@ def do_recording_saved(meeting, path, *, duration_seconds=0.0, size_bytes=None, 
 
 def check_recording(person, meeting_id, recording_id):
     meeting = check_see(person, meeting_id)
-    recording = Recording.objects.filter(meeting_id=meeting.id, id=recording_id).first()
+    recording = Recording.objects.filter(meeting_id=meeting.id, id=valid_id(recording_id) or 0).first()
     if recording is None:
         raise ActionError(_("没有这个录制文件。"), status=404)
     if not os.path.isfile(recording.path) or not _inside_media_root(recording.path):

@@ -262,6 +262,7 @@ def chat_send(request, meeting_id: int, payload: ChatIn):
 def chat_list(request, meeting_id: int, after: int = 0, limit: int = 200):
     meeting = actions.check_see(request.user, meeting_id)
     limit = max(1, min(int(limit), 500))
+    after = min(max(int(after), 0), actions.MAX_ID)
     qs = ChatMessage.objects.filter(meeting=meeting, id__gt=after).order_by("id")[:limit]
     return [_chat_out(m) for m in qs]
 

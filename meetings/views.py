@@ -279,7 +279,7 @@ def recording_file(request, meeting_id, recording_id):
 @_refusals
 def material_file(request, meeting_id, material_id):
     meeting = actions.check_see(request.user, meeting_id)
-    material = Material.objects.filter(meeting=meeting, id=material_id).first()
+    material = Material.objects.filter(meeting=meeting, id=actions.valid_id(material_id) or 0).first()
     if material is None or not material.file or not os.path.isfile(material.file.path):
         raise ActionError(_("没有这个材料。"), status=404)
     content_type = material.content_type or mimetypes.guess_type(material.name)[0] or "application/octet-stream"

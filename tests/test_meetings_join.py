@@ -143,3 +143,22 @@ def test_it_lists_meetings_through_the_api_with_a_fixed_number_of_queries(client
     with django_assert_max_num_queries(len(few.captured_queries)):
         rows = client.get("/api/meetings/").json()
     assert len(rows) == 9 and all(r["co_hosts"] == [{"id": county_leader.id, "name": "周区长"}] for r in rows)
+
+
+def test_it_answers_ids_too_big_for_the_database_with_4xx_not_500(client_for, county_secretary, village_cadre, units):
+    huge = 2**70
+    meeting = schedule(county_secretary, unit_ids=[units["人民路社区"].id])
+    client = client_for(county_secretary)
+    assert client.post(f"/api/meetings/{huge}/join").status_code == 404
+    assert client.get(f"/meetings/{huge}/").status_code == 404
+    assert client.get(f"/meetings/{meeting.id}/recordings/{huge}/file").status_code == 404
+    assert client.get(f"/meetings/{meeting.id}/materials/{huge}/").status_code == 404
+    res = client.post(f"/api/meetings/{meeting.id}/host", {"command": "mute", "target": huge},
+                      content_type="application/json")
+    assert res.status_code == 400 and "参会人编号不正确" in res.json()["detail"]
+    res = client.post("/api/meetings/", {"title": "会", "starts_at": meeting.starts_at.isoformat(),
+                                         "ends_at": meeting.ends_at.isoformat(), "unit_ids": [huge]},
+                      content_type="application/json")
+    assert res.status_code in (400, 422)
+    assert client.get(f"/api/meetings/{meeting.id}/chat", {"after": huge}).json() == []
+    assert client.delete(f"/api/meetings/{meeting.id}/invitations/{huge}").status_code == 404
