@@ -150,7 +150,7 @@ if (menuBtn) {
 // ---------------------------------------------------------------- raise hand (HTTP; the roster updates by event)
 let handUp = false;
 const handBtn = $("btn-hand");
-if (handBtn && !window.ywRoomHandlesHand) handBtn.addEventListener("click", async () => {
+if (handBtn) handBtn.addEventListener("click", async () => {
   try {
     await api("hand", "POST", { up: !handUp });
     handUp = !handUp;
