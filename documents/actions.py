@@ -3,7 +3,7 @@ one transaction, writes the audit log and sends events after commit.
 """
 import datetime as dt
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -723,14 +723,24 @@ def default_prefix(doc):
 
 
 def take_number(kind, prefix, year):
-    """The next number of (kind, prefix, year), under a row lock: no gap, no duplicate."""
-    seq = NumberSequence.objects.select_for_update().filter(kind=kind, prefix=prefix, year=year).first()
-    if seq is None:
-        NumberSequence.objects.bulk_create([NumberSequence(kind=kind, prefix=prefix, year=year)], ignore_conflicts=True)
-        seq = NumberSequence.objects.select_for_update().get(kind=kind, prefix=prefix, year=year)
-    seq.last += 1
-    seq.save(update_fields=["last"])
-    return seq, seq.last
+    """The next number of (kind, prefix, year): no gap, no duplicate.
+
+    One UPDATE … RETURNING increments the row and keeps it locked until the surrounding
+    transaction ends, so concurrent registrations queue on that row and the number is
+    only ever used by a committed registration (a rolled-back one gives it back).
+    """
+    q = connection.ops.quote_name
+    sql = (f"UPDATE {q(NumberSequence._meta.db_table)} SET {q('last')} = {q('last')} + 1 "
+           f"WHERE {q('kind')} = %s AND {q('prefix')} = %s AND {q('year')} = %s RETURNING {q('last')}")
+    with connection.cursor() as cur:
+        cur.execute(sql, [kind, prefix, year])
+        found = cur.fetchone()
+        if found is None:
+            NumberSequence.objects.bulk_create([NumberSequence(kind=kind, prefix=prefix, year=year)],
+                                               ignore_conflicts=True)
+            cur.execute(sql, [kind, prefix, year])
+            found = cur.fetchone()
+    return None, found[0]
 
 
 def format_number(prefix, year, n):
@@ -763,16 +773,18 @@ def do_register(*, person, post, doc, prefix=None, copies=0, ip=None):
     if copies < 0 or copies > 100000:
         raise ActionError(_("份数不正确。"))
     year = timezone.localdate().year
+    office = _office_of(doc.unit)
+    # Everything above only reads; the number is taken last, so its row stays locked briefly.
     _seq, n = take_number(NumberSequence.SEND, prefix, year)
     doc.number = format_number(prefix, year, n)
     doc.number_prefix, doc.number_year, doc.number_seq = prefix, year, n
     doc.copies = copies or (len(main) + len(cc))
     doc.registered_at = timezone.now()
-    office = _office_of(doc.unit)
     doc.issued_by = office or doc.unit
     doc.issued_on = timezone.localdate()
     doc.state = DocState.REGISTERED
-    doc.save()
+    doc.save(update_fields=["number", "number_prefix", "number_year", "number_seq", "copies", "registered_at",
+                            "issued_by", "issued_on", "state"])
     audit.record("document.register", person=person, post=acting, obj=doc, ip=ip,
                  data={"number": doc.number, "copies": doc.copies})
     send_event(_ev("changed", doc.id), units=[doc.unit_id])
