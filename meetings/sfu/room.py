@@ -647,7 +647,10 @@ class Room:
         viewer.sub_pending = False
         viewer.sub_offered = True
         offer = await pc.createOffer()
-        await pc.setLocalDescription(offer)
+        # No abs-send-time towards viewers: their bandwidth estimates (REMB) could not
+        # change a forwarded stream anyway, and aiortc viewers would flood us with REMB.
+        sdp = "\r\n".join(line for line in offer.sdp.split("\r\n") if "abs-send-time" not in line)
+        await pc.setLocalDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         await self._safe_send(viewer, {"type": "offer", "pc": "sub",
                                        "sdp": pc.localDescription.sdp,
                                        "tracks": self._tracks(viewer)})
