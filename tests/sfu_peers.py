@@ -168,13 +168,14 @@ class Peer:
     def __init__(self, name: str, send: Callable[[dict], Awaitable[None]], *,
                  camera: bool = False, small: bool = False, mic: bool = False,
                  tone_hz: float = 440.0, width: int = 640, height: int = 480,
-                 decode: bool = True) -> None:
+                 decode: bool = True, video_codec: Optional[str] = None) -> None:
         self.name = name
         self.send = send
         self.want_camera, self.want_small, self.want_mic = camera, small, mic
         self.tone_hz = tone_hz
         self.width, self.height = width, height
         self.decode = decode
+        self.video_codec = video_codec  # e.g. "H264": offer only that video codec
         self.pub: Optional[RTCPeerConnection] = None
         self.sub: Optional[RTCPeerConnection] = None
         self.messages: list[dict] = []
@@ -279,6 +280,15 @@ class Peer:
             self.local_tracks["screen"] = CounterCamera(320, 240, fps=10)
             t = self.pub.addTransceiver(self.local_tracks["screen"], direction="sendonly")
             sources[t] = "screen"
+        if self.video_codec:
+            from aiortc import RTCRtpSender
+
+            caps = RTCRtpSender.getCapabilities("video").codecs
+            wanted = [c for c in caps if c.mimeType.lower() in
+                      (f"video/{self.video_codec}".lower(), "video/rtx")]
+            for t in sources:
+                if t.kind == "video":
+                    t.setCodecPreferences(wanted)
         self._sources = getattr(self, "_sources", {})
         self._sources.update(sources)
         await self.offer_pub()

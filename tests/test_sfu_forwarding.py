@@ -320,3 +320,18 @@ async def test_it_records_forwarded_vp8_and_opus_to_webm_without_transcoding(
         audio_frames = sum(1 for _ in container.decode(audio=0))
     assert audio_frames > 80
     assert 1.5 < recorder.duration < 4.0
+
+
+async def test_it_forwards_h264_from_a_publisher_that_offers_only_h264(harness, monkeypatch):
+    counter = EncoderCounter().install(monkeypatch)
+    alice = await harness.connect("alice", 1, camera=True, width=320, height=240,
+                                  video_codec="H264")
+    bob = await harness.connect("bob", 2)
+    await alice.publish()
+    assert await wait_until(good_video(bob, alice, 20), 25)
+    assert harness.room.sessions[alice.session].publications["camera"].codec == "H264"
+    video = bob.video_by(alice.session)
+    assert video.bad == 0 and video.sizes == {(320, 240)}
+    assert video.counters == sorted(video.counters)
+    publisher_senders = [t.sender for t in alice.pub.getTransceivers()]
+    assert counter.server_encodes(publisher_senders) == 0
