@@ -90,3 +90,21 @@ def test_it_drafts_signs_registers_dispatches_receives_and_tracks_a_notice_live(
     assert sec.evaluate("window.__noReload") is True
     assert sec.locator("[data-count='signed']").inner_text() == "1"
     assert village.evaluate("document.documentElement.scrollWidth") <= 360
+
+
+def test_it_fits_the_documents_pages_on_a_phone_and_a_laptop(seed_small, live_server_url, new_page):
+    from tests.test_documents_support import dispatched
+
+    units, people = seed_small
+    doc = dispatched(people["city_secretary"], people["city_leader"], main=[f"under:{units['人民路街道'].id}:village"],
+                     add_skipped_cc=True)
+    for width, height in ((360, 740), (1366, 768)):
+        page = new_page(width=width, height=height)
+        login(page, live_server_url, "city_secretary")
+        for path in ("/documents/", "/documents/?box=outbox", "/documents/new/", f"/documents/{doc.id}/",
+                     f"/documents/{doc.id}/tracking/", "/documents/archive/"):
+            page.goto(live_server_url + path)
+            if path.endswith("/tracking/"):
+                page.wait_for_function("document.querySelectorAll('#track-table tbody tr').length === 4")
+                assert page.locator("#tree rect").count() == 5  # city, county, town and the two villages
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, (width, path)
