@@ -23,16 +23,11 @@ from tests.sfu_peers import Peer, wait_until
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def external_env(server_factory):
-    redis = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
-    env = {"SFU_WORKERS": "external", "REDIS_URL": redis,
-           "YW_CHANNEL_PREFIX": f"ywsfu{uuid.uuid4().hex[:8]}"}
-    server = server_factory(env)
+def start_worker(server, env, tag=""):
     worker_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "office.settings",
                   "DATABASE_URL": server.env["DATABASE_URL"], **env}
     worker_env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    log = open(f"/tmp/yw-sfu-worker-{server.port}.log", "wb")
+    log = open(f"/tmp/yw-sfu-worker-{server.port}{tag}.log", "wb")
     worker = subprocess.Popen([sys.executable, "manage.py", "sfu_worker"], cwd=BASE_DIR, env=worker_env,
                               stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
@@ -42,15 +37,33 @@ def external_env(server_factory):
         if worker.poll() is not None:
             raise RuntimeError(open(log.name, errors="replace").read()[-2000:])
         time.sleep(0.2)
-    yield server, worker, log.name
+    worker.log = log
+    return worker
+
+
+def stop_worker(worker):
+    if worker.poll() is None:
+        worker.terminate()
+        try:
+            worker.wait(10)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+    worker.log.close()
+
+
+@pytest.fixture
+def external_env(server_factory):
+    redis = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    env = {"SFU_WORKERS": "external", "REDIS_URL": redis,
+           "YW_CHANNEL_PREFIX": f"ywsfu{uuid.uuid4().hex[:8]}"}
+    server = server_factory(env)
+    worker = start_worker(server, env)
+    workers = [worker]
+    yield server, worker, worker.log.name, env, workers
     sys.stderr.write(server.log_path.read_text(errors="replace")[-3000:])
-    sys.stderr.write("WORKER:" + open(log.name, errors="replace").read()[-3000:])
-    worker.terminate()
-    try:
-        worker.wait(10)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-    log.close()
+    for w in workers:
+        sys.stderr.write("WORKER:" + open(w.log.name, errors="replace").read()[-3000:])
+        stop_worker(w)
 
 
 @sync_to_async
@@ -93,7 +106,7 @@ async def test_it_runs_rooms_in_an_sfu_worker_process_placed_through_the_channel
         external_env, seed_small, client_for):
     import psutil
 
-    server, worker, log = external_env
+    server, worker, log, _env, _workers = external_env
     people = seed_small[1]
     host, town = people["county_secretary"], people["town_secretary"]
     meeting = await schedule(host, [town])
@@ -131,3 +144,35 @@ async def test_it_runs_rooms_in_an_sfu_worker_process_placed_through_the_channel
             await peer.close()
             await peer.ws.close()
     assert "Traceback" not in open(log, errors="replace").read()
+
+
+async def test_it_places_the_room_again_when_its_worker_dies(external_env, seed_small, client_for):
+    server, worker, _log, env, workers = external_env
+    people = seed_small[1]
+    host, town = people["county_secretary"], people["town_secretary"]
+    meeting = await schedule(host, [town])
+    host_client = await sync_to_async(client_for)(host)
+    town_client = await sync_to_async(client_for)(town)
+    first = await ws_peer(server, host_client, meeting.id, "host")
+    await first.send({"type": "join"})
+    await first.wait_for(lambda m: m.get("type") == "joined", 15)
+    worker.kill()  # the machine running the room goes away (no chance to release its claim)
+    worker.wait(10)
+    first.reader.cancel()
+    await first.ws.close()
+    workers.append(await sync_to_async(start_worker)(server, env, "-b"))
+    presenter = await ws_peer(server, host_client, meeting.id, "host", camera=True)
+    viewer = await ws_peer(server, town_client, meeting.id, "town")
+    try:
+        await presenter.send({"type": "join"})
+        await viewer.send({"type": "join"})
+        await presenter.wait_for(lambda m: m.get("type") == "joined", 20)
+        await viewer.wait_for(lambda m: m.get("type") == "joined", 20)
+        await presenter.publish()
+        assert await wait_until(lambda: bool(viewer.video_by(presenter.session)
+                                             and viewer.video_by(presenter.session).good >= 10), 20)
+    finally:
+        for peer in (presenter, viewer):
+            peer.reader.cancel()
+            await peer.close()
+            await peer.ws.close()
