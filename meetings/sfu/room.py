@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import fractions
 import logging
 import time
 import uuid
@@ -473,7 +472,6 @@ class Room:
         for transceiver in pc.getTransceivers():
             if transceiver.receiver.track is not None:
                 forwarding.mark_forwarding(transceiver.receiver.track)
-        new_pubs = []
         seen_sources = set()
         counts = {"audio": 0, "video": 0}
         for transceiver in pc.getTransceivers():
@@ -509,7 +507,6 @@ class Room:
             pub = Publication(self, session, source, track, transceiver.receiver,
                               transceiver._codecs[0].name)
             session.publications[source] = pub
-            new_pubs.append(pub)
         answer = await pc.createAnswer()
         await pc.setLocalDescription(answer)
         await self._safe_send(session, {"type": "answer", "pc": "pub",
@@ -666,8 +663,6 @@ class Room:
             await pc.setRemoteDescription(description)
         except Exception as exc:
             raise SignallingError("bad_sdp", f"无法接受该应答：{exc}")
-        finally:
-            pass
         session.sub_offered = False
         if session.sub_pending:
             await self._offer_sub(session)
