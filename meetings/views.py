@@ -3,11 +3,10 @@ import functools
 import json
 import mimetypes
 import os
-import re
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -18,6 +17,7 @@ from office.errors import ActionError
 from office.models import UnitKind
 
 from meetings import actions, reports
+from meetings.files import ranged_file_response
 from meetings.api import ice_servers, tell_room
 from meetings.models import (
     CheckIn,
@@ -222,57 +222,12 @@ def recording_page(request, meeting_id, recording_id):
     return render(request, "meetings/recording.html", {"meeting": meeting, "recording": recording})
 
 
-RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
-CHUNK = 64 * 1024
-
-
-def _file_chunks(path, start, length):
-    with open(path, "rb") as f:
-        f.seek(start)
-        remaining = length
-        while remaining > 0:
-            data = f.read(min(CHUNK, remaining))
-            if not data:
-                break
-            remaining -= len(data)
-            yield data
-
-
 @login_required
 @_refusals
 def recording_file(request, meeting_id, recording_id):
     """The WebM with HTTP Range support (206 Partial Content) so that the player can seek."""
     _meeting, recording = actions.check_recording(request.user, meeting_id, recording_id)
-    size = os.path.getsize(recording.path)
-    header = (request.headers.get("Range") or "").strip()
-    start, end = 0, size - 1
-    status = 200
-    if header:
-        first = header.split(",")[0].strip()  # one range is enough for a media player
-        m = RANGE_RE.match(first)
-        if m is None or (not m.group(1) and not m.group(2)):
-            response = HttpResponse(_("无效的 Range 请求。"), status=416, content_type="text/plain; charset=utf-8")
-            response["Content-Range"] = f"bytes */{size}"
-            return response
-        if m.group(1):
-            start = int(m.group(1))
-            end = min(int(m.group(2)), size - 1) if m.group(2) else size - 1
-        else:  # suffix: the last N bytes
-            start = max(0, size - int(m.group(2)))
-        if start >= size or start > end:
-            response = HttpResponse(_("请求的范围超出文件大小。"), status=416, content_type="text/plain; charset=utf-8")
-            response["Content-Range"] = f"bytes */{size}"
-            return response
-        status = 206
-    length = end - start + 1
-    response = StreamingHttpResponse(_file_chunks(recording.path, start, length), status=status,
-                                     content_type=recording.content_type or "video/webm")
-    response["Content-Length"] = str(length)
-    response["Accept-Ranges"] = "bytes"
-    if status == 206:
-        response["Content-Range"] = f"bytes {start}-{end}/{size}"
-    response["Cache-Control"] = "private, max-age=0"
-    return response
+    return ranged_file_response(request, recording.path, recording.content_type or "video/webm")
 
 
 @login_required
@@ -283,8 +238,7 @@ def material_file(request, meeting_id, material_id):
     if material is None or not material.file or not os.path.isfile(material.file.path):
         raise ActionError(_("没有这个材料。"), status=404)
     content_type = material.content_type or mimetypes.guess_type(material.name)[0] or "application/octet-stream"
-    return FileResponse(open(material.file.path, "rb"), as_attachment=True, filename=material.name,
-                        content_type=content_type)
+    return ranged_file_response(request, material.file.path, content_type, filename=material.name)
 
 
 def _back(meeting_id):

@@ -112,3 +112,21 @@ def test_it_answers_404_when_the_file_is_gone(recorded, client_for, village_cadr
     os.remove(recording.path)
     res = client_for(village_cadre).get(f"/meetings/{meeting.id}/recordings/{recording.id}/file")
     assert res.status_code == 404 and "不在服务器上" in res.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_it_streams_a_range_chunk_by_chunk_under_asgi_instead_of_reading_the_file_whole(recorded,
+                                                                                               village_cadre):
+    from django.test import AsyncClient
+
+    meeting, recording = recorded
+    data = open(recording.path, "rb").read()
+    client = AsyncClient()
+    await client.aforce_login(village_cadre)
+    url = f"/meetings/{meeting.id}/recordings/{recording.id}/file"
+    res = await client.get(url, headers={"Range": "bytes=100-299"})
+    assert res.status_code == 206 and res.is_async  # an async iterator: daphne sends as it reads
+    assert b"".join([chunk async for chunk in res.streaming_content]) == data[100:300]
+    whole = await client.get(url)
+    assert whole.status_code == 200 and whole.is_async
+    assert b"".join([chunk async for chunk in whole.streaming_content]) == data

@@ -1,0 +1,92 @@
+"""Serving stored files (recordings, materials) with HTTP Range requests (206 Partial Content).
+
+Under ASGI (daphne) the body is an asynchronous iterator reading the file chunk by chunk in a
+thread: Django would otherwise read a synchronous iterator completely into memory before
+sending it (a one-hour recording is hundreds of MB). Under WSGI it is a plain generator.
+"""
+import asyncio
+import os
+import re
+from urllib.parse import quote
+
+from django.core.handlers.asgi import ASGIRequest
+from django.http import HttpResponse, StreamingHttpResponse
+from django.utils.translation import gettext as _
+
+RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+CHUNK = 256 * 1024
+
+
+def _chunks(path, start, length):
+    with open(path, "rb") as f:
+        f.seek(start)
+        remaining = length
+        while remaining > 0:
+            data = f.read(min(CHUNK, remaining))
+            if not data:
+                break
+            remaining -= len(data)
+            yield data
+
+
+async def _achunks(path, start, length):
+    f = await asyncio.to_thread(open, path, "rb")
+    try:
+        await asyncio.to_thread(f.seek, start)
+        remaining = length
+        while remaining > 0:
+            data = await asyncio.to_thread(f.read, min(CHUNK, remaining))
+            if not data:
+                break
+            remaining -= len(data)
+            yield data
+    finally:
+        await asyncio.to_thread(f.close)
+
+
+def _unsatisfiable(message, size):
+    response = HttpResponse(message, status=416, content_type="text/plain; charset=utf-8")
+    response["Content-Range"] = f"bytes */{size}"
+    return response
+
+
+def parse_range(header, size):
+    """→ (start, end) inclusive, None for no/whole range, or raises ValueError (unsatisfiable)."""
+    header = (header or "").strip()
+    if not header:
+        return None
+    first = header.split(",")[0].strip()  # one range is all a media player needs
+    m = RANGE_RE.match(first)
+    if m is None or (not m.group(1) and not m.group(2)):
+        raise ValueError("malformed")
+    if m.group(1):
+        start = int(m.group(1))
+        end = min(int(m.group(2)), size - 1) if m.group(2) else size - 1
+    else:  # a suffix: the last N bytes
+        start, end = max(0, size - int(m.group(2))), size - 1
+    if start >= size or start > end:
+        raise ValueError("beyond")
+    return start, end
+
+
+def ranged_file_response(request, path, content_type, *, filename=None):
+    size = os.path.getsize(path)
+    try:
+        wanted = parse_range(request.headers.get("Range"), size)
+    except ValueError as exc:
+        if str(exc) == "malformed":
+            return _unsatisfiable(_("无效的 Range 请求。"), size)
+        return _unsatisfiable(_("请求的范围超出文件大小。"), size)
+    start, end = wanted if wanted else (0, size - 1)
+    length = max(0, end - start + 1)
+    body = _achunks(path, start, length) if isinstance(request, ASGIRequest) else _chunks(path, start, length)
+    response = StreamingHttpResponse(body, status=206 if wanted else 200, content_type=content_type)
+    response["Content-Length"] = str(length)
+    response["Accept-Ranges"] = "bytes"
+    if wanted:
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    response["Cache-Control"] = "private, max-age=0"
+    if filename:
+        ascii_name = filename.encode("ascii", "replace").decode().replace('"', "").replace("?", "_")
+        response["Content-Disposition"] = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+    return response
