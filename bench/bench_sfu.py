@@ -83,7 +83,14 @@ def server_main(kind, port, ready):
             if room is not None:
                 frames = sum(slot.track.delivered for sess in room.sessions.values()
                              for slot in sess.slots if slot.track.kind == "video")
-            return web.json_response({"video_frames_sent": frames,
+            if room is not None:
+                senders = [slot.transceiver.sender for sess in room.sessions.values()
+                           for slot in sess.slots]
+            else:
+                senders = [t.sender for pc in state["pcs"] for t in pc.getTransceivers()
+                           if t.direction == "sendonly"]
+            packets = sum(getattr(x, "_RTCRtpSender__packet_count", 0) for x in senders)
+            return web.json_response({"video_frames_sent": frames, "packets_sent": packets,
                                       "dropped": room.stats()["dropped"] if room else 0})
 
         app = web.Application()
@@ -372,6 +379,7 @@ def run_step(kind, n, window, warmup=2.0):
         "server_fps": ((s1["video_frames_sent"] - s0["video_frames_sent"]) / wall / n)
         if kind == "sfu" else float("nan"),
         "server_dropped": s1["dropped"] - s0["dropped"],
+        "us_per_packet": 1e6 * (c1 - c0) / max(1, s1["packets_sent"] - s0["packets_sent"]),
     }
 
 
@@ -386,8 +394,9 @@ def main():
            [("relay", int(x)) for x in args.relay_steps.split(",") if x]
     began = time.monotonic()
     print("| server | viewers | server CPU % of a core | CPU % per viewer | publisher fps | server sent fps/viewer "
-          "| viewer fps mean | viewer fps worst | frame loss % | latency ms (median) | viewers receiving | load avg (2 cores) |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          "| viewer fps mean | viewer fps worst | frame loss % | latency ms (median) | viewers receiving "
+          "| server CPU µs per packet sent | viewers per core (projected) | load avg (2 cores) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     rows = []
     for kind, n in plan:
         row = run_step(kind, n, args.window)
@@ -395,7 +404,17 @@ def main():
         print(f"| {row['server']} | {row['viewers']} | {row['cpu']:.1f} | {row['cpu_per_viewer']:.2f} "
               f"| {row['publisher_fps']:.1f} | {row['server_fps']:.1f} | {row['fps_mean']:.1f} | {row['fps_min']:.1f} "
               f"| {row['loss']:.2f} | {row['latency_ms']:.0f} | {row['connected']}/{row['viewers']} "
+              f"| {row['us_per_packet']:.0f} | {100.0 / max(row['cpu_per_viewer'], 1e-9):.0f} "
               f"| {row['load']:.1f} |", flush=True)
+    for kind in ("sfu", "relay"):
+        pts = [(r["viewers"], r["cpu"]) for r in rows if r["server"] == kind]
+        if len(pts) >= 2:
+            # least-squares slope: server CPU added by each further viewer (fixed costs apart)
+            mx = sum(x for x, _ in pts) / len(pts)
+            my = sum(y for _, y in pts) / len(pts)
+            slope = sum((x - mx) * (y - my) for x, y in pts) / max(1e-9, sum((x - mx) ** 2 for x, _ in pts))
+            print(f"{kind}: marginal server CPU per added viewer {slope:.2f} % of a core "
+                  f"(≈ {100.0 / max(slope, 1e-9):.0f} viewers per core), fixed {my - slope * mx:.1f} %")
     print(f"total {time.monotonic() - began:.0f} s")
     if args.json:
         print(json.dumps(rows))

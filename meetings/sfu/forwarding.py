@@ -39,6 +39,7 @@ from typing import Any, Callable
 
 import av
 from aiortc import clock, rtcrtpreceiver
+from aiortc import rtcdtlstransport as _dtls_module
 from aiortc import rtcrtpsender as _sender_module
 from aiortc.codecs.h264 import H264Encoder
 from aiortc.codecs.vpx import Vp8Encoder
@@ -275,6 +276,7 @@ class ForwardingSender(_sender_module.RTCRtpSender):
                 abs_send_time = (clock.current_ntp_time() >> 14) & 0x00FFFFFF
                 last = len(frame.payloads) - 1
                 header = None
+                send = None
                 octets = 0
                 for i, payload in enumerate(frame.payloads):
                     packet = RtpPacket(payload_type=payload_type, sequence_number=sequence_number,
@@ -292,7 +294,12 @@ class ForwardingSender(_sender_module.RTCRtpSender):
                         struct.pack_into("!H", header, 2, sequence_number)
                         header[1] = (header[1] & 0x7F) | (0x80 if i == last else 0)
                         data = bytes(header) + payload
-                    await self.transport._send_rtp(data)
+                    if send is None:
+                        send = _direct_send(self.transport)
+                    if send is not None:
+                        send(data)
+                    else:
+                        await self.transport._send_rtp(data)
                     octets += len(payload)
                     sequence_number = (sequence_number + 1) & 0xFFFF
                 setattr(self, _P + "ntp_timestamp", clock.current_ntp_time())
@@ -311,6 +318,28 @@ class ForwardingSender(_sender_module.RTCRtpSender):
         getattr(self, _P + "rtp_exited").set()
 
 
+def _direct_send(dtls: Any) -> "Callable[[bytes], None] | None":
+    """SRTP-protect and send on the nominated ICE pair without aiortc's await chain
+    (RTCDtlsTransport._send_rtp → RTCIceTransport._send → Connection.sendto → send_data).
+    Resolved per frame; None (use aiortc's path) whenever anything is not as expected."""
+    try:
+        if dtls._state != _dtls_module.State.CONNECTED:
+            return None
+        srtp = dtls._tx_srtp
+        pair = dtls.transport._connection._nominated.get(1)
+        udp = pair.protocol.transport
+        addr = pair.remote_addr
+    except AttributeError:
+        return None
+    if srtp is None or udp is None:
+        return None
+
+    def send(data: bytes) -> None:
+        udp.sendto(srtp.protect(data), addr)
+
+    return send
+
+
 def check_sender_hook() -> None:
     """Raise RuntimeError if RTCRtpSender's internals used by ForwardingSender moved."""
     init_src = inspect.getsource(_sender_module.RTCRtpSender)
@@ -326,6 +355,17 @@ def check_sender_hook() -> None:
     for name in ("random_sequence_number", "random32", "RTCEncodedFrame"):
         if not hasattr(_sender_module, name):
             raise RuntimeError(f"aiortc.rtcrtpsender.{name} is gone")
+    send_src = inspect.getsource(_dtls_module.RTCDtlsTransport._send_rtp)
+    if "self._tx_srtp.protect(data)" not in send_src or "self._state != State.CONNECTED" not in send_src:
+        raise RuntimeError("aiortc RTCDtlsTransport._send_rtp changed")
+    from aioice import ice
+
+    sendto_src = inspect.getsource(ice.Connection.sendto)
+    if "self._nominated.get(component)" not in sendto_src or \
+            "active_pair.protocol.send_data(data, active_pair.remote_addr)" not in sendto_src:
+        raise RuntimeError("aioice Connection.sendto changed")
+    if "self.transport.sendto(data, addr)" not in inspect.getsource(ice.StunProtocol.send_data):
+        raise RuntimeError("aioice StunProtocol.send_data changed")
     retransmit_src = inspect.getsource(_sender_module.RTCRtpSender._retransmit)
     if "self.__rtp_history.get(" not in retransmit_src:
         raise RuntimeError("aiortc RTCRtpSender._retransmit no longer reads the RTP history")
