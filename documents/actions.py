@@ -84,10 +84,13 @@ def acting_for_post_ids(person, when=None):
 
 
 def visibility_q(person, unit_ids=None):
-    """A Q over Document: written in one of the person's units (or co-issued), sent to one of them,
-    forwarded to one of them (the original travels with the cover), circulated or assigned to
-    the person, or waiting on one of their steps."""
-    unit_ids = person_unit_ids(person) if unit_ids is None else unit_ids
+    """A Q over Document: written in one of the person's units (or co-issued; a government's
+    办公室 handles its government's documents), sent to one of them, forwarded to one of them
+    (the original travels with the cover), circulated or assigned to the person, or waiting on
+    one of their steps."""
+    posts = person_posts(person)
+    unit_ids = sorted({p.unit_id for p in posts}) if unit_ids is None else unit_ids
+    own = set(unit_ids) | {p.unit.parent_id for p in posts if p.unit.is_office and p.unit.parent_id}
     delegated = acting_for_post_ids(person)
     receipts = Receipt.objects.filter(document_id=OuterRef("pk"), unit_id__in=unit_ids)
     co = Document.co_issuers.through.objects.filter(document_id=OuterRef("pk"), unit_id__in=unit_ids)
@@ -99,7 +102,7 @@ def visibility_q(person, unit_ids=None):
     fwd1 = Forward.objects.filter(original_id=OuterRef("pk"), cover__receipts__unit_id__in=unit_ids)
     fwd2 = Forward.objects.filter(original_id=OuterRef("pk"),
                                   cover__forwarded_as__cover__receipts__unit_id__in=unit_ids)
-    return (Q(unit_id__in=unit_ids) | Q(Exists(co)) | Q(Exists(receipts)) | Q(Exists(circ)) | Q(Exists(assigned))
+    return (Q(unit_id__in=sorted(own)) | Q(Exists(co)) | Q(Exists(receipts)) | Q(Exists(circ)) | Q(Exists(assigned))
             | Q(Exists(steps)) | Q(Exists(fwd1)) | Q(Exists(fwd2)))
 
 

@@ -134,3 +134,58 @@ def test_it_needs_every_co_issuers_head_and_dates_a_joint_document_by_the_last_s
     doc_id = body["id"]
     status, body = call(sec, "post", f"/api/documents/{doc_id}/submit", {"signers": [post_of(county_leader).id]})
     assert status == 400 and "不是发文机关的领导" in body["detail"]
+
+
+def test_it_has_each_co_issuers_head_sign_and_dates_by_the_last_signature(units, county_secretary, county_leader,
+                                                                         outsider, client_for):
+    from office.models import Person, Post
+
+    qian_head = Person.objects.create_user("qian_head", "Demo-2026!", display_name="乾县县长")
+    head_post = Post.objects.create(person=qian_head, unit=units["乾县"], is_leader=True)
+    c = client_for(county_secretary)
+    status, body = call(c, "post", "/api/documents/", {
+        "title": "秦都区人民政府 乾县人民政府关于联合开展防汛检查的通知", "doc_type": "通知", "body": BODY,
+        "main": [f"under:{units['秦都区'].id}:town"], "cc": [], "co_issuers": [units["乾县"].id]})
+    assert status == 201, body
+    doc_id = body["id"]
+    status, body = call(c, "post", f"/api/documents/{doc_id}/submit", {"signers": [post_of(county_leader).id]})
+    assert status == 400 and "乾县人民政府" in body["detail"]
+    status, _ = call(c, "post", f"/api/documents/{doc_id}/submit", {"signers": [post_of(county_leader).id, head_post.id]})
+    assert status == 200
+    # the co-issuer sees the joint document; its head signs too
+    assert call(client_for(outsider), "get", f"/api/documents/{doc_id}")[0] == 200
+    steps = {s.post_id: s for s in Step.objects.filter(document_id=doc_id)}
+    call(client_for(county_leader), "post", f"/api/documents/steps/{steps[post_of(county_leader).id].id}/decide",
+         {"decision": "agree"})
+    assert Document.objects.get(id=doc_id).state == "signoff"
+    call(client_for(qian_head), "post", f"/api/documents/steps/{steps[head_post.id].id}/decide", {"decision": "agree"})
+    doc = Document.objects.get(id=doc_id)
+    last = Step.objects.filter(document_id=doc_id).order_by("-acted_at").first()
+    from django.utils import timezone
+
+    assert doc.state == "signed" and doc.signer_names == ["周区长", "乾县县长"]
+    assert doc.signed_at == timezone.localdate(last.acted_at)
+
+
+def test_it_runs_countersigning_departments_one_after_another_when_asked(units, city_secretary, city_leader,
+                                                                         city_finance_secretary, client_for):
+    from office.models import Person, Post
+
+    edu = Person.objects.create_user("edu_secretary", "Demo-2026!", display_name="教育局文书")
+    Post.objects.create(person=edu, unit=units["市教育局"], is_secretary=True)
+    sec = client_for(city_secretary)
+    _, body = call(sec, "post", "/api/documents/", {"title": "关于学校食堂经费的通知", "doc_type": "通知", "body": BODY,
+                                                    "main": [units["秦都区"].id]})
+    doc_id = body["id"]
+    call(sec, "post", f"/api/documents/{doc_id}/submit", {"countersign": [units["市财政局"].id, units["市教育局"].id],
+                                                          "countersign_mode": "sequential",
+                                                          "signers": [post_of(city_leader).id]})
+    cs = {s.unit_id: s for s in Step.objects.filter(document_id=doc_id, kind="countersign")}
+    status, body = call(client_for(edu), "post", f"/api/documents/steps/{cs[units['市教育局'].id].id}/decide",
+                        {"decision": "agree"})
+    assert status == 409
+    assert call(client_for(city_finance_secretary), "post",
+                f"/api/documents/steps/{cs[units['市财政局'].id].id}/decide", {"decision": "agree"})[0] == 200
+    assert call(client_for(edu), "post", f"/api/documents/steps/{cs[units['市教育局'].id].id}/decide",
+                {"decision": "agree"})[0] == 200
+    assert Document.objects.get(id=doc_id).state == "signoff"

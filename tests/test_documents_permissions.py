@@ -45,13 +45,14 @@ def test_it_shows_a_document_to_its_recipients_but_not_the_senders_tracking(city
     assert status == 404
 
 
-def test_it_keeps_drafts_inside_the_drafting_unit(units, city_secretary, city_office_secretary, county_secretary,
-                                                 client_for):
+def test_it_keeps_drafts_inside_the_drafting_unit_and_its_office(units, city_secretary, city_office_secretary,
+                                                                 city_finance_secretary, county_secretary, client_for):
     doc = draft(city_secretary, main=[units["秦都区"].id])
     assert call(client_for(city_secretary), "get", f"/api/documents/{doc.id}")[0] == 200
     assert call(client_for(county_secretary), "get", f"/api/documents/{doc.id}")[0] == 404
-    # the 办公室 of the same government is another unit: not until it has a step
-    assert call(client_for(city_office_secretary), "get", f"/api/documents/{doc.id}")[0] == 404
+    # the government's 办公室 handles its documents; another department does not see them
+    assert call(client_for(city_office_secretary), "get", f"/api/documents/{doc.id}")[0] == 200
+    assert call(client_for(city_finance_secretary), "get", f"/api/documents/{doc.id}")[0] == 404
 
 
 def test_it_shows_a_received_document_to_a_person_it_is_assigned_to(units, city_secretary, city_leader,
