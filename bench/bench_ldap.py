@@ -176,9 +176,12 @@ def bench_sync(tmp):
 def main():
     tmp = Path(tempfile.mkdtemp(prefix="bench-ldap-"))
     try:
+        parts = sys.argv[1:] or ["signin", "sync"]
         print(f"| area | measurement{' ' * 41} | {'value':>22} | notes")
-        bench_sign_in(tmp)
-        bench_sync(tmp)
+        if "signin" in parts:
+            bench_sign_in(tmp)
+        if "sync" in parts:
+            bench_sync(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -18,6 +18,7 @@ A signed-in directory person is re-checked against the directory at most every L
 (LDAPBackend.get_user): an entry gone or disabled ends the session at the next request; a directory
 outage keeps people signed in.
 """
+import functools
 import logging
 import re
 import socket
@@ -156,28 +157,28 @@ def unescape_dn_value(value):
     return raw.decode("utf-8", "replace")
 
 
-def split_dn(dn):
-    """'uid=a,ou=B,dc=c' → [('uid','a'), ('ou','B'), ('dc','c')] (values unescaped)."""
+@functools.lru_cache(maxsize=65536)
+def _parse_dn(dn):
     from ldap3.utils.dn import parse_dn
 
     try:
-        return [(attr.strip(), unescape_dn_value(value.strip())) for attr, value, _sep in parse_dn(dn)]
+        return tuple(parse_dn(dn))
     except Exception:  # noqa: BLE001 - a malformed DN from the directory
-        return []
+        return ()
 
 
+def split_dn(dn):
+    """'uid=a,ou=B,dc=c' → [('uid','a'), ('ou','B'), ('dc','c')] (values unescaped)."""
+    return [(attr.strip(), unescape_dn_value(value.strip())) for attr, value, _sep in _parse_dn(dn or "")]
+
+
+@functools.lru_cache(maxsize=65536)
 def norm_dn(dn):
     return ",".join(f"{a.lower()}={v.lower()}" for a, v in split_dn(dn))
 
 
 def parent_dn(dn):
-    from ldap3.utils.dn import parse_dn
-
-    try:
-        parts = parse_dn(dn)
-    except Exception:  # noqa: BLE001
-        return ""
-    return "".join(f"{a}={v}{sep}" for a, v, sep in parts[1:])
+    return "".join(f"{a}={v}{sep}" for a, v, sep in _parse_dn(dn or "")[1:])
 
 
 def first_rdn_value(dn):
@@ -567,7 +568,7 @@ def do_apply_person(fields, dn, specs, *, active=True, ip=None, reason="signin")
     "posts_ended"}.
     """
     from office.actions import do_end_post, do_set_post
-    from office.models import Person, Post
+    from office.models import ROLE_FIELDS, Person, Post
 
     stats = {"person": None, "posts_created": 0, "posts_updated": 0, "posts_ended": 0}
     with transaction.atomic():
@@ -578,9 +579,17 @@ def do_apply_person(fields, dn, specs, *, active=True, ip=None, reason="signin")
             person = Person(**wanted)
             person.set_unusable_password()
             person.save()
+            # A new person is offline and has no posts yet: create them here, in one audit entry.
+            new_posts = [Post(person=person, unit=spec.unit, title=spec.title, source="ldap",
+                              **{ROLE_FIELDS[r]: True for r in spec.roles})
+                         for spec in (specs if active else [])]
+            Post.objects.bulk_create(new_posts)
             audit.record("person.create", obj=person, ip=ip,
-                         data={"source": "ldap", "dn": dn, "username": person.username, "via": reason})
+                         data={"source": "ldap", "dn": dn, "username": person.username, "via": reason,
+                               "posts": [{"unit": s.unit.id, "roles": s.roles} for s in specs] if active else []})
             stats["person"] = "created"
+            stats["posts_created"] = len(new_posts)
+            return person, stats
         else:
             if person.source != "ldap":
                 raise ActionError(_("本地账号“%(u)s”与目录账号同名，未从目录更新。") % {"u": person.username},
