@@ -5,8 +5,13 @@ automatic reminder kind at most once per receipt. "At most once" is the database
 Reminder row with a unique (receipt, kind) is written in the same transaction as the event — so
 the job may run in several processes, be restarted or run late without ever sending twice.
 
-Runs in production as `python manage.py run_reminders` (a loop, one pass a minute; see the
-README); tests call run_reminders() directly with a chosen `now`.
+Where it runs (choose one or both — running it twice is harmless):
+- `python manage.py run_reminders` — its own process, a pass a minute (systemd unit or a second
+  container next to daphne); `--once` for cron;
+- `start_in_process()` — a daemon thread inside each daphne process, started by asgi.py when
+  YW_REMINDERS_IN_PROCESS=1 (the embedded single-process default).
+A restart loses nothing: what was sent is in the Reminder table, what is due is recomputed from
+the deadlines. Tests call run_reminders() directly with a chosen `now`.
 """
 import datetime as dt
 import logging
@@ -85,3 +90,36 @@ def _send_once(receipt, kind, now):
     except IntegrityError:  # another process sent it first
         return False
     return True
+
+
+_started = {"thread": None}
+
+
+def start_in_process(interval=60):
+    """Run the job in a daemon thread of this process (e.g. from asgi.py when YW_REMINDERS_IN_PROCESS=1).
+
+    Safe next to `manage.py run_reminders` and in several server processes at once: the unique
+    (receipt, kind) row decides who sends. Returns the thread (one per process)."""
+    import threading
+
+    from django.db import close_old_connections
+
+    if _started["thread"] is not None and _started["thread"].is_alive():
+        return _started["thread"]
+    stop = threading.Event()
+
+    def loop():
+        while not stop.wait(interval):
+            try:
+                close_old_connections()
+                run_reminders()
+            except Exception:  # the next pass retries; nothing is half-sent
+                log.exception("reminder pass failed")
+            finally:
+                close_old_connections()
+
+    thread = threading.Thread(target=loop, name="yw-reminders", daemon=True)
+    thread.stop = stop
+    thread.start()
+    _started["thread"] = thread
+    return thread

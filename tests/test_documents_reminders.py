@@ -79,3 +79,27 @@ def test_it_refuses_a_bad_interval_for_the_reminder_loop():
 
     with pytest.raises(CommandError, match="interval"):
         call_command("run_reminders", "--interval", "0")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_runs_the_job_in_a_background_thread_of_the_server_process(seed_small):
+    import time
+
+    from django.utils import timezone
+
+    from documents.reminders import start_in_process
+
+    units, people = seed_small
+    doc = dispatched(people["city_secretary"], people["city_leader"], main=[units["秦都区"].id])
+    Receipt.objects.filter(document=doc).update(deadline=timezone.now() - dt.timedelta(minutes=1))
+    thread = start_in_process(interval=0.2)
+    try:
+        for _ in range(50):
+            if Reminder.objects.filter(kind="due").exists():
+                break
+            time.sleep(0.1)
+        time.sleep(0.5)  # more passes: still one
+        assert Reminder.objects.filter(kind="due").count() == 1
+    finally:
+        thread.stop.set()
+        thread.join(5)
