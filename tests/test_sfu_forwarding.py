@@ -335,3 +335,40 @@ async def test_it_forwards_h264_from_a_publisher_that_offers_only_h264(harness, 
     assert video.counters == sorted(video.counters)
     publisher_senders = [t.sender for t in alice.pub.getTransceivers()]
     assert counter.server_encodes(publisher_senders) == 0
+
+
+async def test_it_retransmits_lost_video_packets_a_viewer_asks_for(harness, monkeypatch):
+    real = forwarding._direct_send
+    sent = {"n": 0, "dropped": 0}
+
+    def lossy(dtls):
+        send = real(dtls)
+        if send is None:
+            return None
+
+        def maybe(data):
+            sent["n"] += 1
+            if sent["n"] % 10 == 5:  # lose 1 in 10 packets (the publisher sends video only)
+                sent["dropped"] += 1
+                return
+            send(data)
+        return maybe
+
+    monkeypatch.setattr(forwarding, "_direct_send", lossy)
+    retransmitted = []
+    real_retransmit = forwarding.ForwardingSender._retransmit
+
+    async def counting(self, seq):
+        retransmitted.append(seq)
+        await real_retransmit(self, seq)
+
+    monkeypatch.setattr(forwarding.ForwardingSender, "_retransmit", counting)
+    alice = await harness.connect("alice", 1, camera=True)
+    bob = await harness.connect("bob", 2)
+    await alice.publish()
+    assert await wait_until(good_video(bob, alice, 60), 25)
+    assert sent["dropped"] >= 5 and len(retransmitted) >= sent["dropped"] - 1
+    video = bob.video_by(alice.session)
+    assert video.bad == 0
+    # NACK/RTX repaired the losses: no frame was skipped
+    assert video.counters == list(range(video.counters[0], video.counters[0] + len(video.counters)))

@@ -44,7 +44,7 @@ from aiortc import rtcrtpsender as _sender_module
 from aiortc.codecs.h264 import H264Encoder
 from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.mediastreams import MediaStreamError
-from aiortc.rtp import RTP_HISTORY_SIZE, RtpPacket
+from aiortc.rtp import RTP_HISTORY_SIZE, RtpPacket, wrap_rtx
 
 _log = logging.getLogger(__name__)
 
@@ -196,15 +196,16 @@ async def request_keyframe(receiver: Any) -> bool:
 # most of the per-viewer cost, so viewers' senders are switched (``use_forwarding_sender``)
 # to ForwardingSender: its track yields ForwardedFrame objects whose payloads are
 # packetised once per publication (SharedFrame) and shared by all viewers; its RTP loop
-# serialises the first packet of a frame with aiortc's own serializer and derives the
-# frame's other packets by patching the sequence number and marker bit. NACK/RTX
-# (aiortc's _retransmit over the same history), RTCP SR statistics, PLI handling and
-# stop() are aiortc's unchanged.
+# serialises the stream's header once with aiortc's own serializer (mid extension
+# included) and then only patches marker, sequence number and timestamp, and hands the
+# SRTP-protected packet straight to the nominated ICE pair's socket (_direct_send). Its
+# _retransmit answers NACKs (as RTX when negotiated) from its own video history. RTCP SR
+# statistics, PLI handling, REMB and stop() are aiortc's unchanged.
 # --------------------------------------------------------------------------------------
 _P = "_RTCRtpSender__"
-SENDER_PRIVATE_NAMES = ["track", "rtp_started", "rtp_exited", "rtp_history",
-                        "rtp_header_extensions_map", "mid", "ntp_timestamp", "rtp_timestamp",
-                        "octet_count", "packet_count", "encoder"]
+SENDER_PRIVATE_NAMES = ["track", "rtp_started", "rtp_exited", "rtp_header_extensions_map", "mid",
+                        "ntp_timestamp", "rtp_timestamp", "octet_count", "packet_count", "encoder",
+                        "rtx_payload_type", "rtx_sequence_number"]
 
 
 class SharedFrame:
@@ -258,12 +259,14 @@ class ForwardingSender(_sender_module.RTCRtpSender):
 
     async def _run_rtp(self, codec: Any) -> None:
         getattr(self, _P + "rtp_started").set()
-        history = getattr(self, _P + "rtp_history")
         extensions_map = getattr(self, _P + "rtp_header_extensions_map")
         mid = getattr(self, _P + "mid")
         sequence_number = _sender_module.random_sequence_number()
         timestamp_origin = _sender_module.random32()
         payload_type = codec.payloadType
+        keep_history = codec.mimeType.lower().startswith("video/")  # audio is never NACKed
+        history = self._yw_history = {}
+        template = None  # the RTP header of this stream: only seq, timestamp, marker change
         try:
             while True:
                 if not getattr(self, _P + "track"):
@@ -273,29 +276,21 @@ class ForwardingSender(_sender_module.RTCRtpSender):
                 if frame is None or not frame.payloads:
                     continue
                 timestamp = (timestamp_origin + frame.timestamp) & 0xFFFFFFFF
-                abs_send_time = (clock.current_ntp_time() >> 14) & 0x00FFFFFF
+                if template is None:
+                    first = RtpPacket(payload_type=payload_type, ssrc=self._ssrc)
+                    first.extensions.mid = mid
+                    template = bytearray(first.serialize(extensions_map))
+                send = _direct_send(self.transport)
                 last = len(frame.payloads) - 1
-                header = None
-                send = None
                 octets = 0
                 for i, payload in enumerate(frame.payloads):
-                    packet = RtpPacket(payload_type=payload_type, sequence_number=sequence_number,
-                                       timestamp=timestamp)
-                    packet.ssrc = self._ssrc
-                    packet.payload = payload
-                    packet.marker = 1 if i == last else 0
-                    packet.extensions.abs_send_time = abs_send_time
-                    packet.extensions.mid = mid
-                    history[sequence_number % RTP_HISTORY_SIZE] = packet
-                    if header is None:
-                        data = packet.serialize(extensions_map)
-                        header = bytearray(data[: len(data) - len(payload)])
-                    else:
-                        struct.pack_into("!H", header, 2, sequence_number)
-                        header[1] = (header[1] & 0x7F) | (0x80 if i == last else 0)
-                        data = bytes(header) + payload
-                    if send is None:
-                        send = _direct_send(self.transport)
+                    marker = 0x80 if i == last else 0
+                    struct.pack_into("!BHI", template, 1, payload_type | marker,
+                                     sequence_number, timestamp)
+                    data = bytes(template) + payload
+                    if keep_history:
+                        history[sequence_number % RTP_HISTORY_SIZE] = (
+                            sequence_number, timestamp, marker, payload)
                     if send is not None:
                         send(data)
                     else:
@@ -316,6 +311,31 @@ class ForwardingSender(_sender_module.RTCRtpSender):
             setattr(self, _P + "track", None)
         setattr(self, _P + "encoder", None)
         getattr(self, _P + "rtp_exited").set()
+
+    async def _retransmit(self, sequence_number: int) -> None:
+        """A viewer's NACK: resend from this sender's history (as RTX when negotiated)."""
+        item = getattr(self, "_yw_history", {}).get(sequence_number % RTP_HISTORY_SIZE)
+        if item is None or item[0] != sequence_number:
+            return
+        seq, timestamp, marker, payload = item
+        codec_pt = self._yw_payload_type
+        packet = RtpPacket(payload_type=codec_pt, marker=1 if marker else 0, sequence_number=seq,
+                           timestamp=timestamp, ssrc=self._ssrc, payload=payload)
+        packet.extensions.mid = getattr(self, _P + "mid")
+        rtx_payload_type = getattr(self, _P + "rtx_payload_type")
+        if rtx_payload_type is not None:
+            rtx_seq = getattr(self, _P + "rtx_sequence_number")
+            packet = wrap_rtx(packet, payload_type=rtx_payload_type, sequence_number=rtx_seq,
+                              ssrc=self._rtx_ssrc)
+            setattr(self, _P + "rtx_sequence_number", (rtx_seq + 1) & 0xFFFF)
+        try:
+            await self.transport._send_rtp(packet.serialize(getattr(self, _P + "rtp_header_extensions_map")))
+        except ConnectionError:
+            pass
+
+    async def send(self, parameters: Any) -> None:
+        self._yw_payload_type = parameters.codecs[0].payloadType
+        await super().send(parameters)
 
 
 def _direct_send(dtls: Any) -> "Callable[[bytes], None] | None":
@@ -347,11 +367,17 @@ def check_sender_hook() -> None:
         if f"self.__{name}" not in init_src:
             raise RuntimeError(f"aiortc RTCRtpSender has no self.__{name} any more")
     run_src = inspect.getsource(_sender_module.RTCRtpSender._run_rtp)
-    for needle in ("self._next_encoded_frame(codec)", "self.__rtp_history[",
+    for needle in ("self._next_encoded_frame(codec)", "packet.extensions.mid = self.__mid",
                    "packet.serialize(self.__rtp_header_extensions_map)",
                    "self.transport._send_rtp(packet_bytes)", "self.__rtp_exited.set()"):
         if needle not in run_src:
             raise RuntimeError(f"aiortc RTCRtpSender._run_rtp changed: {needle!r} not found")
+    rtcp_src = inspect.getsource(_sender_module.RTCRtpSender._handle_rtcp_packet)
+    if "await self._retransmit(seq)" not in rtcp_src:
+        raise RuntimeError("aiortc RTCRtpSender no longer answers NACKs with _retransmit()")
+    if "self.__rtx_payload_type = codec.payloadType" not in inspect.getsource(
+            _sender_module.RTCRtpSender.send):
+        raise RuntimeError("aiortc RTCRtpSender.send() no longer notes the RTX payload type")
     for name in ("random_sequence_number", "random32", "RTCEncodedFrame"):
         if not hasattr(_sender_module, name):
             raise RuntimeError(f"aiortc.rtcrtpsender.{name} is gone")
@@ -366,9 +392,6 @@ def check_sender_hook() -> None:
         raise RuntimeError("aioice Connection.sendto changed")
     if "self.transport.sendto(data, addr)" not in inspect.getsource(ice.StunProtocol.send_data):
         raise RuntimeError("aioice StunProtocol.send_data changed")
-    retransmit_src = inspect.getsource(_sender_module.RTCRtpSender._retransmit)
-    if "self.__rtp_history.get(" not in retransmit_src:
-        raise RuntimeError("aiortc RTCRtpSender._retransmit no longer reads the RTP history")
 
 
 _sender_checked = False
