@@ -272,7 +272,8 @@ def part_inbox():
     for url, label in (("/documents/?box=inbox", "inbox page /documents/"),
                        ("/documents/?box=inbox&page=50", "inbox page, page 50"),
                        ("/api/documents/inbox", "GET /api/documents/inbox"),
-                       ("/documents/?box=inbox&q=第12", "inbox search by title word")):
+                       ("/documents/?box=inbox&q=第12", "inbox search by title word"),
+                       ("/documents/?box=all", "search page over every visible document")):
         times, counts = [], []
         client.get(url)  # warm
         for _ in range(30):
