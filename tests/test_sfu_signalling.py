@@ -234,3 +234,33 @@ async def test_it_replaces_the_older_tab_and_ends_for_all(seed_small, client_for
         assert state == "ended"
     finally:
         await _teardown(*(p for p in (presenter, tab1, tab2) if p))
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_it_takes_a_dropped_participant_back_into_the_room(seed_small, client_for, embedded_rooms):
+    people = seed_small[1]
+    host, town = people["county_secretary"], people["town_secretary"]
+    meeting = await schedule(host, [town])
+    host_client = await sync_to_async(client_for)(host)
+    town_client = await sync_to_async(client_for)(town)
+    presenter = await open_peer(host_client, meeting.id, "host", camera=True)
+    viewer = await open_peer(town_client, meeting.id, "town")
+    again = None
+    try:
+        await presenter.peer.send({"type": "join"})
+        await viewer.peer.send({"type": "join"})
+        await presenter.peer.wait_for(lambda m: m.get("type") == "joined")
+        await presenter.peer.publish()
+        session = presenter.peer.session
+        assert await wait_until(lambda: bool(viewer.peer.video_by(session)
+                                             and viewer.peer.video_by(session).good > 5), 20)
+        await viewer.close()  # the village network drops: websocket and media gone at once
+        again = await open_peer(town_client, meeting.id, "town-again")
+        await again.peer.send({"type": "join"})
+        assert await wait_until(lambda: bool(again.peer.video_by(session)
+                                             and again.peer.video_by(session).good > 10), 20)
+        assert presenter.peer.errors == []
+        rows = [r for r in await attendance_rows(meeting) if r[0] == town.id]
+        assert len(rows) == 2 and sum(1 for r in rows if r[2] is None) == 1
+    finally:
+        await _teardown(*(p for p in (presenter, again) if p))
