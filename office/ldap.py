@@ -269,6 +269,9 @@ def connect(cfg, user=None, password=None, urls=None):
     from ldap3 import FIRST, NONE, SIMPLE, Connection, Server, ServerPool, set_config_parameter
     from ldap3.core.exceptions import LDAPException
 
+    if user is not None and not password:
+        # An empty-password simple bind is an anonymous bind on many servers: never send one.
+        raise ValueError("refusing a bind with an empty password")
     set_config_parameter("POOLING_LOOP_TIMEOUT", 0)
     set_config_parameter("CHECK_AVAILABILITY_TIMEOUT", cfg.timeout)
     remaining = list(urls or cfg.urls)

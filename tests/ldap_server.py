@@ -262,6 +262,7 @@ class Slapd:
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
+        self.ldaps_port = free_port() if tls else None
         self.tls = tls
         self.sizelimit = sizelimit
         # As a directory administrator would: the sync's service account may page through everything.
@@ -272,6 +273,10 @@ class Slapd:
     @property
     def url(self):
         return f"ldap://127.0.0.1:{self.port}"
+
+    @property
+    def ldaps_url(self):
+        return f"ldaps://127.0.0.1:{self.ldaps_port}" if self.ldaps_port else None
 
     def _configure(self):
         (self.dir / "db").mkdir(exist_ok=True)
@@ -296,8 +301,8 @@ class Slapd:
     def start(self, timeout=15):
         if not self._configured:
             self._configure()
-        subprocess.run(["slapd", "-f", str(self.dir / "slapd.conf"), "-h", f"{self.url}/"],
-                       check=True, capture_output=True)
+        listen = f"{self.url}/" + (f" {self.ldaps_url}/" if self.ldaps_url else "")
+        subprocess.run(["slapd", "-f", str(self.dir / "slapd.conf"), "-h", listen], check=True, capture_output=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:

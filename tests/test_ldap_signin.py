@@ -7,7 +7,7 @@ from django.test import Client
 
 from office.errors import ActionError
 from tests.conftest import PASSWORD as LOCAL_PASSWORD
-from office.models import AuditEntry, Person, Post
+from office.models import AuditEntry, Person, Post, Unit
 
 from tests.ldap_server import (CHENJING, PASSWORD, WANGFANG, Blackhole, Slapd, closed_port_url,  # noqa: F401
                                ldap_settings, make_test_ca, org_entries, slapd_server)
@@ -162,6 +162,23 @@ def test_it_needs_start_tls_because_the_server_refuses_plain_binds(ldap_settings
     with pytest.raises(ActionError) as refused:
         authenticate(None, username="wangfang", password=PASSWORD)
     assert refused.value.status == 503
+
+
+def test_it_signs_in_over_ldaps_with_the_configured_ca(ldap_settings, dir_units, slapd_server, tmp_path):
+    ldap_settings.LDAP_URL = [slapd_server.ldaps_url]
+    ldap_settings.LDAP_START_TLS = False
+    assert authenticate(None, username="wangfang", password=PASSWORD) is not None
+    other_ca, _cert, _key = make_test_ca(tmp_path)
+    ldap_settings.LDAP_CA_FILE = str(other_ca)
+    with pytest.raises(ActionError) as refused:
+        authenticate(None, username="wangfang", password=PASSWORD)
+    assert refused.value.status == 503
+
+
+def test_it_gives_no_directory_post_in_a_unit_marked_local(ldap_settings, dir_units):
+    Unit.objects.filter(code="610402001001").update(is_local=True)
+    person = authenticate(None, username="zhaomin", password=PASSWORD)
+    assert roles_by_unit(person) == {"人民路街道办事处": ["handler"]}
 
 
 def test_it_leaves_a_local_account_with_the_same_name_to_the_local_backend(ldap_settings, dir_units):

@@ -10,7 +10,6 @@ rolled back, so its summary is exactly what a real run would do.
 """
 import sys
 import time
-import tracemalloc
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -38,25 +37,25 @@ def kind_for_code(code):
 
 
 class Progress:
-    """A one-line progress bar on stderr (silent when not wanted)."""
+    """Progress bars on stderr (office/progress.py), one per stage; silent when not wanted."""
 
     def __init__(self, stream, enabled):
         self.stream, self.enabled = stream, enabled
-        self.last = 0.0
+        self.bar = None
+        self.label = None
 
-    def __call__(self, label, done, total, force=False):
+    def __call__(self, label, done, total):
         if not self.enabled:
             return
-        now = time.monotonic()
-        if not force and now - self.last < 0.2 and done != total:
-            return
-        self.last = now
-        width = 30
-        filled = int(width * done / total) if total else width
-        self.stream.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        from office.progress import ProgressBar
+
+        if label != self.label:
+            self.label = label
+            self.bar = ProgressBar(total, label, stream=self.stream)
+        self.bar.update(done)
         if done >= total:
-            self.stream.write("\n")
-        self.stream.flush()
+            self.bar.finish()
+            self.label = None
 
 
 class Batches:
