@@ -72,8 +72,8 @@ logger = logging.getLogger(__name__)
 
 PLI_INTERVAL = 1.0  # seconds between keyframe requests forwarded to one publisher
 SUBSCRIBE_PLI_COALESCE = 0.1  # subscribe-triggered PLIs closer than this are merged
-VIDEO_BUFFER = 300  # packets buffered per viewer video track before resync
-AUDIO_BUFFER = 100
+VIDEO_BUFFER = 60  # encoded frames (~2 s) buffered per viewer before it is resynced on a keyframe
+AUDIO_BUFFER = 50  # Opus frames (~1 s)
 SPEAKER_INTERVAL = 0.4
 SPEAKER_THRESHOLD = 30.0  # loudness (127 - dBov level) above which someone "speaks"
 RATE_PER_SECOND = 20.0  # signalling messages per session per second (token bucket)
