@@ -15,8 +15,14 @@ decoding sample viewer per process (the frame number is painted into the picture
 Viewers other than the samples do not decode (they count encoded frames), so that viewer
 processes do not starve the server on a small machine.
 
-Usage: python bench/bench_sfu.py [--steps 1,8,32,64] [--relay-steps 1,4,8] [--window 6]
-Prints one table row per (server, N). Bounded to about 2.5 minutes with the defaults.
+Then a meeting of --meeting (12) people with every camera on (320x240, ~600 kbps each):
+server CPU for its n·(n-1) forwarded streams.
+
+Usage: python bench/bench_sfu.py [--steps 1,8,32,64] [--relay-steps 1,4,8] [--window 6] [--meeting 12]
+Prints one table row per (server, N), the marginal CPU per added viewer, and the meeting
+row. Bounded to about 2.5 minutes with the defaults. On a shared, loaded machine the
+viewers' own figures (fps, loss, latency) suffer first: the server-side columns (CPU, µs
+per packet, fps sent) are the ones that describe the SFU.
 """
 
 import argparse
@@ -167,6 +173,136 @@ async def relay_session(state, ws, send):
 
 
 # -------------------------------------------------------------------------- publisher
+def add_noise(frame, counter):
+    """A moving noisy block (a quarter of the picture) so VP8 needs its whole bitrate."""
+    w, h = frame.width, frame.height
+    plane = frame.planes[0]
+    stride = plane.line_size
+    data = bytearray(bytes(plane))
+    top = h // 4 + (counter * 4) % (h // 2 - h // 4)
+    for row in range(top, top + h // 4):
+        data[row * stride + w // 4: row * stride + 3 * w // 4] = os.urandom(w // 2)
+    plane.update(bytes(data))
+
+
+def meeting_main(port, count, ready_count, start, stop, results):
+    """Participants of an every-camera-on meeting: each publishes 320x240 VP8 (~600 kbps
+    pinned) and Opus, and receives everyone else without decoding (counting frames)."""
+    import aiohttp
+    from aiortc.codecs import vpx
+    from aiortc.mediastreams import MediaStreamError
+
+    vpx.DEFAULT_BITRATE = vpx.MIN_BITRATE = vpx.MAX_BITRATE = 600_000
+    from meetings.sfu import forwarding
+    from tests import sfu_peers
+
+    class NoisyCamera(sfu_peers.CounterCamera):
+        async def recv(self):
+            frame = await super().recv()
+            add_noise(frame, self.counter)
+            return frame
+
+    sfu_peers.CounterCamera = NoisyCamera
+
+    class Participant(sfu_peers.Peer):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            self.frames = 0
+            self.video_tracks = 0
+
+        def _on_track(self, track):
+            forwarding.mark_forwarding(track)
+            if track.kind == "video":
+                self.video_tracks += 1
+            self._tasks.append(asyncio.ensure_future(self._count(track)))
+
+        async def _count(self, track):
+            try:
+                while True:
+                    await track.recv()
+                    if track.kind == "video" and start.is_set() and not stop.is_set():
+                        self.frames += 1
+            except (MediaStreamError, asyncio.CancelledError):
+                pass
+
+    async def one(http, i):
+        ws = await http.ws_connect(f"http://127.0.0.1:{port}/ws", max_msg_size=1 << 22)
+
+        async def send(m):
+            await ws.send_str(json.dumps(m))
+
+        peer = Participant(f"p{i}", send, camera=True, mic=True, width=320, height=240, decode=False)
+        reader = asyncio.ensure_future(_read(ws, peer))
+        await peer.publish()
+        return peer, ws, reader
+
+    async def main():
+        async with aiohttp.ClientSession() as http:
+            made = [await one(http, i) for i in range(count)]
+            with ready_count.get_lock():
+                ready_count.value += 1
+            while not stop.is_set():
+                await asyncio.sleep(0.1)
+            results.put([{"frames": p.frames, "tracks": p.video_tracks} for p, _, _ in made])
+            for peer, ws, reader in made:
+                reader.cancel()
+                await peer.close()
+                await ws.close()
+
+    asyncio.run(main())
+
+
+def run_meeting(n, window, per_process=4, warmup=3.0):
+    """n participants, every camera on: server CPU, forwarded streams and their frame rate."""
+    import psutil
+
+    ctx = mp.get_context("spawn")
+    port = free_port()
+    server_ready = ctx.Event()
+    server = ctx.Process(target=server_main, args=("sfu", port, server_ready), daemon=True)
+    server.start()
+    server_ready.wait(30)
+    ready_count = ctx.Value("i", 0)
+    start, stop = ctx.Event(), ctx.Event()
+    results = ctx.Queue()
+    procs = []
+    for i in range(0, n, per_process):
+        p = ctx.Process(target=meeting_main, args=(port, min(per_process, n - i), ready_count, start,
+                                                   stop, results), daemon=True)
+        p.start()
+        procs.append(p)
+    deadline = time.monotonic() + 60
+    while ready_count.value < len(procs) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(warmup)
+    sp = psutil.Process(server.pid)
+    s0 = _server_stats(port)
+    c0 = sum(sp.cpu_times()[:2])
+    w0 = time.monotonic()
+    start.set()
+    time.sleep(window)
+    c1 = sum(sp.cpu_times()[:2])
+    w1 = time.monotonic()
+    s1 = _server_stats(port)
+    load = os.getloadavg()[0]
+    stop.set()
+    people = []
+    for _ in procs:
+        people += results.get(timeout=60)
+    for p in procs:
+        p.join(10)
+    server.kill()
+    server.join(5)
+    wall = w1 - w0
+    streams = n * (n - 1)
+    return {
+        "participants": n, "streams": streams, "cpu": 100.0 * (c1 - c0) / wall,
+        "server_fps": (s1["video_frames_sent"] - s0["video_frames_sent"]) / wall / streams,
+        "received_fps": sum(p["frames"] for p in people) / wall / streams,
+        "tracks": sum(p["tracks"] for p in people), "load": load,
+    }
+
+
 def publisher_main(port, t0, ready, stop, produced):
     import aiohttp
     from aiortc.codecs import vpx
@@ -183,13 +319,7 @@ def publisher_main(port, t0, ready, stop, produced):
             produced.value = self.counter
             if t0.value == 0.0:
                 t0.value = self._start
-            plane = frame.planes[0]
-            stride = plane.line_size
-            data = bytearray(bytes(plane))
-            top = 120 + (self.counter * 4) % 200
-            for row in range(top, top + 120):
-                data[row * stride + 160: row * stride + 480] = os.urandom(320)
-            plane.update(bytes(data))
+            add_noise(frame, self.counter)
             return frame
 
     sfu_peers.CounterCamera = NoisyCamera
@@ -388,6 +518,8 @@ def main():
     parser.add_argument("--steps", default="1,8,32,64")
     parser.add_argument("--relay-steps", default="1,4,8")
     parser.add_argument("--window", type=float, default=6.0)
+    parser.add_argument("--meeting", type=int, default=12,
+                        help="participants of an every-camera-on meeting (0: skip)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     plan = [("sfu", int(x)) for x in args.steps.split(",") if x] + \
@@ -415,6 +547,15 @@ def main():
             slope = sum((x - mx) * (y - my) for x, y in pts) / max(1e-9, sum((x - mx) ** 2 for x, _ in pts))
             print(f"{kind}: marginal server CPU per added viewer {slope:.2f} % of a core "
                   f"(≈ {100.0 / max(slope, 1e-9):.0f} viewers per core), fixed {my - slope * mx:.1f} %")
+    if args.meeting:
+        m = run_meeting(args.meeting, args.window)
+        print()
+        print("| meeting, every camera on | forwarded video streams | server CPU % of a core "
+              "| server sent fps per stream | received fps per stream | video tracks set up | load avg |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
+        print(f"| {m['participants']} people, 320x240 VP8 ~600 kbps + Opus each | {m['streams']} "
+              f"| {m['cpu']:.1f} | {m['server_fps']:.1f} | {m['received_fps']:.1f} "
+              f"| {m['tracks']}/{m['streams']} | {m['load']:.1f} |", flush=True)
     print(f"total {time.monotonic() - began:.0f} s")
     if args.json:
         print(json.dumps(rows))
