@@ -18,7 +18,7 @@ processes do not starve the server on a small machine.
 Then a meeting of --meeting (12) people with every camera on (320x240, ~600 kbps each):
 server CPU for its n·(n-1) forwarded streams.
 
-Usage: python bench/bench_sfu.py [--steps 1,8,32,64] [--relay-steps 1,4,8] [--window 6] [--meeting 12]
+Usage: python bench/bench_sfu.py [--steps 1,8,32,64] [--relay-steps 1,4,8] [--window 5] [--meeting 12]
 Prints one table row per (server, N), the marginal CPU per added viewer, and the meeting
 row. Bounded to about 2.5 minutes with the defaults. On a shared, loaded machine the
 viewers' own figures (fps, loss, latency) suffer first: the server-side columns (CPU, µs
@@ -517,7 +517,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", default="1,8,32,64")
     parser.add_argument("--relay-steps", default="1,4,8")
-    parser.add_argument("--window", type=float, default=6.0)
+    parser.add_argument("--window", type=float, default=5.0)
     parser.add_argument("--meeting", type=int, default=12,
                         help="participants of an every-camera-on meeting (0: skip)")
     parser.add_argument("--json", action="store_true")
