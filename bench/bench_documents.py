@@ -128,7 +128,7 @@ def main():
 
     t = time.monotonic()
     build_demo()
-    from office.models import Person, Unit
+    from office.models import Unit
 
     row("seed Xianyang-sized organisation (units)", Unit.objects.count(), f"{time.monotonic() - t:.1f} s")
     parts = os.environ.get("BENCH_DOCUMENTS_PARTS", "dispatch,registrations,inbox").split(",")
@@ -141,7 +141,6 @@ def main():
         connections.close_all()
         drop_database()
     row("total bench time", f"{time.monotonic() - started:.0f} s")
-    del Person
 
 
 def part_dispatch():

@@ -9,16 +9,12 @@ from django.utils.translation import gettext as _
 
 from documents import actions
 from documents.models import (
-    Circulation,
     DocState,
     Document,
     Forward,
     Receipt,
     ReceiptState,
-    Reminder,
     Reply,
-    Step,
-    StepState,
 )
 from office.errors import ActionError
 from office.models import Unit
@@ -302,6 +298,3 @@ def archive(unit_ids):
     return Receipt.objects.filter(unit_id__in=unit_ids, state=ReceiptState.DONE) \
         .select_related("document", "document__unit", "unit").order_by("-done_at")
 
-
-__all__ = ["archive", "document_detail", "inbox", "outbox", "search", "tracking", "tracking_csv", "tracking_pdf",
-           "Circulation", "Reminder", "Step", "StepState"]

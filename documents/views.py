@@ -1,12 +1,11 @@
 """公文 pages (Chinese). Every change goes through documents.actions; refusals re-render with a 4xx."""
-import datetime as dt
 import json
 import re
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -14,7 +13,6 @@ from django.views.decorators.http import require_POST
 
 from documents import actions, queries
 from documents.models import (
-    Assignment,
     Circulation,
     Disclosure,
     DocState,
@@ -412,5 +410,3 @@ def archive(request):
     page = Paginator(queries.archive(unit_ids), PAGE).get_page(request.GET.get("page"))
     return render(request, "documents/archive.html", {"page": page, "rows": [queries.receipt_row(r) for r in page]})
 
-
-__all__ = ["index", "compose", "edit", "detail", "act", "tracking", "archive", "Assignment", "HttpResponse", "dt"]

@@ -10,7 +10,6 @@ from documents.models import Document, NumberSequence, Receipt, VoidedNumber
 from office.errors import ActionError
 from tests.test_documents_support import approve_all, call, draft, post_of, sign_off
 
-YEAR = None
 
 
 def _signed(units, sec, leader, n=1):
