@@ -17,13 +17,19 @@ from tests.conftest import login
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-def _api(page, meeting_id, path, body):
-    return page.evaluate("""async ([url, body]) => {
-        const csrf = document.cookie.split('; ').find(c => c.startsWith('csrftoken=')).split('=')[1];
-        const r = await fetch(url, {method: 'POST', credentials: 'same-origin',
-            headers: {'Content-Type': 'application/json', 'X-CSRFToken': csrf}, body: JSON.stringify(body)});
-        return {status: r.status, body: await r.json()};
-    }""", [f"/api/meetings/{meeting_id}/{path}", body])
+def _leave_all(meeting, *pages):
+    """Closes the rooms and waits until the server has recorded every leave: the database must be
+    quiet before the test's teardown empties it (else TRUNCATE and the last writes deadlock)."""
+    import time
+
+    from meetings.models import Participant
+
+    for page in pages:
+        page.goto("about:blank")
+    deadline = time.monotonic() + 15
+    while Participant.objects.filter(meeting=meeting, online=True).exists():
+        assert time.monotonic() < deadline, "the server did not record that everyone left"
+        time.sleep(0.2)
 
 
 def test_it_runs_a_training_from_invitation_to_attendance_report_and_playback(seed_small, live_server_url, new_page,
@@ -139,6 +145,7 @@ def test_it_runs_a_training_from_invitation_to_attendance_report_and_playback(se
     }""")
     assert played["width"] > 0 and played["time"] >= 1.4 and played["seekable"] >= 1
     assert 206 in statuses
+    _leave_all(meeting, host, cadre)
 
 
 def test_it_admits_a_person_from_the_waiting_room_into_the_running_room(seed_small, live_server_url, new_page,
@@ -171,3 +178,4 @@ def test_it_admits_a_person_from_the_waiting_room_into_the_running_room(seed_sma
     guest.wait_for_function("window.ywStats && window.ywStats.joined", timeout=20000)  # reloaded into the room
     assert not guest.locator("#waiting-room").count()
     host.locator(f"#participant-list li[data-person='{town_secretary.id}']:not(.waiting)").wait_for(timeout=15000)
+    _leave_all(meeting, host, guest)
