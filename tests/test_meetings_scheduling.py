@@ -171,3 +171,20 @@ def test_it_adds_invitations_later_and_only_the_new_ones_are_told(client_for, co
     assert res.json() == {"people_added": 0, "units_added": 1}
     (event, people, event_units), = sent_events.of("invited")
     assert event_units == [units["北街村"].id]
+
+
+def test_it_withdraws_an_invitation_and_changes_co_hosts(client_for, county_secretary, county_leader, village_cadre,
+                                                         units):
+    meeting = schedule(county_secretary, unit_ids=[units["人民路社区"].id, units["北街村"].id])
+    host = client_for(county_secretary)
+    rows = host.get(f"/api/meetings/{meeting.id}/invitations").json()
+    community = [r for r in rows if r["unit_name"] == "人民路社区居民委员会"][0]
+    assert client_for(village_cadre).delete(f"/api/meetings/{meeting.id}/invitations/{community['id']}").status_code == 403
+    assert host.delete(f"/api/meetings/{meeting.id}/invitations/{community['id']}").status_code == 204
+    assert client_for(village_cadre).get(f"/api/meetings/{meeting.id}").status_code == 403
+    res = host.patch(f"/api/meetings/{meeting.id}", {"co_host_ids": [county_leader.id]}, content_type="application/json")
+    assert res.json()["co_hosts"] == [{"id": county_leader.id, "name": "周区长"}]
+    assert client_for(county_leader).post(f"/api/meetings/{meeting.id}/host", {"command": "lock"},
+                                          content_type="application/json").status_code == 200
+    bad = host.patch(f"/api/meetings/{meeting.id}", {"title": ""}, content_type="application/json")
+    assert bad.status_code == 400 and "会议名称不能为空" in bad.json()["detail"]
