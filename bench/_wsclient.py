@@ -5,10 +5,10 @@ Run by bench_events.py, not by hand:
 
 It connects COUNT sockets (session keys START..START+COUNT-1 of SESSIONS_JSON, one person
 each) with a bounded number of handshakes in flight, waits for each socket's "hello" frame (the
-consumer is registered with the hub by then), prints "READY <ok> <failed>" and waits. When the
-bench writes "fired" on stdin, it waits until every socket has the bench frame or 10 s have
-passed, and prints one JSON line: for each socket that got it, receive time minus the frame's
-commit timestamp "t" (same machine, same clock: time.time()).
+consumer is registered with the hub by then) and prints "READY <ok> <failed>". Then, for each
+line "fired <seq>" on stdin, it waits until every socket has the bench frame with that seq or
+10 s have passed, and prints one JSON line: for each socket that got it, receive time minus the
+frame's commit timestamp "t" (same machine, same clock: time.time()). "quit" or EOF ends it.
 """
 import asyncio
 import json
@@ -16,6 +16,7 @@ import os
 import resource
 import sys
 import time
+from collections import defaultdict
 
 from websockets.asyncio.client import connect
 
@@ -31,30 +32,27 @@ def raise_fd_limit():
 
 async def main(url, origin, session_keys):
     gate = asyncio.Semaphore(CONCURRENT_HANDSHAKES)
-    latencies = []
     failures = []
-    all_done = asyncio.Event()
-    sockets = []
+    latencies = defaultdict(list)  # seq → receive - commit, one per socket
+    complete = defaultdict(asyncio.Event)  # seq → every socket has it
     expected = len(session_keys)
+    open_sockets = 0
 
     async def one(key):
         async with gate:
             for attempt in range(3):
                 try:
                     ws = await connect(url, origin=origin, additional_headers={"Cookie": f"sessionid={key}"},
-                                       ping_interval=None, open_timeout=60, close_timeout=1,
-                                       max_queue=64)
+                                       ping_interval=None, open_timeout=60, close_timeout=1, max_queue=64)
                     hello = json.loads(await asyncio.wait_for(ws.recv(), 60))
                     if hello.get("type") != "hello":
                         raise RuntimeError(f"unexpected first frame {hello}")
-                    break
-                except Exception as exc:  # noqa: BLE001 - reported, not hidden
+                    return ws
+                except Exception as exc:  # noqa: BLE001 - counted and reported, not hidden
                     if attempt == 2:
                         failures.append(repr(exc)[:200])
                         return None
                     await asyncio.sleep(0.5)
-        sockets.append(ws)
-        return ws
 
     async def listen(ws):
         try:
@@ -62,16 +60,17 @@ async def main(url, origin, session_keys):
                 now = time.time()
                 frame = json.loads(raw)
                 if frame.get("type") == "bench":
-                    latencies.append(now - frame["t"])
-                    if len(latencies) >= len(sockets):
-                        all_done.set()
-                    return
-        except Exception:  # noqa: BLE001 - a dropped socket is counted as not delivered
+                    got = latencies[frame["seq"]]
+                    got.append(now - frame["t"])
+                    if len(got) >= open_sockets:
+                        complete[frame["seq"]].set()
+        except Exception:  # noqa: BLE001 - a dropped socket shows as a missing delivery
             return
 
-    opened = await asyncio.gather(*(one(k) for k in session_keys))
-    listeners = [asyncio.create_task(listen(ws)) for ws in opened if ws is not None]
-    print(f"READY {len(listeners)} {expected - len(listeners)}", flush=True)
+    opened = [ws for ws in await asyncio.gather(*(one(k) for k in session_keys)) if ws is not None]
+    open_sockets = len(opened)
+    listeners = [asyncio.create_task(listen(ws)) for ws in opened]  # noqa: F841 - kept alive
+    print(f"READY {open_sockets} {expected - open_sockets}", flush=True)
     if failures:
         print(f"# first connect failure: {failures[0]}", file=sys.stderr, flush=True)
 
@@ -79,16 +78,19 @@ async def main(url, origin, session_keys):
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     while True:
-        line = (await reader.readline()).decode().strip()
-        if line in ("fired", ""):
+        line = (await reader.readline()).decode().split()
+        if not line or line[0] == "quit":
             break
-    if listeners:
-        try:
-            await asyncio.wait_for(all_done.wait(), STRAGGLER_WAIT)
-        except asyncio.TimeoutError:
-            pass
-    print(json.dumps({"connected": len(listeners), "failed": expected - len(listeners),
-                      "latencies": latencies, "errors": failures[:3]}), flush=True)
+        if line[0] != "fired":
+            continue
+        seq = int(line[1])
+        if open_sockets:
+            try:
+                await asyncio.wait_for(complete[seq].wait(), STRAGGLER_WAIT)
+            except asyncio.TimeoutError:
+                pass
+        print(json.dumps({"seq": seq, "connected": open_sockets, "latencies": latencies[seq],
+                          "errors": failures[:3]}), flush=True)
     # Do not close 1,000+ sockets politely: the server is stopped next anyway.
     os._exit(0)
 

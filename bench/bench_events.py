@@ -12,16 +12,23 @@ For each configuration and size N:
   the sessionid cookie and an allowed Origin, spread over the server processes;
 - ONE event addressed to that unit is sent: a transaction writes an audit entry, and right after
   COMMIT (transaction.on_commit) send_event({"type": "bench", ..., "t": time.time()},
-  units=[unit]) runs. With Redis this happens in this bench process (the same REDIS_URL and
-  prefix, like any other server process); the in-memory layer exists only inside the server
-  process, so there a bench-only HTTP endpoint of this script's server wrapper
-  (POST /__bench/fire, never part of asgi.py) runs the same transaction inside the server;
+  units=[unit]) runs. It runs inside server process 1, as an action behind an HTTP request
+  would: a bench-only endpoint of this script's server wrapper (POST /__bench/fire, never part
+  of asgi.py) runs the transaction. The in-memory layer exists only inside that process anyway;
+  with Redis the event goes through Redis to the hubs of both processes. (Publishing from a
+  plain sync process instead costs a fresh event loop and Redis connection per send_event,
+  since async_to_sync starts a new loop each time: not what the servers do.);
 - each client records time.time() on receipt; latency = receipt - commit timestamp (one machine,
-  one clock). Reported: p50/p99/max, how many of N arrived, server RSS growth per connection.
+  one clock). Reported: p50/p99/max, how many of N arrived, server RSS growth per connection
+  (from before the first socket), server CPU time (all server processes) from the send until
+  the last client has its frame.
+The sizes run in increasing order on the same server processes (1,000 sockets, one event; 4,000
+more sockets, one event) to keep the run short: a handshake costs the server ~10 ms of CPU.
+The client processes share the 2 cores with the servers: their receiving is in the figures.
 
 --stock adds the same measurement with a stock Channels consumer (joins one group, relays
 group_send) at /ws/stock/ of the bench wrapper, for comparison with the hub design.
-Runtime: about 2-3 minutes for the default sizes and both configurations.
+Runtime: about 2-4 minutes for the default sizes and both configurations (machine load).
 """
 import argparse
 import json
@@ -44,6 +51,7 @@ PY = sys.executable
 PG_DB = "yw_bench_events"
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 CLIENT_PROCESSES = 4
+EVENTS_PER_SIZE = 3  # one event at a time; the figures pool the deliveries of all three
 
 
 def raise_fd_limit():
@@ -88,7 +96,7 @@ def serve(port):
         if scope["type"] == "http" and scope["path"] == "/__bench/fire":
             query = parse_qs(scope["query_string"].decode())
             unit_id, stock = int(query["unit"][0]), query.get("stock", ["0"])[0] == "1"
-            await sync_to_async(fire, thread_sensitive=True)(unit_id, stock)
+            await sync_to_async(fire, thread_sensitive=True)(unit_id, stock, int(query.get("seq", ["0"])[0]))
             await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
             await send({"type": "http.response.body", "body": b"fired"})
             return
@@ -114,7 +122,7 @@ def serve(port):
     ])
 
 
-def fire(unit_id, stock=False):
+def fire(unit_id, stock=False, seq=0):
     """One real transaction; the event is stamped and sent right after its COMMIT."""
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
@@ -124,7 +132,7 @@ def fire(unit_id, stock=False):
     from office.events import send_event
 
     def after_commit():
-        event = {"type": "bench", "op": "fire", "unit": unit_id, "t": time.time()}
+        event = {"type": "bench", "op": "fire", "unit": unit_id, "seq": seq, "t": time.time()}
         if stock:
             async_to_sync(get_channel_layer().group_send)(
                 "bench.stock", {"type": "bench.event", "frame": json.dumps(event)})
@@ -207,64 +215,77 @@ def build_people(n):
     return unit.id, keys
 
 
-def run_one(config, n, unit_id, sessions_path, server_env, stock):
+def run_design(config, sizes, unit_id, sessions_path, server_env, stock):
+    """Start the server process(es) once; grow the clients to each size; one event per size."""
     ports = [free_port() for _ in range(1 if config == "memory" else 2)]
     servers = [subprocess.Popen([PY, __file__, "--serve", str(port)], cwd=BASE_DIR, env=server_env,
                                 stdout=subprocess.DEVNULL, stderr=sys.stderr) for port in ports]
-    clients = []
+    clients, rows = [], []
     try:
         for port, proc in zip(ports, servers):
             wait_up(port, proc)
         time.sleep(0.5)
-        rss_before = server_rss(servers)
+        rss_base = server_rss(servers)
         path = "/ws/stock/" if stock else "/ws/"
-        per = [n // CLIENT_PROCESSES + (1 if i < n % CLIENT_PROCESSES else 0) for i in range(CLIENT_PROCESSES)]
-        start, t0 = 0, time.monotonic()
-        for i, count in enumerate(per):
-            port = ports[i % len(ports)]
-            clients.append(subprocess.Popen(
-                [PY, str(CLIENT), f"ws://127.0.0.1:{port}{path}", f"http://127.0.0.1:{port}", str(sessions_path),
-                 str(start), str(count)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=sys.stderr, text=True))
-            start += count
-        connected = failed = 0
-        for c in clients:
-            line = c.stdout.readline().split()
-            if not line or line[0] != "READY":
-                raise RuntimeError(f"a client process failed before READY: {line}")
-            connected, failed = connected + int(line[1]), failed + int(line[2])
-        log(f"{config} n={n}{' stock' if stock else ''}: {connected} connected, {failed} failed "
-            f"in {time.monotonic() - t0:.1f} s")
-        time.sleep(1.0)
-        rss_after = server_rss(servers)
-        cpu_before = server_cpu(servers)
-        if config == "memory":
-            query = f"unit={unit_id}&stock={int(stock)}"
-            req = urllib.request.Request(f"http://127.0.0.1:{ports[0]}/__bench/fire?{query}", method="POST")
-            with urllib.request.urlopen(req, timeout=30) as r:
-                r.read()
-        else:
-            fire(unit_id, stock)
-        for c in clients:
-            c.stdin.write("fired\n")
-            c.stdin.flush()
-        latencies = []
-        for c in clients:
-            result = json.loads(c.stdout.readline())
-            latencies += result["latencies"]
-            if result["errors"]:
-                log(f"client errors: {result['errors']}")
-        cpu_used = server_cpu(servers) - cpu_before
-        latencies.sort()
-        q = statistics.quantiles(latencies, n=100, method="inclusive") if len(latencies) > 1 else latencies * 99
-        return {
-            "config": config, "design": "stock group_send" if stock else "hub", "n": n,
-            "servers": len(servers), "connected": connected, "received": len(latencies),
-            "p50": q[49] if latencies else None, "p99": q[98] if latencies else None,
-            "max": latencies[-1] if latencies else None,
-            "kb_per_conn": (rss_after - rss_before) / 1024 / max(connected, 1),
-            "server_cpu_ms": cpu_used * 1000,
-        }
+        have = connected = 0
+        for seq, n in enumerate(sorted(sizes)):
+            more = n - have
+            per = [more // CLIENT_PROCESSES + (1 if i < more % CLIENT_PROCESSES else 0)
+                   for i in range(CLIENT_PROCESSES)]
+            start, t0, new_clients = have, time.monotonic(), []
+            for i, count in enumerate(per):
+                if not count:
+                    continue
+                port = ports[i % len(ports)]  # every client process on its own server, round robin
+                new_clients.append(subprocess.Popen(
+                    [PY, str(CLIENT), f"ws://127.0.0.1:{port}{path}", f"http://127.0.0.1:{port}",
+                     str(sessions_path), str(start), str(count)],
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=sys.stderr, text=True))
+                start += count
+            clients += new_clients
+            for c in new_clients:
+                line = c.stdout.readline().split()
+                if not line or line[0] != "READY":
+                    raise RuntimeError(f"a client process failed before READY: {line}")
+                connected += int(line[1])
+            have = n
+            log(f"{config}{' stock' if stock else ''}: {connected} of {n} sockets connected "
+                f"({time.monotonic() - t0:.1f} s for the last {more})")
+            time.sleep(1.0)
+            rss = server_rss(servers)
+            latencies, cpu_used = [], 0.0
+            for repeat in range(EVENTS_PER_SIZE):
+                event_seq = seq * EVENTS_PER_SIZE + repeat
+                cpu_before = server_cpu(servers)
+                # The event is committed and published inside server process 1, as behind any
+                # action's HTTP request; with Redis it reaches server 2's sockets through Redis.
+                query = f"unit={unit_id}&stock={int(stock)}&seq={event_seq}"
+                req = urllib.request.Request(f"http://127.0.0.1:{ports[0]}/__bench/fire?{query}", method="POST")
+                with urllib.request.urlopen(req, timeout=30) as r:
+                    r.read()
+                for c in clients:
+                    c.stdin.write(f"fired {event_seq}\n")
+                    c.stdin.flush()
+                for c in clients:
+                    result = json.loads(c.stdout.readline())
+                    latencies += result["latencies"]
+                    if result["errors"]:
+                        log(f"client errors: {result['errors']}")
+                cpu_used += server_cpu(servers) - cpu_before
+                time.sleep(0.5)
+            cpu_used /= EVENTS_PER_SIZE
+            latencies.sort()
+            q = statistics.quantiles(latencies, n=100, method="inclusive") if len(latencies) > 1 else latencies * 99
+            rows.append({
+                "config": config, "design": "stock group_send" if stock else "hub", "n": n,
+                "servers": len(servers), "connected": connected, "events": EVENTS_PER_SIZE,
+                "received": len(latencies),
+                "p50": q[49] if latencies else None, "p99": q[98] if latencies else None,
+                "max": latencies[-1] if latencies else None,
+                "kb_per_conn": (rss - rss_base) / 1024 / max(connected, 1),
+                "server_cpu_ms": cpu_used * 1000,
+            })
+        return rows
     finally:
         for c in clients:
             if c.poll() is None:
@@ -323,10 +344,9 @@ def drive(config, sizes, stock):
         sessions_path.write_text(json.dumps(keys))
         log(f"{config}: database ready with {len(keys)} people in {time.monotonic() - t0:.1f} s")
         connections.close_all()
-        for n in sizes:
-            for use_stock in ((False, True) if stock else (False,)):
-                print("RESULT " + json.dumps(run_one(config, n, unit_id, sessions_path, env, use_stock)),
-                      flush=True)
+        for use_stock in ((False, True) if stock else (False,)):
+            for row in run_design(config, sizes, unit_id, sessions_path, env, use_stock):
+                print("RESULT " + json.dumps(row), flush=True)
     finally:
         connections.close_all()
         if config == "redis":
@@ -373,14 +393,16 @@ def main():
         if proc.returncode != 0:
             failed = True
             log(f"configuration {config} failed (exit {proc.returncode})")
-    header = (f"{'layer':<8} {'design':<18} {'servers':>7} {'clients':>7} {'received':>9} "
+    header = (f"{'layer':<8} {'design':<18} {'servers':>7} {'clients':>7} {'received':>15} "
               f"{'p50':>8} {'p99':>8} {'max':>8} {'KB/conn':>8} {'srv CPU':>8}")
-    print("bench_events: one event to one unit, commit → last delivery")
+    print(f"bench_events: an event to one unit of N people, one socket each, commit → delivery; "
+          f"{EVENTS_PER_SIZE} events per size, received = deliveries/(events × N), srv CPU per event")
     print(header)
     print("-" * len(header))
     for r in rows:
+        expected = r["events"] * r["n"]
         print(f"{r['config']:<8} {r['design']:<18} {r['servers']:>7} {r['n']:>7} "
-              f"{r['received']:>5}/{r['n']:<5}{fmt_ms(r['p50']):>7} {fmt_ms(r['p99']):>8} {fmt_ms(r['max']):>8} "
+              f"{r['received']:>7}/{expected:<7}{fmt_ms(r['p50']):>7} {fmt_ms(r['p99']):>8} {fmt_ms(r['max']):>8} "
               f"{r['kb_per_conn']:>8.1f} {fmt_ms(r['server_cpu_ms'] / 1000):>8}")
     sys.exit(1 if failed else 0)
 
