@@ -373,6 +373,19 @@ def reply(request, receipt_id: int, payload: TextIn):
     return 201, {"id": x.id}
 
 
+class RemindAllIn(Schema):
+    message: str = ""
+    only_overdue: bool = False
+
+
+@router.post("/{doc_id}/remind", summary="批量催办：所有未办结（或仅逾期）的收文单位")
+def remind_all(request, doc_id: int, payload: RemindAllIn):
+    doc = actions.get_document(request.user, doc_id)
+    n = actions.do_remind_all(person=request.user, post=request.post, doc=doc, message=payload.message,
+                              only_overdue=payload.only_overdue, ip=_ip(request))
+    return {"count": n}
+
+
 @router.post("/receipts/{receipt_id}/remind", response={201: Created}, summary="人工催办（附催办内容）")
 def remind(request, receipt_id: int, payload: MessageIn):
     x = actions.do_remind(person=request.user, post=request.post, receipt_id=receipt_id, message=payload.message,

@@ -122,3 +122,12 @@ def test_it_shows_the_archive_of_finished_documents(units, city_secretary, city_
     actions.do_finish(person=county_secretary, post=p, receipt_id=r.id)
     page = client_for(county_secretary).get("/documents/archive/").content.decode()
     assert "关于归档测试的通知" in page
+
+
+def test_it_builds_the_tracking_of_a_wide_dispatch_in_a_constant_number_of_queries(
+        units, city_secretary, city_leader, client_for, django_assert_max_num_queries):
+    doc = dispatched(city_secretary, city_leader, main=[f"under:{units['咸阳市'].id}:all"])
+    c = client_for(city_secretary)
+    with django_assert_max_num_queries(14):
+        data = c.get(f"/api/documents/{doc.id}/tracking").json()
+    assert len(data["rows"]) == 13 and len(data["tree"]) == 14

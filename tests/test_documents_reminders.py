@@ -103,3 +103,21 @@ def test_it_runs_the_job_in_a_background_thread_of_the_server_process(seed_small
     finally:
         thread.stop.set()
         thread.join(5)
+
+
+def test_it_chases_every_unfinished_recipient_at_once_or_only_the_overdue(units, notice, city_secretary,
+                                                                         county_secretary, town_secretary, client_for):
+    c = client_for(city_secretary)
+    qindu = Receipt.objects.get(document=notice, unit=units["秦都区"])
+    Receipt.objects.filter(id=qindu.id).update(deadline=qindu.delivered_at - dt.timedelta(hours=1))
+    status, body = call(c, "post", f"/api/documents/{notice.id}/remind", {"message": "请按期办结。", "only_overdue": True})
+    assert status == 200 and body["count"] == 1
+    assert Reminder.objects.get().people == [county_secretary.id]
+    status, body = call(c, "post", f"/api/documents/{notice.id}/remind", {"message": "请按期办结。"})
+    assert status == 200 and body["count"] == 2
+    Receipt.objects.filter(document=notice).update(state="done")
+    status, body = call(c, "post", f"/api/documents/{notice.id}/remind", {"message": "请按期办结。"})
+    assert status == 409 and "没有需要催办" in body["detail"]
+    # a recipient cannot chase on the sender's behalf; a unit it was not sent to does not even see it
+    assert call(client_for(county_secretary), "post", f"/api/documents/{notice.id}/remind", {"message": "x"})[0] == 403
+    assert call(client_for(town_secretary), "post", f"/api/documents/{notice.id}/remind", {"message": "x"})[0] == 404

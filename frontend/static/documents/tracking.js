@@ -131,6 +131,19 @@ document.addEventListener("yw:event", (e) => {
   clearTimeout(timer);
   timer = setTimeout(load, 200);
 });
+async function remindAll(onlyOverdue) {
+  const message = prompt(onlyOverdue ? "催办所有逾期单位：" : "催办所有未办结单位：", "请抓紧办理并及时反馈。");
+  if (!message) return;
+  const res = await fetch(`/api/documents/${docId}/remind`, {
+    method: "POST", credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+    body: JSON.stringify({ message, only_overdue: onlyOverdue }),
+  });
+  const body = await res.json();
+  alert(res.ok ? `已催办 ${body.count} 个单位。` : body.detail);
+}
+document.getElementById("remind-all").onclick = () => remindAll(false);
+document.getElementById("remind-overdue").onclick = () => remindAll(true);
 document.addEventListener("yw:resync", () => load());
 document.getElementById("track-filter").addEventListener("input", () => data && renderTable());
 window.addEventListener("resize", () => data && renderTree());
