@@ -171,7 +171,9 @@ def document_detail(doc, person):
         "forward_view": doc.forward_view,
         "forwarded_by": [{"cover_id": f.cover_id, "unit": f.unit.name, "title": f.cover.title, "number": f.cover.number,
                           "state": f.cover.state, "recipients": f.cover.dispatch.recipient_count
-                          if f.cover.state == DocState.DISPATCHED else 0, "view": f.view}
+                          if f.cover.state == DocState.DISPATCHED else 0, "view": f.view,
+                          "to": f.cover.main_recipients_label or "、".join(
+                              u.name for u in f.cover.main_recipients.all()[:10])}
                          for f in Forward.objects.filter(original_id=doc.id).select_related("unit", "cover__dispatch")],
         # a 请示 shows its 批复 (and any other formal answer)
         "answered_by": [{"id": x.reply_document_id, "title": x.reply_document.title, "number": x.reply_document.number,

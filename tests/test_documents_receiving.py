@@ -151,7 +151,7 @@ def test_it_forwards_a_city_notice_to_towns_with_a_cover_notice_and_shows_the_ch
     _, body = call(client_for(city_secretary), "get", f"/api/documents/{original.id}")
     assert body["forwarded_by"] == [{"cover_id": cover.id, "unit": "秦都区人民政府", "title": cover.title,
                                      "number": Document.objects.get(id=cover.id).number, "state": "dispatched",
-                                     "recipients": 2, "view": ""}]
+                                     "recipients": 2, "view": "", "to": "秦都区各镇（街道）"}]
 
 
 def test_it_requires_a_town_forwarding_a_village_report_upward_to_add_its_view(
