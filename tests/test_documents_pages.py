@@ -131,3 +131,21 @@ def test_it_builds_the_tracking_of_a_wide_dispatch_in_a_constant_number_of_queri
     with django_assert_max_num_queries(14):
         data = c.get(f"/api/documents/{doc.id}/tracking").json()
     assert len(data["rows"]) == 13 and len(data["tree"]) == 14
+
+
+def test_it_seeds_demo_documents_once(seed_small):
+    from django.core.management import call_command
+
+    call_command("seed_documents", "--if-empty")
+    assert Document.objects.count() == 2
+    assert Document.objects.filter(state="dispatched").count() == 1
+    call_command("seed_documents", "--if-empty")
+    assert Document.objects.count() == 2
+
+
+def test_it_asks_for_the_organisation_before_seeding_demo_documents(db):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="seed_demo"):
+        call_command("seed_documents")
