@@ -31,6 +31,7 @@ from django.contrib.auth.backends import BaseBackend
 from django.core.cache import cache
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from office import audit
 from office.errors import ActionError
@@ -44,6 +45,22 @@ MAX_PASSWORD = 1024
 
 FIELD_LIMITS = {"username": 150, "display_name": 100, "email": 254, "phone": 40, "title": 100}
 DOWN_KEY = "yw:ldap:down"
+
+
+# Why ldap_sync could not apply an entry (shown by the command and on the sync page).
+CONFLICT_REASONS = {
+    "ambiguous-username": gettext_lazy("用户名在目录中对应多个条目"),
+    "local-account-exists": gettext_lazy("与本地账号同名"),
+    "duplicate-code": gettext_lazy("行政区划代码重复"),
+    "bad-code": gettext_lazy("行政区划代码格式不正确"),
+    "no-parent-unit": gettext_lazy("找不到上级单位"),
+    "cannot-create": gettext_lazy("无法新建单位"),
+    "cannot-move": gettext_lazy("无法迁移单位"),
+    "cannot-dissolve": gettext_lazy("无法撤销单位"),
+    "name-taken": gettext_lazy("同级已有同名单位"),
+    "code-differs": gettext_lazy("行政区划代码与系统中的不一致"),
+    "cannot-apply": gettext_lazy("无法更新人员"),
+}
 
 
 def down_message():
@@ -314,7 +331,7 @@ def connect(cfg, user=None, password=None, urls=None):
             conn.unbind()
             raise DirectoryUnavailable(f"service bind refused: {conn.result.get('description')}")
         return conn, bound
-    log.warning("LDAP directory unavailable: %s", "; ".join(errors))
+    log.info("LDAP directory unavailable: %s", "; ".join(errors))
     raise DirectoryUnavailable("; ".join(errors) or "no LDAP server")
 
 

@@ -2,26 +2,11 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from office import ldap as dirs
 from office.actions import check_admin
 from office.errors import ActionError
 from office.models import DirectorySync
-
-REASONS = {
-    "ambiguous-username": gettext_lazy("用户名在目录中对应多个条目"),
-    "local-account-exists": gettext_lazy("与本地账号同名"),
-    "duplicate-code": gettext_lazy("行政区划代码重复"),
-    "bad-code": gettext_lazy("行政区划代码格式不正确"),
-    "no-parent-unit": gettext_lazy("找不到上级单位"),
-    "cannot-create": gettext_lazy("无法新建单位"),
-    "cannot-move": gettext_lazy("无法迁移单位"),
-    "cannot-dissolve": gettext_lazy("无法撤销单位"),
-    "name-taken": gettext_lazy("同级已有同名单位"),
-    "code-differs": gettext_lazy("行政区划代码与系统中的不一致"),
-    "cannot-apply": gettext_lazy("无法更新人员"),
-}
 
 
 def _rows(summary):
@@ -46,7 +31,7 @@ def sync_status(request):
     conflicts = []
     if last is not None:
         for item in last.conflicts or []:
-            conflicts.append({**item, "reason_label": REASONS.get(item.get("reason"), item.get("reason", ""))})
+            conflicts.append({**item, "reason_label": dirs.CONFLICT_REASONS.get(item.get("reason"), item.get("reason", ""))})
     return render(request, "office/ldap_sync.html", {
         "configured": dirs.get_config() is not None,
         "last": last,

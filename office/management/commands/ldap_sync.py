@@ -52,10 +52,11 @@ class Progress:
         if label != self.label:
             self.label = label
             self.bar = ProgressBar(total, label, stream=self.stream)
-        self.bar.update(done)
         if done >= total:
             self.bar.finish()
             self.label = None
+        else:
+            self.bar.update(done)
 
 
 class Batches:
@@ -427,6 +428,7 @@ class Command(BaseCommand):
         prefix = _("（试运行，未做更改）") if dry_run else ""
         self.stdout.write(prefix + summary_line(syncer.stats, syncer.conflicts))
         for item in syncer.conflicts[:50]:
-            self.stdout.write(_("冲突：%(dn)s — %(reason)s") % item)
+            self.stdout.write(_("冲突：%(dn)s — %(reason)s")
+                              % {"dn": item["dn"], "reason": dirs.CONFLICT_REASONS.get(item["reason"], item["reason"])})
         if len(syncer.conflicts) > 50:
             self.stdout.write(_("……另有 %(n)d 个冲突，见目录同步页面。") % {"n": len(syncer.conflicts) - 50})
