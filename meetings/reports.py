@@ -103,14 +103,52 @@ def attendance_report(meeting, now=None):
 
     groups = []
     for inv in sorted(unit_invites, key=lambda i: (i.unit.code or "", i.unit.name)):
-        groups.append(group(inv.unit.name, inv.unit_id, list(members[inv.unit_id].values())))
+        g = group(inv.unit.name, inv.unit_id, list(members[inv.unit_id].values()))
+        g["path"] = inv.unit.path
+        groups.append(g)
     individuals = [i.person for i in person_invites]
     hosts = [meeting.host] + list(meeting.co_hosts.all())
     seen = {i.person_id for i in person_invites}
     individuals += [h for h in hosts if h.id not in seen]
     groups.append(group(_("个人邀请及主持人"), None, individuals))
     totals = {key: sum(g[key] for g in groups) for key in ("invited", "attended", "missed", "checked_in")}
-    return {"meeting": meeting, "units": groups, "totals": totals, "generated_at": timezone.now()}
+    return {"meeting": meeting, "units": groups, "totals": totals, "generated_at": timezone.now(),
+            "chart": chart_bars(groups)}
+
+
+MAX_BARS = 25
+COMPACT_AFTER = 60  # units: beyond this the PDF lists people in one long table
+
+
+def chart_bars(groups, max_bars=MAX_BARS):
+    """Bars for the chart: one per invited unit, or — for a city-wide training with thousands of
+    villages — rolled up to their common ancestors (towns, then counties) so that at most
+    `max_bars` bars remain. People invited individually keep their own bar."""
+    from office.models import Unit
+
+    units = [g for g in groups if g["unit_id"] and g["invited"]]
+    others = [g for g in groups if not g["unit_id"] and g["invited"]]
+    bars = [{"name": g["name"], "attended": g["attended"], "missed": g["missed"], "invited": g["invited"],
+             "units": 1} for g in units]
+    if len(units) > max_bars:
+        paths = [[int(x) for x in g["path"].strip("/").split("/") if x] for g in units]
+        depth = max(len(p) for p in paths)
+        while depth > 1 and len({tuple(p[:depth]) for p in paths}) > max_bars:
+            depth -= 1
+        rolled = {}
+        for g, p in zip(units, paths):
+            key = p[:depth][-1]
+            bar = rolled.setdefault(key, {"attended": 0, "missed": 0, "invited": 0, "units": 0})
+            for k in ("attended", "missed", "invited"):
+                bar[k] += g[k]
+            bar["units"] += 1
+        names = dict(Unit.objects.filter(id__in=list(rolled)).values_list("id", "name"))
+        bars = [{"name": _("%(name)s（%(n)d个单位）") % {"name": names.get(k, "?"), "n": b["units"]}, **b}
+                for k, b in rolled.items()]
+        bars = bars[:max_bars]  # several roots cannot happen in one tree; a guard all the same
+    bars += [{"name": g["name"], "attended": g["attended"], "missed": g["missed"], "invited": g["invited"],
+              "units": 0} for g in others]
+    return bars
 
 
 def _fmt(dt):
@@ -134,8 +172,9 @@ def report_csv(report):
 
 
 def report_svg(report, width=720):
-    """A horizontal bar chart per unit: attended (green) and missed (red) people."""
-    groups = [g for g in report["units"] if g["invited"]]
+    """A horizontal bar chart per unit (or per town/county when there are many): attended (green)
+    and missed (red) people."""
+    groups = report["chart"]
     row_h, label_w, top = 28, 220, 34
     height = top + row_h * max(1, len(groups)) + 20
     most = max([g["invited"] for g in groups] or [1])
@@ -193,7 +232,7 @@ def report_pdf(report):
              Paragraph(escape("应到 %(invited)d 人，实到 %(attended)d 人，缺席 %(missed)d 人，签到 %(checked_in)d 人。"
                               % report["totals"]), body),
              Spacer(1, 4 * mm)]
-    groups = [g for g in report["units"] if g["invited"]]
+    groups = report["chart"]
     if groups:
         height = 40 + 22 * len(groups)
         drawing = Drawing(170 * mm, height)
@@ -221,22 +260,36 @@ def report_pdf(report):
         legend.colorNamePairs = [(colors.HexColor("#15803d"), "出席"), (colors.HexColor("#dc2626"), "缺席")]
         drawing.add(legend)
         story += [drawing, Spacer(1, 4 * mm)]
-    for g in report["units"]:
-        if not g["invited"]:
-            continue
-        story.append(Paragraph(escape(f"{g['name']}：应到 {g['invited']}，实到 {g['attended']}，缺席 {g['missed']}"), h2))
-        rows = [[Paragraph(h, body) for h in ("姓名", "出席", "在线分钟", "首次入会", "最后离开", "方式", "签到")]]
-        for r in g["people"]:
-            rows.append([Paragraph(escape(r["name"]), body), "出席" if r["attended"] else "缺席", f"{r['minutes']:.1f}",
-                         _fmt(r["first_join"])[5:16], _fmt(r["last_leave"])[5:16], r["mode"],
-                         "是" if r["checked_in"] else ""])
-        table = Table(rows, colWidths=[34 * mm, 13 * mm, 20 * mm, 28 * mm, 28 * mm, 22 * mm, 12 * mm], repeatRows=1)
-        table.setStyle(TableStyle([
-            ("FONTNAME", (0, 0), (-1, -1), font), ("FONTSIZE", (0, 0), (-1, -1), 9),
-            ("GRID", (0, 0), (-1, -1), 0.4, colors.grey), ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#f3f4f6")),
-            ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-        ]))
-        story.append(table)
+    style = TableStyle([
+        ("FONTNAME", (0, 0), (-1, -1), font), ("FONTSIZE", (0, 0), (-1, -1), 9),
+        ("GRID", (0, 0), (-1, -1), 0.4, colors.grey), ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#f3f4f6")),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+    ])
+
+    def cells(r):
+        return ["出席" if r["attended"] else "缺席", f"{r['minutes']:.1f}", _fmt(r["first_join"])[5:16],
+                _fmt(r["last_leave"])[5:16], r["mode"], "是" if r["checked_in"] else ""]
+
+    shown = [g for g in report["units"] if g["invited"]]
+    if len(shown) <= COMPACT_AFTER:
+        for g in shown:  # one small table per unit, under its own heading
+            story.append(Paragraph(escape(f"{g['name']}：应到 {g['invited']}，实到 {g['attended']}，缺席 {g['missed']}"),
+                                   h2))
+            rows = [["姓名", "出席", "在线分钟", "首次入会", "最后离开", "方式", "签到"]]
+            rows += [[Paragraph(escape(r["name"]), body)] + cells(r) for r in g["people"]]
+            table = Table(rows, colWidths=[34 * mm, 13 * mm, 20 * mm, 28 * mm, 28 * mm, 22 * mm, 12 * mm],
+                          repeatRows=1)
+            table.setStyle(style)
+            story.append(table)
+    else:
+        # City-wide: one long list with the unit as a column, in page-sized tables (fast to lay out).
+        header = ["单位", "姓名", "出席", "分钟", "首次入会", "最后离开", "方式", "签到"]
+        rows = [[g["name"][:16], r["name"][:10]] + cells(r) for g in shown for r in g["people"]]
+        for i in range(0, len(rows), 45):
+            table = Table([header] + rows[i:i + 45],
+                          colWidths=[44 * mm, 20 * mm, 11 * mm, 12 * mm, 24 * mm, 24 * mm, 19 * mm, 10 * mm])
+            table.setStyle(style)
+            story.append(table)
     story += [Spacer(1, 6 * mm), Paragraph(escape(f"生成时间：{_fmt(report['generated_at'])}"), body)]
     doc.build(story)
     return buf.getvalue()

@@ -206,3 +206,43 @@ def test_it_gives_the_host_the_report_as_json(client_for, training, county_secre
     assert data["totals"]["attended"] == 3
     north = [g for g in data["units"] if g["name"] == "北街村民委员会"][0]
     assert north["people"][0]["checked_in"] is True and north["people"][0]["first_join"]
+
+
+def test_it_rolls_the_chart_up_to_towns_and_counties_when_many_units_are_invited(city_secretary, units):
+    from meetings.reports import attendance_report, chart_bars
+
+    training = schedule(city_secretary, kind="training", levels=[{"level": 4}])
+    groups = attendance_report(training)["units"]
+    assert len([g for g in groups if g["unit_id"]]) == 7
+    for g in groups:  # give every village someone invited so that each has a bar
+        g["invited"] = g["missed"] = max(g["invited"], 1)
+    by_town = chart_bars(groups, max_bars=4)
+    assert sorted((b["name"], b["units"]) for b in by_town if b["units"]) == [
+        ("人民路街道办事处（2个单位）", 2), ("城关街道办事处（2个单位）", 2), ("渭阳西路街道办事处（2个单位）", 2),
+        ("薛录镇人民政府（1个单位）", 1)]
+    by_county = chart_bars(groups, max_bars=2)
+    assert sorted((b["name"], b["invited"]) for b in by_county if b["units"]) == [
+        ("乾县人民政府（3个单位）", 3), ("秦都区人民政府（4个单位）", 4)]
+
+
+def test_it_builds_the_pdf_of_a_training_with_a_hundred_villages(client_for, town_secretary, units):
+    import pdfplumber
+
+    from office.models import Person, Post, Unit, UnitKind
+
+    town = units["人民路街道"]
+    for i in range(100):  # test data: a town with a hundred more villages, one cadre each
+        village = Unit.objects.create(parent=town, kind=UnitKind.VILLAGE, name=f"测试{i:03d}村民委员会")
+        village.refresh_path()
+        village.save(update_fields=["path", "depth"])
+        cadre = Person.objects.create(username=f"cadre{i}", display_name=f"村干部{i:03d}")
+        Post.objects.create(person=cadre, unit=village, is_secretary=True)
+    training = schedule(town_secretary, kind="training", villages_of=[town.id])
+    res = client_for(town_secretary).get(f"/meetings/{training.id}/attendance.pdf")
+    assert res.status_code == 200
+    with pdfplumber.open(io.BytesIO(res.content)) as doc:
+        assert len(doc.pages) >= 3
+        text = "".join(page.extract_text() for page in doc.pages)
+    assert "测试099村民委员会" in text and "村干部099" in text and "应到 103 人" in text
+    svg = client_for(town_secretary).get(f"/meetings/{training.id}/attendance.svg").content.decode()
+    assert 'data-unit="人民路街道办事处（102个单位）"' in svg and svg.count('class="bar"') == 2
