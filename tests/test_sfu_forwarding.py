@@ -372,3 +372,36 @@ async def test_it_retransmits_lost_video_packets_a_viewer_asks_for(harness, monk
     assert video.bad == 0
     # NACK/RTX repaired the losses: no frame was skipped
     assert video.counters == list(range(video.counters[0], video.counters[0] + len(video.counters)))
+
+
+async def test_it_resyncs_a_viewer_that_falls_behind_on_a_fresh_keyframe():
+    from meetings.sfu.room import VIDEO_BUFFER, SubscriberTrack
+
+    asked = []
+
+    class FakePublication:  # only what SubscriberTrack touches; no network
+        subscribers: set = set()
+
+        def request_keyframe(self, subscribe=False):
+            asked.append(subscribe)
+
+    def frame(n, key):
+        packet = av.Packet(b"\x00" * 10 if key else b"\x01" * 10)
+        packet.pts = n * 3000
+        packet.is_keyframe = key
+        return forwarding.SharedFrame(packet, lambda p: [bytes(p)])
+
+    track = SubscriberTrack("video", VIDEO_BUFFER)
+    track.attach(FakePublication())
+    assert asked == [True]  # subscribing asks for a keyframe at once
+    track.push(frame(0, False))
+    assert not track.queue  # nothing before the first keyframe
+    for n in range(1, VIDEO_BUFFER + 2):
+        track.push(frame(n, n == 1))
+    # the viewer never read: its backlog was dropped and it waits for a new keyframe
+    assert track.dropped == VIDEO_BUFFER and track.waiting_keyframe and len(asked) == 2
+    track.push(frame(VIDEO_BUFFER + 2, False))
+    assert not track.queue
+    track.push(frame(VIDEO_BUFFER + 3, True))
+    out = await track.recv()
+    assert out.shared.packet.is_keyframe and out.timestamp == (VIDEO_BUFFER + 3) * 3000
