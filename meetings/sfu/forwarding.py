@@ -1,4 +1,13 @@
-"""The ONE aiortc hook of the SFU: receivers that hand out encoded frames.
+"""Everything the SFU does to aiortc lives in this module (and is checked by
+tests/test_sfu_forwarding.py::test_it_fails_loudly_if_aiortc_moves_the_hook):
+
+1. the receiving hook (the only module-level patch): receivers hand out encoded frames;
+2. ForwardingSender: viewers' senders switched per instance (``sender.__class__``) to a
+   lean loop that sends shared, once-packetised frames (see below);
+3. per-instance wrappers: keyframe requests (PLI/FIR) and incoming RTP peeking.
+
+The receiving hook
+------------------
 
 aiortc 1.16 always decodes what it receives: ``RTCRtpReceiver.receive()`` starts a
 thread running ``aiortc.rtcrtpreceiver.decoder_worker(loop, input_q, output_q,
