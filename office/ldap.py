@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.contrib.auth.backends import BaseBackend
 from django.core.cache import cache
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -724,7 +724,11 @@ class LDAPBackend(BaseBackend):
             _fail("auth.ldap_unavailable", "directory-unavailable", username, ip, error=str(exc)[:300])
             raise ActionError(down_message(), status=503) from None
 
-        person, _stats = do_apply_person(fields, entry.dn, specs, ip=ip)
+        try:
+            person, _stats = do_apply_person(fields, entry.dn, specs, ip=ip)
+        except IntegrityError:
+            # The same person signing in twice at once: the other request created them; update instead.
+            person, _stats = do_apply_person(fields, entry.dn, specs, ip=ip)
         audit.record("auth.ldap_login", person=person, ip=ip, data={"dn": entry.dn,
                                                                      "posts": [s.unit.id for s in specs]})
         if cfg.recheck_seconds > 0:

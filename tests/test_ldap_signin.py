@@ -250,3 +250,30 @@ def test_it_keeps_people_signed_in_while_the_directory_is_stopped(own_slapd, dir
     with pytest.raises(ActionError) as refused:
         authenticate(None, username="lijun", password=PASSWORD)
     assert refused.value.status == 503
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_signs_in_the_same_new_person_twice_at_once(ldap_settings, seed_small):
+    import threading
+
+    from django.db import connection
+
+    results, barrier = [], threading.Barrier(2)
+
+    def attempt():
+        try:
+            barrier.wait()
+            results.append(authenticate(None, username="zhaomin", password=PASSWORD))
+        except Exception as exc:  # noqa: BLE001 - the test reports it
+            results.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=attempt) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(isinstance(r, Person) for r in results), results
+    assert Person.objects.filter(username="zhaomin").count() == 1
+    assert Post.objects.filter(person__username="zhaomin", active=True).count() == 2
