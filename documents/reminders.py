@@ -109,14 +109,19 @@ def start_in_process(interval=60):
     stop = threading.Event()
 
     def loop():
-        while not stop.wait(interval):
-            try:
-                close_old_connections()
-                run_reminders()
-            except Exception:  # the next pass retries; nothing is half-sent
-                log.exception("reminder pass failed")
-            finally:
-                close_old_connections()
+        from django.db import connections
+
+        try:
+            while not stop.wait(interval):
+                try:
+                    close_old_connections()
+                    run_reminders()
+                except Exception:  # the next pass retries; nothing is half-sent
+                    log.exception("reminder pass failed")
+                finally:
+                    close_old_connections()
+        finally:
+            connections.close_all()  # this thread's own connections
 
     thread = threading.Thread(target=loop, name="yw-reminders", daemon=True)
     thread.stop = stop
