@@ -373,7 +373,7 @@ function closePeers() {
   pub = null; sub = null; sources.clear(); remote.clear(); tracksInfo = {};
   if (screenStream) { screenStream.getTracks().forEach((t) => t.stop()); screenStream = null; }
   pubBusy = Promise.resolve();
-  render();
+  // Tiles stay (with their last frame) while we reconnect; the next "tracks" re-fills them.
 }
 
 let reconnecting = false;
