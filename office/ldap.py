@@ -580,10 +580,14 @@ def posts_for_entry(conn, cfg, entry, groups):
 
 
 # --- writing people and posts ------------------------------------------------------------------
-def do_apply_person(fields, dn, specs, *, active=True, ip=None, reason="signin"):
+_LOOK_UP = object()
+
+
+def do_apply_person(fields, dn, specs, *, active=True, ip=None, reason="signin", person_id=_LOOK_UP):
     """Create or update the Person and their directory posts from a directory entry.
 
-    Writes nothing when nothing differs. Returns (person, stats) where stats counts what changed:
+    Writes nothing when nothing differs (person_id: the person's id, or None for a new person, when
+    the caller already looked). Returns (person, stats) where stats counts what changed:
     {"person": "created"|"updated"|"activated"|"deactivated"|None, "posts_created", "posts_updated",
     "posts_ended"}.
     """
@@ -592,8 +596,11 @@ def do_apply_person(fields, dn, specs, *, active=True, ip=None, reason="signin")
 
     stats = {"person": None, "posts_created": 0, "posts_updated": 0, "posts_ended": 0}
     with transaction.atomic():
-        person = (Person.objects.select_for_update().filter(username=fields["username"]).first()
-                  or Person.objects.select_for_update().filter(source="ldap", ldap_dn=dn[:500]).first())
+        if person_id is _LOOK_UP:  # by username, else by DN (the uid changed)
+            person = (Person.objects.select_for_update().filter(username=fields["username"]).first()
+                      or Person.objects.select_for_update().filter(source="ldap", ldap_dn=dn[:500]).first())
+        else:  # the caller (ldap_sync) already knows: None = a new person
+            person = Person.objects.select_for_update().get(id=person_id) if person_id is not None else None
         wanted = {**fields, "ldap_dn": dn[:500], "is_active": active, "source": "ldap"}
         if person is None:
             person = Person(**wanted)

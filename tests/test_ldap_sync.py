@@ -199,3 +199,16 @@ def test_it_refuses_to_act_on_a_listing_the_directory_cut_short(tmp_path, ldap_s
         assert DirectorySync.objects.get().status == "failed"
     finally:
         server.destroy()
+
+
+def test_it_follows_a_person_whose_username_changed_by_their_entry(own_directory):
+    dn = f"cn=何平,{PEOPLE_BASE}"  # the uid is not part of this DN, so it can change in place
+    own_directory.add([person(dn, "heping", "何平", codes=["610402000000"])])
+    sync()
+    before = Person.objects.get(username="heping")
+    own_directory.modify(dn, [("replace", "uid", "heping2")])
+    out = sync()
+    after = Person.objects.get(ldap_dn=dn)
+    assert after.id == before.id and after.username == "heping2" and after.is_active
+    assert not Person.objects.filter(username="heping").exists()
+    assert "人员：新建 0，更新 1，停用 0" in out

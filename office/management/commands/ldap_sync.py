@@ -107,6 +107,7 @@ class Syncer:
         self.conflicts = []
         self.unit_by_ou = {}      # normalised ou DN → Unit
         self.managed_units = set()
+        self.seen_people = set()  # ids of people the directory still lists
 
     def conflict(self, dn, reason, **data):
         self.conflicts.append({"dn": dn, "reason": reason, **data})
@@ -272,6 +273,7 @@ class Syncer:
             fields = dirs.person_fields(cfg, entry)
             by_username.setdefault(fields["username"], []).append((entry, fields))
         persons = {p.username: p for p in Person.objects.all()}
+        persons_by_dn = {dirs.norm_dn(p.ldap_dn): p for p in persons.values() if p.source == "ldap" and p.ldap_dn}
         posts = {}
         for post in Post.objects.all():
             posts.setdefault(post.person_id, {})[post.unit_id] = post
@@ -288,29 +290,33 @@ class Syncer:
 
         total = len(by_username)
         with Batches() as batch:
-            self._sync_people(by_username, total, batch, persons, posts, unit_for_ou, unit_for_code)
-        seen = set(by_username)
-        gone = [p for p in persons.values() if p.source == "ldap" and p.is_active and p.username not in seen]
+            self._sync_people(by_username, total, batch, persons, persons_by_dn, posts, unit_for_ou,
+                              unit_for_code)
+        gone = [p for p in persons.values() if p.source == "ldap" and p.is_active and p.id not in self.seen_people]
         with Batches() as batch:
             for person in gone:
                 batch.tick()
                 _person, stats = dirs.do_apply_person(
                     {k: getattr(person, k) for k in dirs.DEFAULT_ATTR_MAP}, person.ldap_dn, [], active=False,
-                    reason="sync-gone")
+                    reason="sync-gone", person_id=person.id)
                 self.stats.bump("people", "deactivated")
                 self.stats.bump("posts", "deactivated", stats["posts_ended"])
 
-    def _sync_people(self, by_username, total, batch, persons, posts, unit_for_ou, unit_for_code):
+    def _sync_people(self, by_username, total, batch, persons, persons_by_dn, posts, unit_for_ou, unit_for_code):
         cfg = self.cfg
         for index, (username, found) in enumerate(sorted(by_username.items()), 1):
             batch.tick()
             self.progress(_("人员"), index, total)
+            if username in persons:
+                self.seen_people.add(persons[username].id)
             if len(found) > 1:
                 self.conflict(found[0][0].dn, "ambiguous-username", username=username,
                               dns=[e.dn for e, _f in found])
                 continue
             entry, fields = found[0]
-            person = persons.get(username)
+            person = persons.get(username) or persons_by_dn.get(dirs.norm_dn(entry.dn))
+            if person is not None:
+                self.seen_people.add(person.id)
             if person is not None and person.source != "ldap":
                 self.conflict(entry.dn, "local-account-exists", username=username)
                 continue
@@ -324,7 +330,8 @@ class Syncer:
                                                      posts.get(person.id, {})):
                 continue
             try:
-                _person, stats = dirs.do_apply_person(fields, entry.dn, specs, active=active, reason="sync")
+                _person, stats = dirs.do_apply_person(fields, entry.dn, specs, active=active, reason="sync",
+                                                      person_id=person.id if person is not None else None)
             except ActionError as exc:
                 self.conflict(entry.dn, "cannot-apply", username=username, message=exc.message)
                 continue
