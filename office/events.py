@@ -3,8 +3,10 @@
 Events are small dicts with "type" and "op" (and ids): hints for the page to refetch what it
 shows. They are sent after the surrounding transaction commits, never before.
 """
+import asyncio
 import json
 import logging
+import threading
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -17,7 +19,19 @@ log = logging.getLogger(__name__)
 
 def _publish(message):
     try:
-        async_to_sync(get_channel_layer().group_send)(BUS_GROUP, message)
+        asyncio.get_running_loop()
+    except RuntimeError:
+        in_loop = False
+    else:
+        in_loop = True  # sync code on a thread that runs a loop (a sync test under Playwright)
+    try:
+        if in_loop:
+            worker = threading.Thread(target=asyncio.run,
+                                      args=(get_channel_layer().group_send(BUS_GROUP, message),))
+            worker.start()
+            worker.join(10)
+        else:
+            async_to_sync(get_channel_layer().group_send)(BUS_GROUP, message)
     except Exception:  # the database is the truth; a lost hint is refetched on reconnect
         log.exception("could not publish event %s", message.get("frame", "")[:200])
 
