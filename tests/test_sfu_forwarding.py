@@ -160,7 +160,7 @@ async def test_it_lets_each_viewer_choose_main_small_or_audio_only(harness):
     assert strong.video_by(alice.session).sizes == {(640, 480)}
     # the weak viewer drops to audio only: video stops, audio continues
     await weak.raw_send({"type": "mode", "mode": "audio"})
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(1.0)  # frames already in flight drain
     video, audio = weak.video_by(alice.session), weak.audio_by(alice.session)
     frames, audio_frames = (video.frames if video else 0), weak.audio_by(alice.session).frames
     await asyncio.sleep(1.0)
@@ -222,8 +222,9 @@ async def test_it_carries_out_host_commands(harness):
     assert alice.errors[-1]["code"] == "forbidden"
     await host.raw_send({"type": "host", "action": "stop_video", "target": 2})
     await alice.wait_for(lambda m: m.get("type") == "muted" and m["kind"] == "video")
+    await asyncio.sleep(0.5)  # frames already in flight drain
     frames = host.video_by(alice.session).frames
-    await asyncio.sleep(0.6)
+    await asyncio.sleep(1.0)
     assert host.video_by(alice.session).frames <= frames + 1
     await host.raw_send({"type": "host", "action": "mute_all"})
     await bob.wait_for(lambda m: m.get("type") == "muted" and m["kind"] == "audio")
