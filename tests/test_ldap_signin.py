@@ -277,3 +277,37 @@ def test_it_signs_in_the_same_new_person_twice_at_once(ldap_settings, seed_small
     assert all(isinstance(r, Person) for r in results), results
     assert Person.objects.filter(username="zhaomin").count() == 1
     assert Post.objects.filter(person__username="zhaomin", active=True).count() == 2
+
+
+def test_it_reads_the_fields_the_attribute_map_names(ldap_settings, dir_units):
+    from office.ldap_config import parse_attr_map
+
+    ldap_settings.LDAP_ATTR_MAP = parse_attr_map("display_name=sn,phone=mail")
+    person = authenticate(None, username="wangfang", password=PASSWORD)
+    assert (person.display_name, person.phone) == ("王", "wangfang@qindu.gov.cn")
+
+
+def test_it_maps_a_group_given_by_its_full_dn_to_a_role(ldap_settings, dir_units):
+    from office.ldap_config import parse_group_role_map
+
+    ldap_settings.LDAP_GROUP_ROLE_MAP = parse_group_role_map(
+        "cn=yw-handler,ou=groups,dc=xianyang,dc=gov,dc=cn=archivist")
+    person = authenticate(None, username="chenjing", password=PASSWORD)
+    assert roles_by_unit(person) == {"咸阳市人民政府": ["archivist"]}
+
+
+@pytest.mark.parametrize("attr, values, entry_values, disabled", [
+    ("employeeType", ["disabled"], ["staff"], False),
+    ("employeeType", ["disabled"], ["Disabled"], True),
+    ("pwdAccountLockedTime", [], ["20260101000000Z"], True),     # presence alone
+    ("pwdAccountLockedTime", [], [], False),
+    ("userAccountControl", [], ["514"], True),                    # Active Directory: 512 + ACCOUNTDISABLE
+    ("userAccountControl", [], ["512"], False),
+])
+def test_it_recognises_disabled_entries_of_several_directories(settings, attr, values, entry_values, disabled):
+    from office import ldap
+
+    settings.LDAP_URL = ["ldap://127.0.0.1:1"]
+    settings.LDAP_DISABLED_ATTR, settings.LDAP_DISABLED_VALUES = attr, values
+    entry = ldap.Entry(dn="uid=x,dc=y", attrs={attr.lower(): entry_values} if entry_values else {})
+    assert ldap.is_disabled(ldap.get_config(), entry) is disabled
