@@ -4,7 +4,7 @@ one transaction, writes the audit log and sends events after commit.
 import datetime as dt
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -92,18 +92,18 @@ def visibility_q(person, unit_ids=None):
     unit_ids = sorted({p.unit_id for p in posts}) if unit_ids is None else unit_ids
     own = set(unit_ids) | {p.unit.parent_id for p in posts if p.unit.is_office and p.unit.parent_id}
     delegated = acting_for_post_ids(person)
-    receipts = Receipt.objects.filter(document_id=OuterRef("pk"), unit_id__in=unit_ids)
-    co = Document.co_issuers.through.objects.filter(document_id=OuterRef("pk"), unit_id__in=unit_ids)
-    circ = Circulation.objects.filter(receipt__document_id=OuterRef("pk"), person_id=person.id)
-    assigned = Assignment.objects.filter(Q(person_id=person.id) | Q(unit_id__in=unit_ids),
-                                         receipt__document_id=OuterRef("pk"))
-    steps = Step.objects.filter(Q(post__person_id=person.id) | Q(unit_id__in=unit_ids) | Q(post_id__in=delegated),
-                                document_id=OuterRef("pk"))
-    fwd1 = Forward.objects.filter(original_id=OuterRef("pk"), cover__receipts__unit_id__in=unit_ids)
-    fwd2 = Forward.objects.filter(original_id=OuterRef("pk"),
-                                  cover__forwarded_as__cover__receipts__unit_id__in=unit_ids)
-    return (Q(unit_id__in=sorted(own)) | Q(Exists(co)) | Q(Exists(receipts)) | Q(Exists(circ)) | Q(Exists(assigned))
-            | Q(Exists(steps)) | Q(Exists(fwd1)) | Q(Exists(fwd2)))
+    # Uncorrelated IN-subqueries: the database computes each set once (a hashed subplan) instead
+    # of probing every document row, which keeps a search over 100,000 documents fast.
+    receipts = Receipt.objects.filter(unit_id__in=unit_ids).values("document_id")
+    co = Document.co_issuers.through.objects.filter(unit_id__in=unit_ids).values("document_id")
+    circ = Circulation.objects.filter(person_id=person.id).values("receipt__document_id")
+    assigned = Assignment.objects.filter(Q(person_id=person.id) | Q(unit_id__in=unit_ids)).values("receipt__document_id")
+    steps = Step.objects.filter(Q(post__person_id=person.id) | Q(unit_id__in=unit_ids) | Q(post_id__in=delegated)) \
+        .values("document_id")
+    fwd1 = Forward.objects.filter(cover__receipts__unit_id__in=unit_ids).values("original_id")
+    fwd2 = Forward.objects.filter(cover__forwarded_as__cover__receipts__unit_id__in=unit_ids).values("original_id")
+    return (Q(unit_id__in=sorted(own)) | Q(id__in=co) | Q(id__in=receipts) | Q(id__in=circ) | Q(id__in=assigned)
+            | Q(id__in=steps) | Q(id__in=fwd1) | Q(id__in=fwd2))
 
 
 def visible_documents(person):
