@@ -323,12 +323,12 @@ class Slapd:
         except (OSError, ValueError):
             return None
 
-    def stop(self, timeout=10):
+    def stop(self, timeout=10, sig=signal.SIGTERM):
         pid = self.pid()
         if pid is None:
             return
         try:
-            os.kill(pid, signal.SIGTERM)
+            os.kill(pid, sig)
         except ProcessLookupError:
             return
         deadline = time.monotonic() + timeout
@@ -394,7 +394,7 @@ class Slapd:
         return values
 
     def destroy(self):
-        self.stop()
+        self.stop(sig=signal.SIGKILL)  # thrown away: no need to wait for a clean shutdown
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
