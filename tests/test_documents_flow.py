@@ -121,7 +121,7 @@ def test_it_sends_a_changed_final_text_back_to_the_signer(units, city_secretary,
     assert new_step.post_id == post_of(city_leader).id
 
 
-def test_it_needs_every_co_issuers_head_and_dates_a_joint_document_by_the_last_signature(
+def test_it_refuses_a_co_issuer_of_another_level_and_a_signer_from_outside_the_issuers(
         units, city_secretary, city_leader, county_leader, client_for):
     sec = client_for(city_secretary)
     status, body = call(sec, "post", "/api/documents/", {"title": "关于联合开展检查的通知", "doc_type": "通知", "body": BODY,
