@@ -41,6 +41,11 @@ if settings.YW_SERVE_STATIC:
 
     http_app = ASGIStaticFilesHandler(django_asgi_app)
 
+if settings.YW_JOBS_IN_PROCESS:
+    from office.scheduler import start_in_process
+
+    start_in_process()
+
 application = ProtocolTypeRouter(
     {
         "http": http_app,

@@ -85,7 +85,10 @@ class ServerProcess:
     def __init__(self, env=None, port=None):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "DJANGO_SETTINGS_MODULE": "office.settings", **(env or {})}
+        # Test servers run no periodic jobs: tests call the jobs themselves, and a job thread
+        # writing while the test database is reset between tests could deadlock the reset.
+        self.env = {**os.environ, "DJANGO_SETTINGS_MODULE": "office.settings", "YW_JOBS_IN_PROCESS": "0",
+                    **(env or {})}
         self.env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"yw-daphne-{self.port}.log"
         self.proc = None
