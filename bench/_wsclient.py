@@ -7,13 +7,22 @@ It connects COUNT sockets (session keys START..START+COUNT-1 of SESSIONS_JSON, o
 each) with a bounded number of handshakes in flight, waits for each socket's "hello" frame (the
 consumer is registered with the hub by then) and prints "READY <ok> <failed>". Then, for each
 line "fired <seq>" on stdin, it waits until every socket has the bench frame with that seq or
-10 s have passed, and prints one JSON line: for each socket that got it, receive time minus the
-frame's commit timestamp "t" (same machine, same clock: time.time()). "quit" or EOF ends it.
+10 s have passed, and prints one JSON line with, for each socket that got it, two latencies
+from the frame's commit timestamp "t" (same machine, same clock):
+- "kernel": when the frame's bytes reached this socket in the kernel (SO_TIMESTAMPNS) — what
+  the server controls, whatever the load on this shared machine;
+- "app": when this process got round to reading it (time.time()) — includes this client's own
+  wait for a CPU next to the servers and other processes.
+After the handshake each socket is taken over from the websockets library (its reading paused)
+and read directly with recvmsg(); server frames are unmasked, pings are answered with pongs.
+"quit" or EOF ends it.
 """
 import asyncio
 import json
 import os
 import resource
+import socket
+import struct
 import sys
 import time
 from collections import defaultdict
@@ -22,6 +31,54 @@ from websockets.asyncio.client import connect
 
 CONCURRENT_HANDSHAKES = 25
 STRAGGLER_WAIT = 10.0
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux; Python 3.11 lacks the name
+
+
+class RawReader:
+    """Reads one already-open websocket straight from its socket, with kernel timestamps."""
+
+    def __init__(self, ws, on_frame):
+        loop = asyncio.get_running_loop()
+        ws.transport.pause_reading()
+        fd = ws.transport.get_extra_info("socket").fileno()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, fileno=os.dup(fd))
+        self.sock.setblocking(False)
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self.ws, self.on_frame, self.buf = ws, on_frame, b""
+        loop.add_reader(self.sock.fileno(), self.readable)
+
+    def readable(self):
+        try:
+            data, ancillary, _, _ = self.sock.recvmsg(65536, 256)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        now = time.time()
+        if not data:
+            asyncio.get_running_loop().remove_reader(self.sock.fileno())
+            return
+        kernel = now
+        for level, kind, value in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                sec, nsec = struct.unpack("qq", value[:16])
+                kernel = sec + nsec / 1e9
+        self.buf += data
+        while len(self.buf) >= 2:
+            opcode, length, offset = self.buf[0] & 0x0F, self.buf[1] & 0x7F, 2
+            if length == 126:
+                length, offset = int.from_bytes(self.buf[2:4], "big"), 4
+            elif length == 127:
+                length, offset = int.from_bytes(self.buf[2:10], "big"), 10
+            if len(self.buf) < offset + length:
+                break
+            payload, self.buf = self.buf[offset:offset + length], self.buf[offset + length:]
+            if opcode == 0x9:  # ping → masked pong with the same payload
+                mask = os.urandom(4)
+                masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+                self.sock.send(bytes((0x8A, 0x80 | len(payload))) + mask + masked)
+            elif opcode == 0x1:
+                self.on_frame(payload, kernel, now)
 
 
 def raise_fd_limit():
@@ -33,7 +90,8 @@ def raise_fd_limit():
 async def main(url, origin, session_keys):
     gate = asyncio.Semaphore(CONCURRENT_HANDSHAKES)
     failures = []
-    latencies = defaultdict(list)  # seq → receive - commit, one per socket
+    latencies = defaultdict(list)  # seq → (kernel receipt - commit, app receipt - commit) per socket
+    readers = []
     complete = defaultdict(asyncio.Event)  # seq → every socket has it
     expected = len(session_keys)
     open_sockets = 0
@@ -54,22 +112,22 @@ async def main(url, origin, session_keys):
                         return None
                     await asyncio.sleep(0.5)
 
-    async def listen(ws):
-        try:
-            async for raw in ws:
-                now = time.time()
-                frame = json.loads(raw)
-                if frame.get("type") == "bench":
-                    got = latencies[frame["seq"]]
-                    got.append(now - frame["t"])
-                    if len(got) >= open_sockets:
-                        complete[frame["seq"]].set()
-        except Exception:  # noqa: BLE001 - a dropped socket shows as a missing delivery
-            return
+    def on_frame(payload, kernel, now):
+        frame = json.loads(payload)
+        if frame.get("type") == "bench":
+            got = latencies[frame["seq"]]
+            got.append((kernel - frame["t"], now - frame["t"]))
+            if len(got) >= open_sockets:
+                complete[frame["seq"]].set()
 
-    opened = [ws for ws in await asyncio.gather(*(one(k) for k in session_keys)) if ws is not None]
+    async def open_and_take_over(key):
+        ws = await one(key)
+        if ws is not None:
+            readers.append(RawReader(ws, on_frame))
+        return ws
+
+    opened = [ws for ws in await asyncio.gather(*(open_and_take_over(k) for k in session_keys)) if ws is not None]
     open_sockets = len(opened)
-    listeners = [asyncio.create_task(listen(ws)) for ws in opened]  # noqa: F841 - kept alive
     print(f"READY {open_sockets} {expected - open_sockets}", flush=True)
     if failures:
         print(f"# first connect failure: {failures[0]}", file=sys.stderr, flush=True)
@@ -89,8 +147,9 @@ async def main(url, origin, session_keys):
                 await asyncio.wait_for(complete[seq].wait(), STRAGGLER_WAIT)
             except asyncio.TimeoutError:
                 pass
-        print(json.dumps({"seq": seq, "connected": open_sockets, "latencies": latencies[seq],
-                          "errors": failures[:3]}), flush=True)
+        got = latencies[seq]
+        print(json.dumps({"seq": seq, "connected": open_sockets, "kernel": [k for k, _ in got],
+                          "app": [a for _, a in got], "errors": failures[:3]}), flush=True)
     # Do not close 1,000+ sockets politely: the server is stopped next anyway.
     os._exit(0)
 

@@ -18,13 +18,15 @@ For each configuration and size N:
   with Redis the event goes through Redis to the hubs of both processes. (Publishing from a
   plain sync process instead costs a fresh event loop and Redis connection per send_event,
   since async_to_sync starts a new loop each time: not what the servers do.);
-- each client records time.time() on receipt; latency = receipt - commit timestamp (one machine,
-  one clock). Reported: p50/p99/max, how many of N arrived, server RSS growth per connection
+- each client socket records when the frame reached it in the kernel (SO_TIMESTAMPNS) and when
+  the client process read it (time.time()); latency = that - commit timestamp (one machine, one
+  clock). Reported: p50/p99/max of both, how many of N arrived, server RSS growth per connection
   (from before the first socket), server CPU time (all server processes) from the send until
   the last client has its frame.
 The sizes run in increasing order on the same server processes (1,000 sockets, one event; 4,000
 more sockets, one event) to keep the run short: a handshake costs the server ~10 ms of CPU.
-The client processes share the 2 cores with the servers: their receiving is in the figures.
+The client processes share the 2 cores with the servers (and whatever else runs): the kernel
+timestamps keep the clients' own CPU wait out of the main figures; the app columns include it.
 
 --stock adds the same measurement with a stock Channels consumer (joins one group, relays
 group_send) at /ws/stock/ of the bench wrapper, for comparison with the hub design.
@@ -145,6 +147,17 @@ def fire(unit_id, stock=False, seq=0):
 
 
 # ---- the driver: one configuration (one Django settings), all sizes ------------------------
+def percentiles(values):
+    """(p50, p99, max) of the values, or Nones."""
+    if not values:
+        return None, None, None
+    values = sorted(values)
+    if len(values) == 1:
+        return values[0], values[0], values[0]
+    q = statistics.quantiles(values, n=100, method="inclusive")
+    return q[49], q[98], values[-1]
+
+
 def server_rss(procs):
     import psutil
 
@@ -253,7 +266,7 @@ def run_design(config, sizes, unit_id, sessions_path, server_env, stock):
                 f"({time.monotonic() - t0:.1f} s for the last {more})")
             time.sleep(1.0)
             rss = server_rss(servers)
-            latencies, cpu_used = [], 0.0
+            latencies, app_latencies, cpu_used = [], [], 0.0
             for repeat in range(EVENTS_PER_SIZE):
                 event_seq = seq * EVENTS_PER_SIZE + repeat
                 cpu_before = server_cpu(servers)
@@ -268,20 +281,19 @@ def run_design(config, sizes, unit_id, sessions_path, server_env, stock):
                     c.stdin.flush()
                 for c in clients:
                     result = json.loads(c.stdout.readline())
-                    latencies += result["latencies"]
+                    latencies += result["kernel"]
+                    app_latencies += result["app"]
                     if result["errors"]:
                         log(f"client errors: {result['errors']}")
                 cpu_used += server_cpu(servers) - cpu_before
                 time.sleep(0.5)
             cpu_used /= EVENTS_PER_SIZE
-            latencies.sort()
-            q = statistics.quantiles(latencies, n=100, method="inclusive") if len(latencies) > 1 else latencies * 99
+            q, app_q = percentiles(latencies), percentiles(app_latencies)
             rows.append({
                 "config": config, "design": "stock group_send" if stock else "hub", "n": n,
                 "servers": len(servers), "connected": connected, "events": EVENTS_PER_SIZE,
                 "received": len(latencies),
-                "p50": q[49] if latencies else None, "p99": q[98] if latencies else None,
-                "max": latencies[-1] if latencies else None,
+                "p50": q[0], "p99": q[1], "max": q[2], "app_p50": app_q[0], "app_p99": app_q[1], "app_max": app_q[2],
                 "kb_per_conn": (rss - rss_base) / 1024 / max(connected, 1),
                 "server_cpu_ms": cpu_used * 1000,
             })
@@ -393,16 +405,19 @@ def main():
         if proc.returncode != 0:
             failed = True
             log(f"configuration {config} failed (exit {proc.returncode})")
-    header = (f"{'layer':<8} {'design':<18} {'servers':>7} {'clients':>7} {'received':>15} "
-              f"{'p50':>8} {'p99':>8} {'max':>8} {'KB/conn':>8} {'srv CPU':>8}")
-    print(f"bench_events: an event to one unit of N people, one socket each, commit → delivery; "
-          f"{EVENTS_PER_SIZE} events per size, received = deliveries/(events × N), srv CPU per event")
+    header = (f"{'layer':<8} {'design':<16} {'servers':>7} {'clients':>7} {'received':>15} "
+              f"{'p50':>8} {'p99':>8} {'max':>8} {'app p50':>8} {'app p99':>8} {'app max':>8} "
+              f"{'KB/conn':>8} {'srv CPU':>8}")
+    print(f"bench_events: an event to one unit of N people, one socket each; {EVENTS_PER_SIZE} events per "
+          f"size; received = deliveries/(events × N); p50/p99/max: commit → the frame in the client's "
+          f"socket (kernel timestamp); app: → read by the client process; srv CPU per event")
     print(header)
     print("-" * len(header))
     for r in rows:
         expected = r["events"] * r["n"]
-        print(f"{r['config']:<8} {r['design']:<18} {r['servers']:>7} {r['n']:>7} "
+        print(f"{r['config']:<8} {r['design']:<16} {r['servers']:>7} {r['n']:>7} "
               f"{r['received']:>7}/{expected:<7}{fmt_ms(r['p50']):>7} {fmt_ms(r['p99']):>8} {fmt_ms(r['max']):>8} "
+              f"{fmt_ms(r['app_p50']):>8} {fmt_ms(r['app_p99']):>8} {fmt_ms(r['app_max']):>8} "
               f"{r['kb_per_conn']:>8.1f} {fmt_ms(r['server_cpu_ms'] / 1000):>8}")
     sys.exit(1 if failed else 0)
 
