@@ -63,13 +63,19 @@ def free_port():
 
 
 # --- certificates --------------------------------------------------------------------------
-def make_test_ca(folder):
-    """A test CA and a server certificate for 127.0.0.1/localhost. Returns (ca, cert, key) paths."""
+def make_test_ca(folder, names=("localhost", "127.0.0.1")):
+    """A test CA and a server certificate for `names` (DNS names or IP addresses). Returns (ca, cert, key)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
     import ipaddress
+
+    def _san(name):
+        try:
+            return x509.IPAddress(ipaddress.ip_address(name))
+        except ValueError:
+            return x509.DNSName(name)
 
     folder = Path(folder)
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -93,14 +99,13 @@ def make_test_ca(folder):
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
         .issuer_name(ca_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(days=1))
         .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.SubjectAlternativeName([
-            x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.SubjectAlternativeName([_san(n) for n in names]), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
@@ -258,12 +263,14 @@ access to *
 
 
 class Slapd:
-    def __init__(self, workdir, *, port=None, tls=True, sizelimit=500, service_unlimited=True):
+    def __init__(self, workdir, *, port=None, tls=True, sizelimit=500, service_unlimited=True,
+                 cert_names=("localhost", "127.0.0.1")):
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.ldaps_port = free_port() if tls else None
         self.tls = tls
+        self.cert_names = cert_names
         self.sizelimit = sizelimit
         # As a directory administrator would: the sync's service account may page through everything.
         self.service_unlimited = service_unlimited
@@ -282,7 +289,7 @@ class Slapd:
         (self.dir / "db").mkdir(exist_ok=True)
         tls = ""
         if self.tls:
-            self.ca_file, self.cert_file, self.key_file = make_test_ca(self.dir)
+            self.ca_file, self.cert_file, self.key_file = make_test_ca(self.dir, self.cert_names)
             tls = (f"TLSCACertificateFile {self.ca_file}\nTLSCertificateFile {self.cert_file}\n"
                    f"TLSCertificateKeyFile {self.key_file}")
         # With TLS configured, simple binds without it are refused: a client that forgets START_TLS fails.
@@ -352,6 +359,8 @@ class Slapd:
         env = dict(os.environ)
         if self.tls:
             env["LDAPTLS_CACERT"] = str(self.ca_file)
+            if "127.0.0.1" not in self.cert_names:  # an impostor server: the admin tools still reach it
+                env["LDAPTLS_REQCERT"] = "never"
         return env
 
     def _run_ldif(self, tool, text, *extra):

@@ -157,6 +157,19 @@ def test_it_refuses_a_server_whose_certificate_the_configured_ca_did_not_sign(ld
     assert refused.value.status == 503
 
 
+def test_it_refuses_a_certificate_made_out_to_another_host_name(ldap_settings, dir_units, tmp_path):
+    impostor = Slapd(tmp_path / "impostor", cert_names=("ldap.elsewhere.example",)).start()
+    try:
+        impostor.add(org_entries())
+        for key, value in impostor.settings().items():
+            setattr(ldap_settings, key, value)
+        with pytest.raises(ActionError) as refused:
+            authenticate(None, username="wangfang", password=PASSWORD)
+        assert refused.value.status == 503
+    finally:
+        impostor.destroy()
+
+
 def test_it_needs_start_tls_because_the_server_refuses_plain_binds(ldap_settings, dir_units):
     ldap_settings.LDAP_START_TLS = False
     with pytest.raises(ActionError) as refused:
