@@ -30,8 +30,9 @@ def login_view(request):
         if not form.is_valid():
             error = " ".join(str(e) for errs in form.errors.values() for e in errs)
             status = 400
-            audit.record("auth.login_failed", ip=ip, data={"username": (request.POST.get("username") or "")[:64],
-                                                           "reason": "invalid-form"})
+            raw = (request.POST.get("username") or "")[:64]
+            clean = "".join(ch if ch.isprintable() else "\ufffd" for ch in raw)  # no NUL into JSON
+            audit.record("auth.login_failed", ip=ip, data={"username": clean, "reason": "invalid-form"})
         else:
             username = form.cleaned_data["username"]
             throttle = Throttle(username, ip)
