@@ -47,6 +47,12 @@ def _object_ref(obj):
     return obj._meta.label_lower, str(obj.pk)
 
 
+def _no_nul(obj):
+    return {k: (v.replace("\x00", "\ufffd") if isinstance(v, str) else
+                [x.replace("\x00", "\ufffd") if isinstance(x, str) else x for x in v] if isinstance(v, list) else v)
+            for k, v in obj.items()}
+
+
 def record(action, *, person=None, post=None, obj=None, ip=None, data=None):
     """Append one entry. Call inside the action's transaction: it rolls back with it."""
     object_type, object_id = _object_ref(obj)
@@ -65,7 +71,8 @@ def record(action, *, person=None, post=None, obj=None, ip=None, data=None):
             object_type=object_type,
             object_id=object_id,
             ip=(ip or "")[:45],
-            data=json.loads(json.dumps(data or {}, ensure_ascii=False, default=str)),
+            # PostgreSQL's jsonb refuses NUL: a hostile input must still be recorded, not crash.
+            data=json.loads(json.dumps(data or {}, ensure_ascii=False, default=str), object_hook=_no_nul),
             prev_hash=head.last_hash,
         )
         entry.entry_hash = compute_hash(head.last_hash, entry)

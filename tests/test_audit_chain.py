@@ -55,3 +55,10 @@ def test_it_records_who_did_what_from_where(chain, city_secretary):
     assert entry.person_id_at == city_secretary.id
     assert entry.person_name == "王秘书"
     assert entry.ip == "127.0.0.1" and entry.action == "test.step"
+
+
+def test_it_records_hostile_text_with_nul_bytes_without_failing(seed_small):
+    entry = audit.record("test.nul", data={"username": "wang\x00fang", "list": ["a\x00"]})
+    entry.refresh_from_db()
+    assert entry.data == {"username": "wang\ufffdfang", "list": ["a\ufffd"]}
+    call_command("audit_verify")
