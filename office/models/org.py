@@ -173,7 +173,7 @@ class Person(AbstractBaseUser):
     is_active = models.BooleanField(default=True)
     is_superuser = models.BooleanField(default=False)  # break-glass administrator
     source = models.CharField(max_length=8, default="local", choices=[("local", _("本地")), ("ldap", _("目录"))])
-    ldap_dn = models.CharField(max_length=500, blank=True)
+    ldap_dn = models.CharField(max_length=500, blank=True, db_index=True)
     date_joined = models.DateTimeField(default=timezone.now)
 
     objects = PersonManager()
