@@ -26,6 +26,7 @@ from documents.signing.remote import LocalSealSigner
 from office import audit
 from office.errors import ActionError
 from office.events import send_event
+from office.models import UnitKind
 
 SEALABLE_STATES = ("signed", "registered", "dispatched")
 
@@ -146,9 +147,11 @@ def do_create_seal(*, person, unit, ip=None) -> dict:
 
 
 def _keeps(person, unit) -> bool:
-    """`person` keeps `unit`'s seal: a secretary of the unit (or of its 办公室)."""
+    """`person` keeps `unit`'s seal: a secretary of the unit (or, for a government, of its 办公室)."""
     if _keeper_post(person, unit) is not None:
         return True
+    if unit.kind == UnitKind.DEPARTMENT:  # a department keeps its own seal, not the government's 办公室
+        return False
     office = getattr(actions, "_office_of", lambda u: None)(unit)
     return office is not None and _keeper_post(person, office) is not None
 
@@ -232,7 +235,7 @@ def do_seal(*, person, document, ip=None) -> bytes:
             audit.record("document.seal", person=person, post=post, obj=document, ip=ip,
                          data={"sha256": hashlib.sha256(pdf).hexdigest(), "seals": [u.id for u in order],
                                "complete": complete})
-            send_event({"type": "document", "op": "sealed" if complete else "sealing", "id": document.id},
+            send_event({"type": "documents", "op": "sealed" if complete else "sealing", "document": document.id},
                        units=[u.id for u in issuers])
             os.replace(tmp, target)
             if complete:

@@ -118,4 +118,6 @@ $("#suggest-title").onclick = async () => {
   if (res.ok) $("#title").value = (await res.json()).title;
 };
 
+// the Word import (import_docx.js) fills #main/#cc and asks for the chips to be redrawn
+document.addEventListener("yw:recipients-changed", render);
 render();

@@ -1,0 +1,142 @@
+"""Pages for seals (印章管理) and the 公文-files part of the detail page (downloads, 用印 state).
+
+Every change goes through documents.actions_files; refusals re-render with a 4xx.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+
+from documents import actions, actions_files
+from documents.render.docx import MAX_DOCX_BYTES
+from documents.signing import ca
+from office.audit import client_ip
+from office.errors import ActionError
+from office.models import Unit, UnitKind
+
+SEAL_ROLES = ("secretary", "admin")
+
+
+def files_context(person, doc) -> dict:
+    """What the detail page shows about the document as a file: sealing state per issuer and
+    whether `person` may press 用印 now (the final word stays with actions_files.check_can_seal)."""
+    status = actions_files.sealing_status(doc)
+    issuers = [doc.unit] + list(doc.co_issuers.all().order_by("id"))
+    sealed_ids = {u["id"] for u in status["units"] if u["sealed"]}
+    mine = [u for u in issuers if actions_files._keeps(person, u)]
+    sealable = doc.state in actions_files.SEALABLE_STATES
+    todo = sealable and not status["complete"] and any(u.id not in sealed_ids for u in mine)
+    # a co-issuer's keeper waits until the lead (主办) unit has sealed
+    waiting_for_lead = todo and doc.unit_id not in sealed_ids and doc.unit_id not in {u.id for u in mine}
+    can_seal = todo and not waiting_for_lead
+    missing = [u for u in mine if not ca.has_seal(u.id)] if can_seal else []
+    return {
+        "complete": status["complete"],
+        "units": status["units"],
+        "joint": len(issuers) > 1,
+        "partly": bool(sealed_ids) and not status["complete"],
+        "sealable": sealable,
+        "can_seal": can_seal,
+        "waiting_for_lead": waiting_for_lead,
+        "lead_name": doc.unit.name,
+        "keeper": bool(mine),
+        "missing_seals": missing,
+    }
+
+
+def import_limits() -> dict:
+    return {"max_bytes": MAX_DOCX_BYTES, "max_mb": MAX_DOCX_BYTES // (1024 * 1024)}
+
+
+def _keeper_units(person):
+    """Units whose seal `person` keeps: units where they hold a secretary or admin post, and the
+    government whose 办公室 they serve as secretary."""
+    out = {}
+    for post in actions.person_posts(person):
+        if not any(post.has_role(r) for r in SEAL_ROLES):
+            continue
+        out[post.unit.id] = post.unit
+        unit = post.unit
+        if unit.kind == UnitKind.DEPARTMENT and unit.is_office and unit.parent_id and post.has_role("secretary"):
+            parent = Unit.objects.filter(id=unit.parent_id).first()
+            if parent is not None:
+                out[parent.id] = parent
+    return sorted(out.values(), key=lambda u: u.path)
+
+
+def _is_admin(person) -> bool:
+    return any(p.has_role("admin") for p in actions.person_posts(person))
+
+
+def _when(value):
+    if not value:
+        return None
+    parsed = parse_datetime(value) if isinstance(value, str) else value
+    return parsed if isinstance(parsed, dt.datetime) else None
+
+
+def _seal_row(person, unit) -> dict:
+    row = {"unit": unit, "has_seal": ca.has_seal(unit.id), "manifest": None, "uses": [], "can_create": False,
+           "reason": ""}
+    if row["has_seal"]:
+        import json
+
+        try:
+            manifest = json.loads((ca.seal_dir(unit.id) / "manifest.json").read_text())
+        except (OSError, ValueError):
+            manifest = {}
+        manifest["created"] = _when(manifest.get("created_at"))
+        manifest["until"] = _when(manifest.get("not_after"))
+        row["manifest"] = manifest
+        from office.models import Person
+
+        uses = ca.usage_log(unit.id)[-10:]
+        names = dict(Person.objects.filter(id__in=[u.get("person_id") for u in uses if u.get("person_id")])
+                     .values_list("id", "display_name"))
+        for use in uses:
+            use["when"] = _when(use.get("at"))
+            use["person"] = names.get(use.get("person_id"), "")
+        row["uses"] = list(reversed(uses))
+    else:
+        try:
+            actions_files.check_can_create_seal(person, unit)
+            row["can_create"] = True
+        except ActionError as exc:
+            row["reason"] = exc.message
+    return row
+
+
+@login_required
+def seals_page(request):
+    """印章管理: a unit's secretary (or an administrator) makes the unit's seal and sees its 用印 log."""
+    person = request.user
+    error, status = None, 200
+    if request.method == "POST":
+        unit = Unit.objects.filter(id=request.POST.get("unit") or 0).first() \
+            if str(request.POST.get("unit", "")).isdigit() else None
+        try:
+            if unit is None:
+                raise ActionError(_("单位不存在。"), status=404)
+            actions_files.do_create_seal(person=person, unit=unit, ip=client_ip(request))
+        except ActionError as exc:
+            error, status = exc.message, exc.status
+        else:
+            messages.success(request, _("已为%(u)s制作电子印章。") % {"u": unit.name})
+            return redirect(f"/documents/files/seals/#seal-{unit.id}")
+    admin = _is_admin(person)
+    units = _keeper_units(person)
+    q = (request.GET.get("q") or "").strip()[:50]
+    found = []
+    if admin and q:
+        known = {u.id for u in units}
+        found = [u for u in Unit.objects.active().filter(name__icontains=q).order_by("path")[:20] if u.id not in known]
+    rows = [_seal_row(person, u) for u in units + found]
+    return render(request, "documents/seals.html", {
+        "rows": rows, "error": error, "admin": admin, "q": q, "box": "seals",
+        "searched": bool(q), "keeper": bool(units) or admin,
+    }, status=status)
