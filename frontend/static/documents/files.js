@@ -2,7 +2,10 @@
 // the section from a fresh copy of the page. Delegated, so it survives live.js refreshes.
 const $ = (s) => document.querySelector(s);
 
+let last = null; // the latest message, kept when live.js redraws the page region
+
 function show(message, isError) {
+  last = message ? { message, isError } : null;
   const ok = $("#seal-result"), bad = $("#seal-error");
   if (ok) ok.textContent = isError ? "" : message;
   if (bad) {
@@ -53,3 +56,11 @@ document.addEventListener("click", (e) => {
   const button = e.target.closest && e.target.closest("#seal-doc");
   if (button && !button.disabled) seal(button);
 });
+
+const region = document.getElementById("doc-live");
+if (region) {
+  new MutationObserver(() => {
+    const ok = $("#seal-result"), bad = $("#seal-error");
+    if (last && ok && !ok.textContent && bad && !bad.textContent) show(last.message, last.isError);
+  }).observe(region, { childList: true });
+}
