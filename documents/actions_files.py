@@ -47,6 +47,28 @@ def issued_path(document) -> Path:
     return Path(settings.MEDIA_ROOT) / "documents" / str(document.id) / "issued.pdf"
 
 
+def _stamp(document) -> dict:
+    """What a sealed file was made from: the text version and the 发文字号. A file sealed
+    from another version or number (the text was changed and signed again, or the number
+    was voided) is stale and no longer counts as the issued file."""
+    return {"version": document.version, "number": document.number or ""}
+
+
+def issued_current(document) -> bool:
+    import json
+
+    path = issued_path(document)
+    if not path.exists():
+        return False
+    meta = path.with_name("issued.json")
+    if not meta.exists():
+        return True
+    try:
+        return json.loads(meta.read_text()).get("stamp") == _stamp(document)
+    except ValueError:
+        return False
+
+
 def check_can_download(person, document) -> None:
     actions.check_can_view(person, document)
 
@@ -56,7 +78,7 @@ def document_pdf(person, document) -> tuple[bytes, bool]:
     render of the current text. Returns (bytes, sealed)."""
     check_can_download(person, document)
     path = issued_path(document)
-    if path.exists():
+    if issued_current(document):
         return path.read_bytes(), True
     return render_pdf(to_render_doc(document)).pdf, False
 
@@ -164,7 +186,11 @@ def _sealing_state(document) -> dict:
     import json
 
     path = _sealing_dir(document) / "sealing.json"
-    return json.loads(path.read_text()) if path.exists() else {"boxes": [], "done": []}
+    state = json.loads(path.read_text()) if path.exists() else None
+    if not state or state.get("stamp", _stamp(document)) != _stamp(document):
+        return {"boxes": [], "done": [], "stamp": _stamp(document)}  # none yet, or begun on a stale text
+    state.setdefault("stamp", _stamp(document))
+    return state
 
 
 def check_can_seal(person, document):
@@ -180,7 +206,7 @@ def check_can_seal(person, document):
     missing = [u.name for u in issuers if not ca.has_seal(u.id)]
     if missing:
         raise ActionError(_("以下机关尚未制作电子印章：%(u)s。") % {"u": "、".join(missing)}, status=409)
-    if issued_path(document).exists():
+    if issued_current(document):
         raise ActionError(_("该公文已用印，正式文件已生成。"), status=409)
     done = set(_sealing_state(document)["done"])
     if document.unit_id not in done and document.unit not in mine:
@@ -239,6 +265,7 @@ def do_seal(*, person, document, ip=None) -> bytes:
                        units=[u.id for u in issuers])
             os.replace(tmp, target)
             if complete:
+                (folder / "issued.json").write_text(json.dumps({"stamp": state["stamp"]}, ensure_ascii=False))
                 for leftover in (partial, folder / "sealing.json"):
                     if leftover.exists():
                         leftover.unlink()
@@ -253,7 +280,7 @@ def do_seal(*, person, document, ip=None) -> bytes:
 def sealing_status(document) -> dict:
     issuers = [document.unit] + list(document.co_issuers.all().order_by("id"))
     done = set(_sealing_state(document)["done"])
-    complete = issued_path(document).exists()
+    complete = issued_current(document)
     return {"complete": complete,
             "units": [{"id": u.id, "name": u.name, "sealed": complete or u.id in done} for u in issuers]}
 

@@ -166,3 +166,40 @@ def test_it_links_the_verify_page_from_the_documents_pages(city_leader, client_f
     html = _page(client_for(city_leader), "/documents/")
     assert 'href="/documents/files/verify/"' in html and "核验签章" in html
     assert 'id="nav-seals"' not in html  # the leader keeps no seal
+
+
+def test_it_no_longer_counts_a_sealed_file_once_the_text_or_number_changed(city_secretary, city_leader, units,
+                                                                           client_for):
+    import io
+
+    import pdfplumber
+
+    doc = draft(city_secretary, main=[units["秦都区"].id])
+    sign_off(doc, city_secretary, city_leader)
+    approve_all(doc, city_leader)
+    sec = client_for(city_secretary)
+    assert sec.post(f"/api/documents/files/seals/{doc.unit_id}").status_code == 201
+    assert sec.post(f"/api/documents/files/{doc.id}/seal").status_code == 200  # sealed before 登记
+    assert sec.get(f"/api/documents/files/{doc.id}/pdf")["X-Document-Sealed"] == "1"
+
+    # changed after sealing: back to the signer, signed again → the old sealed file is not the issued one
+    actions.do_update_document(person=city_secretary, post=post_of(city_secretary), doc=doc,
+                               data={"remark": "此件公开发布"})
+    approve_all(doc, city_leader)
+    assert doc.state == "signed"
+    assert sec.get(f"/api/documents/files/{doc.id}/pdf")["X-Document-Sealed"] == "0"
+    section = _files_section(_page(sec, f"/documents/{doc.id}/"))
+    assert "未用印" in section and 'id="seal-doc"' in section
+    assert sec.post(f"/api/documents/files/{doc.id}/seal").status_code == 200
+
+    # registered after sealing: the file has no 发文字号, so it must be sealed again
+    doc = actions.do_register(person=city_secretary, post=post_of(city_secretary), doc=doc)
+    assert sec.get(f"/api/documents/files/{doc.id}/pdf")["X-Document-Sealed"] == "0"
+    assert 'id="seal-doc"' in _files_section(_page(sec, f"/documents/{doc.id}/"))
+    assert sec.post(f"/api/documents/files/{doc.id}/seal").status_code == 200
+    issued = sec.get(f"/api/documents/files/{doc.id}/pdf")
+    assert issued["X-Document-Sealed"] == "1"
+    with pdfplumber.open(io.BytesIO(issued.content)) as pdf:
+        text = "".join((p.extract_text() or "") for p in pdf.pages).replace("\n", "").replace(" ", "")
+    assert doc.number.replace(" ", "") in text
+    assert sec.post(f"/api/documents/files/{doc.id}/seal").status_code == 409  # once per issued text
