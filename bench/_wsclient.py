@@ -44,7 +44,7 @@ class RawReader:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, fileno=os.dup(fd))
         self.sock.setblocking(False)
         self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-        self.ws, self.on_frame, self.buf = ws, on_frame, b""
+        self.ws, self.on_frame, self.buf, self.seen = ws, on_frame, b"", set()
         loop.add_reader(self.sock.fileno(), self.readable)
 
     def readable(self):
@@ -78,7 +78,7 @@ class RawReader:
                 masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
                 self.sock.send(bytes((0x8A, 0x80 | len(payload))) + mask + masked)
             elif opcode == 0x1:
-                self.on_frame(payload, kernel, now)
+                self.on_frame(self, payload, kernel, now)
 
 
 def raise_fd_limit():
@@ -92,6 +92,7 @@ async def main(url, origin, session_keys):
     failures = []
     latencies = defaultdict(list)  # seq → (kernel receipt - commit, app receipt - commit) per socket
     readers = []
+    duplicates = [0]
     complete = defaultdict(asyncio.Event)  # seq → every socket has it
     expected = len(session_keys)
     open_sockets = 0
@@ -112,9 +113,13 @@ async def main(url, origin, session_keys):
                         return None
                     await asyncio.sleep(0.5)
 
-    def on_frame(payload, kernel, now):
+    def on_frame(reader, payload, kernel, now):
         frame = json.loads(payload)
         if frame.get("type") == "bench":
+            if frame["seq"] in reader.seen:  # a duplicate: counted once, reported below
+                duplicates[0] += 1
+                return
+            reader.seen.add(frame["seq"])
             got = latencies[frame["seq"]]
             got.append((kernel - frame["t"], now - frame["t"]))
             if len(got) >= open_sockets:
@@ -149,7 +154,8 @@ async def main(url, origin, session_keys):
                 pass
         got = latencies[seq]
         print(json.dumps({"seq": seq, "connected": open_sockets, "kernel": [k for k, _ in got],
-                          "app": [a for _, a in got], "errors": failures[:3]}), flush=True)
+                          "app": [a for _, a in got], "duplicates": duplicates[0],
+                          "errors": failures[:3]}), flush=True)
     # Do not close 1,000+ sockets politely: the server is stopped next anyway.
     os._exit(0)
 

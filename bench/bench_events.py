@@ -266,7 +266,7 @@ def run_design(config, sizes, unit_id, sessions_path, server_env, stock):
                 f"({time.monotonic() - t0:.1f} s for the last {more})")
             time.sleep(1.0)
             rss = server_rss(servers)
-            latencies, app_latencies, cpu_used = [], [], 0.0
+            latencies, app_latencies, cpu_used, duplicates = [], [], 0.0, 0
             for repeat in range(EVENTS_PER_SIZE):
                 event_seq = seq * EVENTS_PER_SIZE + repeat
                 cpu_before = server_cpu(servers)
@@ -283,6 +283,7 @@ def run_design(config, sizes, unit_id, sessions_path, server_env, stock):
                     result = json.loads(c.stdout.readline())
                     latencies += result["kernel"]
                     app_latencies += result["app"]
+                    duplicates += result["duplicates"]
                     if result["errors"]:
                         log(f"client errors: {result['errors']}")
                 cpu_used += server_cpu(servers) - cpu_before
@@ -295,7 +296,7 @@ def run_design(config, sizes, unit_id, sessions_path, server_env, stock):
                 "received": len(latencies),
                 "p50": q[0], "p99": q[1], "max": q[2], "app_p50": app_q[0], "app_p99": app_q[1], "app_max": app_q[2],
                 "kb_per_conn": (rss - rss_base) / 1024 / max(connected, 1),
-                "server_cpu_ms": cpu_used * 1000,
+                "server_cpu_ms": cpu_used * 1000, "duplicates": duplicates,
             })
         return rows
     finally:
@@ -418,7 +419,8 @@ def main():
         print(f"{r['config']:<8} {r['design']:<16} {r['servers']:>7} {r['n']:>7} "
               f"{r['received']:>7}/{expected:<7}{fmt_ms(r['p50']):>7} {fmt_ms(r['p99']):>8} {fmt_ms(r['max']):>8} "
               f"{fmt_ms(r['app_p50']):>8} {fmt_ms(r['app_p99']):>8} {fmt_ms(r['app_max']):>8} "
-              f"{r['kb_per_conn']:>8.1f} {fmt_ms(r['server_cpu_ms'] / 1000):>8}")
+              f"{r['kb_per_conn']:>8.1f} {fmt_ms(r['server_cpu_ms'] / 1000):>8}"
+              + (f"  {r['duplicates']} DUPLICATES" if r["duplicates"] else ""))
     sys.exit(1 if failed else 0)
 
 

@@ -24,6 +24,7 @@ class Hub:
         self.listener = None
         self.loop = None
         self.channel_name = None
+        self.start_lock = self.start_lock_loop = None
 
     def register(self, consumer, keys):
         for key in keys:
@@ -37,39 +38,54 @@ class Hub:
                 if not members:
                     del self.by_key[key]
 
+    def _listening(self, loop):
+        return self.listener is not None and not self.listener.done() and self.loop is loop
+
     async def ensure_listening(self):
         loop = asyncio.get_running_loop()
-        if self.listener is not None and not self.listener.done() and self.loop is loop:
+        if self._listening(loop):
             return
-        layer = get_channel_layer()
-        self.loop = loop
-        # The layer's default prefix: channels_redis multiplexes every process-local channel over
-        # ONE Redis list named after the prefix, read by whichever receiver holds its lock; a
-        # channel with another prefix ("yw.hub.") was never read while consumers were waiting.
-        self.channel_name = await layer.new_channel()
-        await layer.group_add(BUS_GROUP, self.channel_name)
-        self.listener = loop.create_task(self._listen(layer))
+        if self.start_lock_loop is not loop:
+            self.start_lock, self.start_lock_loop = asyncio.Lock(), loop
+        # Sockets connect many at a time: without the lock every handshake that arrived while
+        # group_add awaited Redis started a listener of its own (bench_events found three group
+        # members for two processes, and a run in which no event arrived at all).
+        async with self.start_lock:
+            if self._listening(loop):
+                return
+            layer = get_channel_layer()
+            # The layer's default prefix: channels_redis multiplexes every process-local channel
+            # over ONE Redis list named after the prefix, read by whichever receiver holds its
+            # lock; a channel with another prefix ("yw.hub.") was never read while other
+            # consumers of the process (meetings) were waiting on theirs.
+            channel_name = await layer.new_channel()
+            await layer.group_add(BUS_GROUP, channel_name)
+            self.loop, self.channel_name = loop, channel_name
+            self.listener = loop.create_task(self._listen(layer, channel_name))
 
-    async def _listen(self, layer):
+    async def _listen(self, layer, channel_name):
         loop_time = asyncio.get_running_loop().time
         refreshed = loop_time()
         while True:
             try:
-                message = await layer.receive(self.channel_name)
+                message = await layer.receive(channel_name)
             except asyncio.CancelledError:
                 raise
             except Exception:  # a Redis hiccup: back off, rejoin, carry on
                 log.exception("event bus receive failed")
                 await asyncio.sleep(1)
                 try:
-                    await layer.group_add(BUS_GROUP, self.channel_name)
+                    await layer.group_add(BUS_GROUP, channel_name)
                 except Exception:
                     pass
                 continue
             if loop_time() - refreshed > 3600:  # keep the group membership from expiring
-                await layer.group_add(BUS_GROUP, self.channel_name)
+                await layer.group_add(BUS_GROUP, channel_name)
                 refreshed = loop_time()
-            await self.deliver(message)
+            try:
+                await self.deliver(message)
+            except Exception:  # never let one bad message end the process's listener
+                log.exception("event delivery failed")
 
     async def deliver(self, message):
         targets = set()

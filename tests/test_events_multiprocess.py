@@ -135,3 +135,61 @@ def test_it_refuses_a_websocket_from_a_foreign_origin_on_a_real_server(redis_ser
     assert refused.value.response.status_code == 403
     # The same session from the suite's own origin is accepted: the origin made the difference.
     deputy.websocket().close()
+
+
+def test_it_starts_one_bus_listener_per_process_when_many_sockets_connect_at_once(
+        server_factory, city_deputy, city_leader):
+    import asyncio
+
+    import redis
+    from websockets.asyncio.client import connect as connect_async
+
+    prefix = f"ywtest{uuid.uuid4().hex[:10]}"
+    r = redis.Redis.from_url(REDIS_URL)
+    servers = [server_factory({"REDIS_URL": REDIS_URL, "YW_CHANNEL_PREFIX": prefix}) for _ in range(2)]
+    try:
+        deputy = Browser(servers[0]).login(city_deputy.username)
+        leader = Browser(servers[0]).login(city_leader.username)
+        deputy_post = Post.objects.active().get(person=city_deputy)
+        headers = {"Cookie": f"sessionid={deputy.cookie('sessionid')}"}
+
+        async def tabs_then_event():
+            async def tab(server):
+                ws = await connect_async(server.url.replace("http://", "ws://") + "/ws/", origin=server.url,
+                                         additional_headers=headers, open_timeout=30)
+                assert json.loads(await ws.recv())["type"] == "hello"
+                return ws
+
+            # 20 handshakes at once on each fresh server process: all of them reach the hub
+            # before its first group_add has returned from Redis.
+            sockets = await asyncio.gather(*(tab(s) for s in servers for _ in range(20)))
+            members = r.zcard(f"{prefix}:group:yw.bus")
+            now = timezone.now()
+            status, body = await asyncio.to_thread(leader.post_json, "/api/office/delegations", {
+                "to_post_id": deputy_post.id, "starts_at": now.isoformat(),
+                "ends_at": (now + timedelta(days=1)).isoformat()})
+            assert status == 201, body
+            firsts = [json.loads(await asyncio.wait_for(ws.recv(), 10)) for ws in sockets]
+
+            async def anything_more(ws):
+                try:
+                    return json.loads(await asyncio.wait_for(ws.recv(), 0.5))
+                except asyncio.TimeoutError:
+                    return None
+
+            extra = [m for m in await asyncio.gather(*(anything_more(ws) for ws in sockets)) if m is not None]
+            for ws in sockets:
+                await ws.close()
+            return members, body["id"], firsts, extra
+
+        members, delegation_id, firsts, extra = asyncio.run(tabs_then_event())
+    finally:
+        for server in servers:
+            server.stop()
+        stale = list(r.scan_iter(match=f"{prefix}*", count=1000))
+        if stale:
+            r.delete(*stale)
+
+    assert members == 2  # one bus listener per server process
+    assert firsts == [{"type": "delegation", "op": "created", "id": delegation_id}] * 40
+    assert extra == []  # and each socket got the event once
