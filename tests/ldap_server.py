@@ -305,7 +305,7 @@ class Slapd:
             raise RuntimeError(f"slaptest failed: {check.stderr}")
         self._configured = True
 
-    def start(self, timeout=15):
+    def start(self, timeout=60):  # generous: CI machines may be loaded
         if not self._configured:
             self._configure()
         listen = f"{self.url}/" + (f" {self.ldaps_url}/" if self.ldaps_url else "")

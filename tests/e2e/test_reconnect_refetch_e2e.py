@@ -18,7 +18,7 @@ def test_it_refetches_the_badge_after_the_server_comes_back(seed_small, new_page
         page = new_page()
         login(page, server.url, "city_deputy")
         page.wait_for_function("document.getElementById('live-dot').classList.contains('on')")
-        assert page.locator("#todo-badge").inner_text() == "0"
+        page.wait_for_function("document.getElementById('todo-badge').textContent === '0'")
 
         server.stop()  # the socket drops; whatever happens now is never pushed
         page.wait_for_function("!document.getElementById('live-dot').classList.contains('on')")
