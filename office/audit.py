@@ -58,11 +58,16 @@ def record(action, *, person=None, post=None, obj=None, ip=None, data=None):
     object_type, object_id = _object_ref(obj)
     if person is not None and not getattr(person, "is_authenticated", True):
         person = None
-    with transaction.atomic():
-        head, _ = AuditHead.objects.select_for_update().get_or_create(id=1)
+    # No savepoint: the entry commits or rolls back with the action that records it, and the
+    # head row's lock (held until that commit) keeps the chain in one order across processes.
+    with transaction.atomic(savepoint=False):
+        head = AuditHead.objects.select_for_update().filter(id=1).first()
+        if head is None:
+            AuditHead.objects.get_or_create(id=1)
+            head = AuditHead.objects.select_for_update().get(id=1)
         entry = AuditEntry(
             seq=head.seq + 1,
-            at=timezone.now().replace(microsecond=timezone.now().microsecond),
+            at=timezone.now(),
             action=action,
             person_id_at=person.id if person is not None else None,
             person_name=(person.display_name or person.username) if person is not None else "",
