@@ -20,6 +20,27 @@ PERSONAS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    """Each async test runs on its own event loop; the channel layer (channels_redis keeps
+    asyncio locks bound to the loop that first used them) and the event hub's listener must not
+    outlive it. In a server there is one loop for the process's life, so this is tests only."""
+    yield
+    from channels.layers import channel_layers
+
+    from office.hub import hub
+
+    listener = hub.listener
+    if listener is not None and not listener.done():
+        try:
+            listener.cancel()
+        except RuntimeError:  # its loop is already closed
+            pass
+    hub.listener = hub.loop = hub.channel_name = None
+    hub.by_key.clear()
+    channel_layers.backends.clear()
+
+
 @pytest.fixture
 def seed_small(db):
     """The small four-level organisation of office/seed.py build_small()."""
