@@ -102,6 +102,23 @@ def serve(port):
             await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
             await send({"type": "http.response.body", "body": b"fired"})
             return
+        if scope["type"] == "http" and scope["path"] == "/__bench/hub":  # diagnostics after a miss
+            from collections import Counter
+
+            from office.hub import hub
+
+            sockets = {c for members in hub.by_key.values() for c in members}
+            states = Counter(str(getattr(c.protocol, "state", None)) for c in sockets)
+            body = json.dumps({
+                "listener": None if hub.listener is None else
+                ("running" if not hub.listener.done() else "cancelled" if hub.listener.cancelled()
+                 else "done: " + repr(hub.listener.exception())),
+                "channel": hub.channel_name, "sockets": len(sockets), "protocol_states": states,
+            }).encode()
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", b"application/json")]})
+            await send({"type": "http.response.body", "body": body})
+            return
         if scope["type"] == "websocket" and scope["path"] == "/ws/stock/":
             await stock_app(scope, receive, send)
             return
@@ -289,6 +306,10 @@ def run_design(config, sizes, unit_id, sessions_path, server_env, stock):
                 cpu_used += server_cpu(servers) - cpu_before
                 time.sleep(0.5)
             cpu_used /= EVENTS_PER_SIZE
+            if len(latencies) < EVENTS_PER_SIZE * connected and not stock:
+                for port in ports:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/__bench/hub", timeout=30) as r:
+                        log(f"MISSING DELIVERIES: hub on port {port}: {r.read().decode()}")
             q, app_q = percentiles(latencies), percentiles(app_latencies)
             rows.append({
                 "config": config, "design": "stock group_send" if stock else "hub", "n": n,
