@@ -64,28 +64,47 @@ class Hub:
             self.listener = loop.create_task(self._listen(layer, channel_name))
 
     async def _listen(self, layer, channel_name):
-        loop_time = asyncio.get_running_loop().time
-        refreshed = loop_time()
+        keeper = asyncio.get_running_loop().create_task(self._keep_membership(layer, channel_name))
+        try:
+            while True:
+                try:
+                    message = await layer.receive(channel_name)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # a Redis hiccup: back off, rejoin, carry on
+                    log.exception("event bus receive failed")
+                    await asyncio.sleep(1)
+                    try:
+                        await layer.group_add(BUS_GROUP, channel_name)
+                    except Exception:
+                        pass
+                    continue
+                try:
+                    await self.deliver(message)
+                except Exception:  # never let one bad message end the process's listener
+                    log.exception("event delivery failed")
+        finally:
+            keeper.cancel()
+
+    async def _keep_membership(self, layer, channel_name):
+        """Re-join the bus group on a timer, whether or not messages arrive.
+
+        The membership lives in Redis: a FLUSHDB (Django's RedisCache.clear() on the same
+        database), a Redis restart without persistence or the group expiry removes it without
+        any error here, and a listener that only re-joined after receiving something would stay
+        deaf for good. group_add of a present member only renews it (one ZADD).
+        """
+        from django.conf import settings
+
+        interval = getattr(settings, "YW_EVENT_BUS_REFRESH", 30)
         while True:
+            await asyncio.sleep(interval)
             try:
-                message = await layer.receive(channel_name)
+                await layer.group_add(BUS_GROUP, channel_name)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # a Redis hiccup: back off, rejoin, carry on
-                log.exception("event bus receive failed")
-                await asyncio.sleep(1)
-                try:
-                    await layer.group_add(BUS_GROUP, channel_name)
-                except Exception:
-                    pass
-                continue
-            if loop_time() - refreshed > 3600:  # keep the group membership from expiring
-                await layer.group_add(BUS_GROUP, channel_name)
-                refreshed = loop_time()
-            try:
-                await self.deliver(message)
-            except Exception:  # never let one bad message end the process's listener
-                log.exception("event delivery failed")
+            except Exception:
+                log.warning("could not renew the event bus membership", exc_info=True)
 
     async def deliver(self, message):
         targets = set()

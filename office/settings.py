@@ -119,6 +119,8 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 5000}}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Seconds between re-joins of the event bus group by each process's hub (office/hub.py).
+YW_EVENT_BUS_REFRESH = env_int("YW_EVENT_BUS_REFRESH", 30, minimum=1, maximum=3600)
 
 # --- authentication -----------------------------------------------------------------------
 AUTH_USER_MODEL = "office.Person"

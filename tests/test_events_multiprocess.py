@@ -193,3 +193,41 @@ def test_it_starts_one_bus_listener_per_process_when_many_sockets_connect_at_onc
     assert members == 2  # one bus listener per server process
     assert firsts == [{"type": "delegation", "op": "created", "id": delegation_id}] * 40
     assert extra == []  # and each socket got the event once
+
+
+def test_it_rejoins_the_event_bus_after_redis_lost_the_group(server_factory, city_leader, city_deputy):
+    """A FLUSHDB (Django's RedisCache.clear() on the same database) or a Redis restart drops the
+    bus group without any error in the servers; their hubs re-join on a timer."""
+    import time
+
+    import redis
+
+    prefix = f"ywtest{uuid.uuid4().hex[:10]}"
+    r = redis.Redis.from_url(REDIS_URL)
+    env = {"REDIS_URL": REDIS_URL, "YW_CHANNEL_PREFIX": prefix, "YW_EVENT_BUS_REFRESH": "1"}
+    server_a, server_b = server_factory(env), server_factory(env)
+    try:
+        leader = Browser(server_a).login(city_leader.username)
+        deputy = Browser(server_b).login(city_deputy.username)
+        deputy_post = Post.objects.active().get(person=city_deputy)
+        with deputy.websocket() as socket_on_b:
+            group = f"{prefix}:group:yw.bus"
+            assert r.zcard(group) == 1
+            r.delete(group)  # what FLUSHDB does to it, without touching anyone else's keys
+            deadline = time.monotonic() + 10
+            while not r.zcard(group) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            now = timezone.now()
+            status, body = leader.post_json("/api/office/delegations", {
+                "to_post_id": deputy_post.id, "starts_at": now.isoformat(),
+                "ends_at": (now + timedelta(days=1)).isoformat()})
+            assert status == 201, body
+            event = json.loads(socket_on_b.recv(timeout=10))
+    finally:
+        for server in (server_a, server_b):
+            server.stop()
+        stale = list(r.scan_iter(match=f"{prefix}*", count=1000))
+        if stale:
+            r.delete(*stale)
+
+    assert event == {"type": "delegation", "op": "created", "id": body["id"]}
