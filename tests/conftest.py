@@ -21,6 +21,14 @@ PERSONAS = [
 
 
 @pytest.fixture(autouse=True)
+def _local_cache(settings):
+    """The test process caches in memory: Django's RedisCache.clear() is a FLUSHDB, which would
+    also wipe the channel layer's groups that server processes under test keep in that Redis."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": "yw-tests"}}
+
+
+@pytest.fixture(autouse=True)
 def _fresh_channel_layer():
     """Each async test runs on its own event loop; the channel layer (channels_redis keeps
     asyncio locks bound to the loop that first used them) and the event hub's listener must not
