@@ -108,7 +108,7 @@ def serve(port):
             from office.hub import hub
 
             sockets = {c for members in hub.by_key.values() for c in members}
-            states = Counter(str(getattr(c.protocol, "state", None)) for c in sockets)
+            states = Counter(str(getattr(getattr(c, "protocol", None), "state", None)) for c in sockets)
             body = json.dumps({
                 "listener": None if hub.listener is None else
                 ("running" if not hub.listener.done() else "cancelled" if hub.listener.cancelled()
