@@ -47,4 +47,15 @@ class Command(BaseCommand):
                 receipt = Receipt.objects.filter(document=sent, unit__posts__person=town_sec).first()
                 if receipt is not None:
                     actions.do_sign(person=town_sec, post=actions.person_posts(town_sec)[0], receipt_id=receipt.id)
+            if town_sec is not None:  # one waiting in every village of the demo town
+                town = actions.person_posts(town_sec)[0].unit
+                to_villages = actions.do_create_document(person=sec, post=sec_post, data={
+                    "title": f"{city.name}关于开展农村人居环境整治培训的通知", "doc_type": "通知", "body": BODY,
+                    "main": [f"under:{town.id}:village"], "add_skipped_cc": True})
+                actions.do_submit(person=sec, post=sec_post, doc=to_villages,
+                                  signers=[actions.person_posts(leader)[0].id])
+                step = actions.active_steps(Document.objects.get(id=to_villages.id))[0]
+                actions.do_decide(person=leader, step_id=step.id, decision="agree", opinion="同意")
+                to_villages = actions.do_register(person=sec, post=sec_post, doc=Document.objects.get(id=to_villages.id))
+                actions.do_dispatch(person=sec, post=sec_post, doc=to_villages)
         self.stdout.write(f"seeded: draft #{draft.id}, dispatched {sent.number} to {dispatch.recipient_count} units")
