@@ -14,12 +14,12 @@ messages, and {"type": "error", "code", "message"} (Chinese) for anything refuse
 import json
 import uuid
 
-from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from meetings.sfu.room import TokenBucket
 from meetings.sfu.worker import ChannelBackend, embedded_host, mode
+from office.consumers import DirectDispatchMixin
 
 MAX_FRAME = 200_000  # bytes of one signalling frame (an SDP is a few kB)
 ROOM_ACTIONS = {"mute", "mute_all", "stop_video", "remove", "end"}
@@ -68,7 +68,7 @@ def _hand(person, meeting, up):
     _actions().do_raise_hand(person, meeting, up)
 
 
-class MeetingConsumer(AsyncWebsocketConsumer):
+class MeetingConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     person = None
     meeting = None
     session_id = None
@@ -77,13 +77,6 @@ class MeetingConsumer(AsyncWebsocketConsumer):
     room_joined = False
     _watchdog = None
     media_mode = "video"
-
-    async def dispatch(self, message):
-        # Database work happens only through database_sync_to_async (as in office.consumers).
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
 
     # ------------------------------------------------------------- lifecycle
     async def connect(self):

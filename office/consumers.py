@@ -36,7 +36,21 @@ def _daphne_protocol(send):
     return None
 
 
-class EventsConsumer(AsyncWebsocketConsumer):
+class DirectDispatchMixin:
+    """Skips the thread hop Channels makes before every message.
+
+    Channels 4.3 runs aclose_old_connections() in a thread before each handler; a consumer that
+    reaches the database only through database_sync_to_async (which closes old connections
+    itself) does not need it, and skipping it roughly halves latency (platform.md)."""
+
+    async def dispatch(self, message):
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+
+class EventsConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     keys = ()
     protocol = None  # daphne's protocol, for push_wire()
     # No channel-layer channel per socket: frames come from the hub (one layer channel per
@@ -44,15 +58,6 @@ class EventsConsumer(AsyncWebsocketConsumer):
     # the layer (channels_redis: two tasks and a lock waiter each; in-memory: a queue each),
     # which cost seconds per broadcast at 5,000 sockets (bench/bench_events.py).
     channel_layer_alias = "yw.no-layer-for-sockets"
-
-    async def dispatch(self, message):
-        # Channels runs aclose_old_connections() in a thread hop before every message;
-        # this consumer reaches the database only through database_sync_to_async (which
-        # closes old connections itself), so skip the hop (platform.md: halves latency).
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
 
     async def connect(self):
         user = self.scope.get("user")
