@@ -5,7 +5,6 @@ from django.conf import settings
 
 from django.http import JsonResponse
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema
 
 from office import audit
@@ -18,7 +17,6 @@ from meetings.models import (
     CheckIn,
     CheckInWindow,
     Invitation,
-    Meeting,
     MeetingKind,
     MeetingState,
     Participant,
