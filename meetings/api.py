@@ -282,7 +282,7 @@ class HostIn(Schema):
 
 
 ROOM_TIMEOUT = 10  # seconds to wait for the SFU room to carry out a command (recording stop writes a file)
-ROOM_COMMANDS = {"mute", "mute_all", "stop_video", "remove", "end", "record_start", "record_stop"}
+ROOM_COMMANDS = {"mute", "mute_all", "stop_video", "remove", "present", "end", "record_start", "record_stop"}
 
 
 def tell_room(meeting, command, target=None, person=None):

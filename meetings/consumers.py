@@ -22,7 +22,7 @@ from meetings.sfu.worker import ChannelBackend, embedded_host, mode
 from office.consumers import DirectDispatchMixin
 
 MAX_FRAME = 200_000  # bytes of one signalling frame (an SDP is a few kB)
-ROOM_ACTIONS = {"mute", "mute_all", "stop_video", "remove", "end"}
+ROOM_ACTIONS = {"mute", "mute_all", "stop_video", "remove", "present", "end"}
 CLOSE_CODES = {"removed": 4403, "replaced": 4409, "ended": 4410}
 
 
@@ -172,7 +172,8 @@ class MeetingConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         name = getattr(self.person, "display_name", "") or self.person.get_username()
         if self.backend is None:
             await embedded_host().join(self.meeting_id, self.session_id, self.person.id, name,
-                                       self.is_host, media_mode, self.deliver)
+                                       self.is_host, media_mode, self.deliver,
+                                       presenter=self.meeting.presenter_id)
             return
         import asyncio
 
@@ -186,7 +187,7 @@ class MeetingConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         self._join_message = {
             "type": "sfu.join", "meeting": self.meeting_id, "session": self.session_id,
             "person": self.person.id, "name": name, "host": self.is_host, "mode": media_mode,
-            "reply": self.channel_name}
+            "presenter": self.meeting.presenter_id, "reply": self.channel_name}
         await self.channel_layer.send(self.worker, self._join_message)
         self._watchdog = asyncio.ensure_future(self._check_worker())
 

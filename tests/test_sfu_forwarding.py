@@ -150,7 +150,7 @@ async def test_it_rate_limits_keyframe_requests_from_viewers(harness):
 
 
 async def test_it_lets_each_viewer_choose_main_small_or_audio_only(harness):
-    alice = await harness.connect("alice", 1, camera=True, small=True, mic=True)
+    alice = await harness.connect("alice", 1, camera=True, small=True, mic=True, is_host=True)
     weak = await harness.connect("weak", 2, mode="small")
     strong = await harness.connect("strong", 3)
     await alice.publish()
@@ -179,7 +179,7 @@ async def test_it_lets_each_viewer_choose_main_small_or_audio_only(harness):
 
 async def test_it_renegotiates_when_a_screen_share_is_added(harness, monkeypatch):
     counter = EncoderCounter().install(monkeypatch)
-    alice = await harness.connect("alice", 1, camera=True)
+    alice = await harness.connect("alice", 1, camera=True, is_host=True)  # hosts may share a screen
     bob = await harness.connect("bob", 2)
     await alice.publish()
     assert await wait_until(good_video(bob, alice, 5), 20)

@@ -23,9 +23,16 @@ Signalling messages (JSON dicts) handled by :meth:`Room.handle`::
   {"type": "mute", "kind": "audio|video|screen", "on": true|false}  one's own media
   {"type": "hand", "up": true|false}
   host only (the caller decides who is host): {"type": "host", "action":
-      "mute|mute_all|stop_video|remove|end", "target": <person id>}
+      "mute|mute_all|stop_video|remove|present|end", "target": <person id>}
+
+Presenting (主讲): the hosts and the one person a host handed presenting to ("present")
+may publish the small second video track and a screen share; anyone else's are held
+(received and dropped, never forwarded) until they are handed presenting. A handover
+broadcasts ``{"type": "presenter", "person": <id or null>}``; ``joined`` and
+``participants`` carry ``presenter`` too, so every client can put the presenter on stage.
 
 Server -> client notifications: ``participants`` (roster), ``tracks`` (mid -> who/what),
+``presenter`` (who presents now),
 ``speaker`` (active speaker), ``muted`` (a host muted you), ``removed``, ``replaced``,
 ``ended``, ``error`` ({"code", "message"} with a Chinese message).
 
@@ -82,6 +89,7 @@ MAX_SDP = 100_000
 
 ALLOWED_CODECS = {"audio": ["opus"], "video": ["VP8", "H264"]}
 SOURCES = {"camera": "video", "small": "video", "screen": "video", "mic": "audio"}
+PRESENTER_SOURCES = ("small", "screen")  # only hosts and the presenter may publish these
 MODES = ("video", "small", "audio")
 
 SendFn = Callable[[dict], Awaitable[None]]
@@ -264,6 +272,26 @@ class Publication:
 
 
 @dataclass
+class Held:
+    """A presenter-only track of someone who may not present: received and dropped."""
+
+    track: Any
+    receiver: Any
+    codec: str
+    task: Any = None
+
+
+async def _drain(track: Any) -> None:
+    try:
+        while True:
+            await track.recv()
+    except (MediaStreamError, asyncio.CancelledError):
+        pass
+    except Exception:
+        logger.debug("draining a held track failed", exc_info=True)
+
+
+@dataclass
 class Slot:
     """What one transceiver of a viewer's sub connection carries."""
 
@@ -286,6 +314,7 @@ class Session:
     pub: Optional[RTCPeerConnection] = None
     sub: Optional[RTCPeerConnection] = None
     publications: dict = field(default_factory=dict)  # source -> Publication
+    held: dict = field(default_factory=dict)  # source -> Held (not allowed to present yet)
     slots: list = field(default_factory=list)
     sub_pending: bool = False  # a re-offer is needed once the current one is answered
     sub_offered: bool = False  # an offer awaits the client's answer
@@ -336,13 +365,18 @@ class Room:
         self.ended = False
         self.speaker: Optional[str] = None
         self.recorder: Any = None
+        self.presenter: Optional[int] = None  # person id a host handed presenting to
+        self.presenter_known = False  # set by a handover (or the meeting's record at a join)
         self._speaker_task = asyncio.ensure_future(self._speaker_loop())
 
     # ----------------------------------------------------------------- sessions
     async def join(self, person_id: int, name: str, send: SendFn, *, is_host: bool = False,
-                   mode: str = "video", session_id: Optional[str] = None) -> Session:
+                   mode: str = "video", session_id: Optional[str] = None,
+                   presenter: Optional[int] = None) -> Session:
         if self.ended:
             raise SignallingError("ended", "会议已结束")
+        if presenter is not None and not self.presenter_known:
+            self.presenter, self.presenter_known = presenter, True
         if mode not in MODES:
             mode = "video"
         # Joining twice (a second tab, or a reconnect): the older session is replaced.
@@ -354,7 +388,8 @@ class Room:
         self.sessions[session.id] = session
         await self._safe_send(session, {"type": "joined", "session": session.id,
                                         "room": self.id, "mode": mode,
-                                        "speaker": self.speaker})
+                                        "speaker": self.speaker,
+                                        "presenter": self.presenter})
         await self._sync_subscriptions(session)
         await self._broadcast_roster()
         return session
@@ -373,6 +408,7 @@ class Room:
         for pub in list(session.publications.values()):
             await self._unpublish(pub, renegotiate=True)
         session.publications.clear()
+        self._release_held(session)
         for slot in session.slots:
             slot.track.stop()
         for pc in (session.pub, session.sub):
@@ -473,6 +509,7 @@ class Room:
             if transceiver.receiver.track is not None:
                 forwarding.mark_forwarding(transceiver.receiver.track)
         seen_sources = set()
+        refused: list[str] = []
         counts = {"audio": 0, "video": 0}
         for transceiver in pc.getTransceivers():
             kind = transceiver.kind
@@ -498,12 +535,22 @@ class Room:
             if track is None or not remote_sends or transceiver.currentDirection == "inactive":
                 if existing is not None and existing.receiver is transceiver.receiver:
                     await self._unpublish(existing, renegotiate=False)
+                held = session.held.get(source)
+                if held is not None and held.receiver is transceiver.receiver:
+                    self._release_held(session, source)
                 continue
             seen_sources.add(source)
+            if source in PRESENTER_SOURCES and not self.may_present(session):
+                if existing is not None:
+                    await self._unpublish(existing, renegotiate=False)
+                self._hold(session, source, track, transceiver.receiver, transceiver._codecs[0].name)
+                refused.append(source)
+                continue
             if existing is not None and existing.receiver is transceiver.receiver:
                 continue
             if existing is not None:
                 await self._unpublish(existing, renegotiate=False)
+            self._release_held(session, source)
             pub = Publication(self, session, source, track, transceiver.receiver,
                               transceiver._codecs[0].name)
             session.publications[source] = pub
@@ -514,6 +561,50 @@ class Room:
         for source, pub in list(session.publications.items()):
             if source not in seen_sources:
                 await self._unpublish(pub, renegotiate=False)
+        for source in [s for s in session.held if s not in seen_sources]:
+            self._release_held(session, source)
+        if refused:
+            await self._safe_send(session, {
+                "type": "error", "code": "not_presenter", "request": "offer",
+                "message": "只有主讲人或主持人可以共享屏幕或发送第二路视频，主持人移交主讲后自动生效"})
+        await self._resync_all()
+        await self._broadcast_roster()
+
+    # ---------------------------------------------------------------- presenting
+    def may_present(self, session: Session) -> bool:
+        return session.is_host or (self.presenter is not None and session.person_id == self.presenter)
+
+    def _hold(self, session: Session, source: str, track: Any, receiver: Any, codec: str) -> None:
+        held = session.held.get(source)
+        if held is not None and held.receiver is receiver:
+            return
+        self._release_held(session, source)
+        session.held[source] = Held(track, receiver, codec, asyncio.ensure_future(_drain(track)))
+
+    def _release_held(self, session: Session, source: Optional[str] = None) -> None:
+        for key in ([source] if source else list(session.held)):
+            held = session.held.pop(key, None)
+            if held is not None and held.task is not None:
+                held.task.cancel()
+
+    async def set_presenter(self, person_id: Optional[int]) -> None:
+        """A host handed presenting to person_id: move the presenter-only tracks, tell everyone."""
+        self.presenter, self.presenter_known = person_id, True
+        for session in list(self.sessions.values()):
+            if self.may_present(session):
+                for source, held in list(session.held.items()):
+                    self._release_held(session, source)
+                    session.publications[source] = Publication(
+                        self, session, source, held.track, held.receiver, held.codec)
+            else:
+                for source in PRESENTER_SOURCES:
+                    pub = session.publications.get(source)
+                    if pub is not None:
+                        await self._unpublish(pub, renegotiate=False)
+                        self._hold(session, source, pub.track, pub.receiver, pub.codec)
+        message = {"type": "presenter", "person": person_id}
+        for session in list(self.sessions.values()):
+            await self._safe_send(session, message)
         await self._resync_all()
         await self._broadcast_roster()
 
@@ -527,6 +618,7 @@ class Room:
         session.pub = None
         for pub in list(session.publications.values()):
             await self._unpublish(pub, renegotiate=False)
+        self._release_held(session)
         await pc.close()
         await self._resync_all()
         await self._broadcast_roster()
@@ -754,6 +846,13 @@ class Room:
         await self.host_command(session, action, target)
 
     async def host_command(self, actor: Session, action: Any, target: Any) -> None:
+        if action == "present":
+            if isinstance(target, str) and target.isdigit():
+                target = int(target)
+            if target is not None and not isinstance(target, int):
+                raise SignallingError("bad_message", "请指定主讲人")
+            await self.set_presenter(target)
+            return
         if action == "end":
             await self.end(by=actor.person_id)
             return
@@ -798,7 +897,7 @@ class Room:
         return [s.describe() for s in self.sessions.values()]
 
     async def _broadcast_roster(self) -> None:
-        message = {"type": "participants", "participants": self.roster()}
+        message = {"type": "participants", "participants": self.roster(), "presenter": self.presenter}
         for session in list(self.sessions.values()):
             await self._safe_send(session, message)
 

@@ -102,11 +102,11 @@ class RoomHost:
             self.on_room_closed(room.id)
 
     async def join(self, meeting_id: Any, session_id: str, person_id: int, name: str,
-                   is_host: bool, mode: str, send: SendFn) -> None:
+                   is_host: bool, mode: str, send: SendFn, presenter: Optional[int] = None) -> None:
         room = self.room(meeting_id)
         try:
             await room.join(person_id, name, send, is_host=is_host, mode=mode,
-                            session_id=session_id)
+                            session_id=session_id, presenter=presenter)
         except SignallingError as exc:
             await send({"type": "error", "code": exc.code, "message": exc.message})
 
@@ -141,7 +141,7 @@ class RoomHost:
             await room.end()
             self.rooms.pop(meeting_id, None)
             return {"ok": True}
-        if action in ("mute", "mute_all", "stop_video", "remove"):
+        if action in ("mute", "mute_all", "stop_video", "remove", "present"):
             await room.host_command(_Nobody(), action, target)
             return {"ok": True}
         return {"ok": False, "reason": "unknown"}
@@ -190,7 +190,7 @@ def mode() -> str:
 
 async def room_command(meeting_id: Any, action: str, target: Any = None,
                        path: Optional[str] = None, person_id: Optional[int] = None) -> dict:
-    """Send a host command (mute, mute_all, stop_video, remove, end, record_start/stop)
+    """Send a host command (mute, mute_all, stop_video, remove, present, end, record_start/stop)
     to a meeting's room, wherever it runs. Async; from sync code use async_to_sync."""
     if mode() == "external":
         return await ChannelBackend().command(meeting_id, action, target, path, person_id)
@@ -356,7 +356,8 @@ class Worker:
         if kind == "sfu.join":
             await self.host.join(meeting_id, message["session"], message["person"],
                                  message.get("name", ""), bool(message.get("host")),
-                                 message.get("mode", "video"), self._sender(message["reply"]))
+                                 message.get("mode", "video"), self._sender(message["reply"]),
+                                 presenter=message.get("presenter"))
         elif kind == "sfu.signal":
             await self.host.signal(meeting_id, message["session"], message.get("message"))
         elif kind == "sfu.leave":
