@@ -7,6 +7,9 @@
 // Media: VP8 and Opus are preferred (the server forwards them without re-encoding).
 // Weak links: "仅音频" receives audio only; sustained loss switches to the small video track.
 // A dropped network reconnects by itself (the server replaces the old session).
+// Presenting (主讲): the presenter's screen (else camera) is the large "stage" tile for everyone;
+// only a host or the presenter sends the small second track and may share a screen. A host's
+// handover arrives as {"type": "presenter"} and the layout and our own tracks follow.
 // Decoded frames are reported in window.ywStats (requestVideoFrameCallback + getStats).
 const cfgEl = document.getElementById("room-config");
 const cfg = cfgEl ? JSON.parse(cfgEl.textContent) : {};
@@ -18,7 +21,9 @@ const stats = (window.ywStats = {
   framesDecoded: {},   // person id -> inbound-rtp framesDecoded (getStats)
   audioPackets: {},    // person id -> inbound-rtp packetsReceived of audio
   tiles: 0, speaker: null, muted: { audio: false, video: false }, mode: "video",
-  sending: { audio: false, video: false, screen: false }, reconnects: 0, lastMessage: null,
+  sending: { audio: false, video: false, screen: false, small: false }, reconnects: 0, lastMessage: null,
+  presenter: null,     // person id a host handed presenting to (null: the hosts present)
+  stage: null,         // data-key of the tile on stage ("local" for our own)
 });
 
 let ws = null;
@@ -33,6 +38,10 @@ let closing = false;         // we are leaving on purpose (no reconnect)
 let retry = 0;
 let mode = "video";
 let pubBusy = Promise.resolve();
+let presenter = null;        // person id of the presenter (null: the hosts)
+let roster = [];             // the SFU's participants (to find a host when nobody was handed presenting)
+
+function canPresent() { return Boolean(cfg.is_host) || (presenter !== null && presenter === cfg.person); }
 
 function banner(text, kind = "") {
   const el = $("room-banner");
@@ -104,14 +113,8 @@ async function publish() {
       for (const track of stream.getVideoTracks()) {
         const t = pub.addTransceiver(track, { direction: "sendonly", streams: [stream] });
         preferCodecs(t, "video"); sources.set(t, "camera");
-        if (cfg.is_host) {
-          // The presenter also sends a small second track that weak viewers get instead.
-          const small = track.clone();
-          try { await small.applyConstraints({ width: 160, height: 120, frameRate: 15 }); } catch (e) { /* keep */ }
-          const s = pub.addTransceiver(small, { direction: "sendonly",
-            sendEncodings: [{ maxBitrate: 120000, scaleResolutionDownBy: small.getSettings().width > 200 ? 4 : 1 }] });
-          preferCodecs(s, "video"); sources.set(s, "small");
-        }
+        // The presenter (or a host) also sends a small second track that weak viewers get instead.
+        if (canPresent()) await addSmall(track);
       }
       stats.sending.audio = stream.getAudioTracks().length > 0;
       stats.sending.video = stream.getVideoTracks().length > 0;
@@ -120,6 +123,60 @@ async function publish() {
     await offerPub();
   });
   return pubBusy;
+}
+
+async function addSmall(track) {
+  const small = track.clone();
+  try { await small.applyConstraints({ width: 160, height: 120, frameRate: 15 }); } catch (e) { /* keep */ }
+  const s = pub.addTransceiver(small, { direction: "sendonly",
+    sendEncodings: [{ maxBitrate: 120000, scaleResolutionDownBy: small.getSettings().width > 200 ? 4 : 1 }] });
+  preferCodecs(s, "video"); sources.set(s, "small");
+  stats.sending.small = true;
+}
+
+function dropSource(name) {
+  let dropped = false;
+  for (const [t, s] of sources) {
+    if (s !== name) continue;
+    const track = t.sender.track;
+    t.sender.replaceTrack(null); t.direction = "inactive"; sources.delete(t);
+    if (track && name === "small") track.stop();
+    dropped = true;
+  }
+  return dropped;
+}
+
+// Presenting changed hands: start or stop our presenter-only tracks (small, screen).
+function syncPresenting() {
+  if (!pub) return;
+  if (canPresent()) {
+    pubBusy = pubBusy.then(async () => {
+      if (!pub || [...sources.values()].includes("small") || !local) return;
+      const cam = local.getVideoTracks()[0];
+      if (!cam) return;
+      await addSmall(cam);
+      await offerPub();
+    }).catch((e) => banner("发布低清视频失败：" + e.message));
+    return;
+  }
+  const hadScreen = Boolean(screenStream);
+  if (hadScreen) stopScreen(false);
+  pubBusy = pubBusy.then(async () => {
+    if (!pub) return;
+    const droppedSmall = dropSource("small");
+    if (droppedSmall) stats.sending.small = false;
+    if (droppedSmall || hadScreen) await offerPub();
+  }).catch((e) => banner("协商失败：" + e.message));
+}
+
+function stopScreen(renegotiate = true) {
+  const btn = $("btn-screen");
+  dropSource("screen");
+  if (screenStream) screenStream.getTracks().forEach((x) => x.stop());
+  screenStream = null;
+  stats.sending.screen = false;
+  if (btn) { btn.setAttribute("aria-pressed", "false"); btn.textContent = "共享屏幕"; }
+  if (renegotiate) pubBusy = pubBusy.then(offerPub);
 }
 
 async function offerPub() {
@@ -134,15 +191,8 @@ async function offerPub() {
 async function toggleScreen() {
   if (!pub) return;
   const btn = $("btn-screen");
-  if (screenStream) {
-    for (const [t, s] of sources) if (s === "screen") { t.sender.replaceTrack(null); t.direction = "inactive"; sources.delete(t); }
-    screenStream.getTracks().forEach((x) => x.stop());
-    screenStream = null;
-    stats.sending.screen = false;
-    if (btn) { btn.setAttribute("aria-pressed", "false"); btn.textContent = "共享屏幕"; }
-    pubBusy = pubBusy.then(offerPub);
-    return;
-  }
+  if (screenStream) { stopScreen(); return; }
+  if (!canPresent()) { banner("只有主讲人或主持人可以共享屏幕，请主持人移交主讲。"); return; }
   try {
     screenStream = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: 10 }, audio: false });
   } catch (e) { banner("未能共享屏幕。"); return; }
@@ -212,6 +262,40 @@ function render() {
     for (const tile of grid.querySelectorAll(".tile.remote")) if (!live.has(tile.dataset.key)) tile.remove();
     stats.tiles = grid.querySelectorAll(".tile.remote").length;
   }
+  layout();
+}
+
+// The stage: the presenter's screen, else their camera (ours if we present). Without a handover
+// the hosts present. Everyone else stays in the grid below.
+function layout() {
+  const grid = $("video-grid");
+  if (!grid) return;
+  let who = presenter;
+  if (who === null) {
+    const host = roster.find((p) => p.host);
+    who = host ? host.person : (cfg.is_host ? cfg.person : null);
+  }
+  let tile = null;
+  if (who !== null) {
+    tile = grid.querySelector(`.tile.remote.screen[data-person="${who}"]`)
+      || grid.querySelector(`.tile.remote:not(.screen)[data-person="${who}"]`)
+      || (who === cfg.person ? $("local-tile") : null);
+  }
+  for (const t of grid.querySelectorAll(".tile.stage")) if (t !== tile) t.classList.remove("stage");
+  if (tile) {
+    tile.classList.add("stage");
+    if (grid.firstElementChild !== tile) grid.prepend(tile);
+    if (tile.dataset.key) { const v = tile.querySelector("video"); if (v) v.play().catch(() => {}); }
+  }
+  stats.stage = tile ? (tile.dataset.key || "local") : null;
+}
+
+function setPresenter(person) {
+  const before = presenter;
+  presenter = person === undefined || person === null ? null : Number(person);
+  stats.presenter = presenter;
+  if (before !== presenter) syncPresenting();
+  layout();
 }
 
 async function answerSub(msg) {
@@ -297,6 +381,8 @@ function onMessage(msg) {
       break;
     case "joined":
       stats.joined = true; stats.state = "joined"; retry = 0;
+      presenter = msg.presenter === undefined || msg.presenter === null ? null : Number(msg.presenter);
+      stats.presenter = presenter;
       status("已连接");
       publish().catch((e) => banner("发布音视频失败：" + e.message));
       break;
@@ -311,8 +397,13 @@ function onMessage(msg) {
       tracksInfo = indexTracks(msg.tracks);
       render();
       break;
+    case "presenter":
+      setPresenter(msg.person);
+      break;
     case "participants":
       stats.participants = msg.participants;
+      roster = msg.participants || [];
+      if ("presenter" in msg) setPresenter(msg.presenter); else layout();
       document.dispatchEvent(new CustomEvent("yw:room-participants", { detail: msg.participants }));
       break;
     case "speaker":
@@ -406,7 +497,7 @@ window.addEventListener("yw:leave-room", teardown);
 window.addEventListener("yw:meeting-ended", teardown);
 window.addEventListener("beforeunload", () => { closing = true; });
 
-window.ywRoom = { send, setMode, setMuted, toggleScreen, stats };
+window.ywRoom = { send, setMode, setMuted, toggleScreen, stats, canPresent };
 
 if (cfg.ws && !cfg.waiting) {
   connect();
