@@ -7,6 +7,7 @@ import pytest
 
 from tests.sfu_peers import wait_until
 from tests.test_sfu_forwarding import good_video, harness  # noqa: F401  (fixture)
+from tests.test_sfu_signalling import embedded_rooms  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.asyncio
 
@@ -65,3 +66,47 @@ async def test_it_gives_a_person_who_joins_later_the_presenter_and_a_host_may_al
     assert joined["presenter"] == 5
     assert await wait_until(good_video(late, host, 5, role="screen"), 20)
     assert host.errors == []
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_it_takes_the_presenter_from_the_meeting_and_a_websocket_handover_reaches_the_media(
+        seed_small, client_for, embedded_rooms):  # noqa: F811
+    from asgiref.sync import sync_to_async
+
+    from meetings.actions import do_host_command
+    from tests.test_sfu_signalling import _teardown, open_peer, schedule
+
+    people = seed_small[1]
+    host, town = people["county_secretary"], people["town_secretary"]
+    meeting = await schedule(host, [town])
+    # handed over before anyone is in the room: the room learns it at the first join
+    await sync_to_async(do_host_command)(host, meeting, "present", town.id)
+    town_client = await sync_to_async(client_for)(town)
+    host_client = await sync_to_async(client_for)(host)
+    cadre = await open_peer(town_client, meeting.id, "town", camera=True)
+    chair = await open_peer(host_client, meeting.id, "host")
+    try:
+        await cadre.peer.send({"type": "join"})
+        joined = await cadre.peer.wait_for(lambda m: m.get("type") == "joined")
+        assert joined["presenter"] == town.id
+        await chair.peer.send({"type": "join"})
+        await chair.peer.wait_for(lambda m: m.get("type") == "joined")
+        await cadre.peer.publish(screen=True)
+        session = cadre.peer.session
+        assert await wait_until(lambda: bool(chair.peer.video_by(session, "screen")
+                                             and chair.peer.video_by(session, "screen").good > 5), 20)
+        assert cadre.peer.errors == []
+        # the host takes presenting back over the websocket: recorded, broadcast, screen no longer forwarded
+        await chair.peer.send({"type": "host", "action": "present", "target": host.id})
+        told = await cadre.peer.wait_for(lambda m: m.get("type") == "presenter")
+        assert told["person"] == host.id
+        assert await wait_until(lambda: "screen" not in roles_from(chair.peer, cadre.peer), 10)
+        from meetings.models import Meeting
+
+        assert await sync_to_async(lambda: Meeting.objects.get(id=meeting.id).presenter_id)() == host.id
+        # the cadre cannot take it back: refused by the action, nothing changes
+        await cadre.peer.send({"type": "host", "action": "present", "target": town.id})
+        refused = await cadre.peer.wait_for(lambda m: m.get("type") == "error" and m.get("request") == "host")
+        assert "主持人" in refused["message"]
+    finally:
+        await _teardown(cadre, chair)

@@ -47,7 +47,7 @@ def test_it_hands_presenting_over_and_a_second_browser_decodes_the_shared_screen
     host.wait_for_function(f"(window.ywStats.framesDecoded['{town_secretary.id}'] || 0) > 10", timeout=30000)
 
     # nobody handed presenting yet: the host is on stage for both, and the guest may not share
-    guest.wait_for_function(f"window.ywStats.stage && window.ywStats.stage.endsWith(':cam')", timeout=10000)
+    guest.wait_for_function("window.ywStats.stage && window.ywStats.stage.endsWith(':cam')", timeout=10000)
     stage = _stage_person(guest)
     assert stage["person"] == county_secretary.id and stage["first"]
     assert _stage_person(host)["key"] == "local"

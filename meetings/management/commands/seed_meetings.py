@@ -50,14 +50,14 @@ class Command(BaseCommand):
         now = timezone.now().replace(second=0, microsecond=0)
         tomorrow = timezone.localtime(now).replace(hour=9, minute=30) + datetime.timedelta(days=1)
         plans = [
-            dict(kind=MeetingKind.MEETING, title=MEETING_TITLE,
-                 agenda="一、通报近期雨情汛情\n二、各镇(街道)汇报隐患排查情况\n三、部署下一步工作",
-                 starts_at=now + datetime.timedelta(minutes=5), ends_at=now + datetime.timedelta(minutes=95),
-                 unit_ids=[town.id], villages_of=[town.id], record=True),
-            dict(kind=MeetingKind.TRAINING, title=TRAINING_TITLE,
-                 agenda="一、公文格式国家标准(GB/T 9704)要点\n二、收文登记与签收\n三、现场签到与答疑",
-                 starts_at=tomorrow, ends_at=tomorrow + datetime.timedelta(hours=2),
-                 villages_of=[town.id], record=True),
+            {"kind": MeetingKind.MEETING, "title": MEETING_TITLE,
+             "agenda": "一、通报近期雨情汛情\n二、各镇(街道)汇报隐患排查情况\n三、部署下一步工作",
+             "starts_at": now + datetime.timedelta(minutes=5), "ends_at": now + datetime.timedelta(minutes=95),
+             "unit_ids": [town.id], "villages_of": [town.id], "record": True},
+            {"kind": MeetingKind.TRAINING, "title": TRAINING_TITLE,
+             "agenda": "一、公文格式国家标准(GB/T 9704)要点\n二、收文登记与签收\n三、现场签到与答疑",
+             "starts_at": tomorrow, "ends_at": tomorrow + datetime.timedelta(hours=2),
+             "villages_of": [town.id], "record": True},
         ]
         made = []
         try:
