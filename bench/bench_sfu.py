@@ -39,7 +39,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-VIEWERS_PER_PROCESS = 16
+VIEWERS_PER_PROCESS = 32
 
 
 def free_port():
@@ -426,43 +426,119 @@ async def _read(ws, peer):
 
 
 # ---------------------------------------------------------------------------- viewers
+class InlineFrames:
+    """Stands in for an aiortc receiver's decoder queue (``queue.Queue``): the encoded
+    frames aiortc's jitter buffer completes are turned into av.Packet by the SFU's own
+    PassthroughDecoder (meetings/sfu/forwarding.py) and handed to ``callback`` right in the
+    event loop, instead of crossing to a decoder thread and back (that handoff, not the
+    decode, was most of a counting viewer's CPU). SRTP, RTP parsing, the jitter buffer,
+    NACKs and RTCP reports stay aiortc's own. ``get`` and the ``None`` that stops the
+    decoder thread go to the real queue."""
+
+    def __init__(self, real, callback):
+        self.real = real
+        self.callback = callback
+        self.decoders = {}
+
+    def put(self, item):
+        if item is None:
+            self.real.put(None)
+            return
+        from meetings.sfu import forwarding
+
+        codec, encoded_frame = item
+        decoder = self.decoders.get(codec.name)
+        if decoder is None:
+            decoder = self.decoders[codec.name] = forwarding.PassthroughDecoder(codec)
+        for packet in decoder.decode(encoded_frame):
+            self.callback(packet)
+
+    def get(self, *a, **kw):
+        return self.real.get(*a, **kw)
+
+
+def inline_frames(receiver, callback):
+    name = "_RTCRtpReceiver__decoder_queue"
+    real = getattr(receiver, name)
+    if not isinstance(real, InlineFrames):
+        setattr(receiver, name, InlineFrames(real, callback))
+
+
 def viewers_main(port, count, t0, ready_count, start, stop, results, decode_first):
+    """``count`` viewers in one process. At most one of them (decode_first) decodes every
+    frame and reads the painted counter. The others get encoded frames (InlineFrames) and
+    count them; they decode only keyframes (each decodable alone), which ties their RTP
+    timestamps to the publisher's frame counter: that checks the picture is right and
+    gives every frame's capture time, hence latency, without decoding it."""
     os.nice(5)  # the server and the publisher first: the server's own figures stay true
     import aiohttp
+    import av
     from aiortc.mediastreams import MediaStreamError
 
-    from meetings.sfu import forwarding
     from tests import sfu_peers
 
     class BenchViewer(sfu_peers.Peer):
         def __init__(self, *a, decode=False, **kw):
             super().__init__(*a, **kw)
             self.decode_video = decode
-            self.window = {"frames": 0, "pts": [], "lat": []}
+            self.window = {"frames": 0, "pts": [], "lat": [], "keys": 0, "bad_keys": 0,
+                           "broken_keys": 0}
             self.connected_video = False
+            self.base = None  # (pts, counter) from the first keyframe decoded
 
         def _on_track(self, track):
-            if track.kind == "video" and not self.decode_video:
-                forwarding.mark_forwarding(track)  # count encoded frames, do not decode
-            if track.kind == "audio":
-                forwarding.mark_forwarding(track)
-            self._tasks.append(asyncio.ensure_future(self._count(track)))
+            if track.kind == "video" and self.decode_video:
+                self._tasks.append(asyncio.ensure_future(self._count(track)))
+                return
+            receiver = next(t.receiver for t in self.sub.getTransceivers()
+                            if t.receiver.track is track)
+            inline_frames(receiver, self._on_video if track.kind == "video" else (lambda p: None))
+
+        def _counter_of_keyframe(self, packet):
+            try:
+                ctx = av.CodecContext.create("vp8", "r")
+                frames = ctx.decode(packet)
+            except av.FFmpegError:
+                return None
+            return sfu_peers.read_counter(frames[0]) if frames else None
+
+        def _on_video(self, packet):
+            now = time.time()
+            self.connected_video = True
+            if packet.is_keyframe:
+                n = self._counter_of_keyframe(packet)
+                if self.base is None and n is not None:
+                    self.base = (packet.pts, n)
+                elif start.is_set() and not stop.is_set():
+                    self.window["keys"] += 1
+                    if n is None:  # a frame aiortc's jitter buffer passed on incomplete
+                        self.window["broken_keys"] += 1
+                    elif self.base is not None and \
+                            n != self.base[1] + round((packet.pts - self.base[0]) / 3000):
+                        self.window["bad_keys"] += 1
+            if not start.is_set() or stop.is_set():
+                return
+            self.window["frames"] += 1
+            self.window["pts"].append(packet.pts)
+            if self.base is not None and t0.value:
+                n = self.base[1] + (packet.pts - self.base[0]) / 3000
+                self.window["lat"].append(now - (t0.value + n / 30.0))
 
         async def _count(self, track):
             try:
                 while True:
                     item = await track.recv()
-                    if track.kind != "video":
-                        continue
                     self.connected_video = True
                     if not start.is_set() or stop.is_set():
                         continue
                     self.window["frames"] += 1
                     self.window["pts"].append(item.pts)
-                    if self.decode_video:
-                        n = sfu_peers.read_counter(item)
-                        if n is not None and t0.value:
-                            self.window["lat"].append(time.time() - (t0.value + n / 30.0))
+                    n = sfu_peers.read_counter(item)
+                    self.window["keys"] += 1
+                    if n is None:
+                        self.window["broken_keys"] += 1
+                    elif t0.value:
+                        self.window["lat"].append(time.time() - (t0.value + n / 30.0))
             except (MediaStreamError, asyncio.CancelledError):
                 pass
 
@@ -479,8 +555,10 @@ def viewers_main(port, count, t0, ready_count, start, stop, results, decode_firs
 
     async def main():
         async with aiohttp.ClientSession() as http:
-            made = await asyncio.gather(*(one(http, i) for i in range(count)))
-            deadline = time.monotonic() + 30
+            made = []
+            for k in range(0, count, 8):  # joins in small batches: the server answers each
+                made += await asyncio.gather(*(one(http, i) for i in range(k, min(count, k + 8))))
+            deadline = time.monotonic() + 45
             while time.monotonic() < deadline and not all(v.connected_video for v, _, _ in made):
                 await asyncio.sleep(0.1)
             with ready_count.get_lock():
@@ -489,12 +567,15 @@ def viewers_main(port, count, t0, ready_count, start, stop, results, decode_firs
                 await asyncio.sleep(0.1)
             out = []
             for v, ws, reader in made:
-                out.append({"frames": v.window["frames"], "pts": v.window["pts"],
-                            "lat": v.window["lat"]})
+                w = v.window
+                out.append({"frames": w["frames"], "pts": w["pts"], "lat": w["lat"][::5],
+                            "decoded": v.decode_video, "keys": w["keys"], "bad_keys": w["bad_keys"],
+                            "broken_keys": w["broken_keys"]})
+            results.put(out)
+            for v, ws, reader in made:
                 reader.cancel()
                 await v.close()
                 await ws.close()
-            results.put(out)
 
     asyncio.run(main())
 
@@ -507,7 +588,7 @@ def _server_stats(port):
         return json.loads(r.read())
 
 
-def run_step(kind, n, window, warmup=2.0):
+def run_step(kind, n, window, warmup=2.0, per_process=None):
     import psutil
 
     ctx = mp.get_context("spawn")
@@ -529,9 +610,9 @@ def run_step(kind, n, window, warmup=2.0):
     procs = []
     remaining, idx = n, 0
     while remaining > 0:
-        k = min(VIEWERS_PER_PROCESS, remaining)
+        k = min(per_process or VIEWERS_PER_PROCESS, remaining)
         p = ctx.Process(target=viewers_main, args=(port, k, t0, ready_count, start, stop, results,
-                                                   True), daemon=True)
+                                                   idx == 0), daemon=True)
         p.start()
         procs.append(p)
         remaining -= k
@@ -541,13 +622,16 @@ def run_step(kind, n, window, warmup=2.0):
         time.sleep(0.1)
     time.sleep(warmup)
     sp = psutil.Process(server.pid)
+    vps = [psutil.Process(p.pid) for p in procs]
     s0 = _server_stats(port)
     c0 = sum(sp.cpu_times()[:2])
+    v0 = sum(sum(x.cpu_times()[:2]) for x in vps)
     p0 = produced.value
     w0 = time.monotonic()
     start.set()
     time.sleep(window)
     c1 = sum(sp.cpu_times()[:2])
+    v1 = sum(sum(x.cpu_times()[:2]) for x in vps)
     p1 = produced.value
     w1 = time.monotonic()
     s1 = _server_stats(port)
@@ -574,7 +658,12 @@ def run_step(kind, n, window, warmup=2.0):
             expected += exp
             lost += max(0, exp - len(pts))
     lat = [x for v in viewers for x in v["lat"]]
+    sample = [v for v in viewers if v["decoded"]]
     return {
+        "viewer_cpu": 100.0 * (v1 - v0) / wall / max(1, n),
+        "sample_fps": sample[0]["frames"] / wall if sample else float("nan"),
+        "keys": sum(v["keys"] for v in viewers), "bad_keys": sum(v["bad_keys"] for v in viewers),
+        "broken_keys": sum(v["broken_keys"] for v in viewers),
         "server": kind, "viewers": n, "cpu": cpu, "cpu_per_viewer": cpu / max(1, n),
         "fps_mean": statistics.mean(fps) if fps else 0.0, "fps_min": min(fps) if fps else 0.0,
         "loss": 100.0 * lost / expected if expected else 100.0,
@@ -595,6 +684,8 @@ def main():
     parser.add_argument("--window", type=float, default=5.0)
     parser.add_argument("--meeting", type=int, default=12,
                         help="participants of an every-camera-on meeting (0: skip)")
+    parser.add_argument("--per-process", type=int, default=VIEWERS_PER_PROCESS,
+                        help="viewers packed into one viewer process")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     plan = [("sfu", int(x)) for x in args.steps.split(",") if x] + \
@@ -602,16 +693,18 @@ def main():
     began = time.monotonic()
     print("| server | viewers | server CPU % of a core | CPU % per viewer | publisher fps | server sent fps/viewer "
           "| viewer fps mean | viewer fps worst | frame loss % | latency ms (median) | viewers receiving "
-          "| server CPU µs per packet sent | viewers per core (projected) | load avg (2 cores) |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          "| server CPU µs per packet sent | viewers per core (projected) | decoding viewer fps "
+          "| frames checked by decoding (keyframes, all of the decoding viewer): wrong counter / undecodable | viewer-side CPU % per viewer | load avg (2 cores) |")
+    print("| --- " * 17 + "|")
     rows = []
     for kind, n in plan:
-        row = run_step(kind, n, args.window)
+        row = run_step(kind, n, args.window, per_process=args.per_process)
         rows.append(row)
         print(f"| {row['server']} | {row['viewers']} | {row['cpu']:.1f} | {row['cpu_per_viewer']:.2f} "
               f"| {row['publisher_fps']:.1f} | {row['server_fps']:.1f} | {row['fps_mean']:.1f} | {row['fps_min']:.1f} "
               f"| {row['loss']:.2f} | {row['latency_ms']:.0f} | {row['connected']}/{row['viewers']} "
               f"| {row['us_per_packet']:.0f} | {100.0 / max(row['cpu_per_viewer'], 1e-9):.0f} "
+              f"| {row['sample_fps']:.1f} | {row['keys']}: {row['bad_keys']} / {row['broken_keys']} | {row['viewer_cpu']:.2f} "
               f"| {row['load']:.1f} |", flush=True)
     for kind in ("sfu", "relay"):
         pts = [(r["viewers"], r["cpu"]) for r in rows if r["server"] == kind]

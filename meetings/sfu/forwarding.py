@@ -44,6 +44,7 @@ import inspect
 import logging
 import struct
 import threading
+import time
 from typing import Any, Callable
 
 import av
@@ -276,6 +277,7 @@ class ForwardingSender(_sender_module.RTCRtpSender):
         keep_history = codec.mimeType.lower().startswith("video/")  # audio is never NACKed
         history = self._yw_history = {}
         template = None  # the RTP header of this stream: only seq, timestamp, marker change
+        route = None  # (srtp, nominated pair, send): re-resolved only when either changes
         try:
             while True:
                 if not getattr(self, _P + "track"):
@@ -289,14 +291,15 @@ class ForwardingSender(_sender_module.RTCRtpSender):
                     first = RtpPacket(payload_type=payload_type, ssrc=self._ssrc)
                     first.extensions.mid = mid
                     template = bytearray(first.serialize(extensions_map))
-                send = _direct_send(self.transport)
+                route = _direct_route(self.transport, route)
+                send = route[2] if route is not None else None
                 last = len(frame.payloads) - 1
                 octets = 0
                 for i, payload in enumerate(frame.payloads):
                     marker = 0x80 if i == last else 0
                     struct.pack_into("!BHI", template, 1, payload_type | marker,
                                      sequence_number, timestamp)
-                    data = bytes(template) + payload
+                    data = b"".join((template, payload))
                     if keep_history:
                         history[sequence_number % RTP_HISTORY_SIZE] = (
                             sequence_number, timestamp, marker, payload)
@@ -306,7 +309,7 @@ class ForwardingSender(_sender_module.RTCRtpSender):
                         await self.transport._send_rtp(data)
                     octets += len(payload)
                     sequence_number = (sequence_number + 1) & 0xFFFF
-                setattr(self, _P + "ntp_timestamp", clock.current_ntp_time())
+                setattr(self, _P + "ntp_timestamp", _ntp_now())
                 setattr(self, _P + "rtp_timestamp", timestamp)
                 setattr(self, _P + "octet_count", getattr(self, _P + "octet_count") + octets)
                 setattr(self, _P + "packet_count", getattr(self, _P + "packet_count") + last + 1)
@@ -345,6 +348,33 @@ class ForwardingSender(_sender_module.RTCRtpSender):
     async def send(self, parameters: Any) -> None:
         self._yw_payload_type = parameters.codecs[0].payloadType
         await super().send(parameters)
+
+
+_NTP_UNIX_OFFSET = 2208988800  # seconds from 1900-01-01 (NTP) to 1970-01-01 (Unix)
+
+
+def _ntp_now() -> int:
+    """The current time as a 64-bit NTP timestamp (what aiortc's clock.current_ntp_time()
+    returns, without building datetime objects once per frame and viewer)."""
+    t = time.time() + _NTP_UNIX_OFFSET
+    seconds = int(t)
+    return (seconds << 32) | int((t - seconds) * 4294967296.0)
+
+
+def _direct_route(dtls: Any, cached: "tuple | None") -> "tuple | None":
+    """``(srtp, pair, send)`` for :func:`_direct_send`, reusing ``cached`` while the DTLS
+    state, the SRTP session and the nominated ICE pair are unchanged (checked per frame)."""
+    try:
+        if dtls._state != _dtls_module.State.CONNECTED:
+            return None
+        srtp = dtls._tx_srtp
+        pair = dtls.transport._connection._nominated.get(1)
+    except AttributeError:
+        return None
+    if cached is not None and cached[0] is srtp and cached[1] is pair:
+        return cached
+    send = _direct_send(dtls)
+    return (srtp, pair, send) if send is not None else None
 
 
 def _direct_send(dtls: Any) -> "Callable[[bytes], None] | None":
