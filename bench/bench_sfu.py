@@ -32,6 +32,7 @@ import multiprocessing as mp
 import os
 import socket
 import statistics
+import struct
 import sys
 import time
 
@@ -464,6 +465,74 @@ def inline_frames(receiver, callback):
         setattr(receiver, name, InlineFrames(real, callback))
 
 
+class RtpTap:
+    """A counting viewer's video, read straight off its UDP socket once its connection is
+    up: aiortc's ICE → DTLS → RTP → jitter-buffer chain (about 100 µs of Python per
+    packet, which let a 2-core machine hold only a few dozen viewers) is bypassed for RTP;
+    RTCP and anything else still go to aiortc. Each packet is SRTP-unprotected with the
+    connection's own session (so it is authenticated) and its header read with struct. A
+    frame counts when all its packets arrived (contiguous sequence numbers up to the
+    marker). Keyframes (VP8 frame tag bit) are reassembled and decoded: their painted
+    counter is checked against the RTP timestamp, and ties every later frame to its
+    capture time. These viewers send no NACKs, so what they lose stays lost."""
+
+    def __init__(self, viewer, protocol, srtp, video_pt):
+        from aiortc.codecs.vpx import VpxPayloadDescriptor
+
+        self.parse_descriptor = VpxPayloadDescriptor.parse
+        self.viewer = viewer
+        self.srtp = srtp
+        self.video_pt = video_pt
+        self.protocol = protocol
+        self.original = protocol.datagram_received
+        self.frame_ts = None
+        self.frame_ok = False
+        self.next_seq = None
+        self.key_parts = None
+        protocol.datagram_received = self.datagram_received
+
+    def datagram_received(self, data, addr):
+        b0 = data[0]
+        if not (127 < b0 < 192) or 191 < data[1] < 224:  # STUN, DTLS or RTCP: aiortc's
+            self.original(data, addr)
+            return
+        try:
+            data = self.srtp.unprotect(data)
+        except Exception:
+            return
+        b1 = data[1]
+        if (b1 & 0x7F) != self.video_pt:
+            return  # audio (or RTX, never asked for): not counted
+        seq, ts = struct.unpack_from("!HI", data, 2)
+        start = 12 + 4 * (b0 & 0x0F)
+        if b0 & 0x10:
+            start += 4 + 4 * struct.unpack_from("!H", data, start + 2)[0]
+        if ts != self.frame_ts:  # a new frame: complete only if nothing before it is missing
+            self.frame_ts = ts
+            self.frame_ok = seq == self.next_seq
+            self.key_parts = None
+            if self.frame_ok or self.next_seq is None:
+                self.frame_ok = True
+                desc, body = self.parse_descriptor(data[start:])
+                if desc.partition_start and desc.partition_id == 0 and body and not body[0] & 1:
+                    self.key_parts = []
+        elif seq != self.next_seq:
+            self.frame_ok = False
+        self.next_seq = (seq + 1) & 0xFFFF
+        if self.key_parts is not None:
+            self.key_parts.append(data[start:])
+        if b1 & 0x80 and self.frame_ok:  # the marker: the frame is complete
+            self.frame_ok = False
+            parts, self.key_parts = self.key_parts, None
+            self.viewer.on_frame(ts, parts)
+
+
+def _join_vp8(parts):
+    from aiortc.codecs.vpx import VpxPayloadDescriptor
+
+    return b"".join(VpxPayloadDescriptor.parse(p)[1] for p in parts)
+
+
 def viewers_main(port, count, t0, ready_count, start, stop, results, decode_first):
     """``count`` viewers in one process. At most one of them (decode_first) decodes every
     frame and reads the painted counter. The others get encoded frames (InlineFrames) and
@@ -485,6 +554,9 @@ def viewers_main(port, count, t0, ready_count, start, stop, results, decode_firs
                            "broken_keys": 0}
             self.connected_video = False
             self.base = None  # (pts, counter) from the first keyframe decoded
+            self.first_ts = None
+            self.tap = None
+            self.checked_at = 0.0
 
         def _on_track(self, track):
             if track.kind == "video" and self.decode_video:
@@ -503,25 +575,54 @@ def viewers_main(port, count, t0, ready_count, start, stop, results, decode_firs
             return sfu_peers.read_counter(frames[0]) if frames else None
 
         def _on_video(self, packet):
+            self._frame(packet.pts, bytes(packet) if packet.is_keyframe else None)
+
+        def on_frame(self, ts, parts):  # from RtpTap
+            if self.first_ts is None:
+                self.first_ts = ts
+            self._frame((ts - self.first_ts) & 0xFFFFFFFF,
+                        _join_vp8(parts) if parts is not None else None)
+
+        def install_tap(self):
+            for t in self.sub.getTransceivers():
+                if t.kind != "video":
+                    continue
+                receiver = t.receiver
+                codecs = getattr(receiver, "_RTCRtpReceiver__codecs", {})
+                pt = next((p for p, c in codecs.items() if c.mimeType.lower() == "video/vp8"), None)
+                dtls = receiver.transport
+                if pt is None or dtls._rx_srtp is None:
+                    return False
+                # every local socket of the connection: the server may send to any of them
+                self.tap = [RtpTap(self, protocol, dtls._rx_srtp, pt)
+                            for protocol in dtls.transport._connection._protocols]
+                self.base = None  # RtpTap's timestamps have another origin: re-anchor
+                return True
+            return False
+
+        def _frame(self, pts, key_data):
             now = time.time()
             self.connected_video = True
-            if packet.is_keyframe:
-                n = self._counter_of_keyframe(packet)
+            if key_data is not None and (self.base is None or now - self.checked_at > 3.0):
+                # decode the first keyframe, then at most one every 3 s (PLIs from lossy
+                # viewers make the publisher send about one a second)
+                self.checked_at = now
+                n = self._counter_of_keyframe(av.Packet(key_data))
                 if self.base is None and n is not None:
-                    self.base = (packet.pts, n)
+                    self.base = (pts, n)
                 elif start.is_set() and not stop.is_set():
                     self.window["keys"] += 1
                     if n is None:  # a frame aiortc's jitter buffer passed on incomplete
                         self.window["broken_keys"] += 1
                     elif self.base is not None and \
-                            n != self.base[1] + round((packet.pts - self.base[0]) / 3000):
+                            n != self.base[1] + round((pts - self.base[0]) / 3000):
                         self.window["bad_keys"] += 1
             if not start.is_set() or stop.is_set():
                 return
             self.window["frames"] += 1
-            self.window["pts"].append(packet.pts)
+            self.window["pts"].append(pts)
             if self.base is not None and t0.value:
-                n = self.base[1] + (packet.pts - self.base[0]) / 3000
+                n = self.base[1] + (pts - self.base[0]) / 3000
                 self.window["lat"].append(now - (t0.value + n / 30.0))
 
         async def _count(self, track):
@@ -561,6 +662,9 @@ def viewers_main(port, count, t0, ready_count, start, stop, results, decode_firs
             deadline = time.monotonic() + 45
             while time.monotonic() < deadline and not all(v.connected_video for v, _, _ in made):
                 await asyncio.sleep(0.1)
+            for v, _, _ in made:
+                if not v.decode_video:
+                    v.install_tap()
             with ready_count.get_lock():
                 ready_count.value += 1
             while not stop.is_set():
@@ -570,7 +674,7 @@ def viewers_main(port, count, t0, ready_count, start, stop, results, decode_firs
                 w = v.window
                 out.append({"frames": w["frames"], "pts": w["pts"], "lat": w["lat"][::5],
                             "decoded": v.decode_video, "keys": w["keys"], "bad_keys": w["bad_keys"],
-                            "broken_keys": w["broken_keys"]})
+                            "broken_keys": w["broken_keys"], "tap": v.tap is not None})
             results.put(out)
             for v, ws, reader in made:
                 reader.cancel()
@@ -669,6 +773,7 @@ def run_step(kind, n, window, warmup=2.0, per_process=None):
         "loss": 100.0 * lost / expected if expected else 100.0,
         "latency_ms": 1000 * statistics.median(lat) if lat else float("nan"),
         "connected": sum(1 for v in viewers if v["frames"] > 0),
+        "tapped": sum(1 for v in viewers if v["tap"]),
         "publisher_fps": (p1 - p0) / wall, "load": load,
         "server_fps": ((s1["video_frames_sent"] - s0["video_frames_sent"]) / wall / n)
         if kind == "sfu" else float("nan"),
@@ -702,7 +807,7 @@ def main():
         rows.append(row)
         print(f"| {row['server']} | {row['viewers']} | {row['cpu']:.1f} | {row['cpu_per_viewer']:.2f} "
               f"| {row['publisher_fps']:.1f} | {row['server_fps']:.1f} | {row['fps_mean']:.1f} | {row['fps_min']:.1f} "
-              f"| {row['loss']:.2f} | {row['latency_ms']:.0f} | {row['connected']}/{row['viewers']} "
+              f"| {row['loss']:.2f} | {row['latency_ms']:.0f} | {row['connected']}/{row['viewers']} ({row['tapped']} tapped) "
               f"| {row['us_per_packet']:.0f} | {100.0 / max(row['cpu_per_viewer'], 1e-9):.0f} "
               f"| {row['sample_fps']:.1f} | {row['keys']}: {row['bad_keys']} / {row['broken_keys']} | {row['viewer_cpu']:.2f} "
               f"| {row['load']:.1f} |", flush=True)

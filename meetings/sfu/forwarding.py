@@ -48,7 +48,7 @@ import time
 from typing import Any, Callable
 
 import av
-from aiortc import clock, rtcrtpreceiver
+from aiortc import rtcrtpreceiver
 from aiortc import rtcdtlstransport as _dtls_module
 from aiortc import rtcrtpsender as _sender_module
 from aiortc.codecs.h264 import H264Encoder
