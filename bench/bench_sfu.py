@@ -843,7 +843,15 @@ def main():
               f"| {row['sample_fps']:.1f} / {row['sample_latency_ms']:.0f} | {row['keys']}: {row['bad_keys']} / {row['broken_keys']} | {row['viewer_cpu']:.2f} "
               f"| {row['load']:.1f} |", flush=True)
     for kind in ("sfu", "relay"):
-        pts = [(r["viewers"], r["cpu"]) for r in rows if r["server"] == kind]
+        # only steps the viewers really got (>= 29 fps, no catch-up burst, < 1 % loss): a
+        # saturated server's CPU is capped, which would flatter the slope
+        good = [r for r in rows if r["server"] == kind and r["fps_min"] >= 29.0
+                and r["fps_mean"] <= 31.0 and r["loss"] < 1.0]
+        if good:
+            print(f"{kind}: end to end on this machine, up to {max(r['viewers'] for r in good)} viewers "
+                  f"at >= 29 fps with < 1 % frame loss (steps that held: "
+                  f"{', '.join(str(r['viewers']) for r in good)})")
+        pts = [(r["viewers"], r["cpu"]) for r in good]
         if len(pts) >= 2:
             # least-squares slope: server CPU added by each further viewer (fixed costs apart)
             mx = sum(x for x, _ in pts) / len(pts)
