@@ -551,9 +551,17 @@ class RtpTap:
 
 def tap_connection(pc, sink):
     """An RtpTap on ``pc``'s (bundled) transport feeding ``sink.on_frame``, or None if
-    its DTLS/SRTP is not up yet."""
+    its DTLS/SRTP is not up yet (or aiortc's internals moved: the viewer then keeps
+    counting through aiortc, and the "tapped" column says so)."""
     if pc is None:
         return None
+    try:
+        return _tap_connection(pc, sink)
+    except AttributeError:
+        return None
+
+
+def _tap_connection(pc, sink):
     for t in pc.getTransceivers():
         if t.kind != "video":
             continue
