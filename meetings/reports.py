@@ -179,14 +179,16 @@ def report_svg(report, width=720):
     height = top + row_h * max(1, len(groups)) + 20
     most = max([g["invited"] for g in groups] or [1])
     scale = (width - label_w - 60) / most
+    # Translated outside the f-strings: xgettext cannot read inside them.
+    title, present, absent = escape(_("各单位出勤情况")), escape(_("出席")), escape(_("缺席"))
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}" role="img" class="attendance-chart" '
              f'font-family="Noto Sans CJK SC, WenQuanYi Zen Hei, sans-serif" font-size="13">',
-             f'<title>{escape(_("各单位出勤情况"))}</title>',
+             f'<title>{title}</title>',
              f'<rect x="{label_w}" y="6" width="12" height="12" fill="#15803d"/>'
-             f'<text x="{label_w + 16}" y="17">{escape(_("出席"))}</text>',
+             f'<text x="{label_w + 16}" y="17">{present}</text>',
              f'<rect x="{label_w + 70}" y="6" width="12" height="12" fill="#dc2626"/>'
-             f'<text x="{label_w + 86}" y="17">{escape(_("缺席"))}</text>']
+             f'<text x="{label_w + 86}" y="17">{absent}</text>']
     for i, g in enumerate(groups):
         y = top + i * row_h
         a_w = g["attended"] * scale

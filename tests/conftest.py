@@ -21,6 +21,16 @@ PERSONAS = [
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """LocaleMiddleware leaves a request's language active on the thread; code that a test
+    then calls outside a request must see the suite's default language again."""
+    yield
+    from django.utils import translation
+
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _local_cache(settings):
     """The test process caches in memory: Django's RedisCache.clear() is a FLUSHDB, which would
     also wipe the channel layer's groups that server processes under test keep in that Redis."""
