@@ -1,6 +1,7 @@
 import importlib
 
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
 
 from office import views
 from office.api import api
@@ -14,6 +15,7 @@ urlpatterns = [
     path("directory/", views.directory, name="directory"),
     path("directory/unit/<int:unit_id>/", views.unit_detail, name="unit-detail"),
     path("api/", api.urls),
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
 ]
 
 # Each app's URLconf by dotted path, so the core imports none of them.

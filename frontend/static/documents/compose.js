@@ -2,7 +2,7 @@
 const $ = (s) => document.querySelector(s);
 const choices = JSON.parse(document.getElementById("unit-choices")?.textContent || "[]");
 const names = new Map(choices.map((u) => [String(u.id), u.name]));
-const SCOPES = { county: "其下各县（市、区）", town: "其下各镇（街道）", village: "其下各村（社区）", all: "其下全部单位", departments: "其下各部门" };
+const SCOPES = { county: gettext("其下各县（市、区）"), town: gettext("其下各镇（街道）"), village: gettext("其下各村（社区）"), all: gettext("其下全部单位"), departments: gettext("其下各部门") };
 const found = new Map();
 
 const pick = $("#pick-unit");
@@ -15,8 +15,8 @@ for (const u of choices) {
 
 function label(spec) {
   const m = /^under:(\d+):(\w+)$/.exec(spec);
-  if (m) return `${names.get(m[1]) || "单位" + m[1]}${SCOPES[m[2]] || ""}`;
-  return names.get(String(spec)) || `单位${spec}`;
+  if (m) return `${names.get(m[1]) || interpolate(gettext("单位%(id)s"), { id: m[1] }, true)}${SCOPES[m[2]] || ""}`;
+  return names.get(String(spec)) || interpolate(gettext("单位%(id)s"), { id: spec }, true);
 }
 
 function read(id) {
@@ -28,7 +28,7 @@ function render() {
     const list = $(`#${key}-list`);
     list.textContent = "";
     const specs = read(`#${key}`);
-    if (!specs.length) list.textContent = "（无）";
+    if (!specs.length) list.textContent = gettext("（无）");
     specs.forEach((spec, i) => {
       const chip = document.createElement("span");
       chip.className = "chip";
@@ -36,7 +36,7 @@ function render() {
       const x = document.createElement("button");
       x.type = "button";
       x.textContent = "×";
-      x.setAttribute("aria-label", "移除");
+      x.setAttribute("aria-label", gettext("移除"));
       x.onclick = () => { specs.splice(i, 1); $(`#${key}`).value = JSON.stringify(specs); render(); };
       chip.appendChild(x);
       list.appendChild(chip);
@@ -55,8 +55,8 @@ function preview() {
     const res = await fetch(`/api/documents/recipients/preview?main=${encodeURIComponent(main.join(","))}&cc=${encodeURIComponent(cc.join(","))}`);
     const data = await res.json();
     if (!res.ok) { out.textContent = data.detail || ""; return; }
-    let text = `主送 ${data.main_count} 个单位，抄送 ${data.cc_count} 个单位。`;
-    if (data.skipped.length) text += ` 越级：将越过 ${data.skipped.map((u) => u.name).join("、")}，须抄送。`;
+    let text = interpolate(gettext("主送 %(main)s 个单位，抄送 %(cc)s 个单位。"), { main: data.main_count, cc: data.cc_count }, true);
+    if (data.skipped.length) text += " " + interpolate(gettext("越级：将越过 %(units)s，须抄送。"), { units: data.skipped.map((u) => u.name).join(gettext("、")) }, true);
     out.textContent = text;
   }, 250);
 }

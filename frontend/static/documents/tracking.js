@@ -13,7 +13,7 @@ function renderSummary() {
     const b = root.querySelector(`[data-count="${k}"]`);
     if (b) b.textContent = v;
   }
-  document.getElementById("updated-at").textContent = "更新于 " + new Date().toLocaleTimeString("zh-CN", { hour12: false });
+  document.getElementById("updated-at").textContent = gettext("更新于 ") + new Date().toLocaleTimeString("zh-CN", { hour12: false });
 }
 
 function renderTable() {
@@ -26,7 +26,7 @@ function renderTable() {
     tr.dataset.receipt = r.receipt_id;
     tr.dataset.state = r.state;
     tr.className = "st-row-" + r.state;
-    const cells = [r.unit, r.role === "main" ? "主送" : "抄送", null, r.signed_name ? `${r.signed_name} ${fmt(r.signed_at)}` : "",
+    const cells = [r.unit, r.role === "main" ? gettext("主送") : gettext("抄送"), null, r.signed_name ? `${r.signed_name} ${fmt(r.signed_at)}` : "",
       r.registered_no, fmt(r.deadline), r.replies ? String(r.replies) : "", null];
     cells.forEach((c, i) => {
       const td = document.createElement("td");
@@ -40,7 +40,7 @@ function renderTable() {
         if (r.state !== "done" && r.state !== "returned") {
           const b = document.createElement("button");
           b.type = "button";
-          b.textContent = "催办";
+          b.textContent = gettext("催办");
           b.onclick = () => remind(r);
           td.appendChild(b);
         }
@@ -53,14 +53,14 @@ function renderTable() {
 }
 
 async function remind(r) {
-  const message = prompt(`催办 ${r.unit}：`, "请抓紧办理并及时反馈。");
+  const message = prompt(interpolate(gettext("催办 %(unit)s："), { unit: r.unit }, true), gettext("请抓紧办理并及时反馈。"));
   if (!message) return;
   const res = await fetch(`/api/documents/receipts/${r.receipt_id}/remind`, {
     method: "POST", credentials: "same-origin",
     headers: { "Content-Type": "application/json", "X-CSRFToken": csrf }, body: JSON.stringify({ message }),
   });
   const body = await res.json();
-  alert(res.ok ? "已催办。" : body.detail);
+  alert(res.ok ? gettext("已催办。") : body.detail);
 }
 
 function renderTree() {
@@ -132,7 +132,7 @@ document.addEventListener("yw:event", (e) => {
   timer = setTimeout(load, 200);
 });
 async function remindAll(onlyOverdue) {
-  const message = prompt(onlyOverdue ? "催办所有逾期单位：" : "催办所有未办结单位：", "请抓紧办理并及时反馈。");
+  const message = prompt(onlyOverdue ? gettext("催办所有逾期单位：") : gettext("催办所有未办结单位："), gettext("请抓紧办理并及时反馈。"));
   if (!message) return;
   const res = await fetch(`/api/documents/${docId}/remind`, {
     method: "POST", credentials: "same-origin",
@@ -140,7 +140,7 @@ async function remindAll(onlyOverdue) {
     body: JSON.stringify({ message, only_overdue: onlyOverdue }),
   });
   const body = await res.json();
-  alert(res.ok ? `已催办 ${body.count} 个单位。` : body.detail);
+  alert(res.ok ? interpolate(gettext("已催办 %(n)s 个单位。"), { n: body.count }, true) : body.detail);
 }
 document.getElementById("remind-all").onclick = () => remindAll(false);
 document.getElementById("remind-overdue").onclick = () => remindAll(true);

@@ -76,7 +76,7 @@ async function refreshCheckin() {
 }
 const checkinBtn = $("btn-checkin");
 if (checkinBtn) checkinBtn.addEventListener("click", async () => {
-  try { await api("checkin", "POST"); banner("签到成功。", "ok"); setTimeout(() => banner(""), 3000); } catch (e) { banner(e.message); }
+  try { await api("checkin", "POST"); banner(gettext("签到成功。"), "ok"); setTimeout(() => banner(""), 3000); } catch (e) { banner(e.message); }
   refreshCheckin();
 });
 
@@ -97,17 +97,17 @@ async function refreshParticipants() {
     }
   } catch (e) { return; }
   $("participant-count").textContent = `(${rows.length})`;
-  const waitingHtml = waiting.map((p) => `<li data-person="${p.person_id}" class="waiting"><span class="pname">${esc(p.name)} <span class="tag warn">等候中</span></span>
-      <span class="person-actions"><button class="host-menu-btn" data-command="admit" data-target="${p.person_id}">准许入会</button></span></li>`).join("");
+  const waitingHtml = waiting.map((p) => `<li data-person="${p.person_id}" class="waiting"><span class="pname">${esc(p.name)} <span class="tag warn">${gettext("等候中")}</span></span>
+      <span class="person-actions"><button class="host-menu-btn" data-command="admit" data-target="${p.person_id}">${gettext("准许入会")}</button></span></li>`).join("");
   list.innerHTML = waitingHtml + rows.map((p) => {
-    const tags = [p.host ? "主持人" : "", p.presenter ? "主讲" : "", p.media_mode === "audio" ? "仅音频" : "", p.hand ? "✋" : ""]
+    const tags = [p.host ? gettext("主持人") : "", p.presenter ? gettext("主讲") : "", p.media_mode === "audio" ? gettext("仅音频") : "", p.hand ? "✋" : ""]
       .filter(Boolean).map((t) => `<span class="tag">${t}</span>`).join(" ");
     const menu = cfg.is_host && p.person_id !== me ? `<span class="person-actions">
-        <button class="host-menu-btn" data-command="mute" data-target="${p.person_id}" title="静音">静音</button>
-        <button class="host-menu-btn" data-command="stop_video" data-target="${p.person_id}" title="关闭视频">关视频</button>
-        <button class="host-menu-btn" data-command="present" data-target="${p.person_id}" title="设为主讲">主讲</button>
-        ${p.hand ? `<button class="host-menu-btn" data-command="lower_hand" data-target="${p.person_id}">放下手</button>` : ""}
-        ${p.host ? "" : `<button class="host-menu-btn" data-command="remove" data-target="${p.person_id}" title="移出会议">移出</button>`}
+        <button class="host-menu-btn" data-command="mute" data-target="${p.person_id}" title="${gettext("静音")}">${gettext("静音")}</button>
+        <button class="host-menu-btn" data-command="stop_video" data-target="${p.person_id}" title="${gettext("关闭视频")}">${gettext("关视频")}</button>
+        <button class="host-menu-btn" data-command="present" data-target="${p.person_id}" title="${gettext("设为主讲")}">${gettext("主讲")}</button>
+        ${p.hand ? `<button class="host-menu-btn" data-command="lower_hand" data-target="${p.person_id}">${gettext("放下手")}</button>` : ""}
+        ${p.host ? "" : `<button class="host-menu-btn" data-command="remove" data-target="${p.person_id}" title="${gettext("移出会议")}">${gettext("移出")}</button>`}
       </span>` : "";
     return `<li data-person="${p.person_id}"><span class="pname">${esc(p.name)} ${tags}</span>${menu}</li>`;
   }).join("");
@@ -119,14 +119,14 @@ list && list.addEventListener("click", (e) => {
 
 // ---------------------------------------------------------------- host menu
 export async function hostCommand(command, target = null) {
-  if (command === "end" && !confirm("确定为所有人结束会议？")) return;
+  if (command === "end" && !confirm(gettext("确定为所有人结束会议？"))) return;
   try {
     const out = await api("host", "POST", { command, target });
     if (command === "record_start" || command === "record_stop") {
       $("recording-indicator").hidden = command === "record_stop" || (out.room && out.room.ok === false);
-      if (out.room && out.room.ok === false) banner("录制未能开始：会议室尚无媒体连接。");
+      if (out.room && out.room.ok === false) banner(gettext("录制未能开始：会议室尚无媒体连接。"));
     }
-    if (command === "lock") banner("会议已锁定，新成员不能加入。");
+    if (command === "lock") banner(gettext("会议已锁定，新成员不能加入。"));
     if (command === "unlock") banner("");
   } catch (e) { banner(e.message); }
   refreshParticipants();
@@ -143,7 +143,7 @@ if (menuBtn) {
     if (b) hostCommand(b.dataset.command);
   });
   $("btn-checkin-start").addEventListener("click", async () => {
-    try { await api("checkin/start", "POST", { minutes: 5 }); banner("已发起签到（5分钟）。"); } catch (e) { banner(e.message); }
+    try { await api("checkin/start", "POST", { minutes: 5 }); banner(gettext("已发起签到（5分钟）。")); } catch (e) { banner(e.message); }
   });
 }
 
@@ -155,14 +155,14 @@ if (handBtn) handBtn.addEventListener("click", async () => {
     await api("hand", "POST", { up: !handUp });
     handUp = !handUp;
     handBtn.setAttribute("aria-pressed", String(handUp));
-    handBtn.textContent = handUp ? "放下手" : "举手";
+    handBtn.textContent = handUp ? gettext("放下手") : gettext("举手");
   } catch (e) { banner(e.message); }
 });
 
 // ---------------------------------------------------------------- live events
 function ended() {
-  banner("会议已结束。", "ended");
-  $("room-status").textContent = "会议已结束";
+  banner(gettext("会议已结束。"), "ended");
+  $("room-status").textContent = gettext("会议已结束");
   document.querySelectorAll("#room-controls button").forEach((b) => { if (b.id !== "btn-leave") b.disabled = true; });
   $("chat-input").disabled = true;
   window.dispatchEvent(new CustomEvent("yw:meeting-ended", { detail: { meeting: cfg.meeting } }));
@@ -173,18 +173,18 @@ document.addEventListener("yw:event", (e) => {
   if (ev.op === "chat") fetchChat();
   else if (ev.op === "checkin") refreshCheckin();
   else if (ev.op === "hand" || ev.op === "roster") refreshParticipants();
-  else if (ev.op === "recording") banner("录制已保存，可在会议详情页回放。");
+  else if (ev.op === "recording") banner(gettext("录制已保存，可在会议详情页回放。"));
   else if (ev.op === "cancelled") ended();
   else if (ev.op === "host") {
     if (ev.command === "end") { ended(); return; }
     if (ev.command === "admit" && ev.target === me && cfg.waiting) { location.reload(); return; }
-    if (ev.command === "remove" && ev.target === me) { banner("您已被主持人移出会议。"); return; }
+    if (ev.command === "remove" && ev.target === me) { banner(gettext("您已被主持人移出会议。")); return; }
     if ((ev.command === "mute" && ev.target === me) || ev.command === "mute_all") {
-      if (ev.command === "mute" || !cfg.is_host) banner("主持人已将您静音。");
+      if (ev.command === "mute" || !cfg.is_host) banner(gettext("主持人已将您静音。"));
     }
-    if (ev.command === "stop_video" && ev.target === me) banner("主持人关闭了您的视频。");
-    if (ev.command === "present") banner(ev.target === me ? "您已成为主讲人。" : "主讲人已变更。");
-    if (ev.command === "lock" && !cfg.is_host) banner("主持人已锁定会议。");
+    if (ev.command === "stop_video" && ev.target === me) banner(gettext("主持人关闭了您的视频。"));
+    if (ev.command === "present") banner(ev.target === me ? gettext("您已成为主讲人。") : gettext("主讲人已变更。"));
+    if (ev.command === "lock" && !cfg.is_host) banner(gettext("主持人已锁定会议。"));
     refreshParticipants();
   }
 });

@@ -89,8 +89,8 @@ async function openLocal() {
       video: { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 30, max: 30 } },
     });
   } catch (e) {
-    try { local = await navigator.mediaDevices.getUserMedia({ audio: true }); banner("未能打开摄像头，仅使用麦克风。"); }
-    catch (e2) { local = new MediaStream(); banner("未能打开摄像头和麦克风，仅观看。"); }
+    try { local = await navigator.mediaDevices.getUserMedia({ audio: true }); banner(gettext("未能打开摄像头，仅使用麦克风。")); }
+    catch (e2) { local = new MediaStream(); banner(gettext("未能打开摄像头和麦克风，仅观看。")); }
   }
   const v = $("local-video");
   if (v) v.srcObject = local;
@@ -103,7 +103,7 @@ async function publish() {
     if (!pub) {
       pub = new RTCPeerConnection(pcConfig());
       pub.addEventListener("connectionstatechange", () => {
-        if (pub && pub.connectionState === "failed") reconnect("发送连接中断，正在重新连接…");
+        if (pub && pub.connectionState === "failed") reconnect(gettext("发送连接中断，正在重新连接…"));
       });
       sources.clear();
       for (const track of stream.getAudioTracks()) {
@@ -156,7 +156,7 @@ function syncPresenting() {
       if (!cam) return;
       await addSmall(cam);
       await offerPub();
-    }).catch((e) => banner("发布低清视频失败：" + e.message));
+    }).catch((e) => banner(gettext("发布低清视频失败：") + e.message));
     return;
   }
   const hadScreen = Boolean(screenStream);
@@ -166,7 +166,7 @@ function syncPresenting() {
     const droppedSmall = dropSource("small");
     if (droppedSmall) stats.sending.small = false;
     if (droppedSmall || hadScreen) await offerPub();
-  }).catch((e) => banner("协商失败：" + e.message));
+  }).catch((e) => banner(gettext("协商失败：") + e.message));
 }
 
 function stopScreen(renegotiate = true) {
@@ -175,7 +175,7 @@ function stopScreen(renegotiate = true) {
   if (screenStream) screenStream.getTracks().forEach((x) => x.stop());
   screenStream = null;
   stats.sending.screen = false;
-  if (btn) { btn.setAttribute("aria-pressed", "false"); btn.textContent = "共享屏幕"; }
+  if (btn) { btn.setAttribute("aria-pressed", "false"); btn.textContent = gettext("共享屏幕"); }
   if (renegotiate) pubBusy = pubBusy.then(offerPub);
 }
 
@@ -192,17 +192,17 @@ async function toggleScreen() {
   if (!pub) return;
   const btn = $("btn-screen");
   if (screenStream) { stopScreen(); return; }
-  if (!canPresent()) { banner("只有主讲人或主持人可以共享屏幕，请主持人移交主讲。"); return; }
+  if (!canPresent()) { banner(gettext("只有主讲人或主持人可以共享屏幕，请主持人移交主讲。")); return; }
   try {
     screenStream = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: 10 }, audio: false });
-  } catch (e) { banner("未能共享屏幕。"); return; }
+  } catch (e) { banner(gettext("未能共享屏幕。")); return; }
   const track = screenStream.getVideoTracks()[0];
   track.addEventListener("ended", () => { if (screenStream) toggleScreen(); });
   const t = pub.addTransceiver(track, { direction: "sendonly" });
   preferCodecs(t, "video");
   sources.set(t, "screen");
   stats.sending.screen = true;
-  if (btn) { btn.setAttribute("aria-pressed", "true"); btn.textContent = "停止共享"; }
+  if (btn) { btn.setAttribute("aria-pressed", "true"); btn.textContent = gettext("停止共享"); }
   pubBusy = pubBusy.then(offerPub);
 }
 
@@ -222,7 +222,7 @@ function tileFor(info) {
     video.autoplay = true; video.playsInline = true; video.muted = true;
     const name = document.createElement("span");
     name.className = "name";
-    name.textContent = (info.name || "") + (info.role === "screen" ? "（屏幕）" : "");
+    name.textContent = (info.name || "") + (info.role === "screen" ? gettext("（屏幕）") : "");
     tile.append(video, name);
     grid.appendChild(tile);
     countFrames(video, info.person, info.role);
@@ -307,7 +307,7 @@ async function answerSub(msg) {
       render();
     });
     sub.addEventListener("connectionstatechange", () => {
-      if (sub && sub.connectionState === "failed") reconnect("接收连接中断，正在重新连接…");
+      if (sub && sub.connectionState === "failed") reconnect(gettext("接收连接中断，正在重新连接…"));
     });
   }
   Object.assign(tracksInfo, indexTracks(msg.tracks));
@@ -357,7 +357,7 @@ function weakLink(lost, received) {
       badSince = badSince || Date.now();
       if (Date.now() - badSince > 10000 && mode === "video") {
         setMode("small");
-        banner("网络较差，已切换为低清视频；如仍卡顿，可点击“仅音频”。");
+        banner(gettext("网络较差，已切换为低清视频；如仍卡顿，可点击“仅音频”。"));
       }
     } else badSince = null;
   }
@@ -368,7 +368,7 @@ function setMode(m) {
   mode = m; stats.mode = m;
   send({ type: "mode", mode: m });
   const btn = $("btn-audio-only");
-  if (btn) { btn.setAttribute("aria-pressed", String(m === "audio")); btn.textContent = m === "audio" ? "恢复视频" : "仅音频"; }
+  if (btn) { btn.setAttribute("aria-pressed", String(m === "audio")); btn.textContent = m === "audio" ? gettext("恢复视频") : gettext("仅音频"); }
 }
 
 // ------------------------------------------------------------------ signalling
@@ -383,15 +383,15 @@ function onMessage(msg) {
       stats.joined = true; stats.state = "joined"; retry = 0;
       presenter = msg.presenter === undefined || msg.presenter === null ? null : Number(msg.presenter);
       stats.presenter = presenter;
-      status("已连接");
-      publish().catch((e) => banner("发布音视频失败：" + e.message));
+      status(gettext("已连接"));
+      publish().catch((e) => banner(gettext("发布音视频失败：") + e.message));
       break;
     case "answer":
       if (msg.pc === "pub" && pub) pubBusy = pubBusy.then(() => pub.setRemoteDescription({ type: "answer", sdp: msg.sdp }))
-        .catch((e) => banner("协商失败：" + e.message));
+        .catch((e) => banner(gettext("协商失败：") + e.message));
       break;
     case "offer":
-      if (msg.pc === "sub") answerSub(msg).catch((e) => banner("协商失败：" + e.message));
+      if (msg.pc === "sub") answerSub(msg).catch((e) => banner(gettext("协商失败：") + e.message));
       break;
     case "tracks":
       tracksInfo = indexTracks(msg.tracks);
@@ -414,17 +414,17 @@ function onMessage(msg) {
     case "muted":
       if (msg.kind === "audio") setMuted("audio", true, false);
       if (msg.kind === "video") setMuted("video", true, false);
-      banner(msg.message || "主持人已将您静音。");
+      banner(msg.message || gettext("主持人已将您静音。"));
       break;
     case "removed": case "ended": case "replaced":
       closing = true; stats.state = msg.type;
-      banner(msg.message || "会议已结束。", "ended");
-      status(msg.type === "replaced" ? "已在其他窗口加入" : "已离开会议");
+      banner(msg.message || gettext("会议已结束。"), "ended");
+      status(msg.type === "replaced" ? gettext("已在其他窗口加入") : gettext("已离开会议"));
       teardown();
       break;
     case "error":
       stats.errors.push(msg);
-      if (msg.code !== "rate_limited") banner(msg.message || "出错了");
+      if (msg.code !== "rate_limited") banner(msg.message || gettext("出错了"));
       break;
     default:
       break;
@@ -438,7 +438,7 @@ function setMuted(kind, on, tell = true) {
   const btn = $(kind === "audio" ? "btn-mic" : "btn-camera");
   if (btn) {
     btn.setAttribute("aria-pressed", String(on));
-    btn.textContent = kind === "audio" ? (on ? "取消静音" : "静音") : (on ? "开启视频" : "关闭视频");
+    btn.textContent = kind === "audio" ? (on ? gettext("取消静音") : gettext("静音")) : (on ? gettext("开启视频") : gettext("关闭视频"));
   }
 }
 
@@ -452,10 +452,10 @@ function connect() {
   });
   ws.addEventListener("close", (e) => {
     if (closing || [4401, 4403, 4409, 4410].includes(e.code)) {
-      if (!closing && e.code === 4403) banner("无法进入会议。");
+      if (!closing && e.code === 4403) banner(gettext("无法进入会议。"));
       return;
     }
-    reconnect("网络中断，正在重新连接…");
+    reconnect(gettext("网络中断，正在重新连接…"));
   });
 }
 

@@ -4,7 +4,7 @@
 const chips = document.getElementById("chips");
 const preview = document.getElementById("expand-preview");
 const picker = document.getElementById("picker");
-const KIND = { city: "市", county: "县(市、区)", town: "镇(街道)", village: "村(社区)", department: "部门" };
+const KIND = { city: gettext("市"), county: gettext("县(市、区)"), town: gettext("镇(街道)"), village: gettext("村(社区)"), department: gettext("部门") };
 
 function esc(s) { return String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c])); }
 
@@ -21,7 +21,7 @@ function addChip(label, fields, key) {
   chip.className = "chip";
   chip.dataset.key = key;
   chip.innerHTML = esc(label) + fields.map(([n, v]) => `<input type="hidden" name="${esc(n)}" value="${esc(v)}">`).join("")
-    + ' <button type="button" class="chip-x" aria-label="移除">×</button>';
+    + ' <button type="button" class="chip-x" aria-label="' + gettext("移除") + '">×</button>';
   chip.querySelector(".chip-x").addEventListener("click", () => { chip.remove(); refreshPreview(); });
   chips.appendChild(chip);
   refreshPreview();
@@ -39,7 +39,7 @@ function suggest(inputId, listId, search, choose) {
       let items = [];
       try { items = await search(q); } catch (e) { list.innerHTML = `<li class="error">${esc(e.message)}</li>`; return; }
       list.innerHTML = items.slice(0, 12).map((it, i) => `<li><button type="button" data-i="${i}">${esc(it.label)}</button></li>`).join("")
-        || '<li class="muted">没有找到。</li>';
+        || '<li class="muted">' + gettext("没有找到。") + '</li>';
       list.querySelectorAll("button").forEach((b) => b.addEventListener("click", () => {
         choose(items[Number(b.dataset.i)], input);
         list.innerHTML = "";
@@ -56,13 +56,13 @@ const searchUnits = (kind) => async (q) => (await getJSON(`/api/office/units?q=$
   .map((u) => ({ id: u.id, name: u.name, label: `${u.name} · ${KIND[u.kind] || u.kind}` }));
 
 suggest("pick-person", "pick-person-suggest", searchPeople,
-  (it) => addChip(`人员：${it.label}`, [["person", it.id]], `p${it.id}`));
+  (it) => addChip(interpolate(gettext("人员：%(name)s"), { name: it.label }, true), [["person", it.id]], `p${it.id}`));
 suggest("pick-cohost", "pick-cohost-suggest", searchPeople,
-  (it) => addChip(`联席主持人：${it.label}`, [["co_host", it.id]], `c${it.id}`));
+  (it) => addChip(interpolate(gettext("联席主持人：%(name)s"), { name: it.label }, true), [["co_host", it.id]], `c${it.id}`));
 suggest("pick-unit", "pick-unit-suggest", searchUnits(null),
-  (it) => addChip(`单位：${it.name}`, [["unit", it.id]], `u${it.id}`));
+  (it) => addChip(interpolate(gettext("单位：%(name)s"), { name: it.name }, true), [["unit", it.id]], `u${it.id}`));
 suggest("pick-town", "pick-town-suggest", searchUnits("town"),
-  (it) => addChip(`${it.name}所辖全部村(社区)`, [["villages_of", it.id]], `t${it.id}`));
+  (it) => addChip(interpolate(gettext("%(name)s所辖全部村(社区)"), { name: it.name }, true), [["villages_of", it.id]], `t${it.id}`));
 
 let within = null;
 suggest("pick-within", "pick-within-suggest", searchUnits(null), (it, input) => {
@@ -73,7 +73,7 @@ document.getElementById("pick-within").addEventListener("change", (e) => { if (!
 document.getElementById("add-level").addEventListener("click", () => {
   const sel = document.getElementById("pick-level");
   const label = sel.options[sel.selectedIndex].text;
-  const scopeName = within ? within.name : (picker.dataset.scopeName || "全市");
+  const scopeName = within ? within.name : (picker.dataset.scopeName || gettext("全市"));
   addChip(`${scopeName}：${label}`, [["level", sel.value], ["level_within", within ? within.id : ""]],
     `l${sel.value}-${within ? within.id : ""}`);
 });
@@ -93,7 +93,7 @@ async function refreshPreview() {
       if (w) q.set("within", w);
       (await getJSON(`/api/meetings/units/expand?${q}`)).forEach((u) => units.add(u.id));
     }
-    preview.textContent = `将邀请 ${people} 人、${units.size} 个单位。`;
+    preview.textContent = interpolate(gettext("将邀请 %(people)s 人、%(units)s 个单位。"), { people, units: units.size }, true);
     preview.classList.remove("error");
   } catch (e) {
     preview.textContent = e.message;

@@ -9,7 +9,7 @@ async function refetch() {
   if (!res.ok) return;
   const data = await res.json();
   total.textContent = String(data.count);
-  if (!data.items.length) { list.innerHTML = '<li class="empty">暂无待办事项。</li>'; return; }
+  if (!data.items.length) { list.innerHTML = '<li class="empty">' + gettext("暂无待办事项。") + '</li>'; return; }
   list.innerHTML = data.items.map((it) => {
     const when = it.since ? new Date(it.since).toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", hour12: false }) : "";
     return `<li class="todo-item kind-${esc(it.kind)}"><a href="${esc(it.url)}">${esc(it.title)}</a> <span class="muted">${it.unit ? esc(it.unit) + " · " : ""}${esc(when)}</span></li>`;
