@@ -11,6 +11,30 @@ import pytest
 from django.test import Client
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _retry_flush():
+    """A browser test's last page closes while the test database is reset: daphne may still be
+    writing (a participant's leave), and on PostgreSQL the reset's TRUNCATE can deadlock with
+    that write. PostgreSQL aborts one of the two; the reset is simply tried again."""
+    from django.core.management.base import CommandError
+    from django.core.management.commands import flush
+
+    original = flush.Command.handle
+
+    def handle(self, **options):
+        for attempt in range(6):
+            try:
+                return original(self, **options)
+            except CommandError as exc:
+                if "couldn't be flushed" not in str(exc) or attempt == 5:
+                    raise
+                time.sleep(0.5 * (attempt + 1))
+
+    flush.Command.handle = handle
+
+
+_retry_flush()
 PASSWORD = "Demo-2026!"
 
 PERSONAS = [
