@@ -26,7 +26,7 @@ async function seal(button) {
   const box = $("#doc-files");
   const id = box.dataset.document;
   button.disabled = true;
-  show("正在用印，请稍候……", false);
+  show(gettext("正在用印，请稍候……"), false);
   let res, data = {};
   try {
     res = await fetch(`/api/documents/files/${id}/seal`, {
@@ -35,18 +35,18 @@ async function seal(button) {
     data = await res.json().catch(() => ({}));
   } catch (e) {
     button.disabled = false;
-    show("网络连接失败，请稍后重试。", true);
+    show(gettext("网络连接失败，请稍后重试。"), true);
     return;
   }
   if (!res.ok) {
     button.disabled = false;
-    show(data.detail || `用印失败（${res.status}）。`, true);
+    show(data.detail || interpolate(gettext("用印失败（%(s)s）。"), {s: res.status}, true), true);
     return;
   }
-  let message = "用印完成，已生成加盖电子印章的正式文件。";
+  let message = gettext("用印完成，已生成加盖电子印章的正式文件。");
   if (!data.sealed) {
     const waiting = (data.units || []).filter((u) => !u.sealed).map((u) => u.name);
-    message = `本单位已用印，等待${waiting.join("、")}用印。`;
+    message = interpolate(gettext("本单位已用印，等待%(units)s用印。"), {units: waiting.join(gettext("、"))}, true);
   }
   await redraw();
   show(message, false);

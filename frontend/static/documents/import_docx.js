@@ -58,7 +58,7 @@ function addRecipients(key, names, known, report) {
   }
   input.value = JSON.stringify(specs);
   if (unmatched.length) {
-    report.push(`${key === "main" ? "主送" : "抄送"}“${unmatched.join("、")}”未能对应到本系统的单位，请在“收文单位”中选择。`);
+    report.push(interpolate(gettext("%(kind)s“%(names)s”未能对应到本系统的单位，请在“收文单位”中选择。"), {kind: key === "main" ? gettext("主送") : gettext("抄送"), names: unmatched.join(gettext("、"))}, true));
   }
 }
 
@@ -66,10 +66,10 @@ function fill(data) {
   const f = data.fields || {};
   const report = [];
   const filled = [];
-  if (f.title) { $("#title").value = f.title; filled.push("标题"); }
+  if (f.title) { $("#title").value = f.title; filled.push(gettext("标题")); }
   if (f.doc_type) {
-    if (setSelect($("#doc_type"), f.doc_type)) filled.push("文种");
-    else report.push(`文种“${f.doc_type}”不在可选文种中，请手工选择。`);
+    if (setSelect($("#doc_type"), f.doc_type)) filled.push(gettext("文种"));
+    else report.push(interpolate(gettext("文种“%(t)s”不在可选文种中，请手工选择。"), {t: f.doc_type}, true));
   }
   if (f.urgency) setSelect($("#urgency"), f.urgency);
   const body = $("#body");
@@ -77,22 +77,22 @@ function fill(data) {
   if (text) {
     body.value = text;
     body.dataset.template = "0";
-    filled.push(`正文（${(f.body || []).length}段）`);
+    filled.push(interpolate(gettext("正文（%(n)s段）"), {n: (f.body || []).length}, true));
   }
   const tables = (f.body || []).filter((b) => b.kind === "table").length;
-  if (tables) report.push(`正文中的${tables}个表格已按行填入正文（各格以制表符分隔），保存后按段落处理，请核对。`);
+  if (tables) report.push(interpolate(gettext("正文中的%(n)s个表格已按行填入正文（各格以制表符分隔），保存后按段落处理，请核对。"), {n: tables}, true));
   const notes = document.querySelector("[name=attachment_notes]");
-  if (notes && (f.attachment_notes || []).length) { notes.value = f.attachment_notes.join("\n"); filled.push("附件说明"); }
+  if (notes && (f.attachment_notes || []).length) { notes.value = f.attachment_notes.join("\n"); filled.push(gettext("附件说明")); }
   const remark = document.querySelector("[name=remark]");
-  if (remark && f.remark) { remark.value = f.remark; filled.push("附注"); }
+  if (remark && f.remark) { remark.value = f.remark; filled.push(gettext("附注")); }
   const known = unitNames();
   const split = splitNames;
   const main = split(f.main_recipients_label);
-  if (main.some((x) => x.trim())) { addRecipients("main", main, known, report); filled.push("主送"); }
-  if ((f.cc_names || []).length) { addRecipients("cc", f.cc_names.flatMap(split), known, report); filled.push("抄送"); }
+  if (main.some((x) => x.trim())) { addRecipients("main", main, known, report); filled.push(gettext("主送")); }
+  if ((f.cc_names || []).length) { addRecipients("cc", f.cc_names.flatMap(split), known, report); filled.push(gettext("抄送")); }
   document.dispatchEvent(new CustomEvent("yw:recipients-changed"));
-  if (f.number) report.push(`原文的发文字号“${f.number}”未导入，登记时由系统编号。`);
-  $("#import-summary").textContent = filled.length ? `已导入：${filled.join("、")}。请核对后保存草稿。` : "文档中没有可导入的内容。";
+  if (f.number) report.push(interpolate(gettext("原文的发文字号“%(n)s”未导入，登记时由系统编号。"), {n: f.number}, true));
+  $("#import-summary").textContent = filled.length ? interpolate(gettext("已导入：%(items)s。请核对后保存草稿。"), {items: filled.join(gettext("、"))}, true) : gettext("文档中没有可导入的内容。");
   const list = $("#import-report");
   list.textContent = "";
   for (const line of [...(data.report || []), ...report]) {
@@ -106,8 +106,8 @@ function fill(data) {
 async function importFile() {
   const file = $("#import-file").files[0];
   setError("");
-  if (!file) { setError("请选择要导入的Word文档（.docx）。"); return; }
-  if (file.size > Number(box.dataset.maxBytes || 0)) { setError(`文件过大（最大${box.dataset.maxMb} MB）。`); return; }
+  if (!file) { setError(gettext("请选择要导入的Word文档（.docx）。")); return; }
+  if (file.size > Number(box.dataset.maxBytes || 0)) { setError(interpolate(gettext("文件过大（最大%(mb)s MB）。"), {mb: box.dataset.maxMb}, true)); return; }
   const button = $("#import-docx");
   button.disabled = true;
   const form = new FormData();
@@ -117,10 +117,10 @@ async function importFile() {
       method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": box.dataset.csrf }, body: form,
     });
     const data = await res.json().catch(() => ({}));
-    if (!res.ok) { setError(data.detail || `导入失败（${res.status}）。`); return; }
+    if (!res.ok) { setError(data.detail || interpolate(gettext("导入失败（%(s)s）。"), {s: res.status}, true)); return; }
     fill(data);
   } catch (e) {
-    setError("网络连接失败，请稍后重试。");
+    setError(gettext("网络连接失败，请稍后重试。"));
   } finally {
     button.disabled = false;
   }
