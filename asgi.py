@@ -1,5 +1,4 @@
 """ASGI entry point: HTTP → Django; websockets → origin check → session auth → URL router."""
-import importlib
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "office.settings")
@@ -20,17 +19,10 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import path  # noqa: E402
 
+from meetings.routing import websocket_urlpatterns as meeting_websockets  # noqa: E402
 from office.consumers import EventsConsumer  # noqa: E402
 
-websocket_urlpatterns = [path("ws/", EventsConsumer.as_asgi())]
-for module_name in ("meetings.routing",):
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        continue
-    websocket_urlpatterns += module.websocket_urlpatterns
+websocket_urlpatterns = [path("ws/", EventsConsumer.as_asgi()), *meeting_websockets]
 
 from django.conf import settings  # noqa: E402
 
