@@ -72,6 +72,7 @@ from aiortc import (
 )
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.sdp import SessionDescription, candidate_from_sdp
+from django.utils.translation import gettext_noop
 
 from . import forwarding
 
@@ -96,10 +97,23 @@ SendFn = Callable[[dict], Awaitable[None]]
 
 
 class SignallingError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
+    """A refusal for the client. ``message`` is the Chinese msgid (marked with gettext_noop: the
+    room knows no user language) and ``params`` fill its named placeholders; the signalling
+    consumer translates it into the connected person's language (meetings/consumers.py)."""
+
+    def __init__(self, code: str, message: str, **params: Any) -> None:
+        super().__init__(message % params if params else message)
         self.code = code
         self.message = message
+        self.params = params
+
+    def frame(self, **extra: Any) -> dict:
+        """The ``error`` frame: ``message`` in Chinese and, when it has placeholders, the ``msgid``
+        and ``params`` the consumer translates it from."""
+        out = {"type": "error", "code": self.code, "message": str(self), **extra}
+        if self.params:
+            out.update(msgid=self.message, params=self.params)
+        return out
 
 
 class TokenBucket:
@@ -374,14 +388,14 @@ class Room:
                    mode: str = "video", session_id: Optional[str] = None,
                    presenter: Optional[int] = None) -> Session:
         if self.ended:
-            raise SignallingError("ended", "会议已结束")
+            raise SignallingError("ended", gettext_noop("会议已结束"))
         if presenter is not None and not self.presenter_known:
             self.presenter, self.presenter_known = presenter, True
         if mode not in MODES:
             mode = "video"
         # Joining twice (a second tab, or a reconnect): the older session is replaced.
         for old in [s for s in self.sessions.values() if s.person_id == person_id]:
-            await self._safe_send(old, {"type": "replaced", "message": "您已在其他窗口或设备加入本会议"})
+            await self._safe_send(old, {"type": "replaced", "message": gettext_noop("您已在其他窗口或设备加入本会议")})
             await self._drop(old)
         session = Session(id=session_id or uuid.uuid4().hex[:12], person_id=person_id,
                           name=name, send=send, is_host=is_host, mode=mode)
@@ -434,24 +448,22 @@ class Room:
             return
         if not session.bucket.take():
             await self._safe_send(session, {"type": "error", "code": "rate_limited",
-                                            "message": "消息过于频繁，请稍后再试"})
+                                            "message": gettext_noop("消息过于频繁，请稍后再试")})
             return
         try:
             if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-                raise SignallingError("bad_message", "无法识别的信令消息")
+                raise SignallingError("bad_message", gettext_noop("无法识别的信令消息"))
             handler = getattr(self, "_on_" + message["type"], None)
             if handler is None:
-                raise SignallingError("bad_message", "无法识别的信令消息类型")
+                raise SignallingError("bad_message", gettext_noop("无法识别的信令消息类型"))
             await handler(session, message)
         except SignallingError as exc:
-            await self._safe_send(session, {"type": "error", "code": exc.code,
-                                            "message": exc.message,
-                                            "request": message.get("type")
-                                            if isinstance(message, dict) else None})
+            await self._safe_send(session, exc.frame(request=message.get("type")
+                                                     if isinstance(message, dict) else None))
         except Exception:
             logger.exception("signalling message failed in room %s", self.id)
             await self._safe_send(session, {"type": "error", "code": "internal",
-                                            "message": "处理信令时出错，请重试"})
+                                            "message": gettext_noop("处理信令时出错，请重试")})
 
     async def _safe_send(self, session: Session, message: dict) -> None:
         try:
@@ -464,15 +476,15 @@ class Room:
     def _parse_sdp(message: dict, kind: str) -> RTCSessionDescription:
         sdp = message.get("sdp")
         if not isinstance(sdp, str) or not sdp.strip() or len(sdp) > MAX_SDP:
-            raise SignallingError("bad_sdp", "会话描述(SDP)无效")
+            raise SignallingError("bad_sdp", gettext_noop("会话描述(SDP)无效"))
         try:
             if not sdp.lstrip().startswith("v=0"):
                 raise ValueError("no version line")
             parsed = SessionDescription.parse(sdp)
         except Exception:
-            raise SignallingError("bad_sdp", "会话描述(SDP)格式错误")
+            raise SignallingError("bad_sdp", gettext_noop("会话描述(SDP)格式错误"))
         if not any(m.kind in ("audio", "video") for m in parsed.media):
-            raise SignallingError("bad_sdp", "会话描述(SDP)中没有音视频")
+            raise SignallingError("bad_sdp", gettext_noop("会话描述(SDP)中没有音视频"))
         if kind == "offer":
             for media in parsed.media:
                 if media.kind not in ("audio", "video"):
@@ -481,29 +493,29 @@ class Room:
                 if not names & {n.lower() for n in ALLOWED_CODECS[media.kind]}:
                     raise SignallingError(
                         "unsupported_codec",
-                        "不支持的媒体编码：音频需要 Opus，视频需要 VP8 或 H.264")
+                        gettext_noop("不支持的媒体编码：音频需要 Opus，视频需要 VP8 或 H.264"))
         return RTCSessionDescription(sdp=sdp, type=kind)
 
     async def _on_offer(self, session: Session, message: dict) -> None:
         if message.get("pc") != "pub":
-            raise SignallingError("out_of_order", "服务器只接受发布连接(pub)的 offer")
+            raise SignallingError("out_of_order", gettext_noop("服务器只接受发布连接(pub)的 offer"))
         description = self._parse_sdp(message, "offer")
         tracks = message.get("tracks") or {}
         if not isinstance(tracks, dict):
-            raise SignallingError("bad_message", "tracks 必须是对象")
+            raise SignallingError("bad_message", gettext_noop("tracks 必须是对象"))
         pc = session.pub
         if pc is None:
             pc = session.pub = RTCPeerConnection(_ice_configuration(self.ice_servers))
             pc.on("connectionstatechange", lambda: self._on_pub_state(session, pc))
         if pc.signalingState != "stable":
-            raise SignallingError("out_of_order", "上一次协商尚未完成")
+            raise SignallingError("out_of_order", gettext_noop("上一次协商尚未完成"))
         try:
             await pc.setRemoteDescription(description)
         except Exception as exc:
             if session.pub is pc and pc.remoteDescription is None:
                 session.pub = None
                 await pc.close()
-            raise SignallingError("bad_sdp", f"无法接受该会话描述：{exc}")
+            raise SignallingError("bad_sdp", gettext_noop("无法接受该会话描述：%(reason)s"), reason=str(exc))
         # Mark every remote track before its receiver starts (no await in between).
         for transceiver in pc.getTransceivers():
             if transceiver.receiver.track is not None:
@@ -566,7 +578,7 @@ class Room:
         if refused:
             await self._safe_send(session, {
                 "type": "error", "code": "not_presenter", "request": "offer",
-                "message": "只有主讲人或主持人可以共享屏幕或发送第二路视频，主持人移交主讲后自动生效"})
+                "message": gettext_noop("只有主讲人或主持人可以共享屏幕或发送第二路视频，主持人移交主讲后自动生效")})
         await self._resync_all()
         await self._broadcast_roster()
 
@@ -746,15 +758,15 @@ class Room:
 
     async def _on_answer(self, session: Session, message: dict) -> None:
         if message.get("pc") != "sub":
-            raise SignallingError("out_of_order", "服务器只接受订阅连接(sub)的 answer")
+            raise SignallingError("out_of_order", gettext_noop("服务器只接受订阅连接(sub)的 answer"))
         pc = session.sub
         if pc is None or not session.sub_offered or pc.signalingState != "have-local-offer":
-            raise SignallingError("out_of_order", "没有等待应答的 offer")
+            raise SignallingError("out_of_order", gettext_noop("没有等待应答的 offer"))
         description = self._parse_sdp(message, "answer")
         try:
             await pc.setRemoteDescription(description)
         except Exception as exc:
-            raise SignallingError("bad_sdp", f"无法接受该应答：{exc}")
+            raise SignallingError("bad_sdp", gettext_noop("无法接受该应答：%(reason)s"), reason=str(exc))
         session.sub_offered = False
         if session.sub_pending:
             await self._offer_sub(session)
@@ -784,12 +796,12 @@ class Room:
     async def _on_candidate(self, session: Session, message: dict) -> None:
         pc = session.pub if message.get("pc") == "pub" else session.sub
         if pc is None or pc.remoteDescription is None:
-            raise SignallingError("out_of_order", "连接尚未协商，不能添加候选地址")
+            raise SignallingError("out_of_order", gettext_noop("连接尚未协商，不能添加候选地址"))
         cand = message.get("candidate")
         if not cand:
             return  # end of candidates
         if not isinstance(cand, dict) or not isinstance(cand.get("candidate"), str):
-            raise SignallingError("bad_message", "候选地址格式错误")
+            raise SignallingError("bad_message", gettext_noop("候选地址格式错误"))
         text = cand["candidate"]
         if text.startswith("candidate:"):
             text = text[len("candidate:"):]
@@ -801,13 +813,13 @@ class Room:
             candidate.sdpMLineIndex = cand.get("sdpMLineIndex")
             await pc.addIceCandidate(candidate)
         except Exception:
-            raise SignallingError("bad_message", "候选地址格式错误")
+            raise SignallingError("bad_message", gettext_noop("候选地址格式错误"))
 
     # ----------------------------------------------------- per-viewer choices
     async def _on_mode(self, session: Session, message: dict) -> None:
         mode = message.get("mode")
         if mode not in MODES:
-            raise SignallingError("bad_message", "接收模式只能是 video、small 或 audio")
+            raise SignallingError("bad_message", gettext_noop("接收模式只能是 video、small 或 audio"))
         await self.set_mode(session.id, mode)
 
     async def set_mode(self, session_id: str, mode: str) -> None:
@@ -820,7 +832,7 @@ class Room:
         kind = message.get("kind")
         sources = {"audio": ["mic"], "video": ["camera", "small"], "screen": ["screen"]}.get(kind)
         if sources is None:
-            raise SignallingError("bad_message", "kind 只能是 audio、video 或 screen")
+            raise SignallingError("bad_message", gettext_noop("kind 只能是 audio、video 或 screen"))
         on = bool(message.get("on", True))
         for source in sources:
             pub = session.publications.get(source)
@@ -835,12 +847,12 @@ class Room:
         await self._broadcast_roster()
 
     async def _on_join(self, session: Session, message: dict) -> None:
-        raise SignallingError("out_of_order", "已经加入会议")
+        raise SignallingError("out_of_order", gettext_noop("已经加入会议"))
 
     # ------------------------------------------------------------ host commands
     async def _on_host(self, session: Session, message: dict) -> None:
         if not session.is_host:
-            raise SignallingError("forbidden", "只有主持人可以执行该操作")
+            raise SignallingError("forbidden", gettext_noop("只有主持人可以执行该操作"))
         action = message.get("action")
         target = message.get("target")
         await self.host_command(session, action, target)
@@ -850,7 +862,7 @@ class Room:
             if isinstance(target, str) and target.isdigit():
                 target = int(target)
             if target is not None and not isinstance(target, int):
-                raise SignallingError("bad_message", "请指定主讲人")
+                raise SignallingError("bad_message", gettext_noop("请指定主讲人"))
             await self.set_presenter(target)
             return
         if action == "end":
@@ -863,18 +875,18 @@ class Room:
             await self._broadcast_roster()
             return
         if action not in ("mute", "stop_video", "remove"):
-            raise SignallingError("bad_message", "未知的主持人操作")
+            raise SignallingError("bad_message", gettext_noop("未知的主持人操作"))
         victims = [s for s in self.sessions.values()
                    if s.person_id == target or s.id == target]
         if not victims:
-            raise SignallingError("not_found", "该参会人不在会议中")
+            raise SignallingError("not_found", gettext_noop("该参会人不在会议中"))
         for victim in victims:
             if action == "mute":
                 await self._mute(victim, ["mic"], "audio")
             elif action == "stop_video":
                 await self._mute(victim, ["camera", "small"], "video")
             elif action == "remove":
-                await self._safe_send(victim, {"type": "removed", "message": "您已被主持人移出会议"})
+                await self._safe_send(victim, {"type": "removed", "message": gettext_noop("您已被主持人移出会议")})
                 await self._drop(victim)
         await self._broadcast_roster()
 
@@ -884,12 +896,12 @@ class Room:
             if pub is not None:
                 pub.paused = True
         await self._safe_send(session, {"type": "muted", "kind": kind,
-                                        "message": "主持人已将您静音" if kind == "audio"
-                                        else "主持人已关闭您的视频"})
+                                        "message": gettext_noop("主持人已将您静音") if kind == "audio"
+                                        else gettext_noop("主持人已关闭您的视频")})
 
     async def end(self, by: Optional[int] = None) -> None:
         for session in list(self.sessions.values()):
-            await self._safe_send(session, {"type": "ended", "by": by, "message": "会议已结束"})
+            await self._safe_send(session, {"type": "ended", "by": by, "message": gettext_noop("会议已结束")})
         await self.close()
 
     # ---------------------------------------------------- roster and speaker
@@ -924,7 +936,7 @@ class Room:
         from .recorder import Recorder
 
         if self.recorder is not None:
-            raise SignallingError("busy", "已在录制中")
+            raise SignallingError("busy", gettext_noop("已在录制中"))
         self.recorder = Recorder(self, path, person_id=person_id)
         self.recorder.start()
 

@@ -108,7 +108,7 @@ class RoomHost:
             await room.join(person_id, name, send, is_host=is_host, mode=mode,
                             session_id=session_id, presenter=presenter)
         except SignallingError as exc:
-            await send({"type": "error", "code": exc.code, "message": exc.message})
+            await send(exc.frame())
 
     async def signal(self, meeting_id: Any, session_id: str, message: Any) -> None:
         room = self.room(meeting_id, create=False)
