@@ -128,7 +128,7 @@ def _get_meeting(meeting_id):
 def check_see(person, meeting_id):
     meeting = _get_meeting(meeting_id)
     if not can_see(person, meeting):
-        raise ActionError(_("您未被邀请参加此会议，无权查看。"), status=403)
+        raise ActionError(_("您未被邀请参加此会议，无权查看。"), status=403, code="not_invited")
     return meeting
 
 

@@ -144,3 +144,40 @@ def test_it_fills_in_a_room_error_with_placeholders_in_the_persons_language():
                        "message": "Cannot accept this answer: DTLS fingerprint missing"}
     consumer.language = "zh-hans"
     assert consumer._localised(frame)["message"] == "无法接受该应答：DTLS fingerprint missing"
+
+
+@pytest.mark.django_db
+def test_it_gives_an_english_speaking_host_the_attendance_report_in_english(client_for, county_secretary,
+                                                                          village_cadre, units):
+    import pdfplumber
+
+    from meetings.actions import do_check_in, do_host_command, do_participant_joined, do_start_checkin
+    from tests.meetings_support import schedule as schedule_now
+
+    training = schedule_now(county_secretary, kind="training", title="农村人居环境整治培训",
+                            unit_ids=[units["人民路社区"].id])
+    do_participant_joined(county_secretary, training, "video", session_key="h")
+    do_participant_joined(village_cadre, training, "audio", session_key="c")
+    do_start_checkin(county_secretary, training, 5)
+    do_check_in(village_cadre, training)
+    do_host_command(county_secretary, training, "end")
+    host = client_for(county_secretary)
+
+    res = host.get(f"/meetings/{training.id}/attendance.csv", HTTP_ACCEPT_LANGUAGE="en")
+    assert res.status_code == 200
+    rows = list(csv.reader(io.StringIO(res.content.decode("utf-8").lstrip("\ufeff"))))
+    assert rows[0] == ["Unit", "Name", "Attended", "Minutes online", "First joined", "Last left", "Mode",
+                       "Check-in"]
+    cadre = [r for r in rows if r[1] == "褚书记"][0]  # names stay as they are
+    assert cadre[2] == "Present" and cadre[6] == "Audio only" and cadre[7] == "Checked in"
+    assert [r[1] for r in rows if r[0] == "Personal invitations and hosts"] == ["吴秘书"]
+    assert "Attendance" in res["Content-Disposition"]  # the download's name, too
+
+    chinese = host.get(f"/meetings/{training.id}/attendance.csv")
+    assert chinese.content.decode("utf-8").lstrip("\ufeff").startswith("单位,姓名,是否出席")
+
+    pdf = host.get(f"/meetings/{training.id}/attendance.pdf", HTTP_ACCEPT_LANGUAGE="en")
+    with pdfplumber.open(io.BytesIO(pdf.content)) as doc:
+        text = doc.pages[0].extract_text()
+    assert "attendance report" in text.lower() and "Generated" in text
+    assert "出勤报告" not in text and "应到" not in text and "生成时间" not in text
