@@ -16,6 +16,7 @@ from documents.models import (
     ReceiptState,
     Reply,
 )
+from documents.reminders import reminder_text
 from office.errors import ActionError
 from office.models import Unit
 
@@ -98,14 +99,15 @@ def receipt_row(r, now=None):
     d = r.document
     return {
         "receipt_id": r.id, "document_id": d.id, "title": d.title, "number": d.number, "doc_type": d.doc_type,
-        "urgency": d.urgency, "sender": d.unit.name, "unit": r.unit.name, "role": r.role, "state": r.state,
+        "doc_type_label": d.get_doc_type_display(), "urgency": d.urgency, "sender": d.unit.name, "unit": r.unit.name, "role": r.role, "state": r.state,
         "state_label": r.get_state_display(), "display_state": r.display_state(now),
         "delivered_at": r.delivered_at, "deadline": r.deadline, "registered_no": r.registered_no,
     }
 
 
 def document_row(d):
-    return {"id": d.id, "title": d.title, "number": d.number, "doc_type": d.doc_type, "urgency": d.urgency,
+    return {"id": d.id, "title": d.title, "number": d.number, "doc_type": d.doc_type,
+            "doc_type_label": d.get_doc_type_display(), "urgency": d.urgency,
             "unit": d.unit.name, "state": d.state, "state_label": d.get_state_display(), "created_at": d.created_at,
             "dispatched_at": d.dispatched_at}
 
@@ -142,7 +144,7 @@ def receipt_detail(r, person):
         "where_now": (holder.person.display_name if holder else ""),
         "replies": [{"id": x.id, "text": x.text, "by": x.created_name, "at": x.created_at,
                      "reply_document_id": x.reply_document_id} for x in r.replies.all()],
-        "reminders": [{"kind": x.kind, "message": x.message, "at": x.sent_at} for x in r.reminders.all()],
+        "reminders": [{"kind": x.kind, "message": reminder_text(x, r), "at": x.sent_at} for x in r.reminders.all()],
     }
 
 
@@ -153,7 +155,8 @@ def document_detail(doc, person):
     main = list(doc.main_recipients.all()[:500])
     cc = list(doc.cc_recipients.all()[:500])
     data = {
-        "id": doc.id, "title": doc.title, "doc_type": doc.doc_type, "urgency": doc.urgency,
+        "id": doc.id, "title": doc.title, "doc_type": doc.doc_type, "doc_type_label": doc.get_doc_type_display(),
+        "urgency": doc.urgency,
         "disclosure": doc.disclosure, "state": doc.state, "state_label": doc.get_state_display(),
         "number": doc.number, "unit": _unit(doc.unit), "co_issuers": [_unit(u) for u in doc.co_issuers.all()],
         "drafted_by": doc.drafted_by.display_name, "created_at": doc.created_at, "version": doc.version,
