@@ -61,7 +61,38 @@ TARGETED = {HostCommand.MUTE, HostCommand.STOP_VIDEO, HostCommand.REMOVE, HostCo
 
 # --------------------------------------------------------------------------- who may see what
 def member_unit_ids(person):
-    return list(Post.objects.active().filter(person_id=person.id).values_list("unit_id", flat=True))
+    """The units a person belongs to for invitations: their posts' units and, for a post in a
+    department (内设机构/科室), the units above it up to its government (县政府办公室 → 县政府):
+    inviting a unit invites the people of its departments too. Nearest units first."""
+    posts = list(Post.objects.active().filter(person_id=person.id).values_list("unit_id", "unit__kind", "unit__path"))
+    ids = [unit_id for unit_id, _kind, _path in posts]
+    chains = [[int(x) for x in path.strip("/").split("/")[:-1] if x][::-1]
+              for _unit_id, kind, path in posts if kind == UnitKind.DEPARTMENT]
+    if chains:
+        kinds = dict(Unit.objects.filter(id__in={a for chain in chains for a in chain}).values_list("id", "kind"))
+        for chain in chains:
+            for ancestor in chain:
+                ids.append(ancestor)
+                if kinds.get(ancestor) != UnitKind.DEPARTMENT:
+                    break  # the government the department belongs to
+    return list(dict.fromkeys(ids))
+
+
+def departments_of(unit_ids):
+    """{department id: the invited unit it belongs to} for the departments (内设机构/科室, nested
+    ones too) of `unit_ids`; a department invited in its own right is its own unit, not listed."""
+    invited = set(unit_ids)
+    owner = {}
+    frontier = {uid: uid for uid in invited}
+    while frontier:
+        below = {}
+        for dept_id, parent_id in Unit.objects.active().filter(
+                kind=UnitKind.DEPARTMENT, parent_id__in=list(frontier)).values_list("id", "parent_id"):
+            if dept_id in invited or dept_id in owner:
+                continue
+            owner[dept_id] = below[dept_id] = frontier[parent_id]
+        frontier = below
+    return owner
 
 
 def visible_meetings(person, unit_ids=None):
@@ -185,9 +216,14 @@ def _participant_ids(meeting):
     return set(Participant.objects.filter(meeting_id=meeting.id).values_list("person_id", flat=True))
 
 
+def _with_departments(unit_ids):
+    unit_ids = set(unit_ids)
+    return unit_ids | set(departments_of(unit_ids))
+
+
 def _notify_everyone(meeting, event):
     send_event(event, people=invited_person_ids(meeting) | _host_ids(meeting) | _participant_ids(meeting),
-               units=invited_unit_ids(meeting))
+               units=_with_departments(invited_unit_ids(meeting)))
 
 
 def _notify_room(meeting, event, extra=()):
@@ -357,7 +393,8 @@ def do_schedule(person, post, *, kind=MeetingKind.MEETING, title="", agenda="", 
                            "ends_at": meeting.ends_at, "people": [p.id for p in people],
                            "units": sorted(units), "co_hosts": [p.id for p in co_hosts]})
         send_event({"type": "meeting", "op": "invited", "meeting": meeting.id},
-                   people=[p.id for p in people] + [p.id for p in co_hosts] + [person.id], units=list(units))
+                   people=[p.id for p in people] + [p.id for p in co_hosts] + [person.id],
+                   units=_with_departments(units))
     return meeting
 
 
@@ -387,7 +424,7 @@ def do_invite(person, post, meeting, *, person_ids=(), unit_ids=(), levels=(), v
         audit.record("meeting.invite", person=person, post=post, obj=meeting, ip=ip,
                      data={"people": [p.id for p in new_people], "units": sorted(new_units)})
         send_event({"type": "meeting", "op": "invited", "meeting": meeting.id},
-                   people=[p.id for p in new_people] + [meeting.host_id], units=list(new_units))
+                   people=[p.id for p in new_people] + [meeting.host_id], units=_with_departments(new_units))
     return len(new_people), len(new_units)
 
 

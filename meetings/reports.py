@@ -2,7 +2,10 @@
 
 Read-only: builds plain dicts for the HTML page, the CSV, the PDF and the SVG chart.
 Minutes present are the union of a person's join→leave intervals (two tabs do not count
-twice), an open interval counting up to now (or to the meeting's end).
+twice), an open interval counting up to now (or to the meeting's end), clipped to the
+meeting's window: time in the room before the scheduled start does not count (people wait
+early; a host may open the room early), time after the scheduled end does count up to the
+moment the meeting really ends (trainings often overrun).
 """
 import csv
 import io
@@ -15,6 +18,7 @@ from django.utils.translation import gettext_lazy, pgettext, pgettext_lazy
 
 from office.models import Post
 
+from meetings.actions import departments_of
 from meetings.models import Attendance, CheckIn, Invitation, MediaMode, MeetingKind
 
 
@@ -33,17 +37,25 @@ def _merged_seconds(intervals):
     return total
 
 
+def counted_interval(row, meeting, now):
+    """The part of one attendance interval that counts: from the scheduled start (not earlier)
+    to the person's leaving, an open interval to the meeting's end or now."""
+    end_of_meeting = meeting.ended_at or now
+    start = max(row.joined_at, meeting.starts_at)
+    end = min(row.left_at or end_of_meeting, end_of_meeting)
+    return start, max(start, end)
+
+
 def person_summaries(meeting, now=None):
     """person id → {"minutes", "first_join", "last_leave", "mode", "online"} from the intervals."""
     now = now or timezone.now()
-    cap = meeting.ended_at or now
     by_person = defaultdict(list)
     for row in Attendance.objects.filter(meeting_id=meeting.id).only(
             "person_id", "joined_at", "left_at", "media_mode"):
         by_person[row.person_id].append(row)
     out = {}
     for person_id, rows in by_person.items():
-        intervals = [(r.joined_at, max(r.joined_at, r.left_at or cap)) for r in rows]
+        intervals = [counted_interval(r, meeting, now) for r in rows]
         video_seconds = sum((e - s).total_seconds() for (s, e), r in zip(intervals, rows)
                             if r.media_mode != MediaMode.AUDIO)
         audio_seconds = sum((e - s).total_seconds() for (s, e), r in zip(intervals, rows)
@@ -72,11 +84,16 @@ def attendance_report(meeting, now=None):
     invitations = list(Invitation.objects.filter(meeting_id=meeting.id).select_related("unit", "person"))
     unit_invites = [i for i in invitations if i.unit_id]
     person_invites = [i for i in invitations if i.person_id]
-    posts = (Post.objects.active().filter(unit_id__in=[i.unit_id for i in unit_invites])
-             .select_related("person").order_by("unit_id", "-is_leader", "id"))
+    invited_units = [i.unit_id for i in unit_invites]
+    # An invited unit's people include those of its departments (内设机构/科室).
+    owner = {uid: uid for uid in invited_units} | departments_of(invited_units)
+    posts = (Post.objects.active().filter(unit_id__in=list(owner))
+             .select_related("person").order_by("-is_leader", "id"))
     members = defaultdict(dict)
-    for post in posts:
-        members[post.unit_id].setdefault(post.person_id, post.person)
+    for uid in invited_units:
+        members[uid] = {}
+    for post in sorted(posts, key=lambda p: (owner[p.unit_id], p.unit_id != owner[p.unit_id])):
+        members[owner[post.unit_id]].setdefault(post.person_id, post.person)
     # People who attended for an invited unit but no longer hold a post there still count.
     for row in Attendance.objects.filter(meeting_id=meeting.id, unit_id__in=list(members) or [0]).select_related(
             "person"):
