@@ -12,11 +12,9 @@ signalling consumer (meetings/consumers.py, through database_sync_to_async):
 """
 import datetime
 import os
-import time
 from pathlib import Path
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -49,7 +47,7 @@ TITLE_MAX = 200
 AGENDA_MAX = 20_000
 CHAT_MAX = 500
 CHAT_RATE = 8  # messages per person per meeting …
-CHAT_WINDOW = 10  # … per this many seconds
+CHAT_WINDOW = 10  # … in any (sliding) span of this many seconds
 MAX_DURATION = datetime.timedelta(hours=24)
 PAST_GRACE = datetime.timedelta(minutes=5)  # "now" typed into a form is a minute old when it arrives
 MAX_INVITED_UNITS = 5000
@@ -711,23 +709,29 @@ def check_chat(person, meeting, text):
         raise ActionError(_("消息不能为空。"))
     if len(text) > CHAT_MAX:
         raise ActionError(_("消息过长：最多%(max)d个字，当前%(n)d个字。") % {"max": CHAT_MAX, "n": len(text)})
-    key = f"yw:chat:{meeting.id}:{person.id}:{int(time.time() // CHAT_WINDOW)}"
-    cache.add(key, 0, CHAT_WINDOW * 2)
-    try:
-        count = cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, CHAT_WINDOW * 2)
-        count = 1
-    if count > CHAT_RATE:
+    return meeting, text
+
+
+def check_chat_rate(person, meeting, now):
+    """At most CHAT_RATE messages in any CHAT_WINDOW seconds (a sliding window over the kept
+    messages, so no burst fits across a window boundary; refused attempts do not count).
+    Call it inside the transaction that writes the message, after locking the person's row."""
+    recent = ChatMessage.objects.filter(meeting_id=meeting.id, person_id=person.id,
+                                        at__gt=now - datetime.timedelta(seconds=CHAT_WINDOW)).count()
+    if recent >= CHAT_RATE:
         raise ActionError(_("发言太频繁：每%(s)d秒最多%(n)d条，请稍后再发。") % {"s": CHAT_WINDOW, "n": CHAT_RATE},
                           status=429)
-    return meeting, text
 
 
 def do_chat(person, meeting, text):
     meeting, text = check_chat(person, meeting, text)
     with transaction.atomic():
-        message = ChatMessage.objects.create(meeting=meeting, person=person,
+        # One person's messages are counted and written under a lock on their own row, so two
+        # requests at once cannot both take the last place in the window.
+        list(Person.objects.select_for_update().filter(id=person.id).values_list("id", flat=True))
+        now = timezone.now()
+        check_chat_rate(person, meeting, now)
+        message = ChatMessage.objects.create(meeting=meeting, person=person, at=now,
                                              person_name=(person.display_name or person.username)[:100], text=text)
         audit.record("meeting.chat", person=person, obj=meeting, data={"message": message.id, "length": len(text)})
         _notify_room(meeting, {"type": "meeting", "op": "chat", "meeting": meeting.id, "message": message.id})
