@@ -56,3 +56,31 @@ def test_it_labels_the_document_type_in_english(notice, client_for, county_secre
     page = client_for(county_secretary).get("/documents/?box=inbox", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert notice.title in page
     assert "<td>Notice</td>" in page and "<td>通知</td>" not in page
+
+
+def test_it_exports_the_distribution_tracking_in_english(units, notice, client_for, city_secretary):
+    import io
+
+    import pdfplumber
+
+    client = client_for(city_secretary)
+    rows = client.get(f"/api/documents/{notice.id}/tracking.csv", HTTP_ACCEPT_LANGUAGE="en").content \
+        .decode("utf-8-sig").splitlines()
+    assert rows[1].startswith("Recipient units,Main / copy,Status,Signed for by,Signed for at,")
+    assert rows[2].startswith("秦都区人民政府,Main recipient,")
+    pdf = client.get(f"/api/documents/{notice.id}/tracking.pdf", HTTP_ACCEPT_LANGUAGE="en")
+    with pdfplumber.open(io.BytesIO(pdf.content)) as doc:
+        text = doc.pages[0].extract_text()
+    assert "Distribution tracking:" in text and "Issued by:" in text
+    assert "公文分发跟踪" not in text and "发文机关" not in text
+
+
+def test_it_refuses_a_classified_file_in_english(client_for, city_secretary):
+    from django.utils import translation
+
+    from documents.classified import ClassifiedRefused
+
+    with translation.override("en"):
+        refusal = ClassifiedRefused("机密")
+    assert refusal.message.startswith("This file is marked “机密” (classified).")
+    assert refusal.status == 400 and refusal.code == "classified"
