@@ -563,6 +563,8 @@ class Room:
                 await self._unpublish(pub, renegotiate=False)
         for source in [s for s in session.held if s not in seen_sources]:
             self._release_held(session, source)
+        if self.recorder is not None:
+            self.recorder.on_change()  # a new publication may be what the recording shows
         if refused:
             await self._safe_send(session, {
                 "type": "error", "code": "not_presenter", "request": "offer",
@@ -602,6 +604,8 @@ class Room:
                     if pub is not None:
                         await self._unpublish(pub, renegotiate=False)
                         self._hold(session, source, pub.track, pub.receiver, pub.codec)
+        if self.recorder is not None:
+            self.recorder.on_change()  # the recording follows the presenter
         message = {"type": "presenter", "person": person_id}
         for session in list(self.sessions.values()):
             await self._safe_send(session, message)
@@ -916,6 +920,8 @@ class Room:
                                "person": best.person_id}
                     for session in list(self.sessions.values()):
                         await self._safe_send(session, message)
+                if self.recorder is not None:
+                    self.recorder.on_change()  # the recording's voice follows the speaker
         except asyncio.CancelledError:
             pass
 
