@@ -223,3 +223,47 @@ async def test_it_switches_to_the_presenters_camera_when_it_is_published_later(h
     frames = decoded_video(path)
     assert [size for size, _ in runs(s for _, s, _ in frames)] == [LARGE, SMALL]
     assert next(t for t, s, _ in frames if s == SMALL) < published + 1.5
+
+
+async def test_it_keeps_a_voice_a_moment_and_falls_back_to_the_presenter_when_nobody_speaks(
+        monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    from meetings.sfu import recorder as recorder_module
+
+    clock = [1000.0]
+    monkeypatch.setattr(recorder_module, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+
+    def person(sid, person_id):
+        session = SimpleNamespace(id=sid, person_id=person_id, publications={})
+        session.publications["mic"] = SimpleNamespace(
+            session=session, source="mic", kind="audio", codec="opus", paused=False, level=0.0,
+            sinks=[], request_keyframe=lambda subscribe=False: None)
+        return session
+
+    host, alice, bob = person("h", 1), person("a", 2), person("b", 3)
+    room = SimpleNamespace(sessions={s.id: s for s in (host, alice, bob)}, presenter=2, speaker=None)
+    recorder = recorder_module.Recorder(room, str(tmp_path / "x.webm"), person_id=1)
+    recorder.start()
+
+    def voice():
+        return next(s.id for s in (host, alice, bob) if s.publications["mic"] is recorder.audio.target)
+
+    assert voice() == "a"  # nobody speaks: the presenter's microphone, not the recording host's
+    bob.publications["mic"].level, room.speaker = 90.0, "b"
+    clock[0] += 0.5
+    recorder.on_change()
+    assert voice() == "a"  # a voice is kept at least a second
+    clock[0] += 0.6
+    recorder.on_change()
+    assert voice() == "b"  # then the recording follows the speaker
+    assert recorder.audio.next.pub is bob.publications["mic"] and bob.publications["mic"].sinks
+    bob.publications["mic"].level = 5.0  # bob falls silent; room.speaker still names him
+    clock[0] += 1.2
+    recorder.on_change()
+    assert voice() == "a"
+    alice.publications["mic"].paused = True  # the presenter is muted: the host's microphone
+    recorder.on_change()
+    assert voice() == "h"
+    await recorder.stop()
+    assert not any(s.publications["mic"].sinks for s in (host, alice, bob))

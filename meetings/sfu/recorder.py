@@ -96,7 +96,7 @@ class Lane:
         self.since = 0.0  # when the live source was chosen
         self.last_ms: Optional[int] = None
         self.switches = 0
-        self.sources: list = []  # (file ms, publication) at every switch, for tests/logs
+        self.sources: list = []  # (file ms, session id, source) of every source written
 
     @property
     def target(self) -> Any:
@@ -167,7 +167,10 @@ class Lane:
             if self.last_ms is not None:
                 at = max(at, self.last_ms + self.step)
             feed.offset = source_ms - at
-            self.sources.append((at, feed.pub))
+            pub = feed.pub
+            self.sources.append((at, pub.session.id, pub.source))
+            logger.debug("recording %s: %s from %s/%s at %d ms", self.recorder.path,
+                         self.kind, pub.session.id, pub.source, at)
         ms = int(round(source_ms - feed.offset))
         if ms < 0 or (self.last_ms is not None and ms <= self.last_ms):
             return  # late or duplicated: the file's timestamps only go forward
@@ -197,15 +200,6 @@ class Recorder:
         self.packets = {"video": 0, "audio": 0}
         self.duration = 0.0
         self.stopped = False
-
-    # Kept for callers that looked at the chosen publications directly.
-    @property
-    def video_pub(self) -> Any:
-        return self.video.target
-
-    @property
-    def audio_pub(self) -> Any:
-        return self.audio.target
 
     # ---------------------------------------------------------------- choosing
     def start(self) -> None:

@@ -49,6 +49,13 @@ Active speaker: from the RTP audio-level header extension (RFC 6464,
 ``urn:ietf:params:rtp-hdrext:ssrc-audio-level``, sent by browsers and by aiortc), read
 on every incoming audio RTP packet; if a publisher does not send it, from Opus packet
 sizes (speech frames are several times larger than comfort-noise/silence frames).
+
+Recording (:meth:`Room.start_recording`, :mod:`meetings.sfu.recorder`): the recorder is a
+sink on the publications it writes (packets, never frames) and follows the stage — a
+screen share, else the presenter's camera, else the recording host's — and the active
+speaker's voice, one voice at a time. The room tells it when that may have changed:
+``recorder.on_change()`` after a pub offer, a presenter handover and on every speaker
+tick, ``recorder.publication_gone(pub)`` when a publication ends.
 """
 
 from __future__ import annotations
