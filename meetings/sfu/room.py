@@ -49,6 +49,13 @@ Active speaker: from the RTP audio-level header extension (RFC 6464,
 ``urn:ietf:params:rtp-hdrext:ssrc-audio-level``, sent by browsers and by aiortc), read
 on every incoming audio RTP packet; if a publisher does not send it, from Opus packet
 sizes (speech frames are several times larger than comfort-noise/silence frames).
+
+Recording (:meth:`Room.start_recording`, :mod:`meetings.sfu.recorder`): the recorder is a
+sink on the publications it writes (packets, never frames) and follows the stage — a
+screen share, else the presenter's camera, else the recording host's — and the active
+speaker's voice, one voice at a time. The room tells it when that may have changed:
+``recorder.on_change()`` after a pub offer, a presenter handover and on every speaker
+tick, ``recorder.publication_gone(pub)`` when a publication ends.
 """
 
 from __future__ import annotations
@@ -586,6 +593,8 @@ class Room:
                 await self._unpublish(pub, renegotiate=False)
         for source in [s for s in session.held if s not in seen_sources]:
             self._release_held(session, source)
+        if self.recorder is not None:
+            self.recorder.on_change()  # a new publication may be what the recording shows
         if refused:
             await self._safe_send(session, {
                 "type": "error", "code": "not_presenter", "request": "offer",
@@ -625,6 +634,8 @@ class Room:
                     if pub is not None:
                         await self._unpublish(pub, renegotiate=False)
                         self._hold(session, source, pub.track, pub.receiver, pub.codec)
+        if self.recorder is not None:
+            self.recorder.on_change()  # the recording follows the presenter
         message = {"type": "presenter", "person": person_id}
         for session in list(self.sessions.values()):
             await self._safe_send(session, message)
@@ -954,6 +965,8 @@ class Room:
                                "person": best.person_id}
                     for session in list(self.sessions.values()):
                         await self._safe_send(session, message)
+                if self.recorder is not None:
+                    self.recorder.on_change()  # the recording's voice follows the speaker
         except asyncio.CancelledError:
             pass
 
