@@ -106,7 +106,12 @@ def server_main(kind, port, ready):
                 senders = [t.sender for pc in state["pcs"] for t in pc.getTransceivers()
                            if t.direction == "sendonly"]
             packets = sum(getattr(x, "_RTCRtpSender__packet_count", 0) for x in senders)
+            video_octets = sum(getattr(x, "_RTCRtpSender__octet_count", 0) for x in senders
+                               if x.kind == "video")
+            video_packets = sum(getattr(x, "_RTCRtpSender__packet_count", 0) for x in senders
+                                if x.kind == "video")
             return web.json_response({"video_frames_sent": frames, "packets_sent": packets,
+                                      "video_octets": video_octets, "video_packets": video_packets,
                                       "dropped": room.stats()["dropped"] if room else 0})
 
         app = web.Application()
@@ -183,15 +188,21 @@ async def relay_session(state, ws, send):
 
 
 # -------------------------------------------------------------------------- publisher
+NOISE_LEVELS = bytes(120 + (b % 16) for b in range(256))  # sensor-like noise, 16 grey levels
+
+
 def add_noise(frame, counter):
-    """A moving noisy block (a quarter of the picture) so VP8 needs its whole bitrate."""
+    """A moving noisy block (a quarter of the picture) so that VP8 needs its whole bitrate:
+    low-amplitude noise, as from a camera sensor, which VP8 holds at about 600 kbps at
+    640x480 (full-range random bytes would need over 2 Mbps even at the coarsest quantiser)."""
     w, h = frame.width, frame.height
     plane = frame.planes[0]
     stride = plane.line_size
     data = bytearray(bytes(plane))
     top = h // 4 + (counter * 4) % (h // 2 - h // 4)
     for row in range(top, top + h // 4):
-        data[row * stride + w // 4: row * stride + 3 * w // 4] = os.urandom(w // 2)
+        data[row * stride + w // 4: row * stride + 3 * w // 4] = \
+            os.urandom(w // 2).translate(NOISE_LEVELS)
     plane.update(bytes(data))
 
 
@@ -817,6 +828,10 @@ def run_step(kind, n, window, warmup=2.0, per_process=None):
         "server_fps": ((s1["video_frames_sent"] - s0["video_frames_sent"]) / wall / n)
         if kind == "sfu" else float("nan"),
         "server_dropped": s1["dropped"] - s0["dropped"],
+        "video_kbps": 8 * (s1["video_octets"] - s0["video_octets"]) / wall / max(1, n) / 1000,
+        "packets_per_viewer": (s1["packets_sent"] - s0["packets_sent"]) / wall / max(1, n),
+        "video_packets_per_frame": (s1["video_packets"] - s0["video_packets"])
+        / max(1, s1["video_frames_sent"] - s0["video_frames_sent"]),
         "us_per_packet": 1e6 * (c1 - c0) / max(1, s1["packets_sent"] - s0["packets_sent"]),
     }
 
@@ -838,8 +853,8 @@ def main():
     print("| server | viewers | server CPU % of a core | CPU % per viewer | publisher fps | server sent fps/viewer "
           "| viewer fps mean | viewer fps worst | frame loss % | latency ms (median; counting viewers: capture→last packet in) | viewers receiving "
           "| server CPU µs per packet sent | viewers per core (projected) | decoding viewer fps / latency ms "
-          "| frames checked by decoding (keyframes, all of the decoding viewer): wrong counter / undecodable | viewer-side CPU % per viewer | load avg (2 cores) |")
-    print("| --- " * 17 + "|")
+          "| frames checked by decoding (keyframes, all of the decoding viewer): wrong counter / undecodable | viewer-side CPU % per viewer | video kbps per viewer | RTP packets/s per viewer (video packets per frame) | load avg (2 cores) |")
+    print("| --- " * 19 + "|")
     rows = []
     for kind, n in plan:
         row = run_step(kind, n, args.window, per_process=args.per_process)
@@ -849,6 +864,7 @@ def main():
               f"| {row['loss']:.2f} | {row['latency_ms']:.0f} | {row['connected']}/{row['viewers']} ({row['tapped']} tapped) "
               f"| {row['us_per_packet']:.0f} | {100.0 / max(row['cpu_per_viewer'], 1e-9):.0f} "
               f"| {row['sample_fps']:.1f} / {row['sample_latency_ms']:.0f} | {row['keys']}: {row['bad_keys']} / {row['broken_keys']} | {row['viewer_cpu']:.2f} "
+              f"| {row['video_kbps']:.0f} | {row['packets_per_viewer']:.0f} ({row['video_packets_per_frame']:.1f}) "
               f"| {row['load']:.1f} |", flush=True)
     for kind in ("sfu", "relay"):
         # only steps the viewers really got (>= 29 fps, no catch-up burst, < 1 % loss): a

@@ -49,6 +49,13 @@ Active speaker: from the RTP audio-level header extension (RFC 6464,
 ``urn:ietf:params:rtp-hdrext:ssrc-audio-level``, sent by browsers and by aiortc), read
 on every incoming audio RTP packet; if a publisher does not send it, from Opus packet
 sizes (speech frames are several times larger than comfort-noise/silence frames).
+
+Recording (:meth:`Room.start_recording`, :mod:`meetings.sfu.recorder`): the recorder is a
+sink on the publications it writes (packets, never frames) and follows the stage — a
+screen share, else the presenter's camera, else the recording host's — and the active
+speaker's voice, one voice at a time. The room tells it when that may have changed:
+``recorder.on_change()`` after a pub offer, a presenter handover and on every speaker
+tick, ``recorder.publication_gone(pub)`` when a publication ends.
 """
 
 from __future__ import annotations
@@ -83,6 +90,7 @@ SUBSCRIBE_PLI_COALESCE = 0.1  # subscribe-triggered PLIs closer than this are me
 VIDEO_BUFFER = 60  # encoded frames (~2 s) buffered per viewer before it is resynced on a keyframe
 AUDIO_BUFFER = 50  # Opus frames (~1 s)
 SPEAKER_INTERVAL = 0.4
+ROSTER_COALESCE = 0.2  # seconds: roster changes within this go out as one "participants"
 SPEAKER_THRESHOLD = 30.0  # loudness (127 - dBov level) above which someone "speaks"
 RATE_PER_SECOND = 20.0  # signalling messages per session per second (token bucket)
 RATE_BURST = 40.0
@@ -153,6 +161,8 @@ class SubscriberTrack(MediaStreamTrack):
         self.need_rebase = False
         self.delivered = 0
         self.dropped = 0
+        # set by the viewer's ForwardingSender once it runs: frame -> sent now (bool)
+        self.direct_writer: Optional[Callable[[forwarding.SharedFrame, int], bool]] = None
 
     def attach(self, publication: Optional["Publication"]) -> None:
         if publication is self.publication:
@@ -174,6 +184,15 @@ class SubscriberTrack(MediaStreamTrack):
             if not packet.is_keyframe:
                 return
             self.waiting_keyframe = False
+        if not self.queue and self.direct_writer is not None:
+            # The viewer's sender is idle: write the frame now instead of waking its task.
+            try:
+                if self.direct_writer(shared, self._timestamp(packet.pts)):
+                    self.delivered += 1
+                    return
+            except Exception:
+                logger.exception("direct write to a viewer failed; queueing instead")
+                self.direct_writer = None
         if len(self.queue) >= self.maxlen:
             # A viewer too slow to keep up: drop what is buffered and resync on a keyframe.
             self.dropped += len(self.queue)
@@ -187,6 +206,16 @@ class SubscriberTrack(MediaStreamTrack):
         self.queue.append(shared)
         self.event.set()
 
+    def _timestamp(self, pts: int) -> int:
+        """The viewer's RTP timestamp for a frame of the current source (idempotent per frame:
+        a rebase after a source switch happens once, on that source's first frame)."""
+        if self.need_rebase:
+            step = 3000 if self.kind == "video" else 960
+            self.offset = self.last_out + step - pts
+            self.need_rebase = False
+        self.last_out = pts + self.offset
+        return self.last_out
+
     async def recv(self) -> forwarding.ForwardedFrame:
         while not self.queue:
             if self.readyState != "live":
@@ -194,16 +223,13 @@ class SubscriberTrack(MediaStreamTrack):
             self.event.clear()
             await self.event.wait()
         shared = self.queue.popleft()
-        pts = shared.packet.pts  # time base = the codec's RTP clock (forwarding.py)
-        if self.need_rebase:
-            step = 3000 if self.kind == "video" else 960
-            self.offset = self.last_out + step - pts
-            self.need_rebase = False
-        self.last_out = pts + self.offset
+        # pts: time base = the codec's RTP clock (forwarding.py)
+        timestamp = self._timestamp(shared.packet.pts)
         self.delivered += 1
-        return forwarding.ForwardedFrame(shared, self.last_out)
+        return forwarding.ForwardedFrame(shared, timestamp)
 
     def stop(self) -> None:
+        self.direct_writer = None
         if self.publication is not None:
             self.publication.subscribers.discard(self)
             self.publication = None
@@ -382,6 +408,8 @@ class Room:
         self.presenter: Optional[int] = None  # person id a host handed presenting to
         self.presenter_known = False  # set by a handover (or the meeting's record at a join)
         self._speaker_task = asyncio.ensure_future(self._speaker_loop())
+        self._roster_dirty = False
+        self._roster_task: Optional[asyncio.Task] = None
 
     # ----------------------------------------------------------------- sessions
     async def join(self, person_id: int, name: str, send: SendFn, *, is_host: bool = False,
@@ -435,6 +463,8 @@ class Room:
     async def close(self) -> None:
         self.ended = True
         self._speaker_task.cancel()
+        if self._roster_task is not None:
+            self._roster_task.cancel()
         if self.recorder is not None:
             await self.stop_recording()
         for session in list(self.sessions.values()):
@@ -575,6 +605,8 @@ class Room:
                 await self._unpublish(pub, renegotiate=False)
         for source in [s for s in session.held if s not in seen_sources]:
             self._release_held(session, source)
+        if self.recorder is not None:
+            self.recorder.on_change()  # a new publication may be what the recording shows
         if refused:
             await self._safe_send(session, {
                 "type": "error", "code": "not_presenter", "request": "offer",
@@ -614,6 +646,8 @@ class Room:
                     if pub is not None:
                         await self._unpublish(pub, renegotiate=False)
                         self._hold(session, source, pub.track, pub.receiver, pub.codec)
+        if self.recorder is not None:
+            self.recorder.on_change()  # the recording follows the presenter
         message = {"type": "presenter", "person": person_id}
         for session in list(self.sessions.values()):
             await self._safe_send(session, message)
@@ -909,9 +943,24 @@ class Room:
         return [s.describe() for s in self.sessions.values()]
 
     async def _broadcast_roster(self) -> None:
-        message = {"type": "participants", "participants": self.roster(), "presenter": self.presenter}
-        for session in list(self.sessions.values()):
-            await self._safe_send(session, message)
+        """Send everyone the roster, coalesced: changes within ROSTER_COALESCE go out as one
+        roster. (Sent at once per change, 250 people joining a training would cost 250² roster
+        messages of up to 250 entries each.)"""
+        self._roster_dirty = True
+        if self._roster_task is None or self._roster_task.done():
+            self._roster_task = asyncio.ensure_future(self._flush_roster())
+
+    async def _flush_roster(self) -> None:
+        try:
+            while self._roster_dirty and not self.ended:
+                await asyncio.sleep(ROSTER_COALESCE)
+                self._roster_dirty = False
+                message = {"type": "participants", "participants": self.roster(),
+                           "presenter": self.presenter}
+                for session in list(self.sessions.values()):
+                    await self._safe_send(session, message)
+        except asyncio.CancelledError:
+            pass
 
     async def _speaker_loop(self) -> None:
         try:
@@ -928,6 +977,8 @@ class Room:
                                "person": best.person_id}
                     for session in list(self.sessions.values()):
                         await self._safe_send(session, message)
+                if self.recorder is not None:
+                    self.recorder.on_change()  # the recording's voice follows the speaker
         except asyncio.CancelledError:
             pass
 
