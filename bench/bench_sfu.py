@@ -857,7 +857,7 @@ def main():
     print("| --- " * 19 + "|")
     rows = []
     for kind, n in plan:
-        row = run_step(kind, n, args.window, per_process=args.per_process)
+        row = run_step(kind, n, args.window, warmup=2.0 + n / 64, per_process=args.per_process)
         rows.append(row)
         print(f"| {row['server']} | {row['viewers']} | {row['cpu']:.1f} | {row['cpu_per_viewer']:.2f} "
               f"| {row['publisher_fps']:.1f} | {row['server_fps']:.1f} | {row['fps_mean']:.1f} | {row['fps_min']:.1f} "
