@@ -12,6 +12,9 @@ Measured over a fixed window after warm-up: server CPU (process CPU time / wall 
 of one core) and per viewer; frames per second kept (mean and worst viewer); frame loss
 (gaps in the RTP timestamps each viewer receives); latency from capture.
 
+The server process is pinned to CPU 0 and every client to the other CPUs (BENCH_PIN=0
+turns it off), so the server's "% of a core" is its own core, undisturbed by the viewers.
+
 Viewers are cheap so that a 2-core machine holds a few hundred of them: up to 64 share a
 process, and all but one per run are counting viewers that never decode. Once connected,
 a counting viewer reads its RTP straight off its UDP socket (RtpTap: SRTP-unprotected
@@ -27,7 +30,7 @@ reads every painted counter: its fps and capture→decoded latency have their ow
 Then a meeting of --meeting (12) people with every camera on (320x240, ~600 kbps each):
 server CPU for its n·(n-1) forwarded streams.
 
-Usage: python bench/bench_sfu.py [--steps 1,32,64,128,192] [--per-process 64] [--relay-steps 1,4,8] [--window 5] [--meeting 12]
+Usage: python bench/bench_sfu.py [--steps 1,64,128,256] [--per-process 64] [--relay-steps 1,4,8] [--window 5] [--meeting 12]
 Prints one table row per (server, N), the marginal CPU per added viewer, and the meeting
 row. Bounded to about 2.5 minutes with the defaults. On a shared, loaded machine the
 viewers' own figures (fps, loss, latency) suffer first: the server-side columns (CPU, µs
@@ -52,6 +55,16 @@ if ROOT not in sys.path:
 VIEWERS_PER_PROCESS = 64  # counting viewers cost ~0.3-0.45 % of a core each (RtpTap)
 
 
+def pin(role):
+    """With 2 or more CPUs the server gets CPU 0 to itself and every client (publisher,
+    viewers) shares the others, so "% of a core" is literally the server's core and the
+    clients cannot slow the server down (BENCH_PIN=0 turns this off)."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(cpus) < 2 or os.environ.get("BENCH_PIN", "1") == "0":
+        return
+    os.sched_setaffinity(0, {cpus[0]} if role == "server" else set(cpus[1:]))
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -60,6 +73,7 @@ def free_port():
 
 # ----------------------------------------------------------------------------- server
 def server_main(kind, port, ready):
+    pin("server")
     import logging
 
     logging.basicConfig(level=logging.ERROR)
@@ -251,6 +265,7 @@ def encode_clip(width=320, height=240, frames=90, bitrate=600_000):
 
 
 def meeting_main(port, count, ready_count, start, stop, results, clip):
+    pin("client")
     """Participants of an every-camera-on meeting: each publishes a pre-encoded 320x240 VP8
     (~600 kbps) + Opus clip in real time and receives everyone else without decoding."""
     import fractions
@@ -410,6 +425,7 @@ def run_meeting(n, window, per_process=2, warmup=3.0):
 
 
 def publisher_main(port, t0, ready, stop, produced):
+    pin("client")
     import aiohttp
     from aiortc.codecs import vpx
 
@@ -593,6 +609,7 @@ def _join_vp8(parts):
 
 
 def viewers_main(port, count, t0, ready_count, start, stop, results, decode_first):
+    pin("client")
     """``count`` viewers in one process. At most one of them (decode_first) decodes every
     frame and reads the painted counter. The others get encoded frames (InlineFrames) and
     count them; they decode only keyframes (each decodable alone), which ties their RTP
@@ -838,7 +855,7 @@ def run_step(kind, n, window, warmup=2.0, per_process=None):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", default="1,32,64,128,192")
+    parser.add_argument("--steps", default="1,64,128,256")
     parser.add_argument("--relay-steps", default="1,4,8")
     parser.add_argument("--window", type=float, default=5.0)
     parser.add_argument("--meeting", type=int, default=12,
