@@ -124,7 +124,9 @@ def server_main(kind, port, ready):
                                if x.kind == "video")
             video_packets = sum(getattr(x, "_RTCRtpSender__packet_count", 0) for x in senders
                                 if x.kind == "video")
+            added = room.stats()["added_latency"] if room is not None else None
             return web.json_response({"video_frames_sent": frames, "packets_sent": packets,
+                                      "added_latency_ms": 1000 * added if added is not None else None,
                                       "video_octets": video_octets, "video_packets": video_packets,
                                       "dropped": room.stats()["dropped"] if room else 0})
 
@@ -845,6 +847,7 @@ def run_step(kind, n, window, warmup=2.0, per_process=None):
         "server_fps": ((s1["video_frames_sent"] - s0["video_frames_sent"]) / wall / n)
         if kind == "sfu" else float("nan"),
         "server_dropped": s1["dropped"] - s0["dropped"],
+        "added_ms": s1.get("added_latency_ms") if s1.get("added_latency_ms") is not None else float("nan"),
         "video_kbps": 8 * (s1["video_octets"] - s0["video_octets"]) / wall / max(1, n) / 1000,
         "packets_per_viewer": (s1["packets_sent"] - s0["packets_sent"]) / wall / max(1, n),
         "video_packets_per_frame": (s1["video_packets"] - s0["video_packets"])
@@ -870,8 +873,8 @@ def main():
     print("| server | viewers | server CPU % of a core | CPU % per viewer | publisher fps | server sent fps/viewer "
           "| viewer fps mean | viewer fps worst | frame loss % | latency ms (median; counting viewers: capture→last packet in) | viewers receiving "
           "| server CPU µs per packet sent | viewers per core (projected) | decoding viewer fps / latency ms "
-          "| frames checked by decoding (keyframes, all of the decoding viewer): wrong counter / undecodable | viewer-side CPU % per viewer | video kbps per viewer | RTP packets/s per viewer (video packets per frame) | load avg (2 cores) |")
-    print("| --- " * 19 + "|")
+          "| frames checked by decoding (keyframes, all of the decoding viewer): wrong counter / undecodable | viewer-side CPU % per viewer | video kbps per viewer | RTP packets/s per viewer (video packets per frame) | server added latency ms (last packet in → written to every viewer, median) | load avg (2 cores) |")
+    print("| --- " * 20 + "|")
     rows = []
     for kind, n in plan:
         row = run_step(kind, n, args.window, warmup=2.0 + n / 64, per_process=args.per_process)
@@ -882,6 +885,7 @@ def main():
               f"| {row['us_per_packet']:.0f} | {100.0 / max(row['cpu_per_viewer'], 1e-9):.0f} "
               f"| {row['sample_fps']:.1f} / {row['sample_latency_ms']:.0f} | {row['keys']}: {row['bad_keys']} / {row['broken_keys']} | {row['viewer_cpu']:.2f} "
               f"| {row['video_kbps']:.0f} | {row['packets_per_viewer']:.0f} ({row['video_packets_per_frame']:.1f}) "
+              f"| {row['added_ms']:.1f} "
               f"| {row['load']:.1f} |", flush=True)
     for kind in ("sfu", "relay"):
         # only steps the viewers really got (>= 29 fps, no catch-up burst, < 1 % loss): a
