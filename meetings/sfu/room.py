@@ -259,15 +259,22 @@ class Publication:
         self.packets = 0
         self.level = 0.0  # smoothed loudness for the active speaker
         self.level_from_ext = False
+        # Added latency, for room.stats(): from the arrival of a video frame's last RTP
+        # packet (marker bit) to the frame written to the last of its viewers, in seconds.
+        self.frame_in_at = 0.0
+        self.fanout_latency: collections.deque = collections.deque(maxlen=256)
         self.task = asyncio.ensure_future(self._pump())
-        if self.kind == "audio":
-            forwarding.on_rtp_packet(receiver, self._on_rtp)
+        forwarding.on_rtp_packet(receiver, self._on_rtp if self.kind == "audio" else self._on_video_rtp)
 
     def _on_rtp(self, rtp: Any) -> None:
         ext = rtp.extensions.audio_level
         if ext is not None:
             self.level_from_ext = True
             self._feed_level(127 - ext[1])
+
+    def _on_video_rtp(self, rtp: Any) -> None:
+        if rtp.marker:
+            self.frame_in_at = time.monotonic()
 
     def _feed_level(self, loudness: float) -> None:
         self.level = 0.8 * self.level + 0.2 * loudness
@@ -288,6 +295,9 @@ class Publication:
                     shared = forwarding.SharedFrame(packet, self.packer)
                     for sub in tuple(self.subscribers):
                         sub.push(shared)
+                    if self.kind == "video" and self.frame_in_at:
+                        self.fanout_latency.append(time.monotonic() - self.frame_in_at)
+                        self.frame_in_at = 0.0
         except (MediaStreamError, asyncio.CancelledError):
             pass
         except Exception:
@@ -1007,4 +1017,14 @@ class Room:
             "pli_sent": sum(p.pli_sent for p in pubs),
             "delivered": sum(sl.track.delivered for s in self.sessions.values() for sl in s.slots),
             "dropped": sum(sl.track.dropped for s in self.sessions.values() for sl in s.slots),
+            # median seconds from a video frame's last packet in to it written to every viewer
+            # it was not queued for (a viewer with a backlog gets it from its own sender)
+            "added_latency": _median([x for p in pubs for x in p.fanout_latency]),
         }
+
+
+def _median(values: list) -> Optional[float]:
+    if not values:
+        return None
+    values = sorted(values)
+    return values[len(values) // 2]
