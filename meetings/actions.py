@@ -60,34 +60,45 @@ TARGETED = {HostCommand.MUTE, HostCommand.STOP_VIDEO, HostCommand.REMOVE, HostCo
 # --------------------------------------------------------------------------- who may see what
 def member_unit_ids(person):
     """The units a person belongs to for invitations: their posts' units and, for a post in a
-    department (内设机构/科室), the units above it up to its government (县政府办公室 → 县政府):
-    inviting a unit invites the people of its departments too. Nearest units first."""
+    department, the units it belongs to: a 科室 belongs to its bureau, and a government's own
+    office (办公室, ``is_office``) belongs to the government (县政府办公室 → 县政府). A bureau
+    (县财政局) is a unit of its own: inviting the county does not invite every bureau.
+    Nearest units first."""
     posts = list(Post.objects.active().filter(person_id=person.id).values_list("unit_id", "unit__kind", "unit__path"))
     ids = [unit_id for unit_id, _kind, _path in posts]
-    chains = [[int(x) for x in path.strip("/").split("/")[:-1] if x][::-1]
+    chains = [[int(x) for x in path.strip("/").split("/") if x][::-1]
               for _unit_id, kind, path in posts if kind == UnitKind.DEPARTMENT]
     if chains:
-        kinds = dict(Unit.objects.filter(id__in={a for chain in chains for a in chain}).values_list("id", "kind"))
+        info = {uid: (kind, office) for uid, kind, office in Unit.objects.filter(
+            id__in={a for chain in chains for a in chain}).values_list("id", "kind", "is_office")}
         for chain in chains:
-            for ancestor in chain:
-                ids.append(ancestor)
-                if kinds.get(ancestor) != UnitKind.DEPARTMENT:
-                    break  # the government the department belongs to
+            for below, ancestor in zip(chain, chain[1:]):
+                kind = info.get(ancestor, (None, False))[0]
+                if kind == UnitKind.DEPARTMENT:
+                    ids.append(ancestor)  # a 科室's bureau
+                    continue
+                if info.get(below, (None, False))[1]:
+                    ids.append(ancestor)  # the government of its own office
+                break
     return list(dict.fromkeys(ids))
 
 
 def departments_of(unit_ids):
-    """{department id: the invited unit it belongs to} for the departments (内设机构/科室, nested
-    ones too) of `unit_ids`; a department invited in its own right is its own unit, not listed."""
+    """{department id: the invited unit it belongs to}: the sections (科室) of invited bureaus
+    and, for an invited government, its own office (办公室) and that office's sections — the
+    inverse of member_unit_ids. A department invited in its own right is not listed."""
     invited = set(unit_ids)
     owner = {}
     frontier = {uid: uid for uid in invited}
+    kinds = dict(Unit.objects.filter(id__in=list(invited)).values_list("id", "kind"))
     while frontier:
         below = {}
-        for dept_id, parent_id in Unit.objects.active().filter(
-                kind=UnitKind.DEPARTMENT, parent_id__in=list(frontier)).values_list("id", "parent_id"):
+        for dept_id, parent_id, office in Unit.objects.active().filter(
+                kind=UnitKind.DEPARTMENT, parent_id__in=list(frontier)).values_list("id", "parent_id", "is_office"):
             if dept_id in invited or dept_id in owner:
                 continue
+            if kinds.get(parent_id, UnitKind.DEPARTMENT) != UnitKind.DEPARTMENT and not office:
+                continue  # a government's bureau: a unit of its own
             owner[dept_id] = below[dept_id] = frontier[parent_id]
         frontier = below
     return owner
