@@ -195,6 +195,11 @@ async def room_command(meeting_id: Any, action: str, target: Any = None,
     if mode() == "external":
         return await ChannelBackend().command(meeting_id, action, target, path, person_id)
     host = embedded_host()
+    if host.loop is not None and host.loop.is_closed():
+        # the loop its rooms lived on is gone (a test's loop; a server's lives as long as
+        # the process): so are those rooms
+        host.loop = None
+        host.rooms.clear()
     if host.loop is not None and host.loop is not _running_loop():
         fut = asyncio.run_coroutine_threadsafe(
             host.command(meeting_id, action, target, path, person_id), host.loop)
