@@ -267,3 +267,39 @@ async def test_it_keeps_a_voice_a_moment_and_falls_back_to_the_presenter_when_no
     assert voice() == "h"
     await recorder.stop()
     assert not any(s.publications["mic"].sinks for s in (host, alice, bob))
+
+
+PLACEHOLDER = (640, 360)
+
+
+async def test_it_shows_a_still_card_until_someone_shows_video_and_then_records_it(  # noqa: F811
+        harness, monkeypatch, tmp_path):
+    counter = EncoderCounter().install(monkeypatch)
+    host = await harness.connect("host", 1, is_host=True, mic=True)  # a voice, no camera
+    cadre = await harness.connect("cadre", 2, camera=True, width=320, height=240)
+    await host.publish()
+    path = str(tmp_path / "voice-first.webm")
+    await harness.room.start_recording(path, person_id=1)
+    recorder = harness.room.recorder
+    assert await wait_until(lambda: recorder.origin is not None, 10)  # opened on the voice
+    await asyncio.sleep(2.5)
+    await cadre.publish()  # a camera comes on later
+    published = on_file_clock(recorder)
+    await asyncio.sleep(2.5)
+    end = on_file_clock(recorder)
+    assert await harness.room.stop_recording() == path
+
+    senders = [t.sender for p in (host, cadre) for t in p.pub.getTransceivers()]
+    assert counter.total > 0 and counter.server_encodes(senders) == 0
+    frames = decoded_video(path)
+    times = [t for t, _, _ in frames]
+    assert times == sorted(times) and len(set(times)) == len(times)
+    sequence = runs(s for _, s, _ in frames)
+    assert [size for size, _ in sequence] == [PLACEHOLDER, SMALL]
+    assert 2 <= sequence[0][1] <= 4  # the card about once a second until the camera came
+    first_camera = next(t for t, s, _ in frames if s == SMALL)
+    assert published - 0.1 < first_camera < published + 1.5
+    camera = [c for _, s, c in frames if s == SMALL]
+    assert len(camera) > 20 * (end - first_camera) and readable([f for f in frames if f[1] == SMALL])
+    # the voice runs through the whole file
+    assert heard(path, [(0.2, end - 0.1)], tones=(440, 880)) == [440]

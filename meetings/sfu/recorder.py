@@ -28,9 +28,13 @@ continuous, monotonic timeline whatever the sources. A new source may have anoth
 resolution: VP8 keyframes carry their size, decoders (libvpx, browsers) follow it; the
 WebM header gives the size of the first source.
 
-The file starts at the first video keyframe (a PLI is sent when recording starts); if
-nobody shows a VP8 video when audio arrives, the recording is audio only. Call
-:meth:`Recorder.stop` to finish the file; the duration is in ``Recorder.duration``.
+The file starts at the first video keyframe (a PLI is sent when recording starts), or at
+the first audio packet if nobody shows a VP8 video then. While nobody shows video, the
+video track carries a still card once a second (``placeholder.vp8``: "音频录制中，暂无视频
+画面", one VP8 keyframe made by scripts/make_recording_placeholder.py and committed — the
+server encodes nothing), so a camera or a screen share that appears later is recorded
+too and the player always has a picture. Call :meth:`Recorder.stop` to finish the file;
+the duration is in ``Recorder.duration``.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ import fractions
 import logging
 import struct
 import time
+from pathlib import Path
 from typing import Any, Optional
 
 import av
@@ -52,6 +57,18 @@ OPUS_HEAD = b"OpusHead" + struct.pack("<BBHIhB", 1, 2, 312, 48000, 0, 0)
 MIN_VOICE = 1.0  # seconds a voice is kept before the recording follows another speaker
 KEYFRAME_RETRY = 1.0  # seconds before a new video source is asked again for a keyframe
 MS = fractions.Fraction(1, 1000)  # WebM (Matroska) timestamps are in milliseconds
+PLACEHOLDER_FILE = Path(__file__).with_name("placeholder.vp8")
+PLACEHOLDER_SIZE = (640, 360)
+PLACEHOLDER_EVERY = 1.0  # seconds between still cards while nobody shows video
+PLACEHOLDER_GRACE = 2.0  # seconds a chosen source may take to send its keyframe before the card
+_placeholder: Optional[bytes] = None
+
+
+def placeholder_frame() -> bytes:
+    global _placeholder
+    if _placeholder is None:
+        _placeholder = PLACEHOLDER_FILE.read_bytes()
+    return _placeholder
 
 
 def vp8_size(data: bytes) -> Optional[tuple[int, int]]:
@@ -152,6 +169,8 @@ class Lane:
             if feed is not self.live or not self.recorder.ready(self.kind, packet):
                 return
             self.write(feed, packet)
+            if self.kind == "audio":
+                self.recorder.placeholder_tick()
         except Exception:
             logger.exception("recording %s: %s packet failed", self.recorder.path, self.kind)
 
@@ -200,6 +219,8 @@ class Recorder:
         self.packets = {"video": 0, "audio": 0}
         self.duration = 0.0
         self.stopped = False
+        self.placeholder_at = -PLACEHOLDER_EVERY
+        self.placeholder_frames = 0
 
     # ---------------------------------------------------------------- choosing
     def start(self) -> None:
@@ -291,24 +312,48 @@ class Recorder:
             self._open(*size)
             return True
         if self.video.target is None:
-            self._open()  # nobody shows video: an audio-only recording
+            self._open(*PLACEHOLDER_SIZE)  # nobody shows video (yet): the still card for now
             return True
         return False  # the file starts at the first video keyframe
 
-    def _open(self, width: int = 0, height: int = 0) -> None:
+    def _open(self, width: int, height: int) -> None:
         self.container = av.open(self.path, mode="w", format="webm")
-        if width and height:
-            stream = self.container.add_stream("libvpx", rate=30)
-            stream.width, stream.height = width, height
-            stream.pix_fmt = "yuv420p"
-            stream.time_base = MS
-            self.streams["video"] = stream
+        stream = self.container.add_stream("libvpx", rate=30)
+        stream.width, stream.height = width, height
+        stream.pix_fmt = "yuv420p"
+        stream.time_base = MS
+        self.streams["video"] = stream
         stream = self.container.add_stream("libopus", rate=48000)
         stream.layout = "stereo"
         stream.time_base = MS
         stream.codec_context.extradata = OPUS_HEAD
         self.streams["audio"] = stream
         self.origin = time.monotonic()
+
+    def placeholder_tick(self) -> None:
+        """While nobody's video is written, put the still card on the video track (driven by
+        the audio packets being written: no timer, nothing when nothing is recorded)."""
+        lane = self.video
+        if lane.live is not None or "video" not in self.streams or self.container is None:
+            return
+        now = time.monotonic()
+        if now - self.placeholder_at < PLACEHOLDER_EVERY:
+            return
+        if lane.next is not None and now - lane.since < PLACEHOLDER_GRACE:
+            return  # a new source is about to take over (its keyframe is on the way)
+        self.placeholder_at = now
+        at = int((now - self.origin) * 1000)
+        if lane.last_ms is not None:
+            at = max(at, lane.last_ms + lane.step)
+        out = av.Packet(placeholder_frame())
+        out.pts = out.dts = at
+        out.time_base = MS
+        out.is_keyframe = True
+        out.stream = self.streams["video"]
+        self.container.mux(out)
+        lane.last_ms = at
+        self.placeholder_frames += 1
+        self.duration = max(self.duration, at / 1000)
 
     async def stop(self) -> Optional[str]:
         self.stopped = True
