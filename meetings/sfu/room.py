@@ -43,7 +43,9 @@ the viewers' senders, which only packetise.
 
 Keyframes: a viewer's PLI/FIR is forwarded to the publisher as an RTCP PLI, at most
 one per second per publication (:data:`PLI_INTERVAL`); every new subscription (and a
-viewer whose buffer overflowed) asks for one immediately.
+viewer whose buffer overflowed) asks for one at once, merged with one already in flight
+or sent within :data:`SUBSCRIBE_PLI_COALESCE` — and looked at again later, so that a
+viewer never waits for its first picture longer than a keyframe's round trip.
 
 Active speaker: from the RTP audio-level header extension (RFC 6464,
 ``urn:ietf:params:rtp-hdrext:ssrc-audio-level``, sent by browsers and by aiortc), read
@@ -92,7 +94,8 @@ def gettext_noop(message: str) -> str:
     return message
 
 PLI_INTERVAL = 1.0  # seconds between keyframe requests forwarded to one publisher
-SUBSCRIBE_PLI_COALESCE = 0.1  # subscribe-triggered PLIs closer than this are merged
+SUBSCRIBE_PLI_COALESCE = 0.3  # subscribe-triggered PLIs closer than this are merged
+KEYFRAME_WAIT = 1.0  # seconds a requested keyframe may take before it is asked for again
 VIDEO_BUFFER = 60  # encoded frames (~2 s) buffered per viewer before it is resynced on a keyframe
 AUDIO_BUFFER = 50  # Opus frames (~1 s)
 SPEAKER_INTERVAL = 0.4
@@ -261,7 +264,9 @@ class Publication:
         self.paused = False  # muted by its owner or by the host
         self.last_pli = 0.0
         self.pli_sent = 0
-        self.pli_task: Optional[asyncio.Task] = None
+        self.keyframe_due: Optional[float] = None  # when the PLI now in flight was sent
+        self.keyframe_wanted = False  # a request was merged or held back: ask again if need be
+        self.recheck: Optional[asyncio.TimerHandle] = None
         self.packets = 0
         self.level = 0.0  # smoothed loudness for the active speaker
         self.level_from_ext = False
@@ -297,6 +302,9 @@ class Publication:
                     continue
                 for sink in self.sinks:
                     sink(packet)
+                if packet.is_keyframe and self.kind == "video":
+                    self.keyframe_due = None
+                    self.keyframe_wanted = False  # it reaches whoever asked meanwhile
                 if self.subscribers:
                     shared = forwarding.SharedFrame(packet, self.packer)
                     for sub in tuple(self.subscribers):
@@ -310,19 +318,43 @@ class Publication:
             logger.exception("relay of %s failed", self.source)
 
     def request_keyframe(self, subscribe: bool = False) -> None:
-        """Ask the publisher for a keyframe (PLI), rate-limited."""
+        """Ask the publisher for a keyframe (PLI), rate-limited — and never leave a viewer
+        waiting: a request that is merged into one in flight or held back by the rate limit
+        is looked at again when that one should have arrived, and repeated if a viewer still
+        waits for its first picture (a viewer that gets no packets sends no PLI itself)."""
         if self.kind != "video":
             return
         now = time.monotonic()
+        if self.keyframe_due is not None and now - self.keyframe_due < KEYFRAME_WAIT:
+            # one is on its way and reaches every viewer subscribed by then
+            self.keyframe_wanted = True
+            self._recheck_later(self.keyframe_due + KEYFRAME_WAIT - now)
+            return
         interval = SUBSCRIBE_PLI_COALESCE if subscribe else PLI_INTERVAL
         if now - self.last_pli < interval:
+            if subscribe:
+                self.keyframe_wanted = True
+                self._recheck_later(self.last_pli + interval - now)
             return
-        self.last_pli = now
+        self.keyframe_wanted = False
+        self.last_pli = self.keyframe_due = now
         self.pli_sent += 1
         asyncio.ensure_future(forwarding.request_keyframe(self.receiver))
 
+    def _recheck_later(self, delay: float) -> None:
+        if self.recheck is None:
+            self.recheck = asyncio.get_event_loop().call_later(max(0.0, delay), self._recheck)
+
+    def _recheck(self) -> None:
+        self.recheck = None
+        if self.keyframe_wanted or any(sub.waiting_keyframe for sub in self.subscribers):
+            self.request_keyframe(subscribe=True)
+
     def stop(self) -> None:
         self.task.cancel()
+        if self.recheck is not None:
+            self.recheck.cancel()
+            self.recheck = None
         for sub in tuple(self.subscribers):
             sub.attach(None)
 
