@@ -30,7 +30,7 @@ reads every painted counter: its fps and capture→decoded latency have their ow
 Then a meeting of --meeting (12) people with every camera on (320x240, ~600 kbps each):
 server CPU for its n·(n-1) forwarded streams.
 
-Usage: python bench/bench_sfu.py [--steps 1,64,128,256] [--per-process 64] [--relay-steps 1,4,8] [--window 5] [--meeting 12]
+Usage: python bench/bench_sfu.py [--steps 1,64,128,256,384] [--per-process 64] [--relay-steps 1,4,8] [--window 5] [--meeting 12]
 Prints one table row per (server, N), the marginal CPU per added viewer, and the meeting
 row. Bounded to about 2.5 minutes with the defaults. On a shared, loaded machine the
 viewers' own figures (fps, loss, latency) suffer first: the server-side columns (CPU, µs
@@ -858,7 +858,7 @@ def run_step(kind, n, window, warmup=2.0, per_process=None):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", default="1,64,128,256")
+    parser.add_argument("--steps", default="1,64,128,256,384")
     parser.add_argument("--relay-steps", default="1,4,8")
     parser.add_argument("--window", type=float, default=5.0)
     parser.add_argument("--meeting", type=int, default=12,
