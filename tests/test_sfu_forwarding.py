@@ -375,7 +375,7 @@ async def test_it_retransmits_lost_video_packets_a_viewer_asks_for(harness, monk
     assert video.counters == list(range(video.counters[0], video.counters[0] + len(video.counters)))
 
 
-def test_it_bounds_retransmissions_when_a_congested_viewer_repeats_its_nacks(monkeypatch):
+async def test_it_bounds_retransmissions_when_a_congested_viewer_repeats_its_nacks(monkeypatch):
     clock = [1000.0]
     monkeypatch.setattr(forwarding.time, "monotonic", lambda: clock[0])
     sender = type("Sender", (), {})()
