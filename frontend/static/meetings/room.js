@@ -331,21 +331,23 @@ function indexTracks(list) {
 }
 
 // ------------------------------------------------------------------ stats and weak links
-// Once a second we read the receiving connection's inbound-rtp statistics and judge the second:
-// "poor" when video loses more than 8 % of its packets, freezes (no frame decoded, a freeze
-// counted by the browser, frames held over a second in the jitter buffer), audio loses more than
-// 10 % of its packets or conceals more than 15 % of its samples, or the round trip exceeds 600 ms
-// (a rural line's buffers fill up and delay everything before they drop anything). The ladder, one step at a
-// time (like Jitsi's and LiveKit's automatic layer drops, down to "last N 0"):
+// Once a second we read the receiving connection's statistics and judge the second. It is
+// "poor" when video loses more than 8 % of its packets, stalls (no frame decoded, or a freeze
+// counted by the browser) with the link's fingerprints on it, or holds frames over a second in
+// the jitter buffer; when audio loses more than 10 % of its packets or conceals more than 15 %
+// of its samples; or when the round trip exceeds 600 ms (a rural line's buffers fill up and
+// delay everything before they drop anything). The ladder goes one step at a time, like
+// Jitsi's and LiveKit's automatic layer drops down to "last N 0":
 //   video → small  when 6 of the last 8 seconds were poor (banner proposing 仅音频)
 //   small → audio  the same again (banner with a one-click 恢复视频)
 // After a change the link settles for 4 s (renegotiation, a keyframe) before it is judged again.
 // Going back up is only offered, never forced: after 12 clean seconds in a row the downlink is
-// probed (a timed fetch of this page's own scripts, about 60 kB); if it carries enough, a banner
-// offers to restore video. A refused or failed offer waits twice as long next time, and so
-// does an accepted one that had to be taken back within a minute. Whoever takes video back
-// from the audio-only banner keeps it: for two minutes audio only is proposed, not imposed. A mode the person chose
-// with the 仅音频 button is theirs: nothing is switched or offered then.
+// measured (a timed fetch of this page's own scripts, about 60 kB, given up after 2.5 s); if it
+// carries enough, a banner offers video again. A declined or failed offer waits twice as long
+// next time, and so does an accepted one that had to be taken back within a minute. Whoever
+// takes video back from the audio-only banner keeps it: for two minutes audio only is proposed,
+// not imposed. A mode chosen with the 仅音频 button is the person's own: nothing is switched or
+// offered then.
 const LINK = {
   window: 8, downAfter: 6, settleMs: 4000, upAfter: 12, upAfterMax: 240,
   videoLoss: 0.08, audioLoss: 0.10, concealed: 0.15, jitterMs: 1000, rttMs: 600, queuedMs: 250,
