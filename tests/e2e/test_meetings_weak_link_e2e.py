@@ -179,6 +179,6 @@ def test_it_steps_a_cadre_on_a_weak_link_down_to_the_small_track_then_audio_and_
         return v && v.videoWidth > 160; }})()""", weak_link, 15000)
 
     # the host, on a good link throughout, never stepped down
-    assert host.evaluate("window.ywStats.mode") == "video"
+    assert host.evaluate("window.ywStats.mode") == "video", json.dumps(host.evaluate("window.ywStats.link"))
     assert host.evaluate("window.ywStats.link.steps") == [], json.dumps(host.evaluate("window.ywStats.link"))
     assert _modes(host)[village_cadre.id] == "video"

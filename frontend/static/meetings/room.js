@@ -332,12 +332,12 @@ function indexTracks(list) {
 
 // ------------------------------------------------------------------ stats and weak links
 // Once a second we read the receiving connection's statistics and judge the second. It is
-// "poor" when video loses more than 8 % of its packets, stalls (no frame decoded, or a freeze
-// counted by the browser) with the link's fingerprints on it, or holds frames over a second in
-// the jitter buffer; when audio loses more than 10 % of its packets or conceals more than 15 %
-// of its samples; or when the round trip exceeds 600 ms (a rural line's buffers fill up and
-// delay everything before they drop anything). The ladder goes one step at a time, like
-// Jitsi's and LiveKit's automatic layer drops down to "last N 0":
+// "poor" when video loses more than 8 % of its packets; when it stalls (no frame decoded, or a
+// freeze counted by the browser) or holds frames over a second in the jitter buffer, with our
+// link's fingerprints on it (see judge()); when audio loses more than 10 % of its packets or
+// conceals more than 15 % of its samples; or when the round trip exceeds 600 ms (a rural
+// line's buffers fill up and delay everything before they drop anything). The ladder goes one
+// step at a time, like Jitsi's and LiveKit's automatic layer drops down to "last N 0":
 //   video → small  when 6 of the last 8 seconds were poor (banner proposing 仅音频)
 //   small → audio  the same again (banner with a one-click 恢复视频)
 // After a change the link settles for 4 s (renegotiation, a keyframe) before it is judged again.
@@ -355,7 +355,7 @@ const LINK = {
 };
 const link = (stats.link = {
   state: "good", lossVideo: 0, lossAudio: 0, fps: null, jitterMs: 0, rttMs: null, kbps: 0, poor: 0, clean: 0,
-  offer: null, probeKbps: null, chosen: false, steps: [],
+  offer: null, probeKbps: null, chosen: false, steps: [], why: [],
 });
 let prevRtp = new Map();        // inbound-rtp id -> last report
 let prevBytes = null;
@@ -391,7 +391,7 @@ async function pollStats() {
       const who = live.get(info.session);
       // a camera that is off, or paused by the host, decodes nothing: that is not a weak link
       const expected = info.role !== "screen" && (!who || who.video !== false);
-      if (prev && prev.ssrc === r.ssrc) sample.video.push(videoSecond(prev, r, expected, sample));
+      if (prev && prev.ssrc === r.ssrc) sample.video.push(videoSecond(prev, r, expected));
     } else if (r.kind === "audio") {
       stats.audioPackets[String(info.person)] = r.packetsReceived || 0;
       if (prev && prev.ssrc === r.ssrc) sample.audio.push(audioSecond(prev, r));
@@ -402,7 +402,7 @@ async function pollStats() {
 
 function ratio(part, whole) { return whole > 0 ? part / whole : 0; }
 
-function videoSecond(a, b, expected, sample) {
+function videoSecond(a, b, expected) {
   const lost = Math.max(0, (b.packetsLost || 0) - (a.packetsLost || 0));
   const got = Math.max(0, (b.packetsReceived || 0) - (a.packetsReceived || 0));
   const frames = (b.framesDecoded || 0) - (a.framesDecoded || 0);
@@ -411,13 +411,8 @@ function videoSecond(a, b, expected, sample) {
   const freezes = (b.freezeCount || 0) - (a.freezeCount || 0);
   const frozenMs = 1000 * ((b.totalFreezesDuration || 0) - (a.totalFreezesDuration || 0));
   const loss = lost + got >= 10 ? ratio(lost, lost + got) : 0;
-  // A publisher's own low frame rate (its CPU, its uplink) is not our link: a stall or a freeze
-  // counts only with the link's fingerprints on it — packets lost, none arriving at all, or
-  // packets queueing (a full buffer on the way delays rather than drops).
   const stalled = expected && (frames <= 0 || freezes > 0 || frozenMs > 300);
-  const queued = jitterMs > LINK.queuedMs || (sample.rtt !== null && sample.rtt > LINK.queuedMs);
-  const frozen = stalled && (lost > 0 || got === 0 || queued);
-  return { loss, frames, jitterMs, frozen, poor: loss > LINK.videoLoss || frozen || jitterMs > LINK.jitterMs };
+  return { loss, lost, got, frames, jitterMs, stalled };
 }
 
 function audioSecond(a, b) {
@@ -427,7 +422,24 @@ function audioSecond(a, b) {
   const concealed = (b.concealedSamples || 0) - (a.concealedSamples || 0) - ((b.silentConcealedSamples || 0) - (a.silentConcealedSamples || 0));
   const loss = lost + got >= 10 ? ratio(lost, lost + got) : 0;
   const hidden = samples > 0 ? ratio(Math.max(0, concealed), samples) : 0;
-  return { loss, hidden, poor: loss > LINK.audioLoss || hidden > LINK.concealed };
+  return { loss, lost, got, hidden };
+}
+
+// Why this second was poor (empty: it was not). A publisher's own trouble (its CPU, its uplink,
+// its camera going quiet) also stalls video and makes audio conceal, for every viewer alike:
+// those count only with our link's fingerprints on them — packets lost on the way to us, a
+// round trip showing full buffers, or every stream silent at once.
+function judge(sample, video) {
+  const why = [];
+  const queued = sample.rtt !== null && sample.rtt > LINK.queuedMs;
+  const silent = sample.audio.length > 0 && sample.audio.every((x) => x.got === 0);
+  const ours = (x) => x.lost > 0 || queued || (x.got === 0 && silent);
+  if (sample.rtt !== null && sample.rtt > LINK.rttMs) why.push("rtt");
+  if (video.some((v) => v.loss > LINK.videoLoss)) why.push("video-loss");
+  if (video.some((v) => (v.stalled || v.jitterMs > LINK.jitterMs) && ours(v))) why.push("video-stall");
+  if (sample.audio.some((x) => x.loss > LINK.audioLoss)) why.push("audio-loss");
+  if (sample.audio.some((x) => x.hidden > LINK.concealed && (x.lost > 0 || queued))) why.push("audio-concealed");
+  return why;
 }
 
 function weakLink(sample) {
@@ -441,8 +453,9 @@ function weakLink(sample) {
   link.fps = video.length ? Math.min(...video.map((v) => v.frames)) : null;
   link.rttMs = sample.rtt === null ? null : Math.round(sample.rtt);
   if (now < settleUntil || (!video.length && !sample.audio.length)) return;
-  const poor = video.some((v) => v.poor) || sample.audio.some((a) => a.poor)
-    || (sample.rtt !== null && sample.rtt > LINK.rttMs);
+  const why = judge(sample, video);
+  const poor = why.length > 0;
+  if (poor) link.why = why;
   history.push(poor);
   if (history.length > LINK.window) history.shift();
   link.poor = history.filter(Boolean).length;
