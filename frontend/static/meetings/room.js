@@ -340,16 +340,16 @@ function indexTracks(list) {
 // step at a time, like Jitsi's and LiveKit's automatic layer drops down to "last N 0":
 //   video → small  when 6 of the last 8 seconds were poor (banner proposing 仅音频)
 //   small → audio  the same again (banner with a one-click 恢复视频)
-// After a change the link settles for 4 s (renegotiation, a keyframe) before it is judged again.
-// Going back up is only offered, never forced: after 12 clean seconds in a row the downlink is
+// After a change the link settles for 3 s (renegotiation, a keyframe) before it is judged again.
+// Going back up is only offered, never forced: after 8 clean seconds in a row the downlink is
 // measured (a timed fetch of this page's own scripts, about 60 kB, given up after 2.5 s); if it
-// carries enough, a banner offers video again. A declined or failed offer waits twice as long
+// carries enough, a banner offers video again. A declined or failed offer waits 1.5 times as long
 // next time, and so does an accepted one that had to be taken back within a minute. Whoever
 // takes video back from the audio-only banner keeps it: for two minutes audio only is proposed,
 // not imposed. A mode chosen with the 仅音频 button is the person's own: nothing is switched or
 // offered then.
 const LINK = {
-  window: 8, downAfter: 6, settleMs: 4000, upAfter: 12, upAfterMax: 240,
+  window: 8, downAfter: 6, settleMs: 3000, upAfter: 8, upAfterMax: 240, backoff: 1.5,
   videoLoss: 0.08, audioLoss: 0.10, concealed: 0.15, jitterMs: 1000, rttMs: 600, queuedMs: 250,
   probeMs: 2500, videoKbps: 1500, smallKbps: 300,
 };
@@ -375,10 +375,7 @@ async function pollStats() {
   const sample = { video: [], audio: [], bytes: 0, rtt: null };
   report.forEach((r) => {
     // the round trip of ICE's consent checks crosses the same queues as the media
-    if (r.type === "transport" && r.selectedCandidatePairId) {
-      const pair = report.get(r.selectedCandidatePairId);
-      if (pair && typeof pair.currentRoundTripTime === "number") sample.rtt = pair.currentRoundTripTime * 1000;
-    }
+    if (r.type === "transport" && r.selectedCandidatePairId) sample.rtt = roundTrip(report.get(r.selectedCandidatePairId));
     if (r.type !== "inbound-rtp") return;
     const info = tracksInfo[r.mid];
     if (!info || !info.session) return;
@@ -398,6 +395,22 @@ async function pollStats() {
     }
   });
   weakLink(sample);
+}
+
+// The round trip measured since the last second (consent checks come every few seconds), else
+// the last one for up to 6 s: a stale figure must not keep a drained line "full".
+let rttSeen = { total: 0, responses: 0, ms: null, at: 0 };
+function roundTrip(pair) {
+  if (!pair || typeof pair.totalRoundTripTime !== "number") return null;
+  const now = Date.now();
+  const responses = pair.responsesReceived || 0;
+  if (responses > rttSeen.responses) {
+    const ms = 1000 * (pair.totalRoundTripTime - rttSeen.total) / (responses - rttSeen.responses);
+    rttSeen = { total: pair.totalRoundTripTime, responses, ms, at: now };
+  } else if (responses < rttSeen.responses) {
+    rttSeen = { total: pair.totalRoundTripTime, responses, ms: null, at: now };  // a new connection
+  }
+  return rttSeen.ms !== null && now - rttSeen.at <= 6000 ? rttSeen.ms : null;
 }
 
 function ratio(part, whole) { return whole > 0 ? part / whole : 0; }
@@ -470,7 +483,7 @@ function weakLink(sample) {
 }
 
 function stepDown() {
-  if (autoSince && Date.now() - autoSince < 60000) upAfter = Math.min(LINK.upAfterMax, upAfter * 2);
+  if (autoSince && Date.now() - autoSince < 60000) backOff();
   autoSince = 0;
   const to = mode === "video" ? "small" : "audio";
   if (to === "audio" && Date.now() < holdUntil) {
@@ -515,6 +528,8 @@ async function probeKbps() {
   return Math.round(bytes * 8 / Math.max(1, performance.now() - started));
 }
 
+function backOff() { upAfter = Math.min(LINK.upAfterMax, Math.round(upAfter * LINK.backoff)); }
+
 async function probeUp() {
   probing = true;
   const kbps = await probeKbps();
@@ -523,13 +538,13 @@ async function probeUp() {
   if (mode === "video" || userChose) return;
   const to = kbps >= LINK.videoKbps ? "video" : (kbps >= LINK.smallKbps && mode === "audio" ? "small" : null);
   if (!to) {
-    link.clean = 0; upAfter = Math.min(LINK.upAfterMax, upAfter * 2);
+    link.clean = 0; backOff();
     return;
   }
   link.offer = to;
   linkBanner(to === "video" ? gettext("网络已好转，可以恢复高清视频。") : gettext("网络已好转，可以恢复视频（低清）。"), [
     [gettext("恢复视频"), () => { autoSince = Date.now(); applyMode(to); linkBanner(""); }],
-    [gettext("暂不"), () => { link.offer = null; link.clean = 0; upAfter = Math.min(LINK.upAfterMax, upAfter * 2); linkBanner(""); }],
+    [gettext("暂不"), () => { link.offer = null; link.clean = 0; backOff(); linkBanner(""); }],
   ]);
 }
 
