@@ -3,15 +3,16 @@
     link = WeakLink().create()          # namespace yw-weak-<pid>, 10.213.x.y/30 on both ends
     link.host_address                   # the host's end: bind a server here
     link.chromium                       # a wrapper that runs /usr/bin/chromium inside the namespace
-    link.shape("200kbit")               # tbf on the host's end: host → namespace is limited
-    link.shape("40kbit")                # tightened in place (tc qdisc change)
+    link.shape("120kbit")               # tbf on the host's end: host → namespace is limited
+    link.shape("72kbit")                # tightened in place (tc qdisc change)
     link.unshape()
     link.close()                        # always (finalizer): the links, the namespace, the wrapper
 
 Only the host → namespace direction is shaped (the egress of the host's veth end): what a
-browser in the namespace receives. tbf drops what does not fit into its bucket within the
-latency bound, so a stream above the rate loses packets, as on a congested rural uplink.
-(netem does not exist in this kernel; tbf, htb and pfifo do.)
+browser in the namespace receives. tbf queues what exceeds the rate up to its limit (burst +
+rate × latency: about a second at 120 kbit/s with a 16 kB burst) and drops the rest: the
+delay and the loss of a congested rural line. (netem does not exist in this kernel; tbf, htb
+and pfifo do.)
 
 Needs root (CI runs as root on this machine). Names are unique per process; namespaces left
 behind by a killed earlier run (its pid gone) are removed on create().

@@ -7,6 +7,12 @@ dropped by the kernel, as on a congested rural line. The host presents on the no
 bound to the host's end of the veth, which is the only way into the namespace: the cadre's
 signalling and its media (ICE finds the veth address among the SFU's host candidates) both
 cross the shaped link.
+
+The rates follow what is actually sent: the audio takes about 50 kbit/s on the wire, the small
+track at most 30 kbit/s, and the host's camera whatever its bandwidth estimate towards the SFU
+allows (on this machine about 100-250 kbit/s; a noise picture makes the encoder use all of it).
+So 120 kbit/s carries the small track with the audio but not the camera, and 72 kbit/s only
+the audio.
 """
 import datetime
 import json
