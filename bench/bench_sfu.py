@@ -12,6 +12,9 @@ Measured over a fixed window after warm-up: server CPU (process CPU time / wall 
 of one core) and per viewer; frames per second kept (mean and worst viewer); frame loss
 (gaps in the RTP timestamps each viewer receives); latency from capture.
 
+The server process is pinned to CPU 0 and every client to the other CPUs (BENCH_PIN=0
+turns it off), so the server's "% of a core" is its own core, undisturbed by the viewers.
+
 Viewers are cheap so that a 2-core machine holds a few hundred of them: up to 64 share a
 process, and all but one per run are counting viewers that never decode. Once connected,
 a counting viewer reads its RTP straight off its UDP socket (RtpTap: SRTP-unprotected
@@ -27,7 +30,7 @@ reads every painted counter: its fps and capture→decoded latency have their ow
 Then a meeting of --meeting (12) people with every camera on (320x240, ~600 kbps each):
 server CPU for its n·(n-1) forwarded streams.
 
-Usage: python bench/bench_sfu.py [--steps 1,32,64,128,192] [--per-process 64] [--relay-steps 1,4,8] [--window 5] [--meeting 12]
+Usage: python bench/bench_sfu.py [--steps 1,64,128,256] [--per-process 64] [--relay-steps 1,4,8] [--window 5] [--meeting 12]
 Prints one table row per (server, N), the marginal CPU per added viewer, and the meeting
 row. Bounded to about 2.5 minutes with the defaults. On a shared, loaded machine the
 viewers' own figures (fps, loss, latency) suffer first: the server-side columns (CPU, µs
@@ -52,6 +55,16 @@ if ROOT not in sys.path:
 VIEWERS_PER_PROCESS = 64  # counting viewers cost ~0.3-0.45 % of a core each (RtpTap)
 
 
+def pin(role):
+    """With 2 or more CPUs the server gets CPU 0 to itself and every client (publisher,
+    viewers) shares the others, so "% of a core" is literally the server's core and the
+    clients cannot slow the server down (BENCH_PIN=0 turns this off)."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(cpus) < 2 or os.environ.get("BENCH_PIN", "1") == "0":
+        return
+    os.sched_setaffinity(0, {cpus[0]} if role == "server" else set(cpus[1:]))
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -60,6 +73,7 @@ def free_port():
 
 # ----------------------------------------------------------------------------- server
 def server_main(kind, port, ready):
+    pin("server")
     import logging
 
     logging.basicConfig(level=logging.ERROR)
@@ -106,7 +120,14 @@ def server_main(kind, port, ready):
                 senders = [t.sender for pc in state["pcs"] for t in pc.getTransceivers()
                            if t.direction == "sendonly"]
             packets = sum(getattr(x, "_RTCRtpSender__packet_count", 0) for x in senders)
+            video_octets = sum(getattr(x, "_RTCRtpSender__octet_count", 0) for x in senders
+                               if x.kind == "video")
+            video_packets = sum(getattr(x, "_RTCRtpSender__packet_count", 0) for x in senders
+                                if x.kind == "video")
+            added = room.stats()["added_latency"] if room is not None else None
             return web.json_response({"video_frames_sent": frames, "packets_sent": packets,
+                                      "added_latency_ms": 1000 * added if added is not None else None,
+                                      "video_octets": video_octets, "video_packets": video_packets,
                                       "dropped": room.stats()["dropped"] if room else 0})
 
         app = web.Application()
@@ -183,15 +204,21 @@ async def relay_session(state, ws, send):
 
 
 # -------------------------------------------------------------------------- publisher
+NOISE_LEVELS = bytes(120 + (b % 16) for b in range(256))  # sensor-like noise, 16 grey levels
+
+
 def add_noise(frame, counter):
-    """A moving noisy block (a quarter of the picture) so VP8 needs its whole bitrate."""
+    """A moving noisy block (a quarter of the picture) so that VP8 needs its whole bitrate:
+    low-amplitude noise, as from a camera sensor, which VP8 holds at about 600 kbps at
+    640x480 (full-range random bytes would need over 2 Mbps even at the coarsest quantiser)."""
     w, h = frame.width, frame.height
     plane = frame.planes[0]
     stride = plane.line_size
     data = bytearray(bytes(plane))
     top = h // 4 + (counter * 4) % (h // 2 - h // 4)
     for row in range(top, top + h // 4):
-        data[row * stride + w // 4: row * stride + 3 * w // 4] = os.urandom(w // 2)
+        data[row * stride + w // 4: row * stride + 3 * w // 4] = \
+            os.urandom(w // 2).translate(NOISE_LEVELS)
     plane.update(bytes(data))
 
 
@@ -240,6 +267,7 @@ def encode_clip(width=320, height=240, frames=90, bitrate=600_000):
 
 
 def meeting_main(port, count, ready_count, start, stop, results, clip):
+    pin("client")
     """Participants of an every-camera-on meeting: each publishes a pre-encoded 320x240 VP8
     (~600 kbps) + Opus clip in real time and receives everyone else without decoding."""
     import fractions
@@ -399,6 +427,7 @@ def run_meeting(n, window, per_process=2, warmup=3.0):
 
 
 def publisher_main(port, t0, ready, stop, produced):
+    pin("client")
     import aiohttp
     from aiortc.codecs import vpx
 
@@ -582,6 +611,7 @@ def _join_vp8(parts):
 
 
 def viewers_main(port, count, t0, ready_count, start, stop, results, decode_first):
+    pin("client")
     """``count`` viewers in one process. At most one of them (decode_first) decodes every
     frame and reads the painted counter. The others get encoded frames (InlineFrames) and
     count them; they decode only keyframes (each decodable alone), which ties their RTP
@@ -817,13 +847,18 @@ def run_step(kind, n, window, warmup=2.0, per_process=None):
         "server_fps": ((s1["video_frames_sent"] - s0["video_frames_sent"]) / wall / n)
         if kind == "sfu" else float("nan"),
         "server_dropped": s1["dropped"] - s0["dropped"],
+        "added_ms": s1.get("added_latency_ms") if s1.get("added_latency_ms") is not None else float("nan"),
+        "video_kbps": 8 * (s1["video_octets"] - s0["video_octets"]) / wall / max(1, n) / 1000,
+        "packets_per_viewer": (s1["packets_sent"] - s0["packets_sent"]) / wall / max(1, n),
+        "video_packets_per_frame": (s1["video_packets"] - s0["video_packets"])
+        / max(1, s1["video_frames_sent"] - s0["video_frames_sent"]),
         "us_per_packet": 1e6 * (c1 - c0) / max(1, s1["packets_sent"] - s0["packets_sent"]),
     }
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", default="1,32,64,128,192")
+    parser.add_argument("--steps", default="1,64,128,256")
     parser.add_argument("--relay-steps", default="1,4,8")
     parser.add_argument("--window", type=float, default=5.0)
     parser.add_argument("--meeting", type=int, default=12,
@@ -838,17 +873,19 @@ def main():
     print("| server | viewers | server CPU % of a core | CPU % per viewer | publisher fps | server sent fps/viewer "
           "| viewer fps mean | viewer fps worst | frame loss % | latency ms (median; counting viewers: capture→last packet in) | viewers receiving "
           "| server CPU µs per packet sent | viewers per core (projected) | decoding viewer fps / latency ms "
-          "| frames checked by decoding (keyframes, all of the decoding viewer): wrong counter / undecodable | viewer-side CPU % per viewer | load avg (2 cores) |")
-    print("| --- " * 17 + "|")
+          "| frames checked by decoding (keyframes, all of the decoding viewer): wrong counter / undecodable | viewer-side CPU % per viewer | video kbps per viewer | RTP packets/s per viewer (video packets per frame) | server added latency ms (last packet in → written to every viewer, median) | load avg (2 cores) |")
+    print("| --- " * 20 + "|")
     rows = []
     for kind, n in plan:
-        row = run_step(kind, n, args.window, per_process=args.per_process)
+        row = run_step(kind, n, args.window, warmup=2.0 + n / 64, per_process=args.per_process)
         rows.append(row)
         print(f"| {row['server']} | {row['viewers']} | {row['cpu']:.1f} | {row['cpu_per_viewer']:.2f} "
               f"| {row['publisher_fps']:.1f} | {row['server_fps']:.1f} | {row['fps_mean']:.1f} | {row['fps_min']:.1f} "
               f"| {row['loss']:.2f} | {row['latency_ms']:.0f} | {row['connected']}/{row['viewers']} ({row['tapped']} tapped) "
               f"| {row['us_per_packet']:.0f} | {100.0 / max(row['cpu_per_viewer'], 1e-9):.0f} "
               f"| {row['sample_fps']:.1f} / {row['sample_latency_ms']:.0f} | {row['keys']}: {row['bad_keys']} / {row['broken_keys']} | {row['viewer_cpu']:.2f} "
+              f"| {row['video_kbps']:.0f} | {row['packets_per_viewer']:.0f} ({row['video_packets_per_frame']:.1f}) "
+              f"| {row['added_ms']:.1f} "
               f"| {row['load']:.1f} |", flush=True)
     for kind in ("sfu", "relay"):
         # only steps the viewers really got (>= 29 fps, no catch-up burst, < 1 % loss): a

@@ -166,12 +166,26 @@ def _secretary_post(person, unit, prefer=None, roles=("secretary",), include_off
     return posts[0]
 
 
+def _roles_phrase(roles):
+    """Who may act, as one translatable phrase per combination of roles (not glued with “或”)."""
+    key = frozenset(roles)
+    phrases = {
+        frozenset({"secretary"}): _("秘书/文书"),
+        frozenset({"leader"}): _("领导"),
+        frozenset({"handler"}): _("承办人"),
+        frozenset({"secretary", "handler"}): _("秘书/文书或承办人"),
+        frozenset({"secretary", "leader"}): _("秘书/文书或领导"),
+        frozenset({"leader", "handler"}): _("领导或承办人"),
+        frozenset({"secretary", "handler", "leader"}): _("秘书/文书、承办人或领导"),
+    }
+    return phrases[key]
+
+
 def _require_post(person, unit, prefer=None, roles=("secretary",), include_office=False, what=""):
     post = _secretary_post(person, unit, prefer, roles, include_office)
     if post is None:
-        labels = {"secretary": _("秘书/文书"), "leader": _("领导"), "handler": _("承办人")}
         raise ActionError(_("只有%(unit)s的%(roles)s可以%(what)s。") % {
-            "unit": unit.name, "roles": "或".join(str(labels[r]) for r in roles), "what": what}, status=403)
+            "unit": unit.name, "roles": _roles_phrase(roles), "what": what}, status=403)
     return post
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from pathlib import Path
 
 from django.conf import settings
@@ -29,6 +30,7 @@ from office.events import send_event
 from office.models import UnitKind
 
 SEALABLE_STATES = ("signed", "registered", "dispatched")
+_SEAL_LOCK = threading.Lock()
 
 
 def _safe_name(text: str) -> str:
@@ -178,6 +180,19 @@ def _keeps(person, unit) -> bool:
     return office is not None and _keeper_post(person, office) is not None
 
 
+def check_can_see_seal(person, unit_id) -> None:
+    """A seal picture is what a forger wants: only the seal's keepers (the unit's secretaries,
+    or the 办公室 secretaries of a government) and administrators see it."""
+    from office.models import Unit
+
+    unit = Unit.objects.filter(id=unit_id).first()
+    if unit is None or not ca.has_seal(unit.id):
+        raise ActionError(_("该单位尚未制作电子印章。"), status=404)
+    if _keeps(person, unit) or any(p.has_role("admin") for p in actions.person_posts(person)):
+        return
+    raise ActionError(_("只有本单位的印章保管人或系统管理员可以查看印章图像。"), status=403)
+
+
 def _sealing_dir(document) -> Path:
     return issued_path(document).parent
 
@@ -222,6 +237,15 @@ def do_seal(*, person, document, ip=None) -> bytes:
     """印制: the lead unit's keeper renders the PDF/A-2b file and applies its seal; each
     co-issuer's keeper then adds theirs (incremental PAdES signatures). The file is
     issued when every issuer has sealed; until then it waits in sealing.pdf."""
+    # Two keepers (or two clicks) at once: one seals, the other then finds it sealed. The row
+    # lock serialises server processes on PostgreSQL; the process lock covers SQLite, where
+    # SELECT ... FOR UPDATE is a no-op (the embedded default runs one process).
+    with _SEAL_LOCK, transaction.atomic():
+        type(document).objects.select_for_update().filter(pk=document.pk).first()
+        return _seal_locked(person, document, ip)
+
+
+def _seal_locked(person, document, ip):
     import json
 
     from documents.render.pdf import RenderResult, SealBox

@@ -86,8 +86,7 @@ def create_seal(request, unit_id: int):
 def seal_picture(request, unit_id: int):
     from documents.signing import ca
 
-    if not ca.has_seal(unit_id):
-        raise ActionError(_("该单位尚未制作电子印章。"), status=404)
+    actions_files.check_can_see_seal(request.user, unit_id)
     resp = HttpResponse((ca.seal_dir(unit_id) / "seal.png").read_bytes(), content_type="image/png")
     resp["Cache-Control"] = "private, max-age=300"
     return resp

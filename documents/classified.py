@@ -16,6 +16,8 @@ import io
 import re
 import zipfile
 
+from django.utils.translation import gettext as _
+
 from office.errors import ActionError
 
 MARKS = ("绝密", "机密", "秘密")
@@ -35,8 +37,8 @@ PROPERTY_KEYS = ("密级", "classification", "security", "securitylevel", "密�
 class ClassifiedRefused(ActionError):
     def __init__(self, mark: str):
         super().__init__(
-            f"该文件标有“{mark}”密级。涉密文件不得通过本系统传输或办理，"
-            "请通过机要渠道（机要交通、机要通信或涉密网络）报送。",
+            _("该文件标有“%(mark)s”密级。涉密文件不得通过本系统传输或办理，"
+              "请通过机要渠道（机要交通、机要通信或涉密网络）报送。") % {"mark": mark},
             status=400,
             code="classified",
         )

@@ -6,6 +6,7 @@ import io
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext
 
 from documents import actions
 from documents.models import (
@@ -16,6 +17,7 @@ from documents.models import (
     ReceiptState,
     Reply,
 )
+from documents.reminders import reminder_text
 from office.errors import ActionError
 from office.models import Unit
 
@@ -98,14 +100,15 @@ def receipt_row(r, now=None):
     d = r.document
     return {
         "receipt_id": r.id, "document_id": d.id, "title": d.title, "number": d.number, "doc_type": d.doc_type,
-        "urgency": d.urgency, "sender": d.unit.name, "unit": r.unit.name, "role": r.role, "state": r.state,
+        "doc_type_label": d.get_doc_type_display(), "urgency": d.urgency, "sender": d.unit.name, "unit": r.unit.name, "role": r.role, "state": r.state,
         "state_label": r.get_state_display(), "display_state": r.display_state(now),
         "delivered_at": r.delivered_at, "deadline": r.deadline, "registered_no": r.registered_no,
     }
 
 
 def document_row(d):
-    return {"id": d.id, "title": d.title, "number": d.number, "doc_type": d.doc_type, "urgency": d.urgency,
+    return {"id": d.id, "title": d.title, "number": d.number, "doc_type": d.doc_type,
+            "doc_type_label": d.get_doc_type_display(), "urgency": d.urgency,
             "unit": d.unit.name, "state": d.state, "state_label": d.get_state_display(), "created_at": d.created_at,
             "dispatched_at": d.dispatched_at}
 
@@ -142,7 +145,7 @@ def receipt_detail(r, person):
         "where_now": (holder.person.display_name if holder else ""),
         "replies": [{"id": x.id, "text": x.text, "by": x.created_name, "at": x.created_at,
                      "reply_document_id": x.reply_document_id} for x in r.replies.all()],
-        "reminders": [{"kind": x.kind, "message": x.message, "at": x.sent_at} for x in r.reminders.all()],
+        "reminders": [{"kind": x.kind, "message": reminder_text(x, r), "at": x.sent_at} for x in r.reminders.all()],
     }
 
 
@@ -153,7 +156,8 @@ def document_detail(doc, person):
     main = list(doc.main_recipients.all()[:500])
     cc = list(doc.cc_recipients.all()[:500])
     data = {
-        "id": doc.id, "title": doc.title, "doc_type": doc.doc_type, "urgency": doc.urgency,
+        "id": doc.id, "title": doc.title, "doc_type": doc.doc_type, "doc_type_label": doc.get_doc_type_display(),
+        "urgency": doc.urgency,
         "disclosure": doc.disclosure, "state": doc.state, "state_label": doc.get_state_display(),
         "number": doc.number, "unit": _unit(doc.unit), "co_issuers": [_unit(u) for u in doc.co_issuers.all()],
         "drafted_by": doc.drafted_by.display_name, "created_at": doc.created_at, "version": doc.version,
@@ -242,12 +246,16 @@ def _fmt(value):
     return str(value)
 
 
-EXPORT_HEADER = ["收文单位", "主送/抄送", "状态", "签收人", "签收时间", "收文号", "办理期限", "办结时间", "退文理由", "答复数"]
+# In the reader's language (lazy: translated when the export is written).
+EXPORT_HEADER = [gettext_lazy("收文单位"), gettext_lazy("主送/抄送"), gettext_lazy("状态"), gettext_lazy("签收人"),
+                 gettext_lazy("签收时间"), gettext_lazy("收文号"), gettext_lazy("办理期限"), gettext_lazy("办结时间"),
+                 gettext_lazy("退文理由"), gettext_lazy("答复数")]
 
 
 def _export_rows(data):
+    main, cc = _("主送"), _("抄送")
     for r in data["rows"]:
-        yield [r["unit"], "主送" if r["role"] == "main" else "抄送", r["state_label"], r["signed_name"],
+        yield [r["unit"], main if r["role"] == "main" else cc, r["state_label"], r["signed_name"],
                _fmt(r["signed_at"]), r["registered_no"], _fmt(r["deadline"]), _fmt(r["done_at"]), r["return_reason"],
                str(r["replies"])]
 
@@ -257,7 +265,7 @@ def tracking_csv(data):
     buf.write("\ufeff")  # Excel reads UTF-8 with a BOM
     w = csv.writer(buf)
     w.writerow([f"{data['document']['number']} {data['document']['title']}"])
-    w.writerow(EXPORT_HEADER)
+    w.writerow([str(h) for h in EXPORT_HEADER])
     for row in _export_rows(data):
         w.writerow(row)
     return buf.getvalue().encode("utf-8")
@@ -277,19 +285,23 @@ def tracking_pdf(data):
         pdfmetrics.registerFont(UnicodeCIDFont(font))
     buf = io.BytesIO()
     pdf = SimpleDocTemplate(buf, pagesize=landscape(A4), leftMargin=12 * mm, rightMargin=12 * mm,
-                            topMargin=12 * mm, bottomMargin=12 * mm, title="公文分发跟踪")
+                            topMargin=12 * mm, bottomMargin=12 * mm, title=_("公文分发跟踪"))
     title = ParagraphStyle("t", fontName=font, fontSize=14, leading=20)
     cell = ParagraphStyle("c", fontName=font, fontSize=8, leading=10)
     d = data["document"]
-    summary = "，".join(f"{data['labels'][k]} {v}" for k, v in data["summary"].items())
-    rows = [[Paragraph(h, cell) for h in EXPORT_HEADER]]
+    summary = pgettext("list separator", "，").join(_("%(state)s %(n)s") % {"state": data["labels"][k], "n": v}
+                                                 for k, v in data["summary"].items())
+    rows = [[Paragraph(str(h), cell) for h in EXPORT_HEADER]]
     rows += [[Paragraph(str(c).replace("&", "&amp;").replace("<", "&lt;"), cell) for c in r] for r in _export_rows(data)]
     table = Table(rows, repeatRows=1, colWidths=[x * mm for x in (55, 16, 16, 20, 28, 26, 28, 28, 42, 12)])
     table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.3, colors.grey),
                                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#f3f4f6")),
                                ("VALIGN", (0, 0), (-1, -1), "TOP")]))
-    story = [Paragraph(f"公文分发跟踪：{d['number']} {d['title']}".replace("&", "&amp;").replace("<", "&lt;"), title),
-             Paragraph(f"发文机关：{d['unit']}　分发时间：{_fmt(d['dispatched_at'])}　{summary}", cell),
+    heading = _("公文分发跟踪：%(number)s %(title)s") % {"number": d["number"], "title": d["title"]}
+    line = _("发文机关：%(unit)s　分发时间：%(when)s　%(summary)s") % {
+        "unit": d["unit"], "when": _fmt(d["dispatched_at"]), "summary": summary}
+    story = [Paragraph(heading.replace("&", "&amp;").replace("<", "&lt;"), title),
+             Paragraph(line.replace("&", "&amp;").replace("<", "&lt;"), cell),
              Spacer(1, 4 * mm), table]
     pdf.build(story)
     return buf.getvalue()

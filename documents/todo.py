@@ -1,6 +1,8 @@
 """待办 and 待阅 of the 公文 flow for a person across all their posts (office.todo provider)."""
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from documents.models import (
     Assignment,
@@ -10,6 +12,7 @@ from documents.models import (
     Receipt,
     ReceiptState,
     Step,
+    StepKind,
     StepState,
 )
 from office import todo
@@ -57,34 +60,39 @@ def _querysets(person):
     return steps, returned, outgoing, incoming, to_instruct, assignments, to_read
 
 
-INCOMING_LABEL = {ReceiptState.DELIVERED: "待签收", ReceiptState.SIGNED: "待登记", ReceiptState.REGISTERED: "待拟办/交办"}
+# Whole sentences with the document's title as a placeholder (translated when the list is built).
+STEP_TITLE = {StepKind.REVIEW: gettext_noop("待审核：%(title)s"), StepKind.COUNTERSIGN: gettext_noop("待会签：%(title)s"),
+              StepKind.SIGNOFF: gettext_noop("待签发：%(title)s")}
+INCOMING_TITLE = {ReceiptState.DELIVERED: gettext_noop("待签收：%(title)s"),
+                  ReceiptState.SIGNED: gettext_noop("待登记：%(title)s"),
+                  ReceiptState.REGISTERED: gettext_noop("待拟办/交办：%(title)s")}
 
 
 def items(person):
     steps, returned, outgoing, incoming, to_instruct, assignments, to_read = _querysets(person)
     out = []
     for s in steps[:LIMIT]:
-        out.append({"kind": f"documents.{s.kind}", "title": f"待{s.get_kind_display()}：{s.document.title}",
+        out.append({"kind": f"documents.{s.kind}", "title": _(STEP_TITLE[s.kind]) % {"title": s.document.title},
                     "url": f"/documents/{s.document_id}/", "since": s.created_at, "unit": s.document.unit.name})
     for d in returned[:LIMIT]:
-        out.append({"kind": "documents.returned", "title": f"退回修改：{d.title}", "url": f"/documents/{d.id}/",
-                    "since": d.updated_at, "unit": d.unit.name})
+        out.append({"kind": "documents.returned", "title": _("退回修改：%(title)s") % {"title": d.title},
+                    "url": f"/documents/{d.id}/", "since": d.updated_at, "unit": d.unit.name})
     for d in outgoing[:LIMIT]:
-        label = "待登记编号" if d.state == DocState.SIGNED else "待分发"
-        out.append({"kind": "documents.outgoing", "title": f"{label}：{d.title}", "url": f"/documents/{d.id}/",
+        title = (_("待登记编号：%(title)s") if d.state == DocState.SIGNED else _("待分发：%(title)s")) % {"title": d.title}
+        out.append({"kind": "documents.outgoing", "title": title, "url": f"/documents/{d.id}/",
                     "since": d.updated_at, "unit": d.unit.name})
     for r in incoming[:LIMIT]:
-        out.append({"kind": "documents.incoming", "title": f"{INCOMING_LABEL[r.state]}：{r.document.title}",
+        out.append({"kind": "documents.incoming", "title": _(INCOMING_TITLE[r.state]) % {"title": r.document.title},
                     "url": f"/documents/{r.document_id}/?receipt={r.id}", "since": r.delivered_at, "unit": r.unit.name})
     for r in to_instruct[:LIMIT]:
-        out.append({"kind": "documents.instruct", "title": f"待批办：{r.document.title}",
+        out.append({"kind": "documents.instruct", "title": _("待批办：%(title)s") % {"title": r.document.title},
                     "url": f"/documents/{r.document_id}/?receipt={r.id}", "since": r.proposal_at, "unit": r.unit.name})
     for a in assignments[:LIMIT]:
-        out.append({"kind": "documents.assignment", "title": f"待承办：{a.receipt.document.title}",
+        out.append({"kind": "documents.assignment", "title": _("待承办：%(title)s") % {"title": a.receipt.document.title},
                     "url": f"/documents/{a.receipt.document_id}/?receipt={a.receipt_id}", "since": a.assigned_at,
                     "unit": a.receipt.unit.name})
     for c in to_read[:LIMIT]:
-        out.append({"kind": "documents.read", "title": f"待阅：{c.receipt.document.title}",
+        out.append({"kind": "documents.read", "title": _("待阅：%(title)s") % {"title": c.receipt.document.title},
                     "url": f"/documents/{c.receipt.document_id}/?receipt={c.receipt_id}", "since": c.sent_at,
                     "unit": c.receipt.unit.name})
     return out

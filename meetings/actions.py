@@ -12,11 +12,9 @@ signalling consumer (meetings/consumers.py, through database_sync_to_async):
 """
 import datetime
 import os
-import time
 from pathlib import Path
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -49,7 +47,7 @@ TITLE_MAX = 200
 AGENDA_MAX = 20_000
 CHAT_MAX = 500
 CHAT_RATE = 8  # messages per person per meeting …
-CHAT_WINDOW = 10  # … per this many seconds
+CHAT_WINDOW = 10  # … in any (sliding) span of this many seconds
 MAX_DURATION = datetime.timedelta(hours=24)
 PAST_GRACE = datetime.timedelta(minutes=5)  # "now" typed into a form is a minute old when it arrives
 MAX_INVITED_UNITS = 5000
@@ -61,7 +59,49 @@ TARGETED = {HostCommand.MUTE, HostCommand.STOP_VIDEO, HostCommand.REMOVE, HostCo
 
 # --------------------------------------------------------------------------- who may see what
 def member_unit_ids(person):
-    return list(Post.objects.active().filter(person_id=person.id).values_list("unit_id", flat=True))
+    """The units a person belongs to for invitations: their posts' units and, for a post in a
+    department, the units it belongs to: a 科室 belongs to its bureau, and a government's own
+    office (办公室, ``is_office``) belongs to the government (县政府办公室 → 县政府). A bureau
+    (县财政局) is a unit of its own: inviting the county does not invite every bureau.
+    Nearest units first."""
+    posts = list(Post.objects.active().filter(person_id=person.id).values_list("unit_id", "unit__kind", "unit__path"))
+    ids = [unit_id for unit_id, _kind, _path in posts]
+    chains = [[int(x) for x in path.strip("/").split("/") if x][::-1]
+              for _unit_id, kind, path in posts if kind == UnitKind.DEPARTMENT]
+    if chains:
+        info = {uid: (kind, office) for uid, kind, office in Unit.objects.filter(
+            id__in={a for chain in chains for a in chain}).values_list("id", "kind", "is_office")}
+        for chain in chains:
+            for below, ancestor in zip(chain, chain[1:]):
+                kind = info.get(ancestor, (None, False))[0]
+                if kind == UnitKind.DEPARTMENT:
+                    ids.append(ancestor)  # a 科室's bureau
+                    continue
+                if info.get(below, (None, False))[1]:
+                    ids.append(ancestor)  # the government of its own office
+                break
+    return list(dict.fromkeys(ids))
+
+
+def departments_of(unit_ids):
+    """{department id: the invited unit it belongs to}: the sections (科室) of invited bureaus
+    and, for an invited government, its own office (办公室) and that office's sections — the
+    inverse of member_unit_ids. A department invited in its own right is not listed."""
+    invited = set(unit_ids)
+    owner = {}
+    frontier = {uid: uid for uid in invited}
+    kinds = dict(Unit.objects.filter(id__in=list(invited)).values_list("id", "kind"))
+    while frontier:
+        below = {}
+        for dept_id, parent_id, office in Unit.objects.active().filter(
+                kind=UnitKind.DEPARTMENT, parent_id__in=list(frontier)).values_list("id", "parent_id", "is_office"):
+            if dept_id in invited or dept_id in owner:
+                continue
+            if kinds.get(parent_id, UnitKind.DEPARTMENT) != UnitKind.DEPARTMENT and not office:
+                continue  # a government's bureau: a unit of its own
+            owner[dept_id] = below[dept_id] = frontier[parent_id]
+        frontier = below
+    return owner
 
 
 def visible_meetings(person, unit_ids=None):
@@ -128,7 +168,7 @@ def _get_meeting(meeting_id):
 def check_see(person, meeting_id):
     meeting = _get_meeting(meeting_id)
     if not can_see(person, meeting):
-        raise ActionError(_("您未被邀请参加此会议，无权查看。"), status=403)
+        raise ActionError(_("您未被邀请参加此会议，无权查看。"), status=403, code="not_invited")
     return meeting
 
 
@@ -185,9 +225,14 @@ def _participant_ids(meeting):
     return set(Participant.objects.filter(meeting_id=meeting.id).values_list("person_id", flat=True))
 
 
+def _with_departments(unit_ids):
+    unit_ids = set(unit_ids)
+    return unit_ids | set(departments_of(unit_ids))
+
+
 def _notify_everyone(meeting, event):
     send_event(event, people=invited_person_ids(meeting) | _host_ids(meeting) | _participant_ids(meeting),
-               units=invited_unit_ids(meeting))
+               units=_with_departments(invited_unit_ids(meeting)))
 
 
 def _notify_room(meeting, event, extra=()):
@@ -357,7 +402,8 @@ def do_schedule(person, post, *, kind=MeetingKind.MEETING, title="", agenda="", 
                            "ends_at": meeting.ends_at, "people": [p.id for p in people],
                            "units": sorted(units), "co_hosts": [p.id for p in co_hosts]})
         send_event({"type": "meeting", "op": "invited", "meeting": meeting.id},
-                   people=[p.id for p in people] + [p.id for p in co_hosts] + [person.id], units=list(units))
+                   people=[p.id for p in people] + [p.id for p in co_hosts] + [person.id],
+                   units=_with_departments(units))
     return meeting
 
 
@@ -387,7 +433,7 @@ def do_invite(person, post, meeting, *, person_ids=(), unit_ids=(), levels=(), v
         audit.record("meeting.invite", person=person, post=post, obj=meeting, ip=ip,
                      data={"people": [p.id for p in new_people], "units": sorted(new_units)})
         send_event({"type": "meeting", "op": "invited", "meeting": meeting.id},
-                   people=[p.id for p in new_people] + [meeting.host_id], units=list(new_units))
+                   people=[p.id for p in new_people] + [meeting.host_id], units=_with_departments(new_units))
     return len(new_people), len(new_units)
 
 
@@ -674,23 +720,29 @@ def check_chat(person, meeting, text):
         raise ActionError(_("消息不能为空。"))
     if len(text) > CHAT_MAX:
         raise ActionError(_("消息过长：最多%(max)d个字，当前%(n)d个字。") % {"max": CHAT_MAX, "n": len(text)})
-    key = f"yw:chat:{meeting.id}:{person.id}:{int(time.time() // CHAT_WINDOW)}"
-    cache.add(key, 0, CHAT_WINDOW * 2)
-    try:
-        count = cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, CHAT_WINDOW * 2)
-        count = 1
-    if count > CHAT_RATE:
+    return meeting, text
+
+
+def check_chat_rate(person, meeting, now):
+    """At most CHAT_RATE messages in any CHAT_WINDOW seconds (a sliding window over the kept
+    messages, so no burst fits across a window boundary; refused attempts do not count).
+    Call it inside the transaction that writes the message, after locking the person's row."""
+    recent = ChatMessage.objects.filter(meeting_id=meeting.id, person_id=person.id,
+                                        at__gt=now - datetime.timedelta(seconds=CHAT_WINDOW)).count()
+    if recent >= CHAT_RATE:
         raise ActionError(_("发言太频繁：每%(s)d秒最多%(n)d条，请稍后再发。") % {"s": CHAT_WINDOW, "n": CHAT_RATE},
                           status=429)
-    return meeting, text
 
 
 def do_chat(person, meeting, text):
     meeting, text = check_chat(person, meeting, text)
     with transaction.atomic():
-        message = ChatMessage.objects.create(meeting=meeting, person=person,
+        # One person's messages are counted and written under a lock on their own row, so two
+        # requests at once cannot both take the last place in the window.
+        list(Person.objects.select_for_update().filter(id=person.id).values_list("id", flat=True))
+        now = timezone.now()
+        check_chat_rate(person, meeting, now)
+        message = ChatMessage.objects.create(meeting=meeting, person=person, at=now,
                                              person_name=(person.display_name or person.username)[:100], text=text)
         audit.record("meeting.chat", person=person, obj=meeting, data={"message": message.id, "length": len(text)})
         _notify_room(meeting, {"type": "meeting", "op": "chat", "meeting": meeting.id, "message": message.id})

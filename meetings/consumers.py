@@ -8,7 +8,13 @@ Client → server: {"type": "join", "mode": "video|small|audio"} first; then the
 messages (meetings/sfu/room.py: offer/answer/candidate/renegotiate/mode/mute/hand) and
 {"type": "host", "action": ..., "target": person_id} for the host (checked with
 meetings.actions.do_host_command, which also records it). Server → client: the room's
-messages, and {"type": "error", "code", "message"} (Chinese) for anything refused.
+messages, and {"type": "error", "code", "message"} for anything refused.
+
+Language: the room (maybe in another process) knows no user, so its texts are Chinese msgids
+(gettext_noop) with optional "msgid"/"params"; every frame's "message" is translated here into the
+connected person's language (office.i18n.language_from_scope: language cookie, else the
+browser's Accept-Language, as on pages) just before it goes out on the websocket. The actions
+called from here run under the same language, so their refusals arrive translated too.
 """
 
 import json
@@ -16,10 +22,14 @@ import uuid
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext_noop
 
 from meetings.sfu.room import TokenBucket
 from meetings.sfu.worker import ChannelBackend, embedded_host, mode
 from office.consumers import DirectDispatchMixin
+from office.i18n import language_from_scope, translated
 
 MAX_FRAME = 200_000  # bytes of one signalling frame (an SDP is a few kB)
 ROOM_ACTIONS = {"mute", "mute_all", "stop_video", "remove", "present", "end"}
@@ -77,9 +87,15 @@ class MeetingConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     room_joined = False
     _watchdog = None
     media_mode = "video"
+    language = settings.LANGUAGE_CODE
 
     # ------------------------------------------------------------- lifecycle
     async def connect(self):
+        self.language = language_from_scope(self.scope)
+        with translation.override(self.language):
+            await self._connect()
+
+    async def _connect(self):
         from office.errors import ActionError
 
         user = self.scope.get("user")
@@ -118,32 +134,36 @@ class MeetingConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None):
         if self.person is None:
             return
+        with translation.override(self.language):  # for the actions' refusals
+            await self._receive(text_data)
+
+    async def _receive(self, text_data):
         if not self.bucket.take():
-            await self._error("rate_limited", "消息过于频繁，请稍后再试")
+            await self._error("rate_limited", gettext_noop("消息过于频繁，请稍后再试"))
             return
         if text_data is None or len(text_data) > MAX_FRAME:
-            await self._error("bad_message", "信令消息必须是不超过 200KB 的 JSON 文本")
+            await self._error("bad_message", gettext_noop("信令消息必须是不超过 200KB 的 JSON 文本"))
             return
         try:
             message = json.loads(text_data)
         except ValueError:
-            await self._error("bad_message", "信令消息不是有效的 JSON")
+            await self._error("bad_message", gettext_noop("信令消息不是有效的 JSON"))
             return
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-            await self._error("bad_message", "无法识别的信令消息")
+            await self._error("bad_message", gettext_noop("无法识别的信令消息"))
             return
         kind = message["type"]
         if kind == "join":
             await self._join(message)
             return
         if not self.joined:
-            await self._error("out_of_order", "请先发送 join 加入会议", request=kind)
+            await self._error("out_of_order", gettext_noop("请先发送 join 加入会议"), request=kind)
             return
         if kind == "host":
             await self._host(message)
             return
         if kind == "chat":
-            await self._error("bad_message", "聊天请使用会议页面的聊天接口", request=kind)
+            await self._error("bad_message", gettext_noop("聊天请使用会议页面的聊天接口"), request=kind)
             return
         # Attendance and hand state are written only when they change (a flood costs nothing).
         if kind == "mode" and message.get("mode") in ("video", "small", "audio") \
@@ -159,7 +179,7 @@ class MeetingConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         from office.errors import ActionError
 
         if self.joined:
-            await self._error("out_of_order", "已经加入会议", request="join")
+            await self._error("out_of_order", gettext_noop("已经加入会议"), request="join")
             return
         media_mode = message.get("mode") if message.get("mode") in ("video", "small", "audio") else "video"
         try:
@@ -182,7 +202,7 @@ class MeetingConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         except asyncio.TimeoutError:
             self.joined = False
             await _left(self.person, self.meeting, self.session_id)
-            await self._error("unavailable", "媒体服务器暂时不可用，请稍后重试")
+            await self._error("unavailable", gettext_noop("媒体服务器暂时不可用，请稍后重试"))
             return
         self._join_message = {
             "type": "sfu.join", "meeting": self.meeting_id, "session": self.session_id,
@@ -206,7 +226,7 @@ class MeetingConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
                 continue
             await self.channel_layer.send(self.worker, self._join_message)
         if not self.room_joined and self.joined:
-            await self._error("unavailable", "媒体服务器暂时不可用，请稍后重试")
+            await self._error("unavailable", gettext_noop("媒体服务器暂时不可用，请稍后重试"))
 
     async def _host(self, message):
         from office.errors import ActionError
@@ -248,7 +268,7 @@ class MeetingConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     async def deliver(self, message):
         if message.get("type") == "joined":
             self.room_joined = True
-        await self.send_json(message)
+        await self.send_json(self._localised(message))
         code = CLOSE_CODES.get(message.get("type"))
         if code is not None:
             await self.close(code=code)
@@ -257,8 +277,20 @@ class MeetingConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps(message, ensure_ascii=False))
 
     async def _error(self, code, message, request=None):
-        await self.send_json({"type": "error", "code": code, "message": str(message),
-                              "request": request})
+        await self.send_json(self._localised({"type": "error", "code": code, "message": str(message),
+                                              "request": request}))
+
+    def _localised(self, message):
+        """The frame with its "message" (a Chinese msgid, maybe with "msgid"/"params" from the
+        room) in this person's language. Text that is already translated passes unchanged."""
+        text = message.get("message")
+        if not isinstance(text, str) or not text:
+            return message
+        params = message.get("params") if isinstance(message.get("params"), dict) else None
+        msgid = message.get("msgid") if params and isinstance(message.get("msgid"), str) else text
+        out = {k: v for k, v in message.items() if k not in ("msgid", "params")}
+        out["message"] = translated(self.language, msgid, params)
+        return out
 
     # channel layer handlers (external workers)
     async def sfu_message(self, event):

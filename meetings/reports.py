@@ -2,7 +2,10 @@
 
 Read-only: builds plain dicts for the HTML page, the CSV, the PDF and the SVG chart.
 Minutes present are the union of a person's join→leave intervals (two tabs do not count
-twice), an open interval counting up to now (or to the meeting's end).
+twice), an open interval counting up to now (or to the meeting's end), clipped to the
+meeting's window: time in the room before the scheduled start does not count (people wait
+early; a host may open the room early), time after the scheduled end does count up to the
+moment the meeting really ends (trainings often overrun).
 """
 import csv
 import io
@@ -11,9 +14,11 @@ from xml.sax.saxutils import escape
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext, pgettext_lazy
 
 from office.models import Post
 
+from meetings.actions import departments_of
 from meetings.models import Attendance, CheckIn, Invitation, MediaMode, MeetingKind
 
 
@@ -32,17 +37,25 @@ def _merged_seconds(intervals):
     return total
 
 
+def counted_interval(row, meeting, now):
+    """The part of one attendance interval that counts: from the scheduled start (not earlier)
+    to the person's leaving, an open interval to the meeting's end or now."""
+    end_of_meeting = meeting.ended_at or now
+    start = max(row.joined_at, meeting.starts_at)
+    end = min(row.left_at or end_of_meeting, end_of_meeting)
+    return start, max(start, end)
+
+
 def person_summaries(meeting, now=None):
     """person id → {"minutes", "first_join", "last_leave", "mode", "online"} from the intervals."""
     now = now or timezone.now()
-    cap = meeting.ended_at or now
     by_person = defaultdict(list)
     for row in Attendance.objects.filter(meeting_id=meeting.id).only(
             "person_id", "joined_at", "left_at", "media_mode"):
         by_person[row.person_id].append(row)
     out = {}
     for person_id, rows in by_person.items():
-        intervals = [(r.joined_at, max(r.joined_at, r.left_at or cap)) for r in rows]
+        intervals = [counted_interval(r, meeting, now) for r in rows]
         video_seconds = sum((e - s).total_seconds() for (s, e), r in zip(intervals, rows)
                             if r.media_mode != MediaMode.AUDIO)
         audio_seconds = sum((e - s).total_seconds() for (s, e), r in zip(intervals, rows)
@@ -71,11 +84,16 @@ def attendance_report(meeting, now=None):
     invitations = list(Invitation.objects.filter(meeting_id=meeting.id).select_related("unit", "person"))
     unit_invites = [i for i in invitations if i.unit_id]
     person_invites = [i for i in invitations if i.person_id]
-    posts = (Post.objects.active().filter(unit_id__in=[i.unit_id for i in unit_invites])
-             .select_related("person").order_by("unit_id", "-is_leader", "id"))
+    invited_units = [i.unit_id for i in unit_invites]
+    # An invited unit's people include those of its departments (内设机构/科室).
+    owner = {uid: uid for uid in invited_units} | departments_of(invited_units)
+    posts = (Post.objects.active().filter(unit_id__in=list(owner))
+             .select_related("person").order_by("-is_leader", "id"))
     members = defaultdict(dict)
-    for post in posts:
-        members[post.unit_id].setdefault(post.person_id, post.person)
+    for uid in invited_units:
+        members[uid] = {}
+    for post in sorted(posts, key=lambda p: (owner[p.unit_id], p.unit_id != owner[p.unit_id])):
+        members[owner[post.unit_id]].setdefault(post.person_id, post.person)
     # People who attended for an invited unit but no longer hold a post there still count.
     for row in Attendance.objects.filter(meeting_id=meeting.id, unit_id__in=list(members) or [0]).select_related(
             "person"):
@@ -155,7 +173,14 @@ def _fmt(dt):
     return timezone.localtime(dt).strftime("%Y-%m-%d %H:%M:%S") if dt else ""
 
 
-CSV_HEADER = ["单位", "姓名", "是否出席", "在线分钟", "首次入会", "最后离开", "方式", "签到"]
+# In the language of the request (lazy: translated when the report is written).
+CSV_HEADER = [pgettext_lazy("attendance column", "单位"), gettext_lazy("姓名"), gettext_lazy("是否出席"),
+              gettext_lazy("在线分钟"), gettext_lazy("首次入会"), gettext_lazy("最后离开"), gettext_lazy("方式"),
+              pgettext_lazy("attendance column", "签到")]
+
+
+def _presence(r):
+    return _("出席") if r["attended"] else _("缺席")
 
 
 def report_csv(report):
@@ -163,11 +188,13 @@ def report_csv(report):
     buf = io.StringIO()
     buf.write("\ufeff")
     writer = csv.writer(buf)
-    writer.writerow(CSV_HEADER)
+    writer.writerow([str(h) for h in CSV_HEADER])
+    checked_in = _("已签到")
     for g in report["units"]:
         for r in g["people"]:
-            writer.writerow([g["name"], r["name"], "出席" if r["attended"] else "缺席", f"{r['minutes']:.1f}",
-                             _fmt(r["first_join"]), _fmt(r["last_leave"]), r["mode"], "已签到" if r["checked_in"] else ""])
+            writer.writerow([g["name"], r["name"], _presence(r), f"{r['minutes']:.1f}",
+                             _fmt(r["first_join"]), _fmt(r["last_leave"]), r["mode"],
+                             checked_in if r["checked_in"] else ""])
     return buf.getvalue()
 
 
@@ -225,13 +252,15 @@ def report_pdf(report):
     body = ParagraphStyle("b", fontName=font, fontSize=10, leading=14, wordWrap="CJK")
     h2 = ParagraphStyle("h", fontName=font, fontSize=12, leading=18, spaceBefore=8)
     buf = io.BytesIO()
-    doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm, topMargin=18 * mm,
-                            bottomMargin=18 * mm, title=f"{meeting.title} 出勤报告", author="一网通")
     kind = MeetingKind(meeting.kind).label
-    story = [Paragraph(escape(f"{meeting.title}（{kind}）出勤报告"), title_style), Spacer(1, 4 * mm),
-             Paragraph(escape(f"时间：{_fmt(meeting.starts_at)} 至 {_fmt(meeting.ends_at)}　主持人："
-                              f"{meeting.host.display_name}"), body),
-             Paragraph(escape("应到 %(invited)d 人，实到 %(attended)d 人，缺席 %(missed)d 人，签到 %(checked_in)d 人。"
+    title = _("%(title)s（%(kind)s）出勤报告") % {"title": meeting.title, "kind": kind}
+    doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm, topMargin=18 * mm,
+                            bottomMargin=18 * mm, title=title, author=_("一网通"))
+    story = [Paragraph(escape(title), title_style), Spacer(1, 4 * mm),
+             Paragraph(escape(_("时间：%(start)s 至 %(end)s　主持人：%(host)s") % {
+                 "start": _fmt(meeting.starts_at), "end": _fmt(meeting.ends_at),
+                 "host": meeting.host.display_name}), body),
+             Paragraph(escape(_("应到 %(invited)d 人，实到 %(attended)d 人，缺席 %(missed)d 人，签到 %(checked_in)d 人。")
                               % report["totals"]), body),
              Spacer(1, 4 * mm)]
     groups = report["chart"]
@@ -259,7 +288,7 @@ def report_pdf(report):
         legend.fontName, legend.fontSize = font, 8
         legend.alignment = "right"
         legend.columnMaximum = 1
-        legend.colorNamePairs = [(colors.HexColor("#15803d"), "出席"), (colors.HexColor("#dc2626"), "缺席")]
+        legend.colorNamePairs = [(colors.HexColor("#15803d"), _("出席")), (colors.HexColor("#dc2626"), _("缺席"))]
         drawing.add(legend)
         story += [drawing, Spacer(1, 4 * mm)]
     style = TableStyle([
@@ -268,16 +297,19 @@ def report_pdf(report):
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
     ])
 
+    yes = _("是")
+
     def cells(r):
-        return ["出席" if r["attended"] else "缺席", f"{r['minutes']:.1f}", _fmt(r["first_join"])[5:16],
-                _fmt(r["last_leave"])[5:16], r["mode"], "是" if r["checked_in"] else ""]
+        return [_presence(r), f"{r['minutes']:.1f}", _fmt(r["first_join"])[5:16],
+                _fmt(r["last_leave"])[5:16], r["mode"], yes if r["checked_in"] else ""]
 
     shown = [g for g in report["units"] if g["invited"]]
     if len(shown) <= COMPACT_AFTER:
         for g in shown:  # one small table per unit, under its own heading
-            story.append(Paragraph(escape(f"{g['name']}：应到 {g['invited']}，实到 {g['attended']}，缺席 {g['missed']}"),
-                                   h2))
-            rows = [["姓名", "出席", "在线分钟", "首次入会", "最后离开", "方式", "签到"]]
+            story.append(Paragraph(escape(_("%(unit)s：应到 %(invited)d，实到 %(attended)d，缺席 %(missed)d") % {
+                "unit": g["name"], "invited": g["invited"], "attended": g["attended"], "missed": g["missed"]}), h2))
+            rows = [[_("姓名"), _("出席"), _("在线分钟"), _("首次入会"), _("最后离开"), _("方式"),
+                     pgettext("attendance column", "签到")]]
             rows += [[Paragraph(escape(r["name"]), body)] + cells(r) for r in g["people"]]
             table = Table(rows, colWidths=[34 * mm, 13 * mm, 20 * mm, 28 * mm, 28 * mm, 22 * mm, 12 * mm],
                           repeatRows=1)
@@ -285,13 +317,15 @@ def report_pdf(report):
             story.append(table)
     else:
         # City-wide: one long list with the unit as a column, in page-sized tables (fast to lay out).
-        header = ["单位", "姓名", "出席", "分钟", "首次入会", "最后离开", "方式", "签到"]
+        header = [pgettext("attendance column", "单位"), _("姓名"), _("出席"), _("分钟"), _("首次入会"),
+                  _("最后离开"), _("方式"), pgettext("attendance column", "签到")]
         rows = [[g["name"][:16], r["name"][:10]] + cells(r) for g in shown for r in g["people"]]
         for i in range(0, len(rows), 45):
             table = Table([header] + rows[i:i + 45],
                           colWidths=[44 * mm, 20 * mm, 11 * mm, 12 * mm, 24 * mm, 24 * mm, 19 * mm, 10 * mm])
             table.setStyle(style)
             story.append(table)
-    story += [Spacer(1, 6 * mm), Paragraph(escape(f"生成时间：{_fmt(report['generated_at'])}"), body)]
+    story += [Spacer(1, 6 * mm),
+              Paragraph(escape(_("生成时间：%(when)s") % {"when": _fmt(report["generated_at"])}), body)]
     doc.build(story)
     return buf.getvalue()

@@ -186,7 +186,7 @@ def attendance(request, meeting_id):
 def _download_name(meeting, ext):
     from urllib.parse import quote
 
-    name = f"{meeting.title}-出勤报告.{ext}"
+    name = _("%(title)s-出勤报告.%(ext)s") % {"title": meeting.title, "ext": ext}
     return f"attachment; filename=\"attendance-{meeting.id}.{ext}\"; filename*=UTF-8''{quote(name)}"
 
 
@@ -254,7 +254,7 @@ def _post_action(fn):
             meeting = actions.check_see(request.user, meeting_id)
             done = fn(request, meeting)
         except ActionError as exc:
-            if exc.status == 404 or (exc.status == 403 and "邀请" in exc.message):
+            if exc.status == 404 or exc.code == "not_invited":
                 return render(request, "meetings/refused.html", {"message": exc.message, "status": exc.status},
                               status=exc.status)
             messages.error(request, exc.message)

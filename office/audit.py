@@ -8,6 +8,7 @@ import json
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from office.models import AuditEntry, AuditHead
 
@@ -89,10 +90,19 @@ def record(action, *, person=None, post=None, obj=None, ip=None, data=None):
 
 
 class ChainBroken(Exception):
-    def __init__(self, seq, reason):
-        super().__init__(f"#{seq}: {reason}")
+    """The first bad entry: its seq and what is wrong, a Chinese msgid (gettext_noop) whose
+    placeholders `params` fill; `message()` is it in the active language."""
+
+    def __init__(self, seq, reason, **params):
+        super().__init__(f"#{seq}: {reason % params if params else reason}")
         self.seq = seq
         self.reason = reason
+        self.params = params
+
+    def message(self):
+        from django.utils.translation import gettext
+
+        return gettext(self.reason) % self.params if self.params else gettext(self.reason)
 
 
 def verify(progress=None):
@@ -103,11 +113,12 @@ def verify(progress=None):
     total = AuditEntry.objects.count()
     for entry in AuditEntry.objects.order_by("seq").iterator(chunk_size=2000):
         if entry.seq != expected_seq:
-            raise ChainBroken(expected_seq, "missing (deleted) — the next entry is #%d" % entry.seq)
+            raise ChainBroken(expected_seq, gettext_noop("记录缺失（已被删除），下一条是第 %(next)d 条"),
+                              next=entry.seq)
         if entry.prev_hash != prev_hash:
-            raise ChainBroken(entry.seq, "does not follow the entry before it (inserted or reordered)")
+            raise ChainBroken(entry.seq, gettext_noop("与前一条记录接不上（被插入或调换了顺序）"))
         if compute_hash(prev_hash, entry) != entry.entry_hash:
-            raise ChainBroken(entry.seq, "content was changed after it was written")
+            raise ChainBroken(entry.seq, gettext_noop("写入后内容被修改"))
         prev_hash = entry.entry_hash
         expected_seq += 1
         count += 1
@@ -115,7 +126,7 @@ def verify(progress=None):
             progress(count, total)
     head = AuditHead.objects.filter(id=1).first()
     if head is not None and head.seq != count:
-        raise ChainBroken(count + 1, "missing (deleted) at the end of the chain")
+        raise ChainBroken(count + 1, gettext_noop("链尾的记录缺失（已被删除）"))
     return count
 
 

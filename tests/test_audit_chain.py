@@ -29,7 +29,7 @@ def test_it_names_an_entry_whose_content_was_changed(chain):
     target = chain[3]
     with connection.cursor() as cur:  # tamper straight in the table, as an intruder would
         cur.execute("UPDATE office_auditentry SET data = %s WHERE id = %s", ['{"i": 99}', target.id])
-    with pytest.raises(CommandError, match=f"第 {target.seq} 条.*changed"):
+    with pytest.raises(CommandError, match=f"第 {target.seq} 条.*内容被修改"):
         call_command("audit_verify")
 
 
@@ -37,7 +37,7 @@ def test_it_names_a_deleted_entry(chain):
     target = chain[2]
     with connection.cursor() as cur:
         cur.execute("DELETE FROM office_auditentry WHERE id = %s", [target.id])
-    with pytest.raises(CommandError, match=f"第 {target.seq} 条.*deleted"):
+    with pytest.raises(CommandError, match=f"第 {target.seq} 条.*已被删除"):
         call_command("audit_verify")
 
 

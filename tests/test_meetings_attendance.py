@@ -24,10 +24,23 @@ def _shift(meeting, person, minutes_ago_joined, minutes_ago_left=None, session_k
     Attendance.objects.filter(id=row.id).update(joined_at=row.joined_at, left_at=row.left_at)
 
 
+def _scheduled(meeting, starts_minutes_ago, ends_minutes_ago=None):
+    """Moves the meeting's schedule back in time (scheduling refuses a start in the past)."""
+    from meetings.models import Meeting
+
+    now = timezone.now()
+    meeting.starts_at = now - datetime.timedelta(minutes=starts_minutes_ago)
+    if ends_minutes_ago is not None:
+        meeting.ends_at = now - datetime.timedelta(minutes=ends_minutes_ago)
+    Meeting.objects.filter(id=meeting.id).update(starts_at=meeting.starts_at, ends_at=meeting.ends_at)
+    return meeting
+
+
 @pytest.fixture
 def training(county_secretary, units):
-    return schedule(county_secretary, kind="training", title="农村人居环境整治培训",
-                    villages_of=[units["人民路街道"].id], unit_ids=[units["陈杨寨村"].id])
+    """A training that started an hour ago (so that intervals moved back in time are inside it)."""
+    return _scheduled(schedule(county_secretary, kind="training", title="农村人居环境整治培训",
+                               villages_of=[units["人民路街道"].id], unit_ids=[units["陈杨寨村"].id]), 60)
 
 
 def test_it_records_join_and_leave_intervals_and_starts_the_meeting(training, village_cadre, sent_events):
@@ -61,6 +74,30 @@ def test_it_counts_two_overlapping_tabs_once_and_keeps_the_person_online_until_b
     assert not Participant.objects.get(meeting=training, person=village_cadre).online
     minutes = person_summaries(training)[village_cadre.id]["minutes"]
     assert 29.5 <= minutes <= 30.5  # not 50
+
+
+def test_it_counts_minutes_from_the_scheduled_start_until_the_meeting_really_ends(training, county_secretary,
+                                                                                   village_cadre, village_cadre2):
+    from meetings.actions import do_host_command, do_participant_joined, do_participant_left
+    from meetings.reports import attendance_report, person_summaries
+
+    # scheduled 20 minutes ago for 15 minutes: it overruns by 5 minutes and is ended now
+    _scheduled(training, 20, 5)
+    do_participant_joined(village_cadre, training, "video", session_key="early")
+    _shift(training, village_cadre, 50)  # in the room 30 minutes before the start
+    do_participant_joined(village_cadre2, training, "audio", session_key="gone")
+    _shift(training, village_cadre2, 40, 25)  # came early and left before the start
+    do_host_command(county_secretary, training, "end")
+    training.refresh_from_db()
+
+    summaries = person_summaries(training)
+    assert 19.5 <= summaries[village_cadre.id]["minutes"] <= 20.5  # not 50 (early), not 15 (overrun)
+    assert summaries[village_cadre2.id]["minutes"] == 0.0
+    later = person_summaries(training, now=timezone.now() + datetime.timedelta(hours=2))
+    assert later[village_cadre.id]["minutes"] == summaries[village_cadre.id]["minutes"]  # ended: no more
+    rows = {p["name"]: p for g in attendance_report(training)["units"] for p in g["people"]}
+    assert 19.5 <= rows["褚书记"]["minutes"] <= 20.5
+    assert rows["卫文书"]["first_join"] < training.starts_at  # when they came is still shown as it was
 
 
 def test_it_splits_the_interval_when_someone_switches_to_audio_only(training, village_cadre, village_cadre2):

@@ -1,8 +1,8 @@
 """Chat in a meeting: kept with the meeting, delivered by live events, bounded in length and rate."""
-import time
+import datetime
 
 import pytest
-from django.core.cache import cache
+from django.utils import timezone
 
 from tests.meetings_support import schedule, sent_events  # noqa: F401
 
@@ -15,14 +15,27 @@ def meeting(county_secretary, village_cadre, units):
 
     m = schedule(county_secretary, unit_ids=[units["人民路社区"].id])
     do_participant_joined(village_cadre, m, "video")
-    # ids repeat between tests on SQLite: forget any count left by an earlier test (never flush the
-    # whole cache, which may be the Redis that live servers share)
-    from meetings.actions import CHAT_WINDOW
-
-    window = int(time.time() // CHAT_WINDOW)
-    cache.delete_many([f"yw:chat:{m.id}:{p.id}:{w}" for p in (village_cadre, county_secretary)
-                       for w in (window - 1, window, window + 1)])
     return m
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The time the code sees (timezone.now and time.time alike), moved by hand; it stays within
+    seconds of the real time, so sessions and caches behave as usual."""
+    import time
+
+    import django.utils.timezone
+
+    class Clock:
+        now = timezone.now()
+
+        def at(self, when):
+            self.now = when
+
+    clock = Clock()
+    monkeypatch.setattr(django.utils.timezone, "now", lambda: clock.now)
+    monkeypatch.setattr(time, "time", lambda: clock.now.timestamp())
+    return clock
 
 
 def test_it_keeps_a_chat_message_and_tells_the_people_in_the_room(client_for, meeting, village_cadre,
@@ -54,13 +67,10 @@ def test_it_refuses_very_long_and_empty_lines_with_a_clear_message(client_for, m
 
 
 def test_it_rate_limits_a_chat_flood_with_429(client_for, meeting, village_cadre, county_secretary):
-    from meetings.actions import CHAT_RATE, CHAT_WINDOW
+    from meetings.actions import CHAT_RATE
     from meetings.models import ChatMessage
 
     client = client_for(village_cadre)
-    # the limit counts per fixed window: start the flood early in one, so that it cannot straddle two
-    while CHAT_WINDOW - time.time() % CHAT_WINDOW < 5:
-        time.sleep(0.1)
     codes = [client.post(f"/api/meetings/{meeting.id}/chat", {"text": f"刷屏{i}"},
                          content_type="application/json").status_code for i in range(CHAT_RATE + 5)]
     assert codes[:CHAT_RATE] == [201] * CHAT_RATE
@@ -72,6 +82,32 @@ def test_it_rate_limits_a_chat_flood_with_429(client_for, meeting, village_cadre
     other = client_for(county_secretary).post(f"/api/meetings/{meeting.id}/chat", {"text": "请大家有序发言"},
                                               content_type="application/json")
     assert other.status_code == 201
+
+
+def test_it_refuses_a_burst_that_straddles_a_window_boundary(client_for, meeting, village_cadre, clock):
+    from meetings.actions import CHAT_RATE, CHAT_WINDOW
+    from meetings.models import ChatMessage
+
+    client = client_for(village_cadre)
+
+    def say(text):
+        return client.post(f"/api/meetings/{meeting.id}/chat", {"text": text}, content_type="application/json")
+
+    # half a second before a multiple of the window (where a fixed window would start afresh) ...
+    epoch = clock.now.timestamp()
+    boundary = (epoch // CHAT_WINDOW + 2) * CHAT_WINDOW
+    start = datetime.datetime.fromtimestamp(boundary - 0.5, tz=datetime.timezone.utc)
+    clock.at(start)
+    assert [say(f"第{i}条").status_code for i in range(CHAT_RATE)] == [201] * CHAT_RATE
+    # ... and one second later, past the boundary: still inside the last CHAT_WINDOW seconds
+    clock.at(start + datetime.timedelta(seconds=1))
+    refused = [say(f"再来{i}") for i in range(CHAT_RATE)]
+    assert {r.status_code for r in refused} == {429}
+    assert refused[0].json()["detail"] == f"发言太频繁：每{CHAT_WINDOW}秒最多{CHAT_RATE}条，请稍后再发。"
+    assert ChatMessage.objects.filter(person=village_cadre).count() == CHAT_RATE
+    # once the first burst is a whole window old, the person may speak again (refusals did not count)
+    clock.at(start + datetime.timedelta(seconds=CHAT_WINDOW, milliseconds=1))
+    assert say("现在可以了").status_code == 201
 
 
 def test_it_refuses_chat_from_someone_not_invited_and_after_the_end(client_for, meeting, outsider, village_cadre,

@@ -38,7 +38,7 @@ def test_it_reminds_again_after_the_start_was_moved(county_secretary, units):
 def test_it_runs_as_a_management_command_and_refuses_a_bad_lead(county_secretary, units, capsys):
     schedule(county_secretary, unit_ids=[units["人民路社区"].id], start_in=datetime.timedelta(minutes=40))
     call_command("meetings_remind", "--lead-minutes", "60")
-    assert "reminded 1 meeting(s)" in capsys.readouterr().out
+    assert "已提醒 1 个会议或培训" in capsys.readouterr().out
     with pytest.raises(CommandError, match="1 到 1440"):
         call_command("meetings_remind", "--lead-minutes", "0")
 

@@ -13,21 +13,21 @@ from django.utils.translation import gettext_lazy as _
 
 
 class DocType(models.TextChoices):
-    RESOLUTION = "决议", "决议"
-    DECISION = "决定", "决定"
-    ORDER = "命令", "命令(令)"
-    COMMUNIQUE = "公报", "公报"
-    ANNOUNCEMENT = "公告", "公告"
-    PUBLIC_NOTICE = "通告", "通告"
-    OPINION = "意见", "意见"
-    NOTICE = "通知", "通知"
-    CIRCULAR = "通报", "通报"
-    REPORT = "报告", "报告"
-    REQUEST = "请示", "请示"
-    APPROVAL = "批复", "批复"
-    MOTION = "议案", "议案"
-    LETTER = "函", "函"
-    MINUTES = "纪要", "纪要"
+    RESOLUTION = "决议", _("决议")
+    DECISION = "决定", _("决定")
+    ORDER = "命令", _("命令(令)")
+    COMMUNIQUE = "公报", _("公报")
+    ANNOUNCEMENT = "公告", _("公告")
+    PUBLIC_NOTICE = "通告", _("通告")
+    OPINION = "意见", _("意见")
+    NOTICE = "通知", _("通知")
+    CIRCULAR = "通报", _("通报")
+    REPORT = "报告", _("报告")
+    REQUEST = "请示", _("请示")
+    APPROVAL = "批复", _("批复")
+    MOTION = "议案", _("议案")
+    LETTER = "函", _("函")
+    MINUTES = "纪要", _("纪要")
 
 
 UPWARD_TYPES = (DocType.REQUEST, DocType.REPORT)

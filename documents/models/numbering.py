@@ -2,13 +2,14 @@
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class NumberSequence(models.Model):
     SEND = "send"
     RECEIVE = "receive"
 
-    kind = models.CharField(max_length=8, default=SEND, choices=[(SEND, "发文"), (RECEIVE, "收文")])
+    kind = models.CharField(max_length=8, default=SEND, choices=[(SEND, _("发文")), (RECEIVE, _("收文"))])
     prefix = models.CharField(max_length=40)  # 机关代字 (e.g. 咸政发) or, for 收文, "unit:<id>"
     year = models.PositiveIntegerField()
     last = models.PositiveIntegerField(default=0)

@@ -48,6 +48,7 @@ import time
 from typing import Any, Callable
 
 import av
+import pylibsrtp as _srtp
 from aiortc import rtcrtpreceiver
 from aiortc import rtcdtlstransport as _dtls_module
 from aiortc import rtcrtpsender as _sender_module
@@ -257,7 +258,15 @@ def make_packer(codec_name: str) -> Callable[[av.Packet], list]:
 
 
 class ForwardingSender(_sender_module.RTCRtpSender):
-    """An RTCRtpSender for ForwardedFrame tracks (installed by use_forwarding_sender)."""
+    """An RTCRtpSender for ForwardedFrame tracks (installed by use_forwarding_sender).
+
+    Two ways in, one stream out: a track that offers ``direct_writer`` (SubscriberTrack)
+    hands each frame to :meth:`_yw_write` synchronously, from the publication's relay,
+    while the viewer's buffer is empty and the direct route is up — no task wakes up per
+    viewer and frame. Anything else (a backlog, a route not yet up, other tracks) goes
+    through the RTP loop, which awaits the track as aiortc's does. Both share the same
+    sequence numbers, timestamps and NACK history, so the viewer sees one stream.
+    """
 
     async def _next_encoded_frame(self, codec: Any) -> Any:
         data = await getattr(self, _P + "track").recv()
@@ -267,17 +276,71 @@ class ForwardingSender(_sender_module.RTCRtpSender):
             raise TypeError("ForwardingSender needs a track yielding ForwardedFrame")
         return _sender_module.RTCEncodedFrame(data.shared.payloads(), data.timestamp, None)
 
+    def _yw_setup(self, codec: Any) -> None:
+        self._yw_pt = codec.payloadType
+        self._yw_seq = _sender_module.random_sequence_number()
+        self._yw_origin = _sender_module.random32()
+        self._yw_keep_history = codec.mimeType.lower().startswith("video/")  # audio: no NACK
+        self._yw_history = {}
+        self._yw_template = None  # the stream's RTP header: only seq, timestamp, marker change
+        self._yw_route = None  # (srtp, nominated pair, send): re-resolved when either changes
+
+    def _yw_packets(self, payloads: list, frame_timestamp: int) -> list:
+        """Serialise one frame's RTP packets (and note them for NACKs and RTCP SR)."""
+        timestamp = (self._yw_origin + frame_timestamp) & 0xFFFFFFFF
+        template = self._yw_template
+        if template is None:
+            first = RtpPacket(payload_type=self._yw_pt, ssrc=self._ssrc)
+            first.extensions.mid = getattr(self, _P + "mid")
+            template = self._yw_template = bytearray(
+                first.serialize(getattr(self, _P + "rtp_header_extensions_map")))
+        payload_type = self._yw_pt
+        history = self._yw_history if self._yw_keep_history else None
+        sequence_number = self._yw_seq
+        last = len(payloads) - 1
+        octets = 0
+        out = []
+        for i, payload in enumerate(payloads):
+            marker = 0x80 if i == last else 0
+            struct.pack_into("!BHI", template, 1, payload_type | marker, sequence_number, timestamp)
+            out.append(b"".join((template, payload)))
+            if history is not None:
+                history[sequence_number % RTP_HISTORY_SIZE] = (
+                    sequence_number, timestamp, marker, payload)
+            octets += len(payload)
+            sequence_number = (sequence_number + 1) & 0xFFFF
+        self._yw_seq = sequence_number
+        setattr(self, _P + "ntp_timestamp", _ntp_now())
+        setattr(self, _P + "rtp_timestamp", timestamp)
+        setattr(self, _P + "octet_count", getattr(self, _P + "octet_count") + octets)
+        setattr(self, _P + "packet_count", getattr(self, _P + "packet_count") + last + 1)
+        return out
+
+    def _yw_write(self, shared: "SharedFrame", frame_timestamp: int) -> bool:
+        """Send one frame now, on the direct route. False: not possible now (no route yet);
+        the caller then queues the frame for the RTP loop."""
+        if not self._enabled:
+            return True  # aiortc drops frames of a disabled sender too
+        route = self._yw_route = _direct_route(self.transport, self._yw_route)
+        if route is None:
+            return False
+        payloads = shared.payloads()
+        if not payloads:
+            return True
+        send = route[2]
+        try:
+            for data in self._yw_packets(payloads, frame_timestamp):
+                send(data)
+        except OSError:
+            pass  # like a lost datagram: the viewer NACKs or asks for a keyframe
+        return True
+
     async def _run_rtp(self, codec: Any) -> None:
         getattr(self, _P + "rtp_started").set()
-        extensions_map = getattr(self, _P + "rtp_header_extensions_map")
-        mid = getattr(self, _P + "mid")
-        sequence_number = _sender_module.random_sequence_number()
-        timestamp_origin = _sender_module.random32()
-        payload_type = codec.payloadType
-        keep_history = codec.mimeType.lower().startswith("video/")  # audio is never NACKed
-        history = self._yw_history = {}
-        template = None  # the RTP header of this stream: only seq, timestamp, marker change
-        route = None  # (srtp, nominated pair, send): re-resolved only when either changes
+        self._yw_setup(codec)
+        track = getattr(self, _P + "track")
+        if track is not None and hasattr(track, "direct_writer"):
+            track.direct_writer = self._yw_write
         try:
             while True:
                 if not getattr(self, _P + "track"):
@@ -286,39 +349,26 @@ class ForwardingSender(_sender_module.RTCRtpSender):
                 frame = await self._next_encoded_frame(codec)
                 if frame is None or not frame.payloads:
                     continue
-                timestamp = (timestamp_origin + frame.timestamp) & 0xFFFFFFFF
-                if template is None:
-                    first = RtpPacket(payload_type=payload_type, ssrc=self._ssrc)
-                    first.extensions.mid = mid
-                    template = bytearray(first.serialize(extensions_map))
-                route = _direct_route(self.transport, route)
-                send = route[2] if route is not None else None
-                last = len(frame.payloads) - 1
-                octets = 0
-                for i, payload in enumerate(frame.payloads):
-                    marker = 0x80 if i == last else 0
-                    struct.pack_into("!BHI", template, 1, payload_type | marker,
-                                     sequence_number, timestamp)
-                    data = b"".join((template, payload))
-                    if keep_history:
-                        history[sequence_number % RTP_HISTORY_SIZE] = (
-                            sequence_number, timestamp, marker, payload)
-                    if send is not None:
-                        send(data)
-                    else:
+                packets = self._yw_packets(frame.payloads, frame.timestamp)
+                route = self._yw_route = _direct_route(self.transport, self._yw_route)
+                if route is not None:
+                    send = route[2]
+                    try:
+                        for data in packets:
+                            send(data)
+                    except OSError:
+                        pass  # a full socket buffer: lost like a datagram on the way
+                else:
+                    for data in packets:
                         await self.transport._send_rtp(data)
-                    octets += len(payload)
-                    sequence_number = (sequence_number + 1) & 0xFFFF
-                setattr(self, _P + "ntp_timestamp", _ntp_now())
-                setattr(self, _P + "rtp_timestamp", timestamp)
-                setattr(self, _P + "octet_count", getattr(self, _P + "octet_count") + octets)
-                setattr(self, _P + "packet_count", getattr(self, _P + "packet_count") + last + 1)
         except (asyncio.CancelledError, ConnectionError, MediaStreamError):
             pass
         except Exception:
             _log.exception("forwarding sender failed")
         track = getattr(self, _P + "track")
         if track:
+            if hasattr(track, "direct_writer"):
+                track.direct_writer = None
             track.stop()
             setattr(self, _P + "track", None)
         setattr(self, _P + "encoder", None)
@@ -424,10 +474,45 @@ def _direct_send(dtls: Any) -> "Callable[[bytes], None] | None":
     if srtp is None or udp is None:
         return None
 
+    protect = _fast_protect(srtp) or srtp.protect
+    # The datagram socket itself, not asyncio's transport wrapper (which only adds a
+    # buffer for when the kernel's is full: for media, a dropped datagram is better than
+    # a late one, and the viewer's NACK or PLI repairs it).
+    sock = getattr(udp, "_sock", None)
+    sendto = udp.sendto if sock is None else sock.sendto
+
     def send(data: bytes) -> None:
-        udp.sendto(srtp.protect(data), addr)
+        sendto(protect(data), addr)
 
     return send
+
+
+def _fast_protect(session: Any) -> "Callable[[bytes], bytes] | None":
+    """pylibsrtp's ``Session.protect`` without its per-call allocations: the same libsrtp
+    call on the same session buffer (one event loop thread uses a session at a time).
+    None when pylibsrtp's internals are not as expected (then its own protect is used)."""
+    try:
+        cdata = session._cdata
+        buffer = session._buffer
+        ctx = session._srtp[0]
+    except (AttributeError, TypeError, IndexError):
+        return None
+    limit = len(cdata) - _srtp.SRTP_MAX_TRAILER_LEN
+    length = _srtp.ffi.new("int *")
+    srtp_protect = _srtp.lib.srtp_protect
+
+    def protect(data: bytes) -> bytes:
+        n = len(data)
+        if n > limit:
+            raise ValueError("packet is too long")
+        length[0] = n
+        buffer[0:n] = data
+        rc = srtp_protect(ctx, cdata, length)
+        if rc != 0:
+            raise _srtp.Error(f"libsrtp protect failed ({rc})")
+        return buffer[0:length[0]]
+
+    return protect
 
 
 def check_sender_hook() -> None:
@@ -448,6 +533,11 @@ def check_sender_hook() -> None:
     if "self.__rtx_payload_type = codec.payloadType" not in inspect.getsource(
             _sender_module.RTCRtpSender.send):
         raise RuntimeError("aiortc RTCRtpSender.send() no longer notes the RTX payload type")
+    process_src = inspect.getsource(_srtp.Session)
+    for needle in ("self._cdata = ffi.new(", "self._buffer = ffi.buffer(self._cdata)",
+                   "func(self._srtp[0], self._cdata, len_p)"):
+        if needle not in process_src:
+            raise RuntimeError(f"pylibsrtp Session changed: {needle!r} not found")
     for name in ("random_sequence_number", "random32", "RTCEncodedFrame"):
         if not hasattr(_sender_module, name):
             raise RuntimeError(f"aiortc.rtcrtpsender.{name} is gone")

@@ -43,12 +43,21 @@ the viewers' senders, which only packetise.
 
 Keyframes: a viewer's PLI/FIR is forwarded to the publisher as an RTCP PLI, at most
 one per second per publication (:data:`PLI_INTERVAL`); every new subscription (and a
-viewer whose buffer overflowed) asks for one immediately.
+viewer whose buffer overflowed) asks for one at once, merged with one already in flight
+or sent within :data:`SUBSCRIBE_PLI_COALESCE` — and looked at again later, so that a
+viewer never waits for its first picture longer than a keyframe's round trip.
 
 Active speaker: from the RTP audio-level header extension (RFC 6464,
 ``urn:ietf:params:rtp-hdrext:ssrc-audio-level``, sent by browsers and by aiortc), read
 on every incoming audio RTP packet; if a publisher does not send it, from Opus packet
 sizes (speech frames are several times larger than comfort-noise/silence frames).
+
+Recording (:meth:`Room.start_recording`, :mod:`meetings.sfu.recorder`): the recorder is a
+sink on the publications it writes (packets, never frames) and follows the stage — a
+screen share, else the presenter's camera, else the recording host's — and the active
+speaker's voice, one voice at a time. The room tells it when that may have changed:
+``recorder.on_change()`` after a pub offer, a presenter handover and on every speaker
+tick, ``recorder.publication_gone(pub)`` when a publication ends.
 """
 
 from __future__ import annotations
@@ -77,11 +86,20 @@ from . import forwarding
 
 logger = logging.getLogger(__name__)
 
+
+def gettext_noop(message: str) -> str:
+    """Marks a text for the catalogue (makemessages finds gettext_noop calls by name); the
+    consumer translates it into each person's language. Django's own gettext_noop would
+    need configured settings, and a room runs without them (bench/bench_sfu.py)."""
+    return message
+
 PLI_INTERVAL = 1.0  # seconds between keyframe requests forwarded to one publisher
-SUBSCRIBE_PLI_COALESCE = 0.1  # subscribe-triggered PLIs closer than this are merged
+SUBSCRIBE_PLI_COALESCE = 0.3  # subscribe-triggered PLIs closer than this are merged
+KEYFRAME_WAIT = 1.0  # seconds a requested keyframe may take before it is asked for again
 VIDEO_BUFFER = 60  # encoded frames (~2 s) buffered per viewer before it is resynced on a keyframe
 AUDIO_BUFFER = 50  # Opus frames (~1 s)
 SPEAKER_INTERVAL = 0.4
+ROSTER_COALESCE = 0.2  # seconds: roster changes within this go out as one "participants"
 SPEAKER_THRESHOLD = 30.0  # loudness (127 - dBov level) above which someone "speaks"
 RATE_PER_SECOND = 20.0  # signalling messages per session per second (token bucket)
 RATE_BURST = 40.0
@@ -96,10 +114,23 @@ SendFn = Callable[[dict], Awaitable[None]]
 
 
 class SignallingError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
+    """A refusal for the client. ``message`` is the Chinese msgid (marked with gettext_noop: the
+    room knows no user language) and ``params`` fill its named placeholders; the signalling
+    consumer translates it into the connected person's language (meetings/consumers.py)."""
+
+    def __init__(self, code: str, message: str, **params: Any) -> None:
+        super().__init__(message % params if params else message)
         self.code = code
         self.message = message
+        self.params = params
+
+    def frame(self, **extra: Any) -> dict:
+        """The ``error`` frame: ``message`` in Chinese and, when it has placeholders, the ``msgid``
+        and ``params`` the consumer translates it from."""
+        out = {"type": "error", "code": self.code, "message": str(self), **extra}
+        if self.params:
+            out.update(msgid=self.message, params=self.params)
+        return out
 
 
 class TokenBucket:
@@ -139,6 +170,8 @@ class SubscriberTrack(MediaStreamTrack):
         self.need_rebase = False
         self.delivered = 0
         self.dropped = 0
+        # set by the viewer's ForwardingSender once it runs: frame -> sent now (bool)
+        self.direct_writer: Optional[Callable[[forwarding.SharedFrame, int], bool]] = None
 
     def attach(self, publication: Optional["Publication"]) -> None:
         if publication is self.publication:
@@ -160,6 +193,15 @@ class SubscriberTrack(MediaStreamTrack):
             if not packet.is_keyframe:
                 return
             self.waiting_keyframe = False
+        if not self.queue and self.direct_writer is not None:
+            # The viewer's sender is idle: write the frame now instead of waking its task.
+            try:
+                if self.direct_writer(shared, self._timestamp(packet.pts)):
+                    self.delivered += 1
+                    return
+            except Exception:
+                logger.exception("direct write to a viewer failed; queueing instead")
+                self.direct_writer = None
         if len(self.queue) >= self.maxlen:
             # A viewer too slow to keep up: drop what is buffered and resync on a keyframe.
             self.dropped += len(self.queue)
@@ -173,6 +215,16 @@ class SubscriberTrack(MediaStreamTrack):
         self.queue.append(shared)
         self.event.set()
 
+    def _timestamp(self, pts: int) -> int:
+        """The viewer's RTP timestamp for a frame of the current source (idempotent per frame:
+        a rebase after a source switch happens once, on that source's first frame)."""
+        if self.need_rebase:
+            step = 3000 if self.kind == "video" else 960
+            self.offset = self.last_out + step - pts
+            self.need_rebase = False
+        self.last_out = pts + self.offset
+        return self.last_out
+
     async def recv(self) -> forwarding.ForwardedFrame:
         while not self.queue:
             if self.readyState != "live":
@@ -180,16 +232,13 @@ class SubscriberTrack(MediaStreamTrack):
             self.event.clear()
             await self.event.wait()
         shared = self.queue.popleft()
-        pts = shared.packet.pts  # time base = the codec's RTP clock (forwarding.py)
-        if self.need_rebase:
-            step = 3000 if self.kind == "video" else 960
-            self.offset = self.last_out + step - pts
-            self.need_rebase = False
-        self.last_out = pts + self.offset
+        # pts: time base = the codec's RTP clock (forwarding.py)
+        timestamp = self._timestamp(shared.packet.pts)
         self.delivered += 1
-        return forwarding.ForwardedFrame(shared, self.last_out)
+        return forwarding.ForwardedFrame(shared, timestamp)
 
     def stop(self) -> None:
+        self.direct_writer = None
         if self.publication is not None:
             self.publication.subscribers.discard(self)
             self.publication = None
@@ -215,19 +264,28 @@ class Publication:
         self.paused = False  # muted by its owner or by the host
         self.last_pli = 0.0
         self.pli_sent = 0
-        self.pli_task: Optional[asyncio.Task] = None
+        self.keyframe_due: Optional[float] = None  # when the PLI now in flight was sent
+        self.keyframe_wanted = False  # a request was merged or held back: ask again if need be
+        self.recheck: Optional[asyncio.TimerHandle] = None
         self.packets = 0
         self.level = 0.0  # smoothed loudness for the active speaker
         self.level_from_ext = False
+        # Added latency, for room.stats(): from the arrival of a video frame's last RTP
+        # packet (marker bit) to the frame written to the last of its viewers, in seconds.
+        self.frame_in_at = 0.0
+        self.fanout_latency: collections.deque = collections.deque(maxlen=256)
         self.task = asyncio.ensure_future(self._pump())
-        if self.kind == "audio":
-            forwarding.on_rtp_packet(receiver, self._on_rtp)
+        forwarding.on_rtp_packet(receiver, self._on_rtp if self.kind == "audio" else self._on_video_rtp)
 
     def _on_rtp(self, rtp: Any) -> None:
         ext = rtp.extensions.audio_level
         if ext is not None:
             self.level_from_ext = True
             self._feed_level(127 - ext[1])
+
+    def _on_video_rtp(self, rtp: Any) -> None:
+        if rtp.marker:
+            self.frame_in_at = time.monotonic()
 
     def _feed_level(self, loudness: float) -> None:
         self.level = 0.8 * self.level + 0.2 * loudness
@@ -244,29 +302,59 @@ class Publication:
                     continue
                 for sink in self.sinks:
                     sink(packet)
+                if packet.is_keyframe and self.kind == "video":
+                    self.keyframe_due = None
+                    self.keyframe_wanted = False  # it reaches whoever asked meanwhile
                 if self.subscribers:
                     shared = forwarding.SharedFrame(packet, self.packer)
                     for sub in tuple(self.subscribers):
                         sub.push(shared)
+                    if self.kind == "video" and self.frame_in_at:
+                        self.fanout_latency.append(time.monotonic() - self.frame_in_at)
+                        self.frame_in_at = 0.0
         except (MediaStreamError, asyncio.CancelledError):
             pass
         except Exception:
             logger.exception("relay of %s failed", self.source)
 
     def request_keyframe(self, subscribe: bool = False) -> None:
-        """Ask the publisher for a keyframe (PLI), rate-limited."""
+        """Ask the publisher for a keyframe (PLI), rate-limited — and never leave a viewer
+        waiting: a request that is merged into one in flight or held back by the rate limit
+        is looked at again when that one should have arrived, and repeated if a viewer still
+        waits for its first picture (a viewer that gets no packets sends no PLI itself)."""
         if self.kind != "video":
             return
         now = time.monotonic()
+        if self.keyframe_due is not None and now - self.keyframe_due < KEYFRAME_WAIT:
+            # one is on its way and reaches every viewer subscribed by then
+            self.keyframe_wanted = True
+            self._recheck_later(self.keyframe_due + KEYFRAME_WAIT - now)
+            return
         interval = SUBSCRIBE_PLI_COALESCE if subscribe else PLI_INTERVAL
         if now - self.last_pli < interval:
+            if subscribe:
+                self.keyframe_wanted = True
+                self._recheck_later(self.last_pli + interval - now)
             return
-        self.last_pli = now
+        self.keyframe_wanted = False
+        self.last_pli = self.keyframe_due = now
         self.pli_sent += 1
         asyncio.ensure_future(forwarding.request_keyframe(self.receiver))
 
+    def _recheck_later(self, delay: float) -> None:
+        if self.recheck is None:
+            self.recheck = asyncio.get_event_loop().call_later(max(0.0, delay), self._recheck)
+
+    def _recheck(self) -> None:
+        self.recheck = None
+        if self.keyframe_wanted or any(sub.waiting_keyframe for sub in self.subscribers):
+            self.request_keyframe(subscribe=True)
+
     def stop(self) -> None:
         self.task.cancel()
+        if self.recheck is not None:
+            self.recheck.cancel()
+            self.recheck = None
         for sub in tuple(self.subscribers):
             sub.attach(None)
 
@@ -368,20 +456,22 @@ class Room:
         self.presenter: Optional[int] = None  # person id a host handed presenting to
         self.presenter_known = False  # set by a handover (or the meeting's record at a join)
         self._speaker_task = asyncio.ensure_future(self._speaker_loop())
+        self._roster_dirty = False
+        self._roster_task: Optional[asyncio.Task] = None
 
     # ----------------------------------------------------------------- sessions
     async def join(self, person_id: int, name: str, send: SendFn, *, is_host: bool = False,
                    mode: str = "video", session_id: Optional[str] = None,
                    presenter: Optional[int] = None) -> Session:
         if self.ended:
-            raise SignallingError("ended", "会议已结束")
+            raise SignallingError("ended", gettext_noop("会议已结束"))
         if presenter is not None and not self.presenter_known:
             self.presenter, self.presenter_known = presenter, True
         if mode not in MODES:
             mode = "video"
         # Joining twice (a second tab, or a reconnect): the older session is replaced.
         for old in [s for s in self.sessions.values() if s.person_id == person_id]:
-            await self._safe_send(old, {"type": "replaced", "message": "您已在其他窗口或设备加入本会议"})
+            await self._safe_send(old, {"type": "replaced", "message": gettext_noop("您已在其他窗口或设备加入本会议")})
             await self._drop(old)
         session = Session(id=session_id or uuid.uuid4().hex[:12], person_id=person_id,
                           name=name, send=send, is_host=is_host, mode=mode)
@@ -421,6 +511,8 @@ class Room:
     async def close(self) -> None:
         self.ended = True
         self._speaker_task.cancel()
+        if self._roster_task is not None:
+            self._roster_task.cancel()
         if self.recorder is not None:
             await self.stop_recording()
         for session in list(self.sessions.values()):
@@ -434,24 +526,22 @@ class Room:
             return
         if not session.bucket.take():
             await self._safe_send(session, {"type": "error", "code": "rate_limited",
-                                            "message": "消息过于频繁，请稍后再试"})
+                                            "message": gettext_noop("消息过于频繁，请稍后再试")})
             return
         try:
             if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-                raise SignallingError("bad_message", "无法识别的信令消息")
+                raise SignallingError("bad_message", gettext_noop("无法识别的信令消息"))
             handler = getattr(self, "_on_" + message["type"], None)
             if handler is None:
-                raise SignallingError("bad_message", "无法识别的信令消息类型")
+                raise SignallingError("bad_message", gettext_noop("无法识别的信令消息类型"))
             await handler(session, message)
         except SignallingError as exc:
-            await self._safe_send(session, {"type": "error", "code": exc.code,
-                                            "message": exc.message,
-                                            "request": message.get("type")
-                                            if isinstance(message, dict) else None})
+            await self._safe_send(session, exc.frame(request=message.get("type")
+                                                     if isinstance(message, dict) else None))
         except Exception:
             logger.exception("signalling message failed in room %s", self.id)
             await self._safe_send(session, {"type": "error", "code": "internal",
-                                            "message": "处理信令时出错，请重试"})
+                                            "message": gettext_noop("处理信令时出错，请重试")})
 
     async def _safe_send(self, session: Session, message: dict) -> None:
         try:
@@ -464,15 +554,15 @@ class Room:
     def _parse_sdp(message: dict, kind: str) -> RTCSessionDescription:
         sdp = message.get("sdp")
         if not isinstance(sdp, str) or not sdp.strip() or len(sdp) > MAX_SDP:
-            raise SignallingError("bad_sdp", "会话描述(SDP)无效")
+            raise SignallingError("bad_sdp", gettext_noop("会话描述(SDP)无效"))
         try:
             if not sdp.lstrip().startswith("v=0"):
                 raise ValueError("no version line")
             parsed = SessionDescription.parse(sdp)
         except Exception:
-            raise SignallingError("bad_sdp", "会话描述(SDP)格式错误")
+            raise SignallingError("bad_sdp", gettext_noop("会话描述(SDP)格式错误"))
         if not any(m.kind in ("audio", "video") for m in parsed.media):
-            raise SignallingError("bad_sdp", "会话描述(SDP)中没有音视频")
+            raise SignallingError("bad_sdp", gettext_noop("会话描述(SDP)中没有音视频"))
         if kind == "offer":
             for media in parsed.media:
                 if media.kind not in ("audio", "video"):
@@ -481,29 +571,29 @@ class Room:
                 if not names & {n.lower() for n in ALLOWED_CODECS[media.kind]}:
                     raise SignallingError(
                         "unsupported_codec",
-                        "不支持的媒体编码：音频需要 Opus，视频需要 VP8 或 H.264")
+                        gettext_noop("不支持的媒体编码：音频需要 Opus，视频需要 VP8 或 H.264"))
         return RTCSessionDescription(sdp=sdp, type=kind)
 
     async def _on_offer(self, session: Session, message: dict) -> None:
         if message.get("pc") != "pub":
-            raise SignallingError("out_of_order", "服务器只接受发布连接(pub)的 offer")
+            raise SignallingError("out_of_order", gettext_noop("服务器只接受发布连接(pub)的 offer"))
         description = self._parse_sdp(message, "offer")
         tracks = message.get("tracks") or {}
         if not isinstance(tracks, dict):
-            raise SignallingError("bad_message", "tracks 必须是对象")
+            raise SignallingError("bad_message", gettext_noop("tracks 必须是对象"))
         pc = session.pub
         if pc is None:
             pc = session.pub = RTCPeerConnection(_ice_configuration(self.ice_servers))
             pc.on("connectionstatechange", lambda: self._on_pub_state(session, pc))
         if pc.signalingState != "stable":
-            raise SignallingError("out_of_order", "上一次协商尚未完成")
+            raise SignallingError("out_of_order", gettext_noop("上一次协商尚未完成"))
         try:
             await pc.setRemoteDescription(description)
         except Exception as exc:
             if session.pub is pc and pc.remoteDescription is None:
                 session.pub = None
                 await pc.close()
-            raise SignallingError("bad_sdp", f"无法接受该会话描述：{exc}")
+            raise SignallingError("bad_sdp", gettext_noop("无法接受该会话描述：%(reason)s"), reason=str(exc))
         # Mark every remote track before its receiver starts (no await in between).
         for transceiver in pc.getTransceivers():
             if transceiver.receiver.track is not None:
@@ -563,10 +653,12 @@ class Room:
                 await self._unpublish(pub, renegotiate=False)
         for source in [s for s in session.held if s not in seen_sources]:
             self._release_held(session, source)
+        if self.recorder is not None:
+            self.recorder.on_change()  # a new publication may be what the recording shows
         if refused:
             await self._safe_send(session, {
                 "type": "error", "code": "not_presenter", "request": "offer",
-                "message": "只有主讲人或主持人可以共享屏幕或发送第二路视频，主持人移交主讲后自动生效"})
+                "message": gettext_noop("只有主讲人或主持人可以共享屏幕或发送第二路视频，主持人移交主讲后自动生效")})
         await self._resync_all()
         await self._broadcast_roster()
 
@@ -602,6 +694,8 @@ class Room:
                     if pub is not None:
                         await self._unpublish(pub, renegotiate=False)
                         self._hold(session, source, pub.track, pub.receiver, pub.codec)
+        if self.recorder is not None:
+            self.recorder.on_change()  # the recording follows the presenter
         message = {"type": "presenter", "person": person_id}
         for session in list(self.sessions.values()):
             await self._safe_send(session, message)
@@ -746,15 +840,15 @@ class Room:
 
     async def _on_answer(self, session: Session, message: dict) -> None:
         if message.get("pc") != "sub":
-            raise SignallingError("out_of_order", "服务器只接受订阅连接(sub)的 answer")
+            raise SignallingError("out_of_order", gettext_noop("服务器只接受订阅连接(sub)的 answer"))
         pc = session.sub
         if pc is None or not session.sub_offered or pc.signalingState != "have-local-offer":
-            raise SignallingError("out_of_order", "没有等待应答的 offer")
+            raise SignallingError("out_of_order", gettext_noop("没有等待应答的 offer"))
         description = self._parse_sdp(message, "answer")
         try:
             await pc.setRemoteDescription(description)
         except Exception as exc:
-            raise SignallingError("bad_sdp", f"无法接受该应答：{exc}")
+            raise SignallingError("bad_sdp", gettext_noop("无法接受该应答：%(reason)s"), reason=str(exc))
         session.sub_offered = False
         if session.sub_pending:
             await self._offer_sub(session)
@@ -784,12 +878,12 @@ class Room:
     async def _on_candidate(self, session: Session, message: dict) -> None:
         pc = session.pub if message.get("pc") == "pub" else session.sub
         if pc is None or pc.remoteDescription is None:
-            raise SignallingError("out_of_order", "连接尚未协商，不能添加候选地址")
+            raise SignallingError("out_of_order", gettext_noop("连接尚未协商，不能添加候选地址"))
         cand = message.get("candidate")
         if not cand:
             return  # end of candidates
         if not isinstance(cand, dict) or not isinstance(cand.get("candidate"), str):
-            raise SignallingError("bad_message", "候选地址格式错误")
+            raise SignallingError("bad_message", gettext_noop("候选地址格式错误"))
         text = cand["candidate"]
         if text.startswith("candidate:"):
             text = text[len("candidate:"):]
@@ -801,13 +895,13 @@ class Room:
             candidate.sdpMLineIndex = cand.get("sdpMLineIndex")
             await pc.addIceCandidate(candidate)
         except Exception:
-            raise SignallingError("bad_message", "候选地址格式错误")
+            raise SignallingError("bad_message", gettext_noop("候选地址格式错误"))
 
     # ----------------------------------------------------- per-viewer choices
     async def _on_mode(self, session: Session, message: dict) -> None:
         mode = message.get("mode")
         if mode not in MODES:
-            raise SignallingError("bad_message", "接收模式只能是 video、small 或 audio")
+            raise SignallingError("bad_message", gettext_noop("接收模式只能是 video、small 或 audio"))
         await self.set_mode(session.id, mode)
 
     async def set_mode(self, session_id: str, mode: str) -> None:
@@ -820,7 +914,7 @@ class Room:
         kind = message.get("kind")
         sources = {"audio": ["mic"], "video": ["camera", "small"], "screen": ["screen"]}.get(kind)
         if sources is None:
-            raise SignallingError("bad_message", "kind 只能是 audio、video 或 screen")
+            raise SignallingError("bad_message", gettext_noop("kind 只能是 audio、video 或 screen"))
         on = bool(message.get("on", True))
         for source in sources:
             pub = session.publications.get(source)
@@ -835,12 +929,12 @@ class Room:
         await self._broadcast_roster()
 
     async def _on_join(self, session: Session, message: dict) -> None:
-        raise SignallingError("out_of_order", "已经加入会议")
+        raise SignallingError("out_of_order", gettext_noop("已经加入会议"))
 
     # ------------------------------------------------------------ host commands
     async def _on_host(self, session: Session, message: dict) -> None:
         if not session.is_host:
-            raise SignallingError("forbidden", "只有主持人可以执行该操作")
+            raise SignallingError("forbidden", gettext_noop("只有主持人可以执行该操作"))
         action = message.get("action")
         target = message.get("target")
         await self.host_command(session, action, target)
@@ -850,7 +944,7 @@ class Room:
             if isinstance(target, str) and target.isdigit():
                 target = int(target)
             if target is not None and not isinstance(target, int):
-                raise SignallingError("bad_message", "请指定主讲人")
+                raise SignallingError("bad_message", gettext_noop("请指定主讲人"))
             await self.set_presenter(target)
             return
         if action == "end":
@@ -863,18 +957,18 @@ class Room:
             await self._broadcast_roster()
             return
         if action not in ("mute", "stop_video", "remove"):
-            raise SignallingError("bad_message", "未知的主持人操作")
+            raise SignallingError("bad_message", gettext_noop("未知的主持人操作"))
         victims = [s for s in self.sessions.values()
                    if s.person_id == target or s.id == target]
         if not victims:
-            raise SignallingError("not_found", "该参会人不在会议中")
+            raise SignallingError("not_found", gettext_noop("该参会人不在会议中"))
         for victim in victims:
             if action == "mute":
                 await self._mute(victim, ["mic"], "audio")
             elif action == "stop_video":
                 await self._mute(victim, ["camera", "small"], "video")
             elif action == "remove":
-                await self._safe_send(victim, {"type": "removed", "message": "您已被主持人移出会议"})
+                await self._safe_send(victim, {"type": "removed", "message": gettext_noop("您已被主持人移出会议")})
                 await self._drop(victim)
         await self._broadcast_roster()
 
@@ -884,12 +978,12 @@ class Room:
             if pub is not None:
                 pub.paused = True
         await self._safe_send(session, {"type": "muted", "kind": kind,
-                                        "message": "主持人已将您静音" if kind == "audio"
-                                        else "主持人已关闭您的视频"})
+                                        "message": gettext_noop("主持人已将您静音") if kind == "audio"
+                                        else gettext_noop("主持人已关闭您的视频")})
 
     async def end(self, by: Optional[int] = None) -> None:
         for session in list(self.sessions.values()):
-            await self._safe_send(session, {"type": "ended", "by": by, "message": "会议已结束"})
+            await self._safe_send(session, {"type": "ended", "by": by, "message": gettext_noop("会议已结束")})
         await self.close()
 
     # ---------------------------------------------------- roster and speaker
@@ -897,9 +991,24 @@ class Room:
         return [s.describe() for s in self.sessions.values()]
 
     async def _broadcast_roster(self) -> None:
-        message = {"type": "participants", "participants": self.roster(), "presenter": self.presenter}
-        for session in list(self.sessions.values()):
-            await self._safe_send(session, message)
+        """Send everyone the roster, coalesced: changes within ROSTER_COALESCE go out as one
+        roster. (Sent at once per change, 250 people joining a training would cost 250² roster
+        messages of up to 250 entries each.)"""
+        self._roster_dirty = True
+        if self._roster_task is None or self._roster_task.done():
+            self._roster_task = asyncio.ensure_future(self._flush_roster())
+
+    async def _flush_roster(self) -> None:
+        try:
+            while self._roster_dirty and not self.ended:
+                await asyncio.sleep(ROSTER_COALESCE)
+                self._roster_dirty = False
+                message = {"type": "participants", "participants": self.roster(),
+                           "presenter": self.presenter}
+                for session in list(self.sessions.values()):
+                    await self._safe_send(session, message)
+        except asyncio.CancelledError:
+            pass
 
     async def _speaker_loop(self) -> None:
         try:
@@ -916,6 +1025,8 @@ class Room:
                                "person": best.person_id}
                     for session in list(self.sessions.values()):
                         await self._safe_send(session, message)
+                if self.recorder is not None:
+                    self.recorder.on_change()  # the recording's voice follows the speaker
         except asyncio.CancelledError:
             pass
 
@@ -924,7 +1035,7 @@ class Room:
         from .recorder import Recorder
 
         if self.recorder is not None:
-            raise SignallingError("busy", "已在录制中")
+            raise SignallingError("busy", gettext_noop("已在录制中"))
         self.recorder = Recorder(self, path, person_id=person_id)
         self.recorder.start()
 
@@ -944,4 +1055,14 @@ class Room:
             "pli_sent": sum(p.pli_sent for p in pubs),
             "delivered": sum(sl.track.delivered for s in self.sessions.values() for sl in s.slots),
             "dropped": sum(sl.track.dropped for s in self.sessions.values() for sl in s.slots),
+            # median seconds from a video frame's last packet in to it written to every viewer
+            # it was not queued for (a viewer with a backlog gets it from its own sender)
+            "added_latency": _median([x for p in pubs for x in p.fanout_latency]),
         }
+
+
+def _median(values: list) -> Optional[float]:
+    if not values:
+        return None
+    values = sorted(values)
+    return values[len(values) // 2]

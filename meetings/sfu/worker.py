@@ -108,7 +108,7 @@ class RoomHost:
             await room.join(person_id, name, send, is_host=is_host, mode=mode,
                             session_id=session_id, presenter=presenter)
         except SignallingError as exc:
-            await send({"type": "error", "code": exc.code, "message": exc.message})
+            await send(exc.frame())
 
     async def signal(self, meeting_id: Any, session_id: str, message: Any) -> None:
         room = self.room(meeting_id, create=False)
@@ -195,6 +195,11 @@ async def room_command(meeting_id: Any, action: str, target: Any = None,
     if mode() == "external":
         return await ChannelBackend().command(meeting_id, action, target, path, person_id)
     host = embedded_host()
+    if host.loop is not None and host.loop.is_closed():
+        # the loop its rooms lived on is gone (a test's loop; a server's lives as long as
+        # the process): so are those rooms
+        host.loop = None
+        host.rooms.clear()
     if host.loop is not None and host.loop is not _running_loop():
         fut = asyncio.run_coroutine_threadsafe(
             host.command(meeting_id, action, target, path, person_id), host.loop)

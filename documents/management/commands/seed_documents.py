@@ -1,5 +1,7 @@
 """Demo 公文 for `make run`: a few documents in different states, through the real actions."""
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.db import transaction
 
 from documents import actions
@@ -12,10 +14,10 @@ BODY = [{"kind": "p", "text": "为切实做好今冬明春森林草原防灭火�
 
 
 class Command(BaseCommand):
-    help = "示例公文：起草、签发、分发、签收等不同状态的几件公文（已有公文时不重复创建）。"
+    help = gettext_lazy("示例公文：起草、签发、分发、签收等不同状态的几件公文（已有公文时不重复创建）。")
 
     def add_arguments(self, parser):
-        parser.add_argument("--if-empty", action="store_true", help="do nothing when documents exist")
+        parser.add_argument("--if-empty", action="store_true", help=_("已有公文时什么也不做"))
 
     def handle(self, *args, if_empty, **options):
         if if_empty and Document.objects.exists():
@@ -25,7 +27,7 @@ class Command(BaseCommand):
             sec = Person.objects.get(username="city_secretary")
             leader = Person.objects.get(username="city_leader")
         except Person.DoesNotExist:
-            raise CommandError("请先运行 seed_demo 创建组织机构和演示账号。") from None
+            raise CommandError(_("请先运行 seed_demo 创建组织机构和演示账号。")) from None
         sec_post = actions.person_posts(sec)[0]
         city = Unit.objects.get(kind=UnitKind.CITY)
         county = Unit.objects.filter(parent=city, kind=UnitKind.COUNTY).order_by("path").first()

@@ -13,6 +13,8 @@ fresh one, so a demo started another day again has a meeting "in 5 minutes").
 import datetime
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.utils import timezone
 
 from meetings import actions
@@ -29,10 +31,10 @@ def _open_meetings():
 
 
 class Command(BaseCommand):
-    help = "示例会议：5分钟后开始的视频会议和明天的村(社区)培训（已有同名未结束会议时不重复创建）。"
+    help = gettext_lazy("示例会议：5分钟后开始的视频会议和明天的村(社区)培训（已有同名未结束会议时不重复创建）。")
 
     def add_arguments(self, parser):
-        parser.add_argument("--if-empty", action="store_true", help="do nothing when an open meeting exists")
+        parser.add_argument("--if-empty", action="store_true", help=_("已有未结束的会议时什么也不做"))
 
     def handle(self, *args, if_empty, **options):
         if if_empty and _open_meetings().exists():
@@ -41,11 +43,11 @@ class Command(BaseCommand):
         host = Person.objects.filter(username="city_secretary", is_active=True).first()
         town_sec = Person.objects.filter(username="town_secretary", is_active=True).first()
         if host is None or town_sec is None:
-            raise CommandError("请先运行 seed_demo 创建组织机构和演示账号。")
+            raise CommandError(_("请先运行 seed_demo 创建组织机构和演示账号。"))
         post = Post.objects.active().filter(person_id=host.id).select_related("unit").first()
         town_post = Post.objects.active().filter(person_id=town_sec.id).select_related("unit").first()
         if post is None or town_post is None:
-            raise CommandError("演示账号 city_secretary 或 town_secretary 没有在岗岗位。")
+            raise CommandError(_("演示账号 city_secretary 或 town_secretary 没有在岗岗位。"))
         town = town_post.unit.government
         now = timezone.now().replace(second=0, microsecond=0)
         tomorrow = timezone.localtime(now).replace(hour=9, minute=30) + datetime.timedelta(days=1)
@@ -66,7 +68,7 @@ class Command(BaseCommand):
                     continue
                 made.append(actions.do_schedule(host, post, **plan))
         except actions.ActionError as exc:
-            raise CommandError(f"示例会议创建失败：{exc.message}") from None
+            raise CommandError(_("示例会议创建失败：%(error)s") % {"error": exc.message}) from None
         if not made:
             self.stdout.write("demo meetings exist: nothing seeded")
         for meeting in made:

@@ -1,4 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from office import audit
 from office.models import AuditEntry
@@ -6,13 +8,14 @@ from office.progress import ProgressBar
 
 
 class Command(BaseCommand):
-    help = "校验审计日志的哈希链：指出第一条被修改、删除或插入的记录。"
+    help = gettext_lazy("校验审计日志的哈希链：指出第一条被修改、删除或插入的记录。")
 
     def handle(self, *args, **options):
-        bar = ProgressBar(AuditEntry.objects.count() or 1, "校验审计日志", stream=self.stderr._out)
+        bar = ProgressBar(AuditEntry.objects.count() or 1, _("校验审计日志"), stream=self.stderr._out)
         try:
             count = audit.verify(progress=lambda done, total: bar.update(done))
         except audit.ChainBroken as exc:
-            raise CommandError(f"审计日志第 {exc.seq} 条记录异常：{exc.reason}") from None
+            raise CommandError(_("审计日志第 %(seq)d 条记录异常：%(reason)s")
+                               % {"seq": exc.seq, "reason": exc.message()}) from None
         bar.finish()
-        self.stdout.write(f"审计日志完整：共 {count} 条记录，哈希链校验通过。")
+        self.stdout.write(_("审计日志完整：共 %(n)d 条记录，哈希链校验通过。") % {"n": count})

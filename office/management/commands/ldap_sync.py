@@ -15,6 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from office import audit
 from office import ldap as dirs
@@ -367,23 +368,26 @@ class Syncer:
 
 
 def summary_line(stats, conflicts):
-    def part(group, label):
+    """One sentence (translated whole, not glued from parts) with the counts of the run."""
+    counts = {"conflicts": len(conflicts)}
+    for group, key in (("units", "units"), ("people", "people"), ("posts", "posts")):
         g = stats.get(group, {})
-        return _("%(label)s：新建 %(c)d，更新 %(u)d，停用 %(d)d") % {
-            "label": label, "c": g.get("created", 0), "u": g.get("updated", 0) + g.get("activated", 0),
-            "d": g.get("deactivated", 0)}
-
-    return "；".join([part("units", _("单位")), part("people", _("人员")), part("posts", _("岗位")),
-                     _("冲突 %(n)d") % {"n": len(conflicts)}])
+        counts[f"{key}_created"] = g.get("created", 0)
+        counts[f"{key}_updated"] = g.get("updated", 0) + g.get("activated", 0)
+        counts[f"{key}_deactivated"] = g.get("deactivated", 0)
+    return _("单位：新建 %(units_created)d，更新 %(units_updated)d，停用 %(units_deactivated)d；"
+             "人员：新建 %(people_created)d，更新 %(people_updated)d，停用 %(people_deactivated)d；"
+             "岗位：新建 %(posts_created)d，更新 %(posts_updated)d，停用 %(posts_deactivated)d；"
+             "冲突 %(conflicts)d") % counts
 
 
 class Command(BaseCommand):
-    help = "Import the LDAP directory into units, people, posts and roles (see office/ldap.py)."
+    help = gettext_lazy("把 LDAP 目录导入为单位、人员、岗位和角色（见 office/ldap.py）。")
 
     def add_arguments(self, parser):
-        parser.add_argument("--dry-run", action="store_true", help="show what would change, change nothing")
-        parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-        parser.add_argument("--by", default="", help="who started the run (kept in the sync log)")
+        parser.add_argument("--dry-run", action="store_true", help=_("只显示将要做的更改，不做任何更改"))
+        parser.add_argument("--no-progress", action="store_true", help=_("不显示进度条"))
+        parser.add_argument("--by", default="", help=_("发起本次同步的人（记入同步日志）"))
 
     def handle(self, *args, **options):
         from office.models import DirectorySync
