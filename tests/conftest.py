@@ -143,11 +143,12 @@ def database_url_for_tests():
 
 
 class ServerProcess:
-    """A real daphne serving asgi:application on a free loopback port."""
+    """A real daphne serving asgi:application on a free loopback port (or on `bind`'s address)."""
 
-    def __init__(self, env=None, port=None):
+    def __init__(self, env=None, port=None, bind="127.0.0.1"):
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.bind = bind
+        self.url = f"http://{bind}:{self.port}"
         # Test servers run no periodic jobs: tests call the jobs themselves, and a job thread
         # writing while the test database is reset between tests could deadlock the reset.
         self.env = {**os.environ, "DJANGO_SETTINGS_MODULE": "office.settings", "YW_JOBS_IN_PROCESS": "0",
@@ -159,7 +160,7 @@ class ServerProcess:
     def start(self, timeout=30):
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "asgi:application"],
+            [sys.executable, "-m", "daphne", "-b", self.bind, "-p", str(self.port), "asgi:application"],
             cwd=BASE_DIR, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
@@ -192,8 +193,8 @@ def server_factory(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         db_url = database_url_for_tests()
 
-    def start(env=None):
-        server = ServerProcess({"DATABASE_URL": db_url, **(env or {})}).start()
+    def start(env=None, bind="127.0.0.1"):
+        server = ServerProcess({"DATABASE_URL": db_url, **(env or {})}, bind=bind).start()
         started.append(server)
         return server
 

@@ -391,6 +391,28 @@ async def test_it_retransmits_lost_video_packets_a_viewer_asks_for(harness, monk
     assert video.counters == list(range(video.counters[0], video.counters[0] + len(video.counters)))
 
 
+async def test_it_bounds_retransmissions_when_a_congested_viewer_repeats_its_nacks(monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(forwarding.time, "monotonic", lambda: clock[0])
+    sender = type("Sender", (), {})()
+    setattr(sender, forwarding._P + "octet_count", 0)
+
+    def packet(seq):
+        return (seq, 0, 0, b"x" * 1000)
+
+    # the same packet asked for again within the interval is not resent again
+    assert forwarding._rtx_allowed(sender, packet(7)) is True
+    assert forwarding._rtx_allowed(sender, packet(7)) is False
+    clock[0] += forwarding.RTX_RESEND_INTERVAL + 0.01
+    assert forwarding._rtx_allowed(sender, packet(7)) is True
+    # a storm of NACKs for different packets: a burst, then only a share of what the stream sends
+    resent = sum(forwarding._rtx_allowed(sender, packet(100 + i)) for i in range(100))
+    assert resent < forwarding.RTX_BURST / 1000
+    setattr(sender, forwarding._P + "octet_count", 40_000)  # the stream sent 40 kB meanwhile
+    resent = sum(forwarding._rtx_allowed(sender, packet(300 + i)) for i in range(100))
+    assert resent == int(forwarding.RTX_SHARE * 40_000 / 1000)
+
+
 async def test_it_resyncs_a_viewer_that_falls_behind_on_a_fresh_keyframe():
     from meetings.sfu.room import VIDEO_BUFFER, SubscriberTrack
 

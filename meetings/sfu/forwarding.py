@@ -377,7 +377,7 @@ class ForwardingSender(_sender_module.RTCRtpSender):
     async def _retransmit(self, sequence_number: int) -> None:
         """A viewer's NACK: resend from this sender's history (as RTX when negotiated)."""
         item = getattr(self, "_yw_history", {}).get(sequence_number % RTP_HISTORY_SIZE)
-        if item is None or item[0] != sequence_number:
+        if item is None or item[0] != sequence_number or not _rtx_allowed(self, item):
             return
         seq, timestamp, marker, payload = item
         codec_pt = self._yw_payload_type
@@ -398,6 +398,37 @@ class ForwardingSender(_sender_module.RTCRtpSender):
     async def send(self, parameters: Any) -> None:
         self._yw_payload_type = parameters.codecs[0].payloadType
         await super().send(parameters)
+
+
+RTX_RESEND_INTERVAL = 0.3  # seconds before the same packet is resent again
+RTX_SHARE = 0.3  # retransmitted bytes at most this share of the stream's own bytes
+RTX_BURST = 16000  # bytes of retransmission allowed at once
+
+
+def _rtx_allowed(sender: Any, item: tuple) -> bool:
+    """Bound retransmissions, for viewers on congested links. A viewer repeats its NACK for a
+    missing packet every round trip; resending on every NACK multiplies the very load that
+    lost the packet (on a 120 kbit/s line: hundreds of resent packets a second, and neither
+    the small track nor the audio got through any more). So a packet is resent at most once
+    per RTX_RESEND_INTERVAL, and a stream's resent bytes stay within RTX_SHARE of the bytes
+    it sent (counted from the sender's octet count: nothing is added to the RTP loop)."""
+    now = time.monotonic()
+    octets = getattr(sender, _P + "octet_count")
+    state = getattr(sender, "_yw_rtx", None)
+    if state is None:
+        state = sender._yw_rtx = {"tokens": float(RTX_BURST), "octets": octets, "sent": {}}
+    seq, payload = item[0], item[3]
+    sent = state["sent"]  # like the history: slot -> (sequence number, when resent)
+    last = sent.get(seq % RTP_HISTORY_SIZE)
+    if last is not None and last[0] == seq and now - last[1] < RTX_RESEND_INTERVAL:
+        return False
+    state["tokens"] = min(float(RTX_BURST), state["tokens"] + RTX_SHARE * max(0, octets - state["octets"]))
+    state["octets"] = octets
+    if state["tokens"] < len(payload):
+        return False
+    state["tokens"] -= len(payload)
+    sent[seq % RTP_HISTORY_SIZE] = (seq, now)
+    return True
 
 
 _NTP_UNIX_OFFSET = 2208988800  # seconds from 1900-01-01 (NTP) to 1970-01-01 (Unix)

@@ -127,9 +127,13 @@ async function publish() {
 
 async function addSmall(track) {
   const small = track.clone();
-  try { await small.applyConstraints({ width: 160, height: 120, frameRate: 15 }); } catch (e) { /* keep */ }
+  // 160 px wide at 15 fps and 30 kbit/s: with audio it fits a link far too weak for the camera
+  // (and takes little from the publisher's own bandwidth estimate, which the camera shares).
+  // The encoder scales it down: constraints on a clone were applied unevenly (a capture file
+  // ignores them; getSettings() may report the old size just after), giving 40 px pictures.
+  const width = track.getSettings().width || 640;
   const s = pub.addTransceiver(small, { direction: "sendonly",
-    sendEncodings: [{ maxBitrate: 120000, scaleResolutionDownBy: small.getSettings().width > 200 ? 4 : 1 }] });
+    sendEncodings: [{ maxBitrate: 30000, maxFramerate: 15, scaleResolutionDownBy: Math.max(1, width / 160) }] });
   preferCodecs(s, "video"); sources.set(s, "small");
   stats.sending.small = true;
 }
@@ -326,42 +330,253 @@ function indexTracks(list) {
   return out;
 }
 
-// ------------------------------------------------------------------ stats
+// ------------------------------------------------------------------ stats and weak links
+// Once a second we read the receiving connection's statistics and judge the second. It is
+// "poor" when video loses more than 8 % of its packets; when it stalls (no frame decoded, or a
+// freeze counted by the browser) or holds frames over a second in the jitter buffer, with our
+// link's fingerprints on it (see judge()); when audio loses more than 10 % of its packets or
+// conceals more than 15 % of its samples; or when the round trip exceeds 600 ms (a rural
+// line's buffers fill up and delay everything before they drop anything). The ladder goes one
+// step at a time, like Jitsi's and LiveKit's automatic layer drops down to "last N 0":
+//   video → small  when 6 of the last 8 seconds were poor (banner proposing 仅音频)
+//   small → audio  the same again (banner with a one-click 恢复视频)
+// After a change the link settles for 3 s (renegotiation, a keyframe) before it is judged again.
+// Going back up is only offered, never forced: after 8 clean seconds in a row the downlink is
+// measured (a timed fetch of this page's own scripts, about 60 kB, given up after 2.5 s); if it
+// carries enough, a banner offers video again. A declined or failed offer waits 1.5 times as long
+// next time, and so does an accepted one that had to be taken back within a minute. Whoever
+// takes video back from the audio-only banner keeps it: for two minutes audio only is proposed,
+// not imposed. A mode chosen with the 仅音频 button is the person's own: nothing is switched or
+// offered then.
+const LINK = {
+  window: 8, downAfter: 6, settleMs: 3000, upAfter: 8, upAfterMax: 240, backoff: 1.5,
+  videoLoss: 0.08, audioLoss: 0.10, concealed: 0.15, jitterMs: 1000, rttMs: 600, queuedMs: 250,
+  probeMs: 2500, videoKbps: 1500, smallKbps: 300,
+};
+const link = (stats.link = {
+  state: "good", lossVideo: 0, lossAudio: 0, fps: null, jitterMs: 0, rttMs: null, kbps: 0, poor: 0, clean: 0,
+  offer: null, probeKbps: null, chosen: false, steps: [], why: [],
+});
+let prevRtp = new Map();        // inbound-rtp id -> last report
+let prevBytes = null;
+let history = [];               // last LINK.window seconds: true = poor
+let settleUntil = 0;
+let upAfter = LINK.upAfter;     // clean seconds before the next probe (doubles on failure)
+let probing = false;
+let autoSince = 0;              // when we last went up by an accepted offer
+let userChose = false;          // the person picked the mode with the 仅音频 button
+let holdUntil = 0;              // the person took video back: propose audio only, do not switch
+
 async function pollStats() {
   if (!sub) return;
   let report;
   try { report = await sub.getStats(); } catch (e) { return; }
-  let lost = 0; let received = 0;
+  const live = new Map(roster.map((p) => [p.session, p]));
+  const sample = { video: [], audio: [], bytes: 0, rtt: null };
   report.forEach((r) => {
+    // the round trip of ICE's consent checks crosses the same queues as the media
+    if (r.type === "transport" && r.selectedCandidatePairId) sample.rtt = roundTrip(report.get(r.selectedCandidatePairId));
     if (r.type !== "inbound-rtp") return;
     const info = tracksInfo[r.mid];
     if (!info || !info.session) return;
+    sample.bytes += r.bytesReceived || 0;
+    const prev = prevRtp.get(r.id);
+    prevRtp.set(r.id, r);
     if (r.kind === "video") {
       const key = info.role === "screen" ? `${info.person}:screen` : String(info.person);
       stats.framesDecoded[key] = r.framesDecoded || 0;
-      lost += r.packetsLost || 0; received += r.packetsReceived || 0;
+      const who = live.get(info.session);
+      // a camera that is off, or paused by the host, decodes nothing: that is not a weak link
+      const expected = info.role !== "screen" && (!who || who.video !== false);
+      if (prev && prev.ssrc === r.ssrc) sample.video.push(videoSecond(prev, r, expected));
     } else if (r.kind === "audio") {
       stats.audioPackets[String(info.person)] = r.packetsReceived || 0;
+      if (prev && prev.ssrc === r.ssrc) sample.audio.push(audioSecond(prev, r));
     }
   });
-  weakLink(lost, received);
+  weakLink(sample);
 }
 
-let lastLoss = null; let badSince = null;
-function weakLink(lost, received) {
-  // Sustained loss above 8% for 10 s: switch to the small track and propose audio only.
-  if (lastLoss) {
-    const dl = lost - lastLoss.lost; const dr = received - lastLoss.received;
-    const ratio = dl + dr > 0 ? dl / (dl + dr) : 0;
-    if (ratio > 0.08) {
-      badSince = badSince || Date.now();
-      if (Date.now() - badSince > 10000 && mode === "video") {
-        setMode("small");
-        banner(gettext("网络较差，已切换为低清视频；如仍卡顿，可点击“仅音频”。"));
-      }
-    } else badSince = null;
+// The round trip measured since the last second (consent checks come every few seconds), else
+// the last one for up to 6 s: a stale figure must not keep a drained line "full".
+let rttSeen = { total: 0, responses: 0, ms: null, at: 0 };
+function roundTrip(pair) {
+  if (!pair || typeof pair.totalRoundTripTime !== "number") return null;
+  const now = Date.now();
+  const responses = pair.responsesReceived || 0;
+  if (responses > rttSeen.responses) {
+    const ms = 1000 * (pair.totalRoundTripTime - rttSeen.total) / (responses - rttSeen.responses);
+    rttSeen = { total: pair.totalRoundTripTime, responses, ms, at: now };
+  } else if (responses < rttSeen.responses) {
+    rttSeen = { total: pair.totalRoundTripTime, responses, ms: null, at: now };  // a new connection
   }
-  lastLoss = { lost, received };
+  return rttSeen.ms !== null && now - rttSeen.at <= 6000 ? rttSeen.ms : null;
+}
+
+function ratio(part, whole) { return whole > 0 ? part / whole : 0; }
+
+function videoSecond(a, b, expected) {
+  const lost = Math.max(0, (b.packetsLost || 0) - (a.packetsLost || 0));
+  const got = Math.max(0, (b.packetsReceived || 0) - (a.packetsReceived || 0));
+  const frames = (b.framesDecoded || 0) - (a.framesDecoded || 0);
+  const emitted = (b.jitterBufferEmittedCount || 0) - (a.jitterBufferEmittedCount || 0);
+  const jitterMs = emitted > 0 ? 1000 * ((b.jitterBufferDelay || 0) - (a.jitterBufferDelay || 0)) / emitted : 0;
+  const freezes = (b.freezeCount || 0) - (a.freezeCount || 0);
+  const frozenMs = 1000 * ((b.totalFreezesDuration || 0) - (a.totalFreezesDuration || 0));
+  const loss = lost + got >= 10 ? ratio(lost, lost + got) : 0;
+  const stalled = expected && (frames <= 0 || freezes > 0 || frozenMs > 300);
+  return { loss, lost, got, frames, jitterMs, stalled };
+}
+
+function audioSecond(a, b) {
+  const lost = Math.max(0, (b.packetsLost || 0) - (a.packetsLost || 0));
+  const got = Math.max(0, (b.packetsReceived || 0) - (a.packetsReceived || 0));
+  const samples = (b.totalSamplesReceived || 0) - (a.totalSamplesReceived || 0);
+  const concealed = (b.concealedSamples || 0) - (a.concealedSamples || 0) - ((b.silentConcealedSamples || 0) - (a.silentConcealedSamples || 0));
+  const loss = lost + got >= 10 ? ratio(lost, lost + got) : 0;
+  const hidden = samples > 0 ? ratio(Math.max(0, concealed), samples) : 0;
+  return { loss, lost, got, hidden };
+}
+
+// Why this second was poor (empty: it was not). A publisher's own trouble (its CPU, its uplink,
+// its camera going quiet) also stalls video and makes audio conceal, for every viewer alike:
+// those count only with our link's fingerprints on them — packets lost on the way to us, a
+// round trip showing full buffers, or every stream silent at once.
+function judge(sample, video) {
+  const why = [];
+  const queued = sample.rtt !== null && sample.rtt > LINK.queuedMs;
+  const silent = sample.audio.length > 0 && sample.audio.every((x) => x.got === 0);
+  const ours = (x) => x.lost > 0 || queued || (x.got === 0 && silent);
+  if (sample.rtt !== null && sample.rtt > LINK.rttMs) why.push("rtt");
+  if (video.some((v) => v.loss > LINK.videoLoss)) why.push("video-loss");
+  if (video.some((v) => (v.stalled || v.jitterMs > LINK.jitterMs) && ours(v))) why.push("video-stall");
+  if (sample.audio.some((x) => x.loss > LINK.audioLoss)) why.push("audio-loss");
+  if (sample.audio.some((x) => x.hidden > LINK.concealed && (x.lost > 0 || queued))) why.push("audio-concealed");
+  return why;
+}
+
+function weakLink(sample) {
+  const now = Date.now();
+  if (prevBytes !== null) link.kbps = Math.round(Math.max(0, sample.bytes - prevBytes) * 8 / 1000);
+  prevBytes = sample.bytes;
+  const video = mode === "audio" ? [] : sample.video;
+  link.lossVideo = Math.max(0, ...video.map((v) => v.loss));
+  link.lossAudio = Math.max(0, ...sample.audio.map((a) => a.loss));
+  link.jitterMs = Math.round(Math.max(0, ...video.map((v) => v.jitterMs)));
+  link.fps = video.length ? Math.min(...video.map((v) => v.frames)) : null;
+  link.rttMs = sample.rtt === null ? null : Math.round(sample.rtt);
+  if (now < settleUntil || (!video.length && !sample.audio.length)) return;
+  const why = judge(sample, video);
+  const poor = why.length > 0;
+  if (poor) link.why = why;
+  history.push(poor);
+  if (history.length > LINK.window) history.shift();
+  link.poor = history.filter(Boolean).length;
+  link.clean = poor ? 0 : link.clean + 1;
+  link.state = link.poor >= LINK.downAfter ? "bad" : (link.poor ? "unsteady" : "good");
+  if (userChose) return;
+  if (link.poor >= LINK.downAfter && mode !== "audio") {
+    stepDown();
+  } else if (link.clean >= upAfter && mode !== "video" && !link.offer && !probing) {
+    probeUp();
+  }
+}
+
+function stepDown() {
+  if (autoSince && Date.now() - autoSince < 60000) backOff();
+  autoSince = 0;
+  const to = mode === "video" ? "small" : "audio";
+  if (to === "audio" && Date.now() < holdUntil) {
+    history = []; link.poor = 0;
+    if (link.offer !== "audio") {
+      linkBanner(gettext("网络仍然很差，建议改为仅音频。"), [[gettext("仅音频"), () => { applyMode("audio"); linkBanner(""); }]]);
+      link.offer = "audio";
+    }
+    return;
+  }
+  link.steps.push(`${mode}>${to}`);
+  applyMode(to);
+  if (to === "small") {
+    linkBanner(gettext("网络较差，已自动切换为低清视频。如仍卡顿，可改为仅音频。"),
+      [[gettext("仅音频"), () => { applyMode("audio"); linkBanner(""); }]]);
+  } else {
+    linkBanner(gettext("网络很差，已自动切换为仅音频，以保证听清发言。"),
+      [[gettext("恢复视频"), () => { holdUntil = Date.now() + 120000; applyMode("small"); linkBanner(""); }]]);
+  }
+}
+
+// Measure what the downlink carries now: fetch this page's scripts again, timed, never cached.
+async function probeKbps() {
+  const urls = [...document.querySelectorAll("script[src]")].map((s) => s.src)
+    .filter((u) => new URL(u).origin === location.origin);
+  if (!urls.length) return 0;
+  const ctrl = new AbortController();
+  const timer = setTimeout(() => ctrl.abort(), LINK.probeMs);
+  const started = performance.now();
+  let bytes = 0;
+  try {
+    // ~60 kB: more than a shaper's burst and a few round trips, little enough for a weak link
+    for (let i = 0; bytes < 60000 && i < 24; i += 1) {
+      const u = new URL(urls[i % urls.length]);
+      u.searchParams.set("yw-probe", `${Date.now()}-${i}`);
+      const body = await fetch(u, { cache: "no-store", signal: ctrl.signal }).then((r) => r.arrayBuffer());
+      bytes += body.byteLength;
+    }
+  } catch (e) {
+    return Math.round(bytes * 8 / LINK.probeMs);  // the deadline passed: slower than needed
+  } finally { clearTimeout(timer); }
+  return Math.round(bytes * 8 / Math.max(1, performance.now() - started));
+}
+
+function backOff() { upAfter = Math.min(LINK.upAfterMax, Math.round(upAfter * LINK.backoff)); }
+
+async function probeUp() {
+  probing = true;
+  const kbps = await probeKbps();
+  probing = false;
+  link.probeKbps = kbps;
+  if (mode === "video" || userChose) return;
+  const to = kbps >= LINK.videoKbps ? "video" : (kbps >= LINK.smallKbps && mode === "audio" ? "small" : null);
+  if (!to) {
+    link.clean = 0; backOff();
+    return;
+  }
+  link.offer = to;
+  linkBanner(to === "video" ? gettext("网络已好转，可以恢复高清视频。") : gettext("网络已好转，可以恢复视频（低清）。"), [
+    [gettext("恢复视频"), () => { autoSince = Date.now(); applyMode(to); linkBanner(""); }],
+    [gettext("暂不"), () => { link.offer = null; link.clean = 0; backOff(); linkBanner(""); }],
+  ]);
+}
+
+// A banner of its own (other messages use #room-banner), with its buttons.
+function linkBanner(text, actions = []) {
+  let el = $("link-banner");
+  if (!el) {
+    const anchor = $("room-banner");
+    if (!anchor) { if (text) status(text); return; }
+    el = document.createElement("div");
+    el.id = "link-banner";
+    el.setAttribute("role", "status");
+    anchor.after(el);
+  }
+  el.className = "banner link";
+  el.hidden = !text;
+  el.replaceChildren(document.createTextNode(text));
+  if (!text) link.offer = null;
+  for (const [label, fn] of actions) {
+    const b = document.createElement("button");
+    b.type = "button"; b.textContent = label;
+    b.addEventListener("click", fn);
+    el.append(" ", b);
+  }
+}
+
+// The weak-link ladder's own changes, and the offers' buttons.
+function applyMode(m) {
+  if (m === mode) return;
+  setMode(m);
+  history = []; link.poor = 0; link.clean = 0; link.offer = null;
+  settleUntil = Date.now() + LINK.settleMs;
 }
 
 function setMode(m) {
@@ -369,6 +584,16 @@ function setMode(m) {
   send({ type: "mode", mode: m });
   const btn = $("btn-audio-only");
   if (btn) { btn.setAttribute("aria-pressed", String(m === "audio")); btn.textContent = m === "audio" ? gettext("恢复视频") : gettext("仅音频"); }
+}
+
+// The 仅音频 / 恢复视频 button: the person's own choice. Audio only stays until they change it;
+// back to video hands the choice to the ladder again.
+function chooseMode(m) {
+  userChose = m === "audio";
+  link.chosen = userChose;
+  upAfter = LINK.upAfter; autoSince = 0;
+  linkBanner("");
+  applyMode(m);
 }
 
 // ------------------------------------------------------------------ signalling
@@ -492,7 +717,7 @@ function on(id, fn) { const el = $(id); if (el) el.addEventListener("click", fn)
 on("btn-mic", () => setMuted("audio", !stats.muted.audio));
 on("btn-camera", () => setMuted("video", !stats.muted.video));
 on("btn-screen", () => toggleScreen());
-on("btn-audio-only", () => setMode(mode === "audio" ? "video" : "audio"));
+on("btn-audio-only", () => chooseMode(mode === "audio" ? "video" : "audio"));
 window.addEventListener("yw:leave-room", teardown);
 window.addEventListener("yw:meeting-ended", teardown);
 window.addEventListener("beforeunload", () => { closing = true; });
