@@ -147,6 +147,31 @@ async def test_it_gives_a_first_picture_to_a_viewer_who_subscribes_just_after_a_
     assert await wait_until(good_video(dave, alice, 5), 5)
 
 
+async def test_it_tells_publishers_the_rooms_bitrate_ceiling_instead_of_aiortcs_estimate(harness, monkeypatch):
+    from aiortc import rtcrtpsender
+
+    from meetings.sfu import room as room_module
+
+    heard = []
+    original = rtcrtpsender.unpack_remb_fci
+
+    def unpack(fci):
+        bitrate, ssrcs = original(fci)
+        heard.append(bitrate)
+        return bitrate, ssrcs
+
+    monkeypatch.setattr(rtcrtpsender, "unpack_remb_fci", unpack)
+    monkeypatch.setattr(room_module, "PUBLISH_MAX_BITRATE", 1_234_000)
+    alice = await harness.connect("alice", 1, camera=True)
+    bob = await harness.connect("bob", 2)
+    await alice.publish()
+    assert await wait_until(good_video(bob, alice, 5), 20)
+    assert await wait_until(lambda: len(heard) >= 2, 5)  # about once a second
+    assert set(heard) == {1_234_000}  # the room's ceiling, never an estimate
+    encoder = alice.pub.getTransceivers()[0].sender._RTCRtpSender__encoder
+    assert encoder.target_bitrate == 1_234_000
+
+
 async def test_it_rate_limits_keyframe_requests_from_viewers(harness):
     alice = await harness.connect("alice", 1, camera=True)
     bob = await harness.connect("bob", 2)

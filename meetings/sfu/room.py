@@ -96,6 +96,10 @@ def gettext_noop(message: str) -> str:
 PLI_INTERVAL = 1.0  # seconds between keyframe requests forwarded to one publisher
 SUBSCRIBE_PLI_COALESCE = 0.3  # subscribe-triggered PLIs closer than this are merged
 KEYFRAME_WAIT = 1.0  # seconds a requested keyframe may take before it is asked for again
+REMB_INTERVAL = 1.0  # seconds between the room's bitrate ceilings sent to each publisher
+PUBLISH_MAX_BITRATE = 2_500_000  # bit/s a publisher may send in all: camera (~600 kbit/s,
+#   capped by room.js), the small track, a screen share (~1.2 Mbit/s); the browser's own
+#   loss-based control keeps it below what its uplink carries
 VIDEO_BUFFER = 60  # encoded frames (~2 s) buffered per viewer before it is resynced on a keyframe
 AUDIO_BUFFER = 50  # Opus frames (~1 s)
 SPEAKER_INTERVAL = 0.4
@@ -456,6 +460,7 @@ class Room:
         self.presenter: Optional[int] = None  # person id a host handed presenting to
         self.presenter_known = False  # set by a handover (or the meeting's record at a join)
         self._speaker_task = asyncio.ensure_future(self._speaker_loop())
+        self._remb_task = asyncio.ensure_future(self._remb_loop())
         self._roster_dirty = False
         self._roster_task: Optional[asyncio.Task] = None
 
@@ -511,6 +516,7 @@ class Room:
     async def close(self) -> None:
         self.ended = True
         self._speaker_task.cancel()
+        self._remb_task.cancel()
         if self._roster_task is not None:
             self._roster_task.cancel()
         if self.recorder is not None:
@@ -598,6 +604,7 @@ class Room:
         for transceiver in pc.getTransceivers():
             if transceiver.receiver.track is not None:
                 forwarding.mark_forwarding(transceiver.receiver.track)
+            forwarding.stop_bitrate_estimate(transceiver.receiver)  # the room's REMB instead
         seen_sources = set()
         refused: list[str] = []
         counts = {"audio": 0, "video": 0}
@@ -1027,6 +1034,27 @@ class Room:
                         await self._safe_send(session, message)
                 if self.recorder is not None:
                     self.recorder.on_change()  # the recording's voice follows the speaker
+        except asyncio.CancelledError:
+            pass
+
+    async def _remb_loop(self) -> None:
+        """Tell every publisher, once a second, how much it may send (REMB): the room's
+        ceiling, not aiortc's estimate (forwarding.stop_bitrate_estimate says why). Within it
+        each browser still backs off on its own when its uplink loses packets."""
+        try:
+            while True:
+                await asyncio.sleep(REMB_INTERVAL)
+                for session in list(self.sessions.values()):
+                    pc = session.pub
+                    if pc is None or pc.connectionState != "connected":
+                        continue
+                    receivers = [t.receiver for t in pc.getTransceivers() if t.kind == "video"]
+                    ssrcs = [src.source for r in receivers for src in r.getSynchronizationSources()]
+                    if receivers and ssrcs:
+                        try:
+                            await forwarding.send_remb(receivers[0], PUBLISH_MAX_BITRATE, ssrcs)
+                        except Exception:
+                            logger.debug("REMB to %s failed", session.id, exc_info=True)
         except asyncio.CancelledError:
             pass
 

@@ -155,6 +155,9 @@ def test_it_steps_a_cadre_on_a_weak_link_down_to_the_small_track_then_audio_and_
                            f"&& p.mode === 'small')", timeout=10000)
     roster = host.evaluate(f"fetch('/api/meetings/{meeting.id}/roster').then(r => r.json())")
     assert {r["person_id"]: r["media_mode"] for r in roster["participants"]}[village_cadre.id] == "small"
+    # and the host's participant list tags the cadre as on low-resolution video
+    host.wait_for_selector(f'#participant-list li[data-person="{village_cadre.id}"] .tag:has-text("低清视频")',
+                           timeout=15000)
     # the small track gets through and keeps decoding (about 15 frames a second, 160 px wide)
     before = _frames(cadre, presenter)
     _wait(cadre, f"window.ywStats.framesDecoded['{presenter}'] > {before + 30}", weak_link, 15000)

@@ -100,7 +100,7 @@ async function refreshParticipants() {
   const waitingHtml = waiting.map((p) => `<li data-person="${p.person_id}" class="waiting"><span class="pname">${esc(p.name)} <span class="tag warn">${gettext("等候中")}</span></span>
       <span class="person-actions"><button class="host-menu-btn" data-command="admit" data-target="${p.person_id}">${gettext("准许入会")}</button></span></li>`).join("");
   list.innerHTML = waitingHtml + rows.map((p) => {
-    const tags = [p.host ? gettext("主持人") : "", p.presenter ? gettext("主讲") : "", p.media_mode === "audio" ? gettext("仅音频") : "", p.hand ? "✋" : ""]
+    const tags = [p.host ? gettext("主持人") : "", p.presenter ? gettext("主讲") : "", p.media_mode === "audio" ? gettext("仅音频") : p.media_mode === "small" ? gettext("低清视频") : "", p.hand ? "✋" : ""]
       .filter(Boolean).map((t) => `<span class="tag">${t}</span>`).join(" ");
     const menu = cfg.is_host && p.person_id !== me ? `<span class="person-actions">
         <button class="host-menu-btn" data-command="mute" data-target="${p.person_id}" title="${gettext("静音")}">${gettext("静音")}</button>

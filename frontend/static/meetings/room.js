@@ -15,6 +15,8 @@ const cfgEl = document.getElementById("room-config");
 const cfg = cfgEl ? JSON.parse(cfgEl.textContent) : {};
 const $ = (id) => document.getElementById(id);
 
+const CAMERA_MAX_BITRATE = 600000;   // bit/s
+const SCREEN_MAX_BITRATE = 1200000;  // slides and documents stay sharp at 10 frames a second
 const stats = (window.ywStats = {
   state: "connecting", session: null, joined: false, errors: [], messages: 0,
   frames: {},          // person id -> frames presented (requestVideoFrameCallback)
@@ -22,6 +24,7 @@ const stats = (window.ywStats = {
   audioPackets: {},    // person id -> inbound-rtp packetsReceived of audio
   tiles: 0, speaker: null, muted: { audio: false, video: false }, mode: "video",
   sending: { audio: false, video: false, screen: false, small: false }, reconnects: 0, lastMessage: null,
+  outgoing: {},        // source -> { width, kbps, limitation } of what this page sends (getStats)
   presenter: null,     // person id a host handed presenting to (null: the hosts present)
   stage: null,         // data-key of the tile on stage ("local" for our own)
 });
@@ -111,7 +114,10 @@ async function publish() {
         preferCodecs(t, "audio"); sources.set(t, "mic");
       }
       for (const track of stream.getVideoTracks()) {
-        const t = pub.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+        // about 600 kbit/s: what one viewer's line must carry for the camera (the SFU forwards,
+        // it cannot lower the rate per viewer; weak viewers take the small track instead)
+        const t = pub.addTransceiver(track, { direction: "sendonly", streams: [stream],
+          sendEncodings: [{ maxBitrate: CAMERA_MAX_BITRATE }] });
         preferCodecs(t, "video"); sources.set(t, "camera");
         // The presenter (or a host) also sends a small second track that weak viewers get instead.
         if (canPresent()) await addSmall(track);
@@ -202,7 +208,8 @@ async function toggleScreen() {
   } catch (e) { banner(gettext("未能共享屏幕。")); return; }
   const track = screenStream.getVideoTracks()[0];
   track.addEventListener("ended", () => { if (screenStream) toggleScreen(); });
-  const t = pub.addTransceiver(track, { direction: "sendonly" });
+  const t = pub.addTransceiver(track, { direction: "sendonly",
+    sendEncodings: [{ maxBitrate: SCREEN_MAX_BITRATE }] });
   preferCodecs(t, "video");
   sources.set(t, "screen");
   stats.sending.screen = true;
@@ -366,6 +373,29 @@ let probing = false;
 let autoSince = 0;              // when we last went up by an accepted offer
 let userChose = false;          // the person picked the mode with the 仅音频 button
 let holdUntil = 0;              // the person took video back: propose audio only, do not switch
+
+// What this page sends, per source: resolution, rate and what limits it ("bandwidth" when the
+// browser's estimate of the uplink holds it back), for the diagnostics and the tests.
+const prevOut = new Map();
+async function pollSending() {
+  if (!pub) return;
+  let report;
+  try { report = await pub.getStats(); } catch (e) { return; }
+  const byMid = new Map(pub.getTransceivers().map((t) => [t.mid, sources.get(t)]));
+  report.forEach((r) => {
+    if (r.type !== "outbound-rtp" || r.kind !== "video") return;
+    const source = byMid.get(r.mid);
+    if (!source) return;
+    const prev = prevOut.get(r.id);
+    prevOut.set(r.id, r);
+    if (!prev || r.timestamp <= prev.timestamp) return;
+    stats.outgoing[source] = {
+      width: r.frameWidth || 0,
+      kbps: Math.round(8 * (r.bytesSent - prev.bytesSent) / (r.timestamp - prev.timestamp)),
+      limitation: r.qualityLimitationReason || "none",
+    };
+  });
+}
 
 async function pollStats() {
   if (!sub) return;
@@ -727,4 +757,5 @@ window.ywRoom = { send, setMode, setMuted, toggleScreen, stats, canPresent };
 if (cfg.ws && !cfg.waiting) {
   connect();
   setInterval(pollStats, 1000);
+  setInterval(pollSending, 2000);
 }
