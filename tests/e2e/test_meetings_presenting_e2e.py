@@ -6,24 +6,17 @@ answers getDisplayMedia with its fake screen capturer (a 1280x720 animated test 
 label "screen:…", displaySurface "monitor"), not a real framebuffer; everything after the
 capture — encoding, the SFU forwarding it, the other browser decoding it — is real.
 """
-import datetime
 
 import pytest
-from django.utils import timezone
 
 from tests.conftest import login
+from tests.meetings_support import schedule
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def _schedule(host, invited):
-    from meetings.actions import do_schedule
-    from office.models import Post
-
-    post = Post.objects.active().filter(person_id=host.id).first()
-    now = timezone.now()
-    return do_schedule(host, post, title="主讲移交联调", starts_at=now,
-                       ends_at=now + datetime.timedelta(hours=1), person_ids=[invited.id])
+    return schedule(host, title="主讲移交联调", person_ids=[invited.id])
 
 
 def _stage_person(page):

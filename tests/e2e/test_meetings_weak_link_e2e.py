@@ -14,14 +14,13 @@ allows (on this machine about 100-250 kbit/s; a noise picture makes the encoder 
 So 120 kbit/s carries the small track with the audio but not the camera, and 72 kbit/s only
 the audio.
 """
-import datetime
 import json
 import os
 
 import pytest
-from django.utils import timezone
 
 from tests.conftest import CHROMIUM_ARGS, login
+from tests.meetings_support import schedule
 from tests.netns import WeakLink
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -84,13 +83,7 @@ def browsers(weak_link, weak_server, busy_camera):
 
 
 def _schedule(host, invited):
-    from meetings.actions import do_schedule
-    from office.models import Post
-
-    post = Post.objects.active().filter(person_id=host.id).first()
-    now = timezone.now()
-    return do_schedule(host, post, title="弱网联调", starts_at=now,
-                       ends_at=now + datetime.timedelta(hours=1), person_ids=[invited.id])
+    return schedule(host, title="弱网联调", person_ids=[invited.id])
 
 
 def _page(browser):

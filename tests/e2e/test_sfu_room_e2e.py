@@ -3,39 +3,39 @@
 Each page reports the frames it decodes of the other person in window.ywStats; the host
 mutes the other participant; a recording is made and plays back in the browser.
 """
-import datetime
 
 import pytest
-from django.utils import timezone
 
 from tests.conftest import login
+from tests.meetings_support import schedule
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def _schedule(host, invited):
-    from meetings.actions import do_schedule
-    from office.models import Post
-
-    post = Post.objects.active().filter(person_id=host.id).first()
-    now = timezone.now()
-    return do_schedule(host, post, title="视频会议联调", starts_at=now,
-                       ends_at=now + datetime.timedelta(hours=1), person_ids=[invited.id], record=True)
+    return schedule(host, title="视频会议联调", person_ids=[invited.id], record=True)
 
 
 def _frames(page, person_id):
     return page.evaluate(f"(window.ywStats && window.ywStats.framesDecoded['{person_id}']) || 0")
 
 
+def _in_the_room(new_page, live_server_url, meeting):
+    """The county secretary (host) and the town secretary, each in a browser, in the room."""
+    pages = []
+    for username in ("county_secretary", "town_secretary"):
+        page = new_page()
+        login(page, live_server_url, username)
+        pages.append(page)
+    for page in pages:
+        page.goto(f"{live_server_url}/meetings/{meeting.id}/room/")
+    return pages
+
+
 def test_it_connects_two_browsers_mutes_one_and_plays_back_a_recording(
         seed_small, live_server_url, new_page, county_secretary, town_secretary):
     meeting = _schedule(county_secretary, town_secretary)
-    host = new_page()
-    login(host, live_server_url, "county_secretary")
-    guest = new_page()
-    login(guest, live_server_url, "town_secretary")
-    host.goto(f"{live_server_url}/meetings/{meeting.id}/room/")
-    guest.goto(f"{live_server_url}/meetings/{meeting.id}/room/")
+    host, guest = _in_the_room(new_page, live_server_url, meeting)
     host.wait_for_function("window.ywStats && window.ywStats.joined", timeout=20000)
     guest.wait_for_function("window.ywStats && window.ywStats.joined", timeout=20000)
 
@@ -93,12 +93,7 @@ def test_it_lets_a_browser_camera_send_its_full_picture_through_the_server(
     """The server's bandwidth feedback (REMB) is a ceiling, not aiortc's estimate, which held
     Chrome's camera at 60-275 kbit/s and 320 px on loopback: viewers saw a blurred presenter."""
     meeting = _schedule(county_secretary, town_secretary)
-    host = new_page()
-    login(host, live_server_url, "county_secretary")
-    guest = new_page()
-    login(guest, live_server_url, "town_secretary")
-    host.goto(f"{live_server_url}/meetings/{meeting.id}/room/")
-    guest.goto(f"{live_server_url}/meetings/{meeting.id}/room/")
+    host, guest = _in_the_room(new_page, live_server_url, meeting)
     guest.wait_for_function(f"(window.ywStats.framesDecoded['{county_secretary.id}'] || 0) > 30", timeout=30000)
     host.wait_for_timeout(6000)  # the browser's estimate settles (it swung within seconds before)
     samples = []
@@ -108,8 +103,9 @@ def test_it_lets_a_browser_camera_send_its_full_picture_through_the_server(
     assert all(s and s["limitation"] != "bandwidth" for s in samples), samples
     # (a busy test machine may make Chrome spare its CPU by scaling down: that is not the link)
     assert all(s["width"] == 640 for s in samples if s["limitation"] == "none"), samples
-    assert sum(s["kbps"] for s in samples) / len(samples) > 300, samples  # ≈600 kbit/s allowed
-    assert all(s["kbps"] < 800 for s in samples), samples  # and no more than room.js allows
+    mean = sum(s["kbps"] for s in samples) / len(samples)
+    assert 300 < mean < 750, samples  # ≈600 kbit/s allowed by room.js, and no more
+    assert all(s["kbps"] < 1200 for s in samples), samples  # (a keyframe may lift one sample)
     # what the guest decodes is the picture sent
     width = guest.evaluate("""(id) => { const v = [...document.querySelectorAll('#video-grid video')]
         .find(v => v.closest('[data-person]') && v.closest('[data-person]').dataset.person === String(id));
