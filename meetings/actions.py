@@ -738,7 +738,8 @@ def do_chat(person, meeting, text):
     meeting, text = check_chat(person, meeting, text)
     with transaction.atomic():
         # One person's messages are counted and written under a lock on their own row, so two
-        # requests at once cannot both take the last place in the window.
+        # requests at once cannot both take the last place in the window (on SQLite, the
+        # embedded default, every transaction begins IMMEDIATE: they are serialised anyway).
         list(Person.objects.select_for_update().filter(id=person.id).values_list("id", flat=True))
         now = timezone.now()
         check_chat_rate(person, meeting, now)

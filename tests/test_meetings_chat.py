@@ -128,3 +128,37 @@ def test_it_answers_malformed_chat_json_with_a_chinese_422(client_for, meeting, 
     res = client_for(village_cadre).post(f"/api/meetings/{meeting.id}/chat", {"words": "x"},
                                          content_type="application/json")
     assert res.status_code == 422 and "请求数据格式不正确" in res.json()["detail"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_lets_only_one_of_two_simultaneous_messages_take_the_last_place(meeting, village_cadre):
+    import threading
+
+    from django.db import close_old_connections
+
+    from meetings.actions import CHAT_RATE, do_chat
+    from meetings.models import ChatMessage
+    from office.errors import ActionError
+
+    for i in range(CHAT_RATE - 1):
+        do_chat(village_cadre, meeting, f"第{i}条")
+    barrier = threading.Barrier(4)
+    outcomes = []
+
+    def send(i):
+        try:
+            barrier.wait(5)
+            do_chat(village_cadre, meeting, f"同时{i}")
+            outcomes.append(201)
+        except ActionError as exc:
+            outcomes.append(exc.status)
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(outcomes) == [201, 429, 429, 429]
+    assert ChatMessage.objects.filter(person=village_cadre).count() == CHAT_RATE
