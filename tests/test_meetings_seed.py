@@ -27,7 +27,7 @@ def demo_org():
 def test_it_schedules_a_meeting_in_five_minutes_and_a_training_tomorrow_for_the_demo_town(demo_org, client_for):
     before = timezone.now()
     out = seed("--if-empty")
-    assert out.count("seeded:") == 2
+    assert out.count("已创建示例") == 2
     meeting = Meeting.objects.get(kind="meeting")
     training = Meeting.objects.get(kind="training")
     host = Person.objects.get(username="city_secretary")
@@ -55,8 +55,8 @@ def test_it_schedules_a_meeting_in_five_minutes_and_a_training_tomorrow_for_the_
 
 def test_it_creates_nothing_twice(demo_org):
     seed("--if-empty")
-    assert "nothing seeded" in seed("--if-empty")
-    assert "nothing seeded" in seed()
+    assert "未创建示例会议" in seed("--if-empty")
+    assert "示例会议已存在" in seed()
     assert Meeting.objects.count() == 2
 
 

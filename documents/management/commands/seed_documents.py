@@ -21,7 +21,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, if_empty, **options):
         if if_empty and Document.objects.exists():
-            self.stdout.write("documents exist: nothing seeded")
+            self.stdout.write(_("已有公文，未创建示例公文。"))
             return
         try:
             sec = Person.objects.get(username="city_secretary")
@@ -60,4 +60,5 @@ class Command(BaseCommand):
                 actions.do_decide(person=leader, step_id=step.id, decision="agree", opinion="同意")
                 to_villages = actions.do_register(person=sec, post=sec_post, doc=Document.objects.get(id=to_villages.id))
                 actions.do_dispatch(person=sec, post=sec_post, doc=to_villages)
-        self.stdout.write(f"seeded: draft #{draft.id}, dispatched {sent.number} to {dispatch.recipient_count} units")
+        self.stdout.write(_("已创建示例公文：草稿 #%(draft)d；%(number)s 已分发至 %(n)d 个单位。")
+                          % {"draft": draft.id, "number": sent.number, "n": dispatch.recipient_count})

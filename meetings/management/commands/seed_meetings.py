@@ -38,7 +38,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, if_empty, **options):
         if if_empty and _open_meetings().exists():
-            self.stdout.write("open meetings exist: nothing seeded")
+            self.stdout.write(_("已有未结束的会议，未创建示例会议。"))
             return
         host = Person.objects.filter(username="city_secretary", is_active=True).first()
         town_sec = Person.objects.filter(username="town_secretary", is_active=True).first()
@@ -70,7 +70,9 @@ class Command(BaseCommand):
         except actions.ActionError as exc:
             raise CommandError(_("示例会议创建失败：%(error)s") % {"error": exc.message}) from None
         if not made:
-            self.stdout.write("demo meetings exist: nothing seeded")
+            self.stdout.write(_("示例会议已存在，未重复创建。"))
         for meeting in made:
             when = timezone.localtime(meeting.starts_at).strftime("%Y-%m-%d %H:%M")
-            self.stdout.write(f"seeded: {meeting.get_kind_display()} #{meeting.id} {meeting.title} ({when})")
+            self.stdout.write(_("已创建示例%(kind)s #%(id)d：%(title)s（%(when)s）")
+                              % {"kind": meeting.get_kind_display(), "id": meeting.id, "title": meeting.title,
+                                 "when": when})
