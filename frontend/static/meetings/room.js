@@ -747,6 +747,8 @@ function on(id, fn) { const el = $(id); if (el) el.addEventListener("click", fn)
 on("btn-mic", () => setMuted("audio", !stats.muted.audio));
 on("btn-camera", () => setMuted("video", !stats.muted.video));
 on("btn-screen", () => toggleScreen());
+// Phone browsers cannot share a screen: no button that can only fail.
+if (!(navigator.mediaDevices && navigator.mediaDevices.getDisplayMedia) && $("btn-screen")) $("btn-screen").hidden = true;
 on("btn-audio-only", () => chooseMode(mode === "audio" ? "video" : "audio"));
 window.addEventListener("yw:leave-room", teardown);
 window.addEventListener("yw:meeting-ended", teardown);
