@@ -45,6 +45,10 @@ def test_it_connects_two_browsers_mutes_one_and_plays_back_a_recording(
                             timeout=30000)
     guest.wait_for_function(f"(window.ywStats.frames['{county_secretary.id}'] || 0) > 10", timeout=15000)
     assert host.locator("#video-grid .tile.remote video").count() >= 1
+    # on a 1366×768 screen the room's controls and the chat box stay in view beside the stage
+    for selector in ("#room-controls", "#chat-input"):
+        box = host.locator(selector).bounding_box()
+        assert box and box["y"] + box["height"] <= 768, (selector, box)
 
     # the host mutes the guest (participant list menu → API → the SFU room → the guest's page)
     host.wait_for_selector(f"#participant-list button[data-command=mute][data-target='{town_secretary.id}']",
