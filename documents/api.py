@@ -4,6 +4,7 @@ from typing import Any
 
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from ninja import File, Router, Schema
 from ninja.files import UploadedFile
 
@@ -12,7 +13,7 @@ from documents.models import Attachment, DocType
 from office.audit import client_ip
 from office.errors import ActionError
 
-router = Router(tags=["公文"])
+router = Router(tags=[gettext_lazy("公文")])
 
 PAGE_SIZE = 50
 
@@ -136,7 +137,7 @@ TEMPLATES = {
 }
 
 
-@router.get("/types", response=list[DocTypeOut], summary="15种法定文种及其模板")
+@router.get("/types", response=list[DocTypeOut], summary=gettext_lazy("15种法定文种及其模板"))
 def doc_types(request):
     unit = request.post.unit if request.post else None
     return [{"value": t.value, "label": t.label, "upward": t.value in ("请示", "报告"),
@@ -144,7 +145,7 @@ def doc_types(request):
              "body_template": TEMPLATES.get(t.value, [{"kind": "p", "text": "……"}])} for t in DocType]
 
 
-@router.get("/suggest-title", summary="按“发文机关＋关于＋事由＋的＋文种”建议标题")
+@router.get("/suggest-title", summary=gettext_lazy("按“发文机关＋关于＋事由＋的＋文种”建议标题"))
 def suggest_title(request, doc_type: str, subject: str = ""):
     if request.post is None:
         raise ActionError(_("您当前没有可用的岗位。"), status=403)
@@ -153,7 +154,7 @@ def suggest_title(request, doc_type: str, subject: str = ""):
     return {"title": actions.suggest_title(request.post.unit, doc_type, subject[:100])}
 
 
-@router.get("/recipients/preview", summary="预览收文范围（展开“某单位下所有村”等，并列出被越过的机关）")
+@router.get("/recipients/preview", summary=gettext_lazy("预览收文范围（展开“某单位下所有村”等，并列出被越过的机关）"))
 def recipients_preview(request, main: str = "", cc: str = ""):
     from documents import rules
 
@@ -169,7 +170,7 @@ def recipients_preview(request, main: str = "", cc: str = ""):
             "main": [{"id": u.id, "name": u.name} for u in main_units[:50]], "skipped": skipped}
 
 
-@router.get("/inbox", summary="收文（当前岗位所在单位）")
+@router.get("/inbox", summary=gettext_lazy("收文（当前岗位所在单位）"))
 def inbox(request, q: str = "", number: str = "", doc_type: str = "", sender: int | None = None,
           date_from: str = "", date_to: str = "", state: str = "", page: int = 1, page_size: int = PAGE_SIZE):
     unit_ids = [request.post.unit_id] if request.post else []
@@ -178,7 +179,7 @@ def inbox(request, q: str = "", number: str = "", doc_type: str = "", sender: in
     return _page(qs, page, page_size, queries.receipt_row)
 
 
-@router.get("/outbox", summary="发文（当前岗位所在单位起草的公文）")
+@router.get("/outbox", summary=gettext_lazy("发文（当前岗位所在单位起草的公文）"))
 def outbox(request, q: str = "", number: str = "", doc_type: str = "", date_from: str = "", date_to: str = "",
            state: str = "", page: int = 1, page_size: int = PAGE_SIZE):
     unit_ids = [request.post.unit_id] if request.post else []
@@ -187,7 +188,7 @@ def outbox(request, q: str = "", number: str = "", doc_type: str = "", date_from
     return _page(qs, page, page_size, queries.document_row)
 
 
-@router.get("/", summary="检索我能看到的公文（字号、标题正文、文种、发文单位、日期、状态）")
+@router.get("/", summary=gettext_lazy("检索我能看到的公文（字号、标题正文、文种、发文单位、日期、状态）"))
 def search(request, q: str = "", number: str = "", doc_type: str = "", sender: int | None = None,
            date_from: str = "", date_to: str = "", state: str = "", page: int = 1, page_size: int = PAGE_SIZE):
     qs = queries.search(request.user, state=state, q=q, number=number, doc_type=doc_type, sender=sender,
@@ -195,25 +196,25 @@ def search(request, q: str = "", number: str = "", doc_type: str = "", sender: i
     return _page(qs, page, page_size, queries.document_row)
 
 
-@router.post("/", response={201: Created}, summary="起草公文")
+@router.post("/", response={201: Created}, summary=gettext_lazy("起草公文"))
 def create(request, payload: DocumentIn):
     doc = actions.do_create_document(person=request.user, post=request.post, data=payload.dict(), ip=_ip(request))
     return 201, {"id": doc.id}
 
 
-@router.get("/archive", summary="档案：本单位已办结的收文")
+@router.get("/archive", summary=gettext_lazy("档案：本单位已办结的收文"))
 def archive(request, page: int = 1):
     unit_ids = [request.post.unit_id] if request.post else []
     return _page(queries.archive(unit_ids), page, PAGE_SIZE, queries.receipt_row)
 
 
-@router.get("/{doc_id}", summary="公文详情")
+@router.get("/{doc_id}", summary=gettext_lazy("公文详情"))
 def detail(request, doc_id: int):
     doc = actions.get_document(request.user, doc_id)
     return queries.document_detail(doc, request.user)
 
 
-@router.patch("/{doc_id}", summary="修改公文（签发后修改将退回签发人）")
+@router.patch("/{doc_id}", summary=gettext_lazy("修改公文（签发后修改将退回签发人）"))
 def update(request, doc_id: int, payload: DocumentPatch):
     doc = actions.get_document(request.user, doc_id)
     data = payload.dict(exclude_unset=True)
@@ -221,14 +222,14 @@ def update(request, doc_id: int, payload: DocumentPatch):
     return {"id": doc.id}
 
 
-@router.post("/{doc_id}/attachments", response={201: Created}, summary="上传附件")
+@router.post("/{doc_id}/attachments", response={201: Created}, summary=gettext_lazy("上传附件"))
 def upload(request, doc_id: int, file: File[UploadedFile]):
     doc = actions.get_document(request.user, doc_id)
     att = actions.do_add_attachment(person=request.user, post=request.post, doc=doc, upload=file, ip=_ip(request))
     return 201, {"id": att.id}
 
 
-@router.get("/{doc_id}/attachments/{att_id}", summary="下载附件")
+@router.get("/{doc_id}/attachments/{att_id}", summary=gettext_lazy("下载附件"))
 def download(request, doc_id: int, att_id: int):
     doc = actions.get_document(request.user, doc_id)
     att = Attachment.objects.filter(id=att_id, document_id=doc.id).first()
@@ -239,7 +240,7 @@ def download(request, doc_id: int, att_id: int):
     return FileResponse(att.file.open("rb"), as_attachment=True, filename=att.name)
 
 
-@router.post("/{doc_id}/submit", summary="送审（审核→会签→签发）")
+@router.post("/{doc_id}/submit", summary=gettext_lazy("送审（审核→会签→签发）"))
 def submit(request, doc_id: int, payload: SubmitIn):
     doc = actions.get_document(request.user, doc_id)
     actions.do_submit(person=request.user, post=request.post, doc=doc, reviewers=payload.reviewers,
@@ -248,14 +249,14 @@ def submit(request, doc_id: int, payload: SubmitIn):
     return {"id": doc.id}
 
 
-@router.post("/steps/{step_id}/decide", summary="审核、会签或签发：同意、附意见同意或退回")
+@router.post("/steps/{step_id}/decide", summary=gettext_lazy("审核、会签或签发：同意、附意见同意或退回"))
 def decide(request, step_id: int, payload: DecideIn):
     step = actions.do_decide(person=request.user, step_id=step_id, decision=payload.decision, opinion=payload.opinion,
                              ip=_ip(request))
     return {"id": step.id, "state": step.state}
 
 
-@router.post("/{doc_id}/register", summary="登记：编发文字号")
+@router.post("/{doc_id}/register", summary=gettext_lazy("登记：编发文字号"))
 def register(request, doc_id: int, payload: RegisterIn):
     doc = actions.get_document(request.user, doc_id)
     doc = actions.do_register(person=request.user, post=request.post, doc=doc, prefix=payload.prefix,
@@ -263,28 +264,28 @@ def register(request, doc_id: int, payload: RegisterIn):
     return {"id": doc.id, "number": doc.number}
 
 
-@router.post("/{doc_id}/void-number", summary="作废字号（记录原因，不再使用）")
+@router.post("/{doc_id}/void-number", summary=gettext_lazy("作废字号（记录原因，不再使用）"))
 def void_number(request, doc_id: int, payload: ReasonIn):
     doc = actions.get_document(request.user, doc_id)
     actions.do_void_number(person=request.user, post=request.post, doc=doc, reason=payload.reason, ip=_ip(request))
     return {"id": doc.id}
 
 
-@router.post("/{doc_id}/dispatch", summary="核发：分发到全部收文单位")
+@router.post("/{doc_id}/dispatch", summary=gettext_lazy("核发：分发到全部收文单位"))
 def dispatch(request, doc_id: int):
     doc = actions.get_document(request.user, doc_id)
     d = actions.do_dispatch(person=request.user, post=request.post, doc=doc, ip=_ip(request))
     return {"id": doc.id, "recipients": d.recipient_count}
 
 
-@router.get("/{doc_id}/tracking", summary="分发跟踪：每个收文单位的状态与单位树")
+@router.get("/{doc_id}/tracking", summary=gettext_lazy("分发跟踪：每个收文单位的状态与单位树"))
 def tracking(request, doc_id: int):
     doc = actions.get_document(request.user, doc_id)
     queries.check_tracking(request.user, doc)
     return queries.tracking(doc)
 
 
-@router.get("/{doc_id}/tracking.csv", summary="分发跟踪导出 CSV")
+@router.get("/{doc_id}/tracking.csv", summary=gettext_lazy("分发跟踪导出 CSV"))
 def tracking_csv(request, doc_id: int):
     doc = actions.get_document(request.user, doc_id)
     queries.check_tracking(request.user, doc)
@@ -293,7 +294,7 @@ def tracking_csv(request, doc_id: int):
     return resp
 
 
-@router.get("/{doc_id}/tracking.pdf", summary="分发跟踪导出 PDF")
+@router.get("/{doc_id}/tracking.pdf", summary=gettext_lazy("分发跟踪导出 PDF"))
 def tracking_pdf(request, doc_id: int):
     doc = actions.get_document(request.user, doc_id)
     queries.check_tracking(request.user, doc)
@@ -302,72 +303,72 @@ def tracking_pdf(request, doc_id: int):
     return resp
 
 
-@router.post("/receipts/{receipt_id}/sign", summary="签收")
+@router.post("/receipts/{receipt_id}/sign", summary=gettext_lazy("签收"))
 def sign(request, receipt_id: int):
     r = actions.do_sign(person=request.user, post=request.post, receipt_id=receipt_id, ip=_ip(request))
     return {"id": r.id, "state": r.state}
 
 
-@router.post("/receipts/{receipt_id}/return", summary="退文（须写明理由）")
+@router.post("/receipts/{receipt_id}/return", summary=gettext_lazy("退文（须写明理由）"))
 def return_(request, receipt_id: int, payload: ReasonIn):
     r = actions.do_return(person=request.user, post=request.post, receipt_id=receipt_id, reason=payload.reason,
                           ip=_ip(request))
     return {"id": r.id, "state": r.state}
 
 
-@router.post("/receipts/{receipt_id}/register", summary="收文登记（本单位收文号）")
+@router.post("/receipts/{receipt_id}/register", summary=gettext_lazy("收文登记（本单位收文号）"))
 def register_receipt(request, receipt_id: int):
     r = actions.do_register_receipt(person=request.user, post=request.post, receipt_id=receipt_id, ip=_ip(request))
     return {"id": r.id, "state": r.state, "registered_no": r.registered_no}
 
 
-@router.post("/receipts/{receipt_id}/propose", summary="拟办")
+@router.post("/receipts/{receipt_id}/propose", summary=gettext_lazy("拟办"))
 def propose(request, receipt_id: int, payload: TextIn):
     r = actions.do_propose(person=request.user, post=request.post, receipt_id=receipt_id, text=payload.text, ip=_ip(request))
     return {"id": r.id, "state": r.state}
 
 
-@router.post("/receipts/{receipt_id}/instruct", summary="批办")
+@router.post("/receipts/{receipt_id}/instruct", summary=gettext_lazy("批办"))
 def instruct(request, receipt_id: int, payload: TextIn):
     r = actions.do_instruct(person=request.user, post=request.post, receipt_id=receipt_id, text=payload.text,
                             ip=_ip(request))
     return {"id": r.id, "state": r.state}
 
 
-@router.post("/receipts/{receipt_id}/assign", response={201: Created}, summary="交办承办（部门或个人，含期限）")
+@router.post("/receipts/{receipt_id}/assign", response={201: Created}, summary=gettext_lazy("交办承办（部门或个人，含期限）"))
 def assign(request, receipt_id: int, payload: AssignIn):
     a = actions.do_assign(person=request.user, post=request.post, receipt_id=receipt_id, unit_id=payload.unit_id,
                           person_id=payload.person_id, deadline=payload.deadline, note=payload.note, ip=_ip(request))
     return 201, {"id": a.id}
 
 
-@router.post("/assignments/{assignment_id}/complete", summary="承办完成")
+@router.post("/assignments/{assignment_id}/complete", summary=gettext_lazy("承办完成"))
 def complete(request, assignment_id: int, payload: TextIn):
     a = actions.do_complete_assignment(person=request.user, post=request.post, assignment_id=assignment_id,
                                        result=payload.text, ip=_ip(request))
     return {"id": a.id}
 
 
-@router.post("/receipts/{receipt_id}/circulate", summary="送领导传阅（按顺序）")
+@router.post("/receipts/{receipt_id}/circulate", summary=gettext_lazy("送领导传阅（按顺序）"))
 def circulate(request, receipt_id: int, payload: CirculateIn):
     rows = actions.do_circulate(person=request.user, post=request.post, receipt_id=receipt_id,
                                 post_ids=payload.post_ids, ip=_ip(request))
     return {"count": len(rows)}
 
 
-@router.post("/circulations/{circulation_id}/read", summary="传阅：已阅（可附阅示意见）")
+@router.post("/circulations/{circulation_id}/read", summary=gettext_lazy("传阅：已阅（可附阅示意见）"))
 def mark_read(request, circulation_id: int, payload: NoteIn):
     c = actions.do_mark_read(person=request.user, circulation_id=circulation_id, note=payload.note, ip=_ip(request))
     return {"id": c.id}
 
 
-@router.post("/receipts/{receipt_id}/finish", summary="办结")
+@router.post("/receipts/{receipt_id}/finish", summary=gettext_lazy("办结"))
 def finish(request, receipt_id: int, payload: NoteIn):
     r = actions.do_finish(person=request.user, post=request.post, receipt_id=receipt_id, note=payload.note, ip=_ip(request))
     return {"id": r.id, "state": r.state}
 
 
-@router.post("/receipts/{receipt_id}/reply", response={201: Created}, summary="答复发文机关")
+@router.post("/receipts/{receipt_id}/reply", response={201: Created}, summary=gettext_lazy("答复发文机关"))
 def reply(request, receipt_id: int, payload: TextIn):
     x = actions.do_reply(person=request.user, post=request.post, receipt_id=receipt_id, text=payload.text, ip=_ip(request))
     return 201, {"id": x.id}
@@ -378,7 +379,7 @@ class RemindAllIn(Schema):
     only_overdue: bool = False
 
 
-@router.post("/{doc_id}/remind", summary="批量催办：所有未办结（或仅逾期）的收文单位")
+@router.post("/{doc_id}/remind", summary=gettext_lazy("批量催办：所有未办结（或仅逾期）的收文单位"))
 def remind_all(request, doc_id: int, payload: RemindAllIn):
     doc = actions.get_document(request.user, doc_id)
     n = actions.do_remind_all(person=request.user, post=request.post, doc=doc, message=payload.message,
@@ -386,7 +387,7 @@ def remind_all(request, doc_id: int, payload: RemindAllIn):
     return {"count": n}
 
 
-@router.post("/receipts/{receipt_id}/remind", response={201: Created}, summary="人工催办（附催办内容）")
+@router.post("/receipts/{receipt_id}/remind", response={201: Created}, summary=gettext_lazy("人工催办（附催办内容）"))
 def remind(request, receipt_id: int, payload: MessageIn):
     x = actions.do_remind(person=request.user, post=request.post, receipt_id=receipt_id, message=payload.message,
                           ip=_ip(request))

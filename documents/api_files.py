@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from ninja import File, Router
 from ninja.files import UploadedFile
 
@@ -15,7 +16,7 @@ from documents import actions, actions_files
 from office.audit import client_ip
 from office.errors import ActionError
 
-router = Router(tags=["公文文件与签章"])
+router = Router(tags=[gettext_lazy("公文文件与签章")])
 
 
 def _download(data: bytes, filename: str, content_type: str) -> HttpResponse:
@@ -27,17 +28,17 @@ def _download(data: bytes, filename: str, content_type: str) -> HttpResponse:
     return resp
 
 
-@router.post("/verify", auth=None, summary="验证PDF电子签章（任何人可用）")
+@router.post("/verify", auth=None, summary=gettext_lazy("验证PDF电子签章（任何人可用）"))
 def verify(request, file: UploadedFile = File(...)):
     return actions_files.verify_upload(file)
 
 
-@router.post("/import-docx", summary="导入Word草稿（不保存，返回可填入拟稿页的内容与未保留项报告）")
+@router.post("/import-docx", summary=gettext_lazy("导入Word草稿（不保存，返回可填入拟稿页的内容与未保留项报告）"))
 def import_docx(request, file: UploadedFile = File(...)):
     return actions_files.check_import_docx(file)
 
 
-@router.get("/{doc_id}/pdf", summary="下载公文PDF（已用印的为正式签章文件）")
+@router.get("/{doc_id}/pdf", summary=gettext_lazy("下载公文PDF（已用印的为正式签章文件）"))
 def document_pdf(request, doc_id: int):
     doc = actions.get_document(request.user, doc_id)
     data, sealed = actions_files.document_pdf(request.user, doc)
@@ -46,7 +47,7 @@ def document_pdf(request, doc_id: int):
     return resp
 
 
-@router.get("/{doc_id}/docx", summary="导出公文为Word文档")
+@router.get("/{doc_id}/docx", summary=gettext_lazy("导出公文为Word文档"))
 def document_docx(request, doc_id: int):
     doc = actions.get_document(request.user, doc_id)
     data = actions_files.document_docx(request.user, doc)
@@ -54,7 +55,7 @@ def document_docx(request, doc_id: int):
                      "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
 
 
-@router.post("/{doc_id}/seal", summary="用印：加盖本单位电子印章（签发后，由各发文机关的印章保管人，主办机关先）")
+@router.post("/{doc_id}/seal", summary=gettext_lazy("用印：加盖本单位电子印章（签发后，由各发文机关的印章保管人，主办机关先）"))
 def seal(request, doc_id: int):
     import hashlib
 
@@ -65,13 +66,13 @@ def seal(request, doc_id: int):
             "size": len(signed), "url": f"/api/documents/files/{doc.id}/pdf"}
 
 
-@router.get("/{doc_id}/sealing", summary="用印进度（联合发文各机关是否已用印）")
+@router.get("/{doc_id}/sealing", summary=gettext_lazy("用印进度（联合发文各机关是否已用印）"))
 def sealing(request, doc_id: int):
     doc = actions.get_document(request.user, doc_id)
     return actions_files.sealing_status(doc)
 
 
-@router.post("/seals/{unit_id}", response={201: dict}, summary="为单位制作电子印章（组织CA签发证书）")
+@router.post("/seals/{unit_id}", response={201: dict}, summary=gettext_lazy("为单位制作电子印章（组织CA签发证书）"))
 def create_seal(request, unit_id: int):
     from office.models import Unit
 
@@ -82,7 +83,7 @@ def create_seal(request, unit_id: int):
     return 201, {k: manifest[k] for k in ("unit_id", "unit_name", "serial", "sha256", "not_after")}
 
 
-@router.get("/seals/{unit_id}/picture.png", summary="单位电子印章图像")
+@router.get("/seals/{unit_id}/picture.png", summary=gettext_lazy("单位电子印章图像"))
 def seal_picture(request, unit_id: int):
     from documents.signing import ca
 

@@ -5,6 +5,7 @@ from django.conf import settings
 
 from django.http import JsonResponse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from ninja import Query, Router, Schema
 
 from office import audit
@@ -23,7 +24,7 @@ from meetings.models import (
     Recording,
 )
 
-router = Router(tags=["会议与培训"])
+router = Router(tags=[gettext_lazy("会议与培训")])
 
 
 class PersonRef(Schema):
@@ -74,7 +75,7 @@ def meeting_out(meeting, person):
     }
 
 
-@router.get("/", response=list[MeetingOut], summary="会议列表（upcoming 未开始 / live 进行中 / past 已结束）")
+@router.get("/", response=list[MeetingOut], summary=gettext_lazy("会议列表（upcoming 未开始 / live 进行中 / past 已结束）"))
 def meeting_list(request, scope: str = "upcoming", limit: int = 50):
     limit = max(1, min(int(limit), 200))
     return [meeting_out(m, request.user) for m in actions.meetings_for(request.user, scope)[:limit]]
@@ -100,7 +101,7 @@ class ScheduleIn(Schema):
     record: bool = False
 
 
-@router.post("/", response={201: MeetingOut}, summary="安排会议或培训")
+@router.post("/", response={201: MeetingOut}, summary=gettext_lazy("安排会议或培训"))
 def schedule(request, payload: ScheduleIn):
     meeting = actions.do_schedule(
         request.user, request.post, kind=payload.kind, title=payload.title, agenda=payload.agenda,
@@ -118,7 +119,7 @@ class UnitRef(Schema):
     via: str
 
 
-@router.get("/units/expand", response=list[UnitRef], summary="预览按单位/层级/镇所辖村展开的受邀单位")
+@router.get("/units/expand", response=list[UnitRef], summary=gettext_lazy("预览按单位/层级/镇所辖村展开的受邀单位"))
 def expand_units(request, unit: Query[list[int]] = None, level: int | None = None, within: int | None = None,
                  villages_of: Query[list[int]] = None):
     scope = actions.scope_unit(request.user, request.post)
@@ -128,7 +129,7 @@ def expand_units(request, unit: Query[list[int]] = None, level: int | None = Non
             sorted(chosen.values(), key=lambda x: (x[0].code or "", x[0].name))]
 
 
-@router.get("/{meeting_id}", response=MeetingOut, summary="会议详情")
+@router.get("/{meeting_id}", response=MeetingOut, summary=gettext_lazy("会议详情"))
 def meeting_detail(request, meeting_id: int):
     return meeting_out(actions.check_see(request.user, meeting_id), request.user)
 
@@ -144,7 +145,7 @@ class UpdateIn(Schema):
     record: bool | None = None
 
 
-@router.patch("/{meeting_id}", response=MeetingOut, summary="修改会议（主持人）")
+@router.patch("/{meeting_id}", response=MeetingOut, summary=gettext_lazy("修改会议（主持人）"))
 def update(request, meeting_id: int, payload: UpdateIn):
     meeting = actions.check_see(request.user, meeting_id)
     changes = payload.dict(exclude_unset=True)
@@ -152,7 +153,7 @@ def update(request, meeting_id: int, payload: UpdateIn):
     return meeting_out(meeting, request.user)
 
 
-@router.post("/{meeting_id}/cancel", response=MeetingOut, summary="取消会议（主持人）")
+@router.post("/{meeting_id}/cancel", response=MeetingOut, summary=gettext_lazy("取消会议（主持人）"))
 def cancel(request, meeting_id: int):
     meeting = actions.check_see(request.user, meeting_id)
     return meeting_out(actions.do_cancel(request.user, meeting, ip=audit.client_ip(request)), request.user)
@@ -178,13 +179,13 @@ def _invitation_out(inv):
             "unit_id": inv.unit_id, "unit_name": inv.unit.name if inv.unit_id else None}
 
 
-@router.get("/{meeting_id}/invitations", response=list[InvitationOut], summary="受邀人员与单位")
+@router.get("/{meeting_id}/invitations", response=list[InvitationOut], summary=gettext_lazy("受邀人员与单位"))
 def invitations(request, meeting_id: int):
     meeting = actions.check_see(request.user, meeting_id)
     return [_invitation_out(i) for i in Invitation.objects.filter(meeting=meeting).select_related("person", "unit")]
 
 
-@router.post("/{meeting_id}/invitations", summary="追加邀请（主持人）")
+@router.post("/{meeting_id}/invitations", summary=gettext_lazy("追加邀请（主持人）"))
 def invite(request, meeting_id: int, payload: InviteIn):
     meeting = actions.check_see(request.user, meeting_id)
     people, units = actions.do_invite(request.user, request.post, meeting, person_ids=payload.person_ids,
@@ -193,7 +194,7 @@ def invite(request, meeting_id: int, payload: InviteIn):
     return {"people_added": people, "units_added": units}
 
 
-@router.delete("/{meeting_id}/invitations/{invitation_id}", response={204: None}, summary="撤回邀请（主持人）")
+@router.delete("/{meeting_id}/invitations/{invitation_id}", response={204: None}, summary=gettext_lazy("撤回邀请（主持人）"))
 def uninvite(request, meeting_id: int, invitation_id: int):
     meeting = actions.check_see(request.user, meeting_id)
     actions.do_uninvite(request.user, meeting, invitation_id, ip=audit.client_ip(request))
@@ -210,7 +211,7 @@ def ice_servers():
     return servers
 
 
-@router.post("/{meeting_id}/join", summary="入会检查（等候室时登记等候）")
+@router.post("/{meeting_id}/join", summary=gettext_lazy("入会检查（等候室时登记等候）"))
 def join(request, meeting_id: int):
     try:
         meeting = actions.check_join(request.user, meeting_id)
@@ -227,7 +228,7 @@ class ModeIn(Schema):
     mode: str
 
 
-@router.post("/{meeting_id}/mode", summary="切换媒体模式（video / small / audio 仅音频）")
+@router.post("/{meeting_id}/mode", summary=gettext_lazy("切换媒体模式（video / small / audio 仅音频）"))
 def media_mode(request, meeting_id: int, payload: ModeIn):
     meeting = actions.check_join(request.user, meeting_id)
     actions.do_set_media_mode(request.user, meeting, payload.mode)
@@ -250,13 +251,13 @@ def _chat_out(m):
     return {"id": m.id, "person_id": m.person_id, "name": m.person_name, "text": m.text, "at": m.at}
 
 
-@router.post("/{meeting_id}/chat", response={201: ChatOut}, summary="发送聊天消息（最多500字，限频）")
+@router.post("/{meeting_id}/chat", response={201: ChatOut}, summary=gettext_lazy("发送聊天消息（最多500字，限频）"))
 def chat_send(request, meeting_id: int, payload: ChatIn):
     meeting = actions.check_see(request.user, meeting_id)
     return 201, _chat_out(actions.do_chat(request.user, meeting, payload.text))
 
 
-@router.get("/{meeting_id}/chat", response=list[ChatOut], summary="聊天记录")
+@router.get("/{meeting_id}/chat", response=list[ChatOut], summary=gettext_lazy("聊天记录"))
 def chat_list(request, meeting_id: int, after: int = 0, limit: int = 200):
     meeting = actions.check_see(request.user, meeting_id)
     limit = max(1, min(int(limit), 500))
@@ -269,7 +270,7 @@ class HandIn(Schema):
     up: bool = True
 
 
-@router.post("/{meeting_id}/hand", summary="举手 / 放下")
+@router.post("/{meeting_id}/hand", summary=gettext_lazy("举手 / 放下"))
 def hand(request, meeting_id: int, payload: HandIn):
     meeting = actions.check_see(request.user, meeting_id)
     actions.do_raise_hand(request.user, meeting, payload.up)
@@ -312,8 +313,8 @@ def tell_room(meeting, command, target=None, person=None):
         return None
 
 
-@router.post("/{meeting_id}/host", summary="主持人操作：mute, mute_all, stop_video, remove, lock, unlock, admit, "
-                                              "present, lower_hand, record_start, record_stop, end")
+@router.post("/{meeting_id}/host", summary=gettext_lazy("主持人操作：mute, mute_all, stop_video, remove, lock, unlock, admit, "
+                                              "present, lower_hand, record_start, record_stop, end"))
 def host_command(request, meeting_id: int, payload: HostIn):
     meeting = actions.check_see(request.user, meeting_id)
     meeting = actions.do_host_command(request.user, meeting, payload.command, payload.target,
@@ -327,21 +328,21 @@ class CheckInStartIn(Schema):
     minutes: int = 5
 
 
-@router.post("/{meeting_id}/checkin/start", summary="发起签到（主持人）")
+@router.post("/{meeting_id}/checkin/start", summary=gettext_lazy("发起签到（主持人）"))
 def checkin_start(request, meeting_id: int, payload: CheckInStartIn):
     meeting = actions.check_see(request.user, meeting_id)
     window = actions.do_start_checkin(request.user, meeting, payload.minutes)
     return {"window": window.id, "closes_at": window.closes_at}
 
 
-@router.post("/{meeting_id}/checkin", summary="签到")
+@router.post("/{meeting_id}/checkin", summary=gettext_lazy("签到"))
 def checkin(request, meeting_id: int):
     meeting = actions.check_see(request.user, meeting_id)
     c = actions.do_check_in(request.user, meeting)
     return {"checked_in_at": c.at}
 
 
-@router.get("/{meeting_id}/checkin", summary="当前签到状态")
+@router.get("/{meeting_id}/checkin", summary=gettext_lazy("当前签到状态"))
 def checkin_state(request, meeting_id: int):
     meeting = actions.check_see(request.user, meeting_id)
     now = timezone.now()
@@ -369,7 +370,7 @@ def roster(meeting):
     return rows
 
 
-@router.get("/{meeting_id}/roster", summary="实时名单（主持人）")
+@router.get("/{meeting_id}/roster", summary=gettext_lazy("实时名单（主持人）"))
 def roster_view(request, meeting_id: int):
     meeting = actions.check_see(request.user, meeting_id)
     actions.check_host(request.user, meeting)
@@ -379,7 +380,7 @@ def roster_view(request, meeting_id: int):
             "waiting": sum(1 for r in rows if r["admission"] == Participant.Admission.WAITING)}
 
 
-@router.get("/{meeting_id}/participants", summary="在会人员（参会人可见）")
+@router.get("/{meeting_id}/participants", summary=gettext_lazy("在会人员（参会人可见）"))
 def participants(request, meeting_id: int):
     meeting = actions.check_join(request.user, meeting_id)
     hosts = {meeting.host_id} | set(meeting.co_hosts.values_list("id", flat=True))
@@ -389,7 +390,7 @@ def participants(request, meeting_id: int):
              "presenter": p.person_id == meeting.presenter_id} for p in qs]
 
 
-@router.get("/{meeting_id}/attendance", summary="出勤报告（JSON）")
+@router.get("/{meeting_id}/attendance", summary=gettext_lazy("出勤报告（JSON）"))
 def attendance(request, meeting_id: int):
     meeting = actions.check_see(request.user, meeting_id)
     actions.check_host(request.user, meeting)
@@ -407,7 +408,7 @@ class RecordingOut(Schema):
     file_url: str
 
 
-@router.get("/{meeting_id}/recordings", response=list[RecordingOut], summary="录制文件")
+@router.get("/{meeting_id}/recordings", response=list[RecordingOut], summary=gettext_lazy("录制文件"))
 def recordings(request, meeting_id: int):
     meeting = actions.check_see(request.user, meeting_id)
     return [{"id": r.id, "duration_seconds": r.duration_seconds, "size_bytes": r.size_bytes,

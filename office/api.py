@@ -7,6 +7,7 @@ from datetime import datetime
 from django.db.models import Q
 from django.http import Http404
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from ninja import NinjaAPI, Router, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import django_auth
@@ -18,7 +19,7 @@ from office.models import Post, Unit
 api = NinjaAPI(
     title="一网通 API",
     version="1.0",
-    description="咸阳协同办公一网通：组织机构、公文、会议与培训。",
+    description=gettext_lazy("咸阳协同办公一网通：组织机构、公文、会议与培训。"),
     auth=django_auth,
     urls_namespace="api",
 )
@@ -52,7 +53,7 @@ def _http_error(request, exc):
     return api.create_response(request, {"detail": message}, status=exc.status_code)
 
 
-router = Router(tags=["组织机构"])
+router = Router(tags=[gettext_lazy("组织机构")])
 
 
 class PostOut(Schema):
@@ -76,7 +77,7 @@ def _post_out(post):
             "roles": post.roles}
 
 
-@router.get("/me", response=MeOut, summary="当前用户与岗位")
+@router.get("/me", response=MeOut, summary=gettext_lazy("当前用户与岗位"))
 def me(request):
     return {
         "id": request.user.id, "username": request.user.username, "display_name": request.user.display_name,
@@ -98,13 +99,13 @@ class TodoOut(Schema):
     items: list[TodoItem]
 
 
-@router.get("/todo", response=TodoOut, summary="待办")
+@router.get("/todo", response=TodoOut, summary=gettext_lazy("待办"))
 def todo_list(request):
     items = todo.items_for(request.user)
     return {"count": len(items), "items": items}
 
 
-@router.get("/todo/count", summary="待办数量")
+@router.get("/todo/count", summary=gettext_lazy("待办数量"))
 def todo_count(request):
     return {"count": todo.count_for(request.user)}
 
@@ -128,7 +129,7 @@ def _unit_out(unit, level=None):
             "fonds_no": unit.fonds_no, "level": level, "dissolved": unit.dissolved_at is not None}
 
 
-@router.get("/units", response=list[UnitOut], summary="下级单位或搜索单位")
+@router.get("/units", response=list[UnitOut], summary=gettext_lazy("下级单位或搜索单位"))
 def units(request, parent: int | None = None, q: str = ""):
     q = q.strip()[:50]
     qs = Unit.objects.active()
@@ -141,7 +142,7 @@ def units(request, parent: int | None = None, q: str = ""):
     return [_unit_out(u) for u in qs]
 
 
-@router.get("/units/{unit_id}", response=UnitOut, summary="单位详情")
+@router.get("/units/{unit_id}", response=UnitOut, summary=gettext_lazy("单位详情"))
 def unit(request, unit_id: int):
     try:
         u = Unit.objects.get(id=unit_id)
@@ -160,7 +161,7 @@ class UnitIn(Schema):
     fonds_no: str = ""
 
 
-@router.post("/units", response={201: UnitOut}, summary="新建单位（系统管理员）")
+@router.post("/units", response={201: UnitOut}, summary=gettext_lazy("新建单位（系统管理员）"))
 def create_unit(request, payload: UnitIn):
     from office import actions, audit
 
@@ -187,7 +188,7 @@ class PersonOut(Schema):
     roles: list[str]
 
 
-@router.get("/people", response=list[PersonOut], summary="按姓名或单位查人员")
+@router.get("/people", response=list[PersonOut], summary=gettext_lazy("按姓名或单位查人员"))
 def people(request, q: str = "", unit: int | None = None):
     qs = Post.objects.active().select_related("person", "unit")
     q = q.strip()[:50]
@@ -218,7 +219,7 @@ class DelegationOut(Schema):
     reason: str
 
 
-@router.post("/delegations", response={201: DelegationOut}, summary="委托代签（领导在当前岗位委托他人）")
+@router.post("/delegations", response={201: DelegationOut}, summary=gettext_lazy("委托代签（领导在当前岗位委托他人）"))
 def create_delegation(request, payload: DelegationIn):
     from office import actions, audit
 
@@ -240,7 +241,7 @@ class PostIn(Schema):
     title: str = ""
 
 
-@router.post("/posts", response={200: PostOut}, summary="设置人员岗位与角色（系统管理员）")
+@router.post("/posts", response={200: PostOut}, summary=gettext_lazy("设置人员岗位与角色（系统管理员）"))
 def set_post(request, payload: PostIn):
     from office import actions, audit
     from office.models import Person
