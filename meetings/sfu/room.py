@@ -47,6 +47,10 @@ viewer whose buffer overflowed) asks for one at once, merged with one already in
 or sent within :data:`SUBSCRIBE_PLI_COALESCE` — and looked at again later, so that a
 viewer never waits for its first picture longer than a keyframe's round trip.
 
+Who is heard: in a room of more than AUDIO_LAST_N + 1 microphones, a viewer receives only
+the AUDIO_LAST_N most recent speakers' (unmuted) microphones, re-chosen on every speaker
+tick — a few audio streams per viewer however big the training, not one per participant.
+
 Active speaker: from the RTP audio-level header extension (RFC 6464,
 ``urn:ietf:params:rtp-hdrext:ssrc-audio-level``, sent by browsers and by aiortc), read
 on every incoming audio RTP packet; if a publisher does not send it, from Opus packet
@@ -103,6 +107,7 @@ PUBLISH_MAX_BITRATE = 2_500_000  # bit/s a publisher may send in all: camera (~6
 VIDEO_BUFFER = 60  # encoded frames (~2 s) buffered per viewer before it is resynced on a keyframe
 AUDIO_BUFFER = 50  # Opus frames (~1 s)
 SPEAKER_INTERVAL = 0.4
+AUDIO_LAST_N = 4  # a viewer in a bigger room receives the microphones of the 4 latest speakers
 ROSTER_COALESCE = 0.2  # seconds: roster changes within this go out as one "participants"
 SPEAKER_THRESHOLD = 30.0  # loudness (127 - dBov level) above which someone "speaks"
 RATE_PER_SECOND = 20.0  # signalling messages per session per second (token bucket)
@@ -463,6 +468,8 @@ class Room:
         self._remb_task = asyncio.ensure_future(self._remb_loop())
         self._roster_dirty = False
         self._roster_task: Optional[asyncio.Task] = None
+        self._last_spoke: dict[str, float] = {}  # session id -> when its microphone last spoke
+        self._audible: list[str] = []  # the microphones forwarded in a big room (last tick)
 
     # ----------------------------------------------------------------- sessions
     async def join(self, person_id: int, name: str, send: SendFn, *, is_host: bool = False,
@@ -512,6 +519,7 @@ class Room:
         session.pub = session.sub = None
         if self.speaker == session.id:
             self.speaker = None
+        self._last_spoke.pop(session.id, None)
 
     async def close(self) -> None:
         self.ended = True
@@ -737,11 +745,12 @@ class Room:
     def _wanted(self, viewer: Session) -> list[tuple[str, str, Publication]]:
         """(owner session id, role, publication) the viewer should receive."""
         wanted = []
+        audible = self._audible_for(viewer)
         for other in self.sessions.values():
             if other.id == viewer.id:
                 continue
             pubs = other.publications
-            if "mic" in pubs:
+            if "mic" in pubs and (audible is None or other.id in audible):
                 wanted.append((other.id, "audio", pubs["mic"]))
             if viewer.mode != "audio":
                 video = None
@@ -756,6 +765,27 @@ class Room:
                 if "screen" in pubs:
                     wanted.append((other.id, "screen", pubs["screen"]))
         return wanted
+
+    # ------------------------------------------------------------ who is heard
+    def _audible_order(self) -> list[str]:
+        """Session ids of the microphones a big room forwards: the most recent speakers first
+        (then presenters, then the order of joining), unmuted ones only, AUDIO_LAST_N + 1 of
+        them (a viewer never gets their own). A voice stays until AUDIO_LAST_N others have
+        spoken after it, so the choice does not flicker."""
+        order = {sid: i for i, sid in enumerate(self.sessions)}
+        live = [s for s in self.sessions.values()
+                if "mic" in s.publications and not s.publications["mic"].paused]
+        live.sort(key=lambda s: (-self._last_spoke.get(s.id, 0.0), not self.may_present(s), order[s.id]))
+        return [s.id for s in live[:AUDIO_LAST_N + 1]]
+
+    def _audible_for(self, viewer: Session) -> Optional[set]:
+        """The microphones ``viewer`` receives: every one in a small room (None), else the
+        AUDIO_LAST_N chosen by :meth:`_audible_order` — so a viewer in a training of 300 gets
+        a few audio streams, not 299 (Jitsi's and LiveKit's rule for big rooms)."""
+        mics = sum(1 for s in self.sessions.values() if s.id != viewer.id and "mic" in s.publications)
+        if mics <= AUDIO_LAST_N:
+            return None
+        return set([sid for sid in self._audible_order() if sid != viewer.id][:AUDIO_LAST_N])
 
     async def _resync_all(self, exclude: Optional[str] = None) -> None:
         for session in list(self.sessions.values()):
@@ -1022,10 +1052,18 @@ class Room:
             while True:
                 await asyncio.sleep(SPEAKER_INTERVAL)
                 best, best_level = None, SPEAKER_THRESHOLD
+                now = time.monotonic()
                 for session in self.sessions.values():
                     pub = session.publications.get("mic")
+                    if pub is not None and not pub.paused and pub.level > SPEAKER_THRESHOLD:
+                        self._last_spoke[session.id] = now
                     if pub is not None and not pub.paused and pub.level > best_level:
                         best, best_level = session, pub.level
+                audible = self._audible_order()
+                if set(audible) != set(self._audible):
+                    self._audible = audible
+                    if len(self.sessions) > AUDIO_LAST_N + 1:
+                        await self._resync_all()  # big room: who is heard has changed
                 if best is not None and best.id != self.speaker:
                     self.speaker = best.id
                     message = {"type": "speaker", "session": best.id,

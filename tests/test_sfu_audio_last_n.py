@@ -1,0 +1,70 @@
+"""In a big room a viewer hears the latest speakers only: a few audio streams per viewer, not
+one per participant (a training of 300 village cadres would otherwise send every viewer 299
+microphones). Real aiortc peers; the room's limit is lowered to 2 so that five people make a
+big room."""
+import asyncio
+
+import pytest
+
+from meetings.sfu import room as room_module
+from tests.sfu_peers import wait_until
+from tests.test_sfu_forwarding import harness  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.asyncio
+
+
+def heard_by(harness, viewer):  # noqa: F811
+    """{publisher session id: audio frames forwarded so far} of the viewer's audio slots."""
+    session = harness.room.sessions[viewer.session]
+    return {slot.owner: slot.track.delivered for slot in session.slots
+            if slot.track.kind == "audio" and slot.owner is not None}
+
+
+async def test_it_forwards_the_latest_speakers_microphones_only(harness, monkeypatch):  # noqa: F811
+    monkeypatch.setattr(room_module, "AUDIO_LAST_N", 2)
+    people = []
+    for i, name in enumerate(["a", "b", "c", "d"]):
+        peer = await harness.connect(name, i + 1, mic=True, tone_hz=300 + 100 * i)
+        await peer.publish()
+        people.append(peer)
+    a, b, c, d = people
+    for peer in (c, d):
+        peer.local_tracks["mic"].hz = 0  # c and d are silent; a and b speak
+    viewer = await harness.connect("viewer", 9)
+    assert await wait_until(lambda: set(heard_by(harness, viewer)) == {a.session, b.session}, 10)
+    session = harness.room.sessions[viewer.session]
+    audio_transceivers = [t for t in viewer.sub.getTransceivers() if t.kind == "audio"]
+    assert len(audio_transceivers) == 2  # two audio streams, not four
+    # the client is told whose voice each stream carries
+    assert await wait_until(lambda: {t["session"] for t in viewer.tracks_info.values()
+                                     if t["kind"] == "audio" and t["session"]} == {a.session, b.session}, 5)
+
+    # a and b fall silent, c and d take the floor: the viewer's two streams follow them
+    for peer in (a, b):
+        peer.local_tracks["mic"].hz = 0
+    for peer in (c, d):
+        peer.local_tracks["mic"].hz = 500
+    assert await wait_until(lambda: set(heard_by(harness, viewer)) == {c.session, d.session}, 10)
+    before = heard_by(harness, viewer)
+    await asyncio.sleep(1.0)
+    after = heard_by(harness, viewer)
+    assert all(after[sid] - before[sid] > 25 for sid in (c.session, d.session))  # ~50 Opus frames a second
+    assert len([t for t in viewer.sub.getTransceivers() if t.kind == "audio"]) == 2  # no renegotiation
+    assert await wait_until(lambda: {t["session"] for t in viewer.tracks_info.values()
+                                     if t["kind"] == "audio" and t["session"]} == {c.session, d.session}, 5)
+    # and the viewer really receives their sound on those two streams
+    frames = {mid: s.frames for mid, s in viewer.stats.items() if s.kind == "audio"}
+    await asyncio.sleep(0.5)
+    assert all(viewer.stats[mid].frames > frames[mid] for mid in frames)
+    assert len(session.slots) == len(viewer.sub.getTransceivers())
+
+
+async def test_it_forwards_every_microphone_in_a_small_room(harness, monkeypatch):  # noqa: F811
+    monkeypatch.setattr(room_module, "AUDIO_LAST_N", 2)
+    a = await harness.connect("a", 1, mic=True)
+    b = await harness.connect("b", 2, mic=True, tone_hz=600)
+    await a.publish()
+    await b.publish()
+    b.local_tracks["mic"].hz = 0  # silent, but in a room this small everyone is heard
+    viewer = await harness.connect("viewer", 9)
+    assert await wait_until(lambda: set(heard_by(harness, viewer)) == {a.session, b.session}, 10)
