@@ -68,3 +68,50 @@ async def test_it_forwards_every_microphone_in_a_small_room(harness, monkeypatch
     b.local_tracks["mic"].hz = 0  # silent, but in a room this small everyone is heard
     viewer = await harness.connect("viewer", 9)
     assert await wait_until(lambda: set(heard_by(harness, viewer)) == {a.session, b.session}, 10)
+
+
+def seen_by(harness, viewer):  # noqa: F811
+    session = harness.room.sessions[viewer.session]
+    return {slot.owner for slot in session.slots if slot.role == "video" and slot.owner is not None}
+
+
+async def test_it_shows_the_presenter_and_the_latest_speakers_cameras_only(harness, monkeypatch):  # noqa: F811
+    monkeypatch.setattr(room_module, "VIDEO_LAST_N", 2)
+    host = await harness.connect("host", 1, is_host=True, camera=True, mic=True, width=320, height=240)
+    await host.publish()
+    host.local_tracks["mic"].hz = 0
+    others = []
+    for i, name in enumerate(["a", "b", "c"]):
+        peer = await harness.connect(name, i + 2, camera=True, mic=True, width=320, height=240)
+        await peer.publish()
+        peer.local_tracks["mic"].hz = 0
+        others.append(peer)
+    a, b, c = others
+    viewer = await harness.connect("viewer", 9)
+    # nobody has spoken: the presenter (the host) and the first to join
+    assert await wait_until(lambda: seen_by(harness, viewer) == {host.session, a.session}, 10)
+    assert len([t for t in viewer.sub.getTransceivers() if t.kind == "video"]) == 2
+    c.local_tracks["mic"].hz = 500  # c speaks: c's camera takes a's place, the host stays
+    assert await wait_until(lambda: seen_by(harness, viewer) == {host.session, c.session}, 10)
+    assert await wait_until(lambda: {t["session"] for t in viewer.tracks_info.values()
+                                     if t["kind"] == "video" and t["session"]} == {host.session, c.session}, 5)
+    slot = next(s for s in harness.room.sessions[viewer.session].slots if s.owner == c.session
+                and s.role == "video")
+    before = slot.track.delivered
+    await asyncio.sleep(1.0)
+    assert slot.track.delivered - before > 15  # c's picture flows on the reused stream
+    assert len([t for t in viewer.sub.getTransceivers() if t.kind == "video"]) == 2
+
+
+async def test_it_gives_a_weak_viewer_the_presenters_small_track_and_no_other_camera(harness):  # noqa: F811
+    host = await harness.connect("host", 1, is_host=True, camera=True, small=True)
+    bob = await harness.connect("bob", 2, camera=True, width=320, height=240)
+    await host.publish()
+    await bob.publish()
+    weak = await harness.connect("weak", 3, mode="small")
+    assert await wait_until(lambda: seen_by(harness, weak) == {host.session}, 10)
+    session = harness.room.sessions[weak.session]
+    (slot,) = [s for s in session.slots if s.role == "video" and s.owner]
+    assert slot.track.publication.source == "small"
+    await asyncio.sleep(1.0)
+    assert slot.track.delivered > 10

@@ -23,8 +23,10 @@ async def test_it_forwards_a_screen_share_only_from_the_presenter_and_moves_it_o
     await host.publish()
     await cadre.publish(screen=True)
     # not the presenter: the camera is forwarded, the screen and the small track are held back
-    assert await wait_until(good_video(viewer, cadre, 10), 20)
-    assert viewer.video_by(cadre.session).sizes == {(640, 480)}  # no small track to fall back on
+    assert await wait_until(good_video(host, cadre, 10), 20)
+    assert host.video_by(cadre.session).sizes == {(640, 480)}
+    # a viewer on a weak line (small mode) gets presenters' small tracks, no one else's camera
+    assert "video" not in roles_from(viewer, cadre)
     refused = await cadre.wait_for(lambda m: m.get("type") == "error" and m.get("code") == "not_presenter")
     assert "主讲" in refused["message"]
     assert "screen" not in roles_from(viewer, cadre) and "screen" not in roles_from(host, cadre)
@@ -51,10 +53,12 @@ async def test_it_forwards_a_screen_share_only_from_the_presenter_and_moves_it_o
     assert await wait_until(lambda: "screen" not in roles_from(viewer, cadre)
                             and "screen" not in roles_from(host, cadre), 10)
     assert "screen" not in harness.room.sessions[cadre.session].publications
-    # … while the cadre's camera keeps flowing to the viewer, decoded correctly
-    base = viewer.video_by(cadre.session).good
-    assert await wait_until(lambda: viewer.video_by(cadre.session).good > base + 10, 10)
-    assert viewer.video_by(cadre.session).bad == 0
+    # … while the cadre's camera keeps flowing to the host, decoded correctly, and the weak
+    # viewer, who had the cadre's small track while the cadre presented, no longer gets it
+    base = host.video_by(cadre.session).good
+    assert await wait_until(lambda: host.video_by(cadre.session).good > base + 10, 10)
+    assert host.video_by(cadre.session).bad == 0
+    assert await wait_until(lambda: "video" not in roles_from(viewer, cadre), 10)
 
 
 async def test_it_gives_a_person_who_joins_later_the_presenter_and_a_host_may_always_share(harness):  # noqa: F811

@@ -47,9 +47,11 @@ viewer whose buffer overflowed) asks for one at once, merged with one already in
 or sent within :data:`SUBSCRIBE_PLI_COALESCE` — and looked at again later, so that a
 viewer never waits for its first picture longer than a keyframe's round trip.
 
-Who is heard: in a room of more than AUDIO_LAST_N + 1 microphones, a viewer receives only
-the AUDIO_LAST_N most recent speakers' (unmuted) microphones, re-chosen on every speaker
-tick — a few audio streams per viewer however big the training, not one per participant.
+Who is heard and seen: in a room of more than AUDIO_LAST_N + 1 microphones, a viewer
+receives only the AUDIO_LAST_N most recent speakers' (unmuted) microphones, and of more than
+VIDEO_LAST_N other cameras only VIDEO_LAST_N (the presenters', then the latest speakers'),
+re-chosen on every speaker tick: a bounded number of streams per viewer however big the
+training. A viewer in "small" mode gets the presenters' small tracks and no other camera.
 
 Active speaker: from the RTP audio-level header extension (RFC 6464,
 ``urn:ietf:params:rtp-hdrext:ssrc-audio-level``, sent by browsers and by aiortc), read
@@ -108,6 +110,7 @@ VIDEO_BUFFER = 60  # encoded frames (~2 s) buffered per viewer before it is resy
 AUDIO_BUFFER = 50  # Opus frames (~1 s)
 SPEAKER_INTERVAL = 0.4
 AUDIO_LAST_N = 4  # a viewer in a bigger room receives the microphones of the 4 latest speakers
+VIDEO_LAST_N = 12  # ... and at most 12 cameras: the presenters' and the latest speakers'
 ROSTER_COALESCE = 0.2  # seconds: roster changes within this go out as one "participants"
 SPEAKER_THRESHOLD = 30.0  # loudness (127 - dBov level) above which someone "speaks"
 RATE_PER_SECOND = 20.0  # signalling messages per session per second (token bucket)
@@ -746,6 +749,7 @@ class Room:
         """(owner session id, role, publication) the viewer should receive."""
         wanted = []
         audible = self._audible_for(viewer)
+        visible = self._visible_for(viewer) if viewer.mode == "video" else None
         for other in self.sessions.values():
             if other.id == viewer.id:
                 continue
@@ -754,10 +758,14 @@ class Room:
                 wanted.append((other.id, "audio", pubs["mic"]))
             if viewer.mode != "audio":
                 video = None
-                if viewer.mode == "small" and "small" in pubs:
-                    video = pubs["small"]
+                if viewer.mode == "small":
+                    # a weak line: the presenters' small tracks instead of anyone's camera (a
+                    # presenter who sends none is still shown, by the camera)
+                    video = pubs.get("small")
+                    if video is None and self.may_present(other):
+                        video = pubs.get("camera")
                 elif "camera" in pubs:
-                    video = pubs["camera"]
+                    video = pubs["camera"] if visible is None or other.id in visible else None
                 elif "small" in pubs:
                     video = pubs["small"]
                 if video is not None:
@@ -786,6 +794,16 @@ class Room:
         if mics <= AUDIO_LAST_N:
             return None
         return set([sid for sid in self._audible_order() if sid != viewer.id][:AUDIO_LAST_N])
+
+    def _visible_for(self, viewer: Session) -> Optional[set]:
+        """The cameras ``viewer`` receives: every one up to VIDEO_LAST_N (None), else the
+        presenters' and then the most recent speakers', VIDEO_LAST_N in all."""
+        cams = [s for s in self.sessions.values() if s.id != viewer.id and "camera" in s.publications]
+        if len(cams) <= VIDEO_LAST_N:
+            return None
+        order = {sid: i for i, sid in enumerate(self.sessions)}
+        cams.sort(key=lambda s: (not self.may_present(s), -self._last_spoke.get(s.id, 0.0), order[s.id]))
+        return {s.id for s in cams[:VIDEO_LAST_N]}
 
     async def _resync_all(self, exclude: Optional[str] = None) -> None:
         for session in list(self.sessions.values()):
@@ -1062,8 +1080,8 @@ class Room:
                 audible = self._audible_order()
                 if set(audible) != set(self._audible):
                     self._audible = audible
-                    if len(self.sessions) > AUDIO_LAST_N + 1:
-                        await self._resync_all()  # big room: who is heard has changed
+                    if len(self.sessions) > min(AUDIO_LAST_N, VIDEO_LAST_N) + 1:
+                        await self._resync_all()  # big room: who is heard (and seen) changed
                 if best is not None and best.id != self.speaker:
                     self.speaker = best.id
                     message = {"type": "speaker", "session": best.id,
