@@ -780,11 +780,20 @@ class Room:
         (then presenters, then the order of joining), unmuted ones only, AUDIO_LAST_N + 1 of
         them (a viewer never gets their own). A voice stays until AUDIO_LAST_N others have
         spoken after it, so the choice does not flicker."""
-        order = {sid: i for i, sid in enumerate(self.sessions)}
         live = [s for s in self.sessions.values()
                 if "mic" in s.publications and not s.publications["mic"].paused]
-        live.sort(key=lambda s: (-self._last_spoke.get(s.id, 0.0), not self.may_present(s), order[s.id]))
-        return [s.id for s in live[:AUDIO_LAST_N + 1]]
+        return [s.id for s in self._by_recency(live, presenters_first=False)[:AUDIO_LAST_N + 1]]
+
+    def _by_recency(self, sessions: list, presenters_first: bool) -> list:
+        """``sessions`` ordered by who spoke last (presenters before or after that), then by
+        the order of joining."""
+        order = {sid: i for i, sid in enumerate(self.sessions)}
+
+        def key(s: Session) -> tuple:
+            recency, presenter = -self._last_spoke.get(s.id, 0.0), not self.may_present(s)
+            return ((presenter, recency) if presenters_first else (recency, presenter)) + (order[s.id],)
+
+        return sorted(sessions, key=key)
 
     def _audible_for(self, viewer: Session) -> Optional[set]:
         """The microphones ``viewer`` receives: every one in a small room (None), else the
@@ -801,9 +810,7 @@ class Room:
         cams = [s for s in self.sessions.values() if s.id != viewer.id and "camera" in s.publications]
         if len(cams) <= VIDEO_LAST_N:
             return None
-        order = {sid: i for i, sid in enumerate(self.sessions)}
-        cams.sort(key=lambda s: (not self.may_present(s), -self._last_spoke.get(s.id, 0.0), order[s.id]))
-        return {s.id for s in cams[:VIDEO_LAST_N]}
+        return {s.id for s in self._by_recency(cams, presenters_first=True)[:VIDEO_LAST_N]}
 
     async def _resync_all(self, exclude: Optional[str] = None) -> None:
         for session in list(self.sessions.values()):
