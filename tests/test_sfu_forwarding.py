@@ -383,8 +383,8 @@ async def test_it_retransmits_lost_video_packets_a_viewer_asks_for(harness, monk
     real = forwarding._direct_send
     sent = {"n": 0, "dropped": 0}
 
-    def lossy(dtls):
-        send = real(dtls)
+    def lossy(*route):
+        send = real(*route)
         if send is None:
             return None
 

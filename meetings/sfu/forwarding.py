@@ -487,19 +487,15 @@ def _direct_route(dtls: Any, cached: "tuple | None") -> "tuple | None":
         return None
     if cached is not None and cached[0] is srtp and cached[1] is pair:
         return cached
-    send = _direct_send(dtls)
+    send = _direct_send(srtp, pair)
     return (srtp, pair, send) if send is not None else None
 
 
-def _direct_send(dtls: Any) -> "Callable[[bytes], None] | None":
-    """SRTP-protect and send on the nominated ICE pair without aiortc's await chain
-    (RTCDtlsTransport._send_rtp → RTCIceTransport._send → Connection.sendto → send_data).
-    Resolved per frame; None (use aiortc's path) whenever anything is not as expected."""
+def _direct_send(srtp: Any, pair: Any) -> "Callable[[bytes], None] | None":
+    """SRTP-protect with ``srtp`` and send on the nominated ICE ``pair`` without aiortc's
+    await chain (RTCDtlsTransport._send_rtp → RTCIceTransport._send → Connection.sendto →
+    send_data). None (use aiortc's path) whenever anything is not as expected."""
     try:
-        if dtls._state != _dtls_module.State.CONNECTED:
-            return None
-        srtp = dtls._tx_srtp
-        pair = dtls.transport._connection._nominated.get(1)
         udp = pair.protocol.transport
         addr = pair.remote_addr
     except AttributeError:
