@@ -99,7 +99,10 @@ def test_it_lets_a_browser_camera_send_its_full_picture_through_the_server(
     meeting = _schedule(county_secretary, town_secretary)
     host, guest = _in_the_room(new_page, live_server_url, meeting)
     guest.wait_for_function(f"(window.ywStats.framesDecoded['{county_secretary.id}'] || 0) > 30", timeout=30000)
-    host.wait_for_timeout(6000)  # the browser's estimate settles (it swung within seconds before)
+    # the browser's own estimate starts low and climbs; once up, it must stay up (with aiortc's
+    # estimate it swung between 60 and 275 kbit/s within seconds, and the picture shrank)
+    host.wait_for_function("(c => c && c.width === 640 && c.limitation === 'none' && c.kbps > 300)"
+                           "(window.ywStats.outgoing.camera)", timeout=30000)
     samples = []
     for _ in range(6):
         host.wait_for_timeout(2000)
