@@ -74,7 +74,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Optional
+from typing import Any, Awaitable, Callable, NamedTuple, Optional
 
 import av
 from aiortc import (
@@ -389,6 +389,17 @@ async def _drain(track: Any) -> None:
         pass
     except Exception:
         logger.debug("draining a held track failed", exc_info=True)
+
+
+class Ranking(NamedTuple):
+    """Who a big room forwards (Room._ranking): the sessions with a microphone, the audible
+    order (AUDIO_LAST_N + 1 of them), the sessions with a camera, the shown order
+    (VIDEO_LAST_N + 1, presenters first). One viewer's share leaves out its own."""
+
+    mics: set
+    audible: list
+    cams: set
+    visible: list
 
 
 @dataclass
@@ -745,11 +756,12 @@ class Room:
             await self._resync_all(exclude=pub.session.id)
 
     # -------------------------------------------------------------- subscribing
-    def _wanted(self, viewer: Session) -> list[tuple[str, str, Publication]]:
+    def _wanted(self, viewer: Session, ranking: Optional["Ranking"] = None) -> list[tuple[str, str, Publication]]:
         """(owner session id, role, publication) the viewer should receive."""
         wanted = []
-        audible = self._audible_for(viewer)
-        visible = self._visible_for(viewer) if viewer.mode == "video" else None
+        ranking = ranking or self._ranking()
+        audible = self._audible_for(viewer, ranking)
+        visible = self._visible_for(viewer, ranking) if viewer.mode == "video" else None
         for other in self.sessions.values():
             if other.id == viewer.id:
                 continue
@@ -795,33 +807,41 @@ class Room:
 
         return sorted(sessions, key=key)
 
-    def _audible_for(self, viewer: Session) -> Optional[set]:
+    def _ranking(self) -> "Ranking":
+        """Who a big room forwards, ranked once for every viewer of a resync."""
+        cams = [s for s in self.sessions.values() if "camera" in s.publications]
+        return Ranking(mics={s.id for s in self.sessions.values() if "mic" in s.publications},
+                       audible=self._audible_order(), cams={s.id for s in cams},
+                       visible=[s.id for s in self._by_recency(cams, presenters_first=True)[:VIDEO_LAST_N + 1]])
+
+    @staticmethod
+    def _audible_for(viewer: Session, ranking: "Ranking") -> Optional[set]:
         """The microphones ``viewer`` receives: every one in a small room (None), else the
         AUDIO_LAST_N chosen by :meth:`_audible_order` — so a viewer in a training of 300 gets
         a few audio streams, not 299 (Jitsi's and LiveKit's rule for big rooms)."""
-        mics = sum(1 for s in self.sessions.values() if s.id != viewer.id and "mic" in s.publications)
-        if mics <= AUDIO_LAST_N:
+        if len(ranking.mics - {viewer.id}) <= AUDIO_LAST_N:
             return None
-        return set([sid for sid in self._audible_order() if sid != viewer.id][:AUDIO_LAST_N])
+        return set([sid for sid in ranking.audible if sid != viewer.id][:AUDIO_LAST_N])
 
-    def _visible_for(self, viewer: Session) -> Optional[set]:
+    @staticmethod
+    def _visible_for(viewer: Session, ranking: "Ranking") -> Optional[set]:
         """The cameras ``viewer`` receives: every one up to VIDEO_LAST_N (None), else the
         presenters' and then the most recent speakers', VIDEO_LAST_N in all."""
-        cams = [s for s in self.sessions.values() if s.id != viewer.id and "camera" in s.publications]
-        if len(cams) <= VIDEO_LAST_N:
+        if len(ranking.cams - {viewer.id}) <= VIDEO_LAST_N:
             return None
-        return {s.id for s in self._by_recency(cams, presenters_first=True)[:VIDEO_LAST_N]}
+        return set([sid for sid in ranking.visible if sid != viewer.id][:VIDEO_LAST_N])
 
     async def _resync_all(self, exclude: Optional[str] = None) -> None:
+        ranking = self._ranking()  # (a change during the pass brings a resync of its own)
         for session in list(self.sessions.values()):
             if session.id != exclude:
-                await self._sync_subscriptions(session)
+                await self._sync_subscriptions(session, ranking)
 
-    async def _sync_subscriptions(self, viewer: Session) -> None:
+    async def _sync_subscriptions(self, viewer: Session, ranking: Optional["Ranking"] = None) -> None:
         """Point the viewer's slots at what it should receive; re-offer if slots were added."""
         if viewer.closed:
             return
-        wanted = self._wanted(viewer)
+        wanted = self._wanted(viewer, ranking)
         keyed = {(owner, role): pub for owner, role, pub in wanted}
         changed = False
         # keep or release existing slots
