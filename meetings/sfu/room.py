@@ -401,6 +401,12 @@ class Ranking(NamedTuple):
     cams: set
     visible: list
 
+    def forwarded(self) -> tuple:
+        """What decides every viewer's share: a viewer gets the first N of an order, or the
+        first N + 1 but itself. Equal between two rankings: no viewer's share changed."""
+        return (frozenset(self.audible[:AUDIO_LAST_N]), frozenset(self.audible),
+                frozenset(self.visible[:VIDEO_LAST_N]), frozenset(self.visible))
+
 
 @dataclass
 class Slot:
@@ -483,7 +489,7 @@ class Room:
         self._roster_dirty = False
         self._roster_task: Optional[asyncio.Task] = None
         self._last_spoke: dict[str, float] = {}  # session id -> when its microphone last spoke
-        self._audible: list[str] = []  # the microphones forwarded in a big room (last tick)
+        self._forwarded: tuple = ()  # Ranking.forwarded() at the last speaker tick
 
     # ----------------------------------------------------------------- sessions
     async def join(self, person_id: int, name: str, send: SendFn, *, is_host: bool = False,
@@ -1104,11 +1110,11 @@ class Room:
                         self._last_spoke[session.id] = now
                     if pub is not None and not pub.paused and pub.level > best_level:
                         best, best_level = session, pub.level
-                audible = self._audible_order()
-                if set(audible) != set(self._audible):
-                    self._audible = audible
+                forwarded = self._ranking().forwarded()
+                if forwarded != self._forwarded:
+                    self._forwarded = forwarded
                     if len(self.sessions) > min(AUDIO_LAST_N, VIDEO_LAST_N) + 1:
-                        await self._resync_all()  # big room: who is heard (and seen) changed
+                        await self._resync_all()  # big room: who is heard or seen changed
                 if best is not None and best.id != self.speaker:
                     self.speaker = best.id
                     message = {"type": "speaker", "session": best.id,
