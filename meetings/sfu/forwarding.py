@@ -354,18 +354,23 @@ class ForwardingSender(_sender_module.RTCRtpSender):
         the caller then queues the frame for the RTP loop."""
         if not self._enabled:
             return True  # aiortc drops frames of a disabled sender too
-        route = self._yw_route = _direct_route(self.transport, self._yw_route)
-        if route is None:
-            return False
         payloads = shared.payloads()
         if not payloads:
             return True
+        return self._yw_send_direct(payloads, frame_timestamp)
+
+    def _yw_send_direct(self, payloads: list, frame_timestamp: int) -> bool:
+        """Packetise and send one frame on the direct route; False (nothing sent, no sequence
+        number used) while there is no route yet."""
+        route = self._yw_route = _direct_route(self.transport, self._yw_route)
+        if route is None:
+            return False
         send = route[2]
         try:
             for data in self._yw_packets(payloads, frame_timestamp):
                 send(data)
         except OSError:
-            pass  # like a lost datagram: the viewer NACKs or asks for a keyframe
+            pass  # a full socket buffer: lost like a datagram, the viewer NACKs or asks a keyframe
         return True
 
     async def _run_rtp(self, codec: Any) -> None:
@@ -382,17 +387,8 @@ class ForwardingSender(_sender_module.RTCRtpSender):
                 frame = await self._next_encoded_frame(codec)
                 if frame is None or not frame.payloads:
                     continue
-                packets = self._yw_packets(frame.payloads, frame.timestamp)
-                route = self._yw_route = _direct_route(self.transport, self._yw_route)
-                if route is not None:
-                    send = route[2]
-                    try:
-                        for data in packets:
-                            send(data)
-                    except OSError:
-                        pass  # a full socket buffer: lost like a datagram on the way
-                else:
-                    for data in packets:
+                if not self._yw_send_direct(frame.payloads, frame.timestamp):
+                    for data in self._yw_packets(frame.payloads, frame.timestamp):
                         await self.transport._send_rtp(data)
         except (asyncio.CancelledError, ConnectionError, MediaStreamError):
             pass
