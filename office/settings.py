@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "ninja",
     "office.apps.OfficeConfig",
     "documents.apps.DocumentsConfig",
+    "documents.archive.apps.ArchiveConfig",
     "meetings.apps.MeetingsConfig",
 ]
 
