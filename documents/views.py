@@ -404,11 +404,3 @@ def tracking(request, doc_id):
     except ActionError:
         _not_found()
     return render(request, "documents/tracking.html", {"doc": doc, "states": queries.TRACK_STATES})
-
-
-@login_required
-def archive(request):
-    unit_ids = [request.post.unit_id] if request.post else []
-    page = Paginator(queries.archive(unit_ids), PAGE).get_page(request.GET.get("page"))
-    return render(request, "documents/archive.html", {"page": page, "rows": [queries.receipt_row(r) for r in page]})
-

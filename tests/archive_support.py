@@ -1,4 +1,6 @@
 """Helpers shared by the archive tests (this module holds no tests itself)."""
+import pytest
+
 from documents import actions as flow
 from documents.archive import actions, assemble
 from documents.models import Receipt
@@ -38,3 +40,10 @@ def filed_received(sender, leader, receiver, unit, **data):
 def filed_sent(secretary, leader, **data):
     doc = dispatched(secretary, leader, **data)
     return actions.do_file(person=secretary, post=post_of(secretary), document_id=doc.id)
+
+
+@pytest.fixture(autouse=True)
+def isolated_files(tmp_path, monkeypatch, settings):
+    """Each test stores its files and seals apart (ids restart with every test database)."""
+    monkeypatch.setenv("YW_SEAL_DIR", str(tmp_path / "seals"))
+    settings.MEDIA_ROOT = str(tmp_path / "media")
