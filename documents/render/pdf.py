@@ -508,7 +508,7 @@ def draw_header(L: Layout) -> float:
             gs = glyphs(doc.doc_number, "fangsong")
             x = X1 - _natural(gs)
             L.op(lambda c, gs=gs, x=x, i=i: draw_glyph_line(c, gs, x, baseline(i)))
-        L.skip(1)
+        L.skip(2)  # the title two blank lines under the 字号 (GB/T 9704 §10.1)
         return y_rule
 
     if variant == "order":
@@ -719,6 +719,15 @@ def draw_signature(L: Layout) -> None:
         if title:
             x_t = x_name - 2 * CHAR - _natural(title)
             L.op(lambda c: draw_glyph_line(c, title, x_t, baseline(i)))
+        # the issuer's seal presses on the signature (its name and the date below)
+        cx = x_name + _natural(name) / 2
+        cy = line_bottom(i) + 0.05 * LINE
+        box = (cx - SEAL_D / 2, cy - SEAL_D / 2, cx + SEAL_D / 2, cy + SEAL_D / 2)
+        for s in sigs[:1]:
+            L.seal_boxes.append(SealBox(L.page, box, s.organ))
+            if s.picture:
+                reader = ImageReader(io.BytesIO(s.picture))
+                L.op(lambda c, reader=reader: c.drawImage(reader, box[0], box[1], SEAL_D, SEAL_D, mask="auto"))
         L.skip(1)
         if date:
             j = L.take_line()
@@ -815,7 +824,7 @@ def imprint_rows(doc: RenderDoc) -> list[tuple[str, list]]:
         lab_w = stringWidth("抄送：", fonts.font_name("fangsong"), SMALL)
         gs = glyphs(text, "fangsong", SMALL, 0.0)
         rows.append(("cc", break_lines(gs, inner - lab_w, inner), lab_w))
-    if doc.printer or doc.print_date:
+    if (doc.printer or doc.print_date) and doc.variant != "letter":  # a letter has no 印发 line (§10.1)
         rows.append(("print", None, 0))
     return rows
 
@@ -851,6 +860,8 @@ def draw_imprint(L: Layout) -> None:
         rule_ys.append(Y_TOP - i * LINE)
         widths.append(0.25 * mm)
     widths[-1] = 0.35 * mm
+    if doc.variant == "letter":  # a letter's 版记 has no rules (§10.1)
+        rule_ys = []
     for y, w in zip(rule_ys, widths):
         page_ops.append(lambda c, y=y, w=w: _rule(c, y + (w / 2 if y <= Y_BOT + 0.01 else 0), w))
     for fn in page_ops:
