@@ -152,7 +152,7 @@ def _clean_theme_fonts(document) -> None:
 
 
 def export_docx(doc: RenderDoc) -> bytes:
-    from .pdf import CHAR, _header_sizes  # the same 标志 size as the PDF
+    from .layout import CHAR, _header_sizes  # the same 标志 size as the PDF
 
     document = Document()
     _clean_theme_fonts(document)
@@ -234,7 +234,7 @@ def export_docx(doc: RenderDoc) -> bytes:
         _para(document)
     # 标题
     if doc.title:
-        from .pdf import title_lines
+        from .layout import title_lines
 
         for line in title_lines(doc.title, doc.doc_type):
             _run(_para(document, align=WD_ALIGN_PARAGRAPH.CENTER), line, "xiaobiaosong", 22)
