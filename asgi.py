@@ -29,9 +29,13 @@ from django.conf import settings  # noqa: E402
 http_app = django_asgi_app
 if settings.YW_SERVE_STATIC:
     # The embedded default serves its own assets (no CDN, no separate web server needed).
-    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+    from office.static import SafeStaticFilesHandler
 
-    http_app = ASGIStaticFilesHandler(django_asgi_app)
+    http_app = SafeStaticFilesHandler(django_asgi_app)
+
+from office.uploads import BodyLimit  # noqa: E402
+
+http_app = BodyLimit(http_app)  # an over-limit upload is refused before its body is read
 
 if settings.YW_JOBS_IN_PROCESS:
     from office.scheduler import start_in_process
