@@ -1,5 +1,4 @@
 """Read side of the 公文 flow: lists, search, the detail view's data, tracking and its exports."""
-import csv
 import datetime as dt
 import io
 
@@ -18,6 +17,7 @@ from documents.models import (
     Reply,
 )
 from documents.reminders import reminder_text
+from office import csvsafe
 from office.errors import ActionError
 from office.models import Unit
 
@@ -263,7 +263,7 @@ def _export_rows(data):
 def tracking_csv(data):
     buf = io.StringIO()
     buf.write("\ufeff")  # Excel reads UTF-8 with a BOM
-    w = csv.writer(buf)
+    w = csvsafe.writer(buf)  # titles and reasons are typed by people: no formulas
     w.writerow([f"{data['document']['number']} {data['document']['title']}"])
     w.writerow([str(h) for h in EXPORT_HEADER])
     for row in _export_rows(data):
