@@ -33,9 +33,10 @@ if settings.YW_SERVE_STATIC:
 
     http_app = SafeStaticFilesHandler(django_asgi_app)
 
-from office.uploads import BodyLimit  # noqa: E402
+from office.uploads import BodyLimit, install_daphne_limits  # noqa: E402
 
-http_app = BodyLimit(http_app)  # an over-limit upload is refused before its body is read
+install_daphne_limits()  # daphne keeps nothing of a body past the limit
+http_app = BodyLimit(http_app)  # an over-limit upload is refused without its body being read
 
 if settings.YW_JOBS_IN_PROCESS:
     from office.scheduler import start_in_process
