@@ -26,7 +26,7 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext_noop
 
-from meetings.sfu.room import TokenBucket
+from meetings.sfu.messages import TokenBucket
 from meetings.sfu.worker import ChannelBackend, embedded_host, mode
 from office.consumers import DirectDispatchMixin
 from office.i18n import language_from_scope, translated

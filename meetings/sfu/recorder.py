@@ -49,7 +49,7 @@ from typing import Any, Optional
 
 import av
 
-from .room import SPEAKER_THRESHOLD
+from .speaking import speaks
 
 logger = logging.getLogger(__name__)
 
@@ -273,12 +273,9 @@ class Recorder:
         if current is not None and current not in mics.values():
             current = None
 
-        def speaking(pub: Any) -> bool:
-            return pub is not None and not pub.paused and pub.level > SPEAKER_THRESHOLD
-
         wanted = mics.get(self.room.speaker) if self.room.speaker else None
-        if not speaking(wanted):
-            wanted = current if speaking(current) else None
+        if not speaks(wanted):
+            wanted = current if speaks(current) else None
         if wanted is None:
             # nobody speaks: the presenter's microphone, the host's, the one on screen
             by_person = {}
