@@ -152,7 +152,7 @@ def _clean_theme_fonts(document) -> None:
 
 
 def export_docx(doc: RenderDoc) -> bytes:
-    from .pdf import CHAR, _header_sizes  # the same 标志 size as the PDF
+    from .layout import CHAR, _header_sizes  # the same 标志 size as the PDF
 
     document = Document()
     _clean_theme_fonts(document)
@@ -222,14 +222,19 @@ def export_docx(doc: RenderDoc) -> bytes:
                 _run(par, "\t签发人：")
                 _run(par, signer, "kaiti")
             last = par
+        elif doc.variant == "letter":  # 字号 flush right; the title two blank lines below (§10.1)
+            last = _para(document, align=WD_ALIGN_PARAGRAPH.RIGHT)
+            _run(last, doc.doc_number)
+            _para(document)
         else:
             last = _para(document, align=WD_ALIGN_PARAGRAPH.CENTER)
             _run(last, doc.doc_number)
-        _border(last, "bottom", sz_eighths=8, color="E60012")
+        if doc.variant != "letter":
+            _border(last, "bottom", sz_eighths=8, color="E60012")
         _para(document)
     # 标题
     if doc.title:
-        from .pdf import title_lines
+        from .layout import title_lines
 
         for line in title_lines(doc.title, doc.doc_type):
             _run(_para(document, align=WD_ALIGN_PARAGRAPH.CENTER), line, "xiaobiaosong", 22)
@@ -300,8 +305,13 @@ def export_docx(doc: RenderDoc) -> bytes:
             par = _para(document, first_chars=2)
             _run(par, label.rstrip("：:") + "：", "heiti")
             _run(par, names_)
-    # 版记
-    if doc.cc or doc.printer or doc.print_date:
+    # 版记 (a letter's: 抄送 only, without rules and without the 印发 line, §10.1)
+    if doc.variant == "letter":
+        if doc.cc:
+            _para(document)
+            _run(_para(document, left_chars=1, right_chars=1), "抄送：" + "，".join(doc.cc).rstrip("。") + "。",
+                 "fangsong", 14)
+    elif doc.cc or doc.printer or doc.print_date:
         _para(document)
         first = True
         if doc.cc:

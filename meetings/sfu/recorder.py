@@ -42,6 +42,7 @@ from __future__ import annotations
 import datetime
 import fractions
 import logging
+import os
 import struct
 import time
 from pathlib import Path
@@ -314,6 +315,7 @@ class Recorder:
         return False  # the file starts at the first video keyframe
 
     def _open(self, width: int, height: int) -> None:
+        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)  # the worker's own spool folder
         self.container = av.open(self.path, mode="w", format="webm")
         stream = self.container.add_stream("libvpx", rate=30)
         stream.width, stream.height = width, height
