@@ -4,6 +4,7 @@ import re
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -402,5 +403,6 @@ def tracking(request, doc_id):
     try:
         queries.check_tracking(request.user, doc)
     except ActionError:
-        _not_found()
+        # the reader may see the document but not follow its recipients: say so in the shell
+        raise PermissionDenied(_("只有发文单位可以查看该公文的办理跟踪。")) from None
     return render(request, "documents/tracking.html", {"doc": doc, "states": queries.TRACK_STATES})

@@ -59,6 +59,12 @@ class SubscriberTrack(MediaStreamTrack):
         self.need_rebase = False
         self.delivered = 0
         self.dropped = 0
+        # A viewer that takes nothing (it never answered the offer, its sender never ran) is
+        # "stalled": its overflows ask the publisher for no keyframe (that would give every
+        # viewer of the publication a keyframe every VIDEO_BUFFER frames); it asks once it
+        # takes frames again.
+        self.stalled = False
+        self._delivered_at_overflow = 0
         # set by the viewer's ForwardingSender once it runs: frame -> sent now (bool)
         self.direct_writer: Optional[Callable[[forwarding.SharedFrame, int], bool]] = None
 
@@ -93,12 +99,14 @@ class SubscriberTrack(MediaStreamTrack):
                 self.direct_writer = None
         if len(self.queue) >= self.maxlen:
             # A viewer too slow to keep up: drop what is buffered and resync on a keyframe.
+            self.stalled = self.delivered == self._delivered_at_overflow  # took none since
+            self._delivered_at_overflow = self.delivered
             self.dropped += len(self.queue)
             self.queue.clear()
             if self.kind == "video":
                 self.waiting_keyframe = not packet.is_keyframe
                 if self.waiting_keyframe:
-                    if self.publication is not None:
+                    if self.publication is not None and not self.stalled:
                         self.publication.request_keyframe(subscribe=True)
                     return
         self.queue.append(shared)
@@ -115,6 +123,11 @@ class SubscriberTrack(MediaStreamTrack):
         return self.last_out
 
     async def recv(self) -> forwarding.ForwardedFrame:
+        if self.stalled:
+            # taking frames again: ask for the keyframe its overflow did not ask for
+            self.stalled = False
+            if self.waiting_keyframe and self.publication is not None:
+                self.publication.request_keyframe(subscribe=True)
         while not self.queue:
             if self.readyState != "live":
                 raise MediaStreamError
@@ -240,7 +253,8 @@ class Publication:
 
     def _recheck(self) -> None:
         self.recheck = None
-        if self.keyframe_wanted or any(sub.waiting_keyframe for sub in self.subscribers):
+        if self.keyframe_wanted or any(sub.waiting_keyframe and not sub.stalled
+                                       for sub in self.subscribers):
             self.request_keyframe(subscribe=True)
 
     def stop(self) -> None:
