@@ -130,7 +130,40 @@ def verify(progress=None):
     return count
 
 
+def _trusted(address, proxies):
+    import ipaddress
+
+    if not address:
+        return "unix" in proxies  # daphne on a unix socket has no peer address
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    for item in proxies:
+        if item == "unix":
+            continue
+        try:
+            if ip in ipaddress.ip_network(item, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
 def client_ip(request):
+    """The client's address: REMOTE_ADDR, or, when that is a trusted proxy (YW_TRUSTED_PROXIES), the
+    last address in X-Forwarded-For that is not itself a trusted proxy."""
+    from django.conf import settings
+
     if request is None:
         return ""
-    return request.META.get("REMOTE_ADDR", "") or ""
+    remote = request.META.get("REMOTE_ADDR", "") or ""
+    proxies = getattr(settings, "YW_TRUSTED_PROXIES", None) or []
+    if not proxies or not _trusted(remote, proxies):
+        return remote
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "") or ""
+    hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _trusted(hop, proxies):
+            return hop[:45]
+    return (hops[0][:45] if hops else remote)
