@@ -64,7 +64,21 @@ CONFLICT_REASONS = {
     "name-taken": gettext_lazy("同级已有同名单位"),
     "code-differs": gettext_lazy("行政区划代码与系统中的不一致"),
     "cannot-apply": gettext_lazy("无法更新人员"),
+    "no-unit": gettext_lazy("没有对应的单位（未填写单位，或单位代码在系统中找不到），登录后没有岗位"),
+    "unknown-unit-code": gettext_lazy("单位代码在系统中找不到"),
 }
+
+
+def change_line(item):
+    """One change of a run, by name, e.g. "新建单位：和平社区（人民路街道办事处）"."""
+    labels = {
+        ("create", "unit"): _("新建单位"), ("update", "unit"): _("更新单位"), ("move", "unit"): _("迁移单位"),
+        ("dissolve", "unit"): _("撤销单位"), ("create", "person"): _("新建人员"),
+        ("activate", "person"): _("恢复人员"), ("deactivate", "person"): _("停用人员"),
+    }
+    label = labels.get((item.get("op"), item.get("kind")), f"{item.get('op')} {item.get('kind')}")
+    where = item.get("parent") or item.get("username") or ""
+    return f"{label}：{item.get('name', '')}" + (f"（{where}）" if where else "")
 
 
 def down_message(reason="unreachable"):
@@ -1012,6 +1026,9 @@ class LDAPBackend(BaseBackend):
             person, _stats = do_apply_person(fields, entry.dn, specs, ip=ip)
         audit.record("auth.ldap_login", person=person, ip=ip, data={"dn": entry.dn,
                                                                      "posts": [s.unit.id for s in specs]})
+        if not specs:  # the no-post page says what is missing
+            audit.record("auth.ldap_no_unit", person=person, ip=ip, data={
+                "dn": entry.dn, "codes": entry.all(cfg.person_unit_attr)[:10], "ou": parent_dn(entry.dn)})
         if cfg.recheck_seconds > 0:
             cache.set(_ok_key(person.id), 1, cfg.recheck_seconds)
         return person if person.is_active else None

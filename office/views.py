@@ -91,6 +91,10 @@ def logout_view(request):
 
 @login_required
 def home(request):
+    if not getattr(request, "posts", None) and request.user.source == "ldap":
+        from office.views_ldap import no_post_page
+
+        return no_post_page(request)
     items = todo.items_for(request.user)
     return render(request, "office/home.html", {"items": items})
 
