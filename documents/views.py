@@ -11,7 +11,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from documents import actions, queries, views_seals
+from documents import actions, queries
+from documents.files import seals as files_seals
 from documents.models import (
     Circulation,
     Disclosure,
@@ -130,7 +131,7 @@ def _compose_context(request, doc=None, values=None, error=None, link=None):
                                                            Unit.objects.filter(parent_id=gov.id))
                               .select_related("person", "unit"))
     return {
-        "doc": doc, "values": values, "error": error, "link": link, "import_limits": views_seals.import_limits(),
+        "doc": doc, "values": values, "error": error, "link": link, "import_limits": files_seals.import_limits(),
         "doc_types": DocType.choices, "urgencies": Urgency.choices, "disclosures": Disclosure.choices,
         "unit_choices": _unit_choices(post),
         "signer_posts": signer_posts, "reviewer_posts": reviewer_posts,
@@ -289,7 +290,7 @@ def _detail_context(request, doc, error=None):
         "departments": Unit.objects.active().filter(parent_id=doc.unit.government.id, kind=UnitKind.DEPARTMENT)
         .exclude(id=doc.unit_id),
         "default_prefix": actions.default_prefix(doc),
-        "files": views_seals.files_context(me, doc),
+        "files": files_seals.files_context(me, doc),
     }
 
 

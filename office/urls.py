@@ -19,7 +19,7 @@ urlpatterns = [
 # Each app's URLconf by dotted path, so the core imports none of them.
 urlpatterns += [
     path("documents/", include("documents.urls")),
-    path("documents/files/", include("documents.urls_files")),
+    path("documents/files/", include("documents.files.urls")),
     path("meetings/", include("meetings.urls")),
     path("office/ldap/", include("office.urls_ldap")),
 ]

@@ -91,12 +91,18 @@ def logout_view(request):
 
 @login_required
 def home(request):
+    """工作台: 待办, 待阅, 今日会议与培训, 通知公告 and 已办 as panels; a leader's opens on sign-offs."""
     if not getattr(request, "posts", None) and request.user.source == "ldap":
         from office.views_ldap import no_post_page
 
         return no_post_page(request)
-    items = todo.items_for(request.user)
-    return render(request, "office/home.html", {"items": items})
+    post = request.post
+    is_leader = bool(post and post.is_leader)
+    panels = todo.workbench(request.user, is_leader=is_leader)
+    return render(request, "office/home.html", {
+        "panels": panels, "is_leader": is_leader,
+        "can_draft": post is not None,
+    })
 
 
 @login_required

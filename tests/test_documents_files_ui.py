@@ -80,7 +80,7 @@ def test_it_keeps_a_departments_seal_with_its_own_secretary_not_the_government_o
     assert doc.state == "signed"
     own = _files_section(_page(client_for(city_finance_secretary), f"/documents/{doc.id}/"))
     assert 'id="seal-doc"' in own
-    from documents.views_seals import files_context
+    from documents.files.seals import files_context
 
     assert files_context(city_finance_secretary, doc)["can_seal"] is True
     assert files_context(city_office_secretary, doc)["keeper"] is False  # the 办公室 keeps the government's seal only

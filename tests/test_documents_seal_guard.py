@@ -8,7 +8,7 @@ import pytest
 from django.db import close_old_connections
 from django.test import Client
 
-from documents import actions_files
+from documents.files import actions as file_actions
 from documents.models import Document
 from office.errors import ActionError
 from office.models import AuditEntry
@@ -61,7 +61,7 @@ def test_it_seals_once_when_two_keepers_press_at_the_same_moment(city_secretary,
         try:
             barrier.wait(5)
             mine = Document.objects.get(id=doc.id)
-            outcomes.append(("sealed", actions_files.do_seal(person=city_secretary, document=mine)))
+            outcomes.append(("sealed", file_actions.do_seal(person=city_secretary, document=mine)))
         except ActionError as exc:
             outcomes.append(("refused", exc))
         finally:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
-from documents import actions_files
+from documents.files import actions as file_actions
 from office.errors import ActionError
 
 
@@ -17,7 +17,7 @@ def verify_page(request):
         upload = request.FILES.get("file")
         context["filename"] = getattr(upload, "name", "")
         try:
-            context["result"] = actions_files.verify_upload(upload)
+            context["result"] = file_actions.verify_upload(upload)
         except ActionError as exc:
             context["error"] = exc.message
             status = exc.status

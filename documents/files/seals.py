@@ -1,6 +1,6 @@
 """Pages for seals (印章管理) and the 公文-files part of the detail page (downloads, 用印 state).
 
-Every change goes through documents.actions_files; refusals re-render with a 4xx.
+Every change goes through documents.files.actions; refusals re-render with a 4xx.
 """
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from django.shortcuts import redirect, render
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from documents import actions, actions_files
+from documents import actions
+from documents.files import actions as file_actions
 from documents.render.docx import MAX_DOCX_BYTES
 from documents.signing import ca
 from office.audit import client_ip
@@ -24,12 +25,12 @@ SEAL_ROLES = ("secretary", "admin")
 
 def files_context(person, doc) -> dict:
     """What the detail page shows about the document as a file: sealing state per issuer and
-    whether `person` may press 用印 now (the final word stays with actions_files.check_can_seal)."""
-    status = actions_files.sealing_status(doc)
+    whether `person` may press 用印 now (the final word stays with file_actions.check_can_seal)."""
+    status = file_actions.sealing_status(doc)
     issuers = [doc.unit] + list(doc.co_issuers.all().order_by("id"))
     sealed_ids = {u["id"] for u in status["units"] if u["sealed"]}
-    mine = [u for u in issuers if actions_files._keeps(person, u)]
-    sealable = doc.state in actions_files.SEALABLE_STATES
+    mine = [u for u in issuers if file_actions._keeps(person, u)]
+    sealable = doc.state in file_actions.SEALABLE_STATES
     todo = sealable and not status["complete"] and any(u.id not in sealed_ids for u in mine)
     # a co-issuer's keeper waits until the lead (主办) unit has sealed
     waiting_for_lead = todo and doc.unit_id not in sealed_ids and doc.unit_id not in {u.id for u in mine}
@@ -104,7 +105,7 @@ def _seal_row(person, unit) -> dict:
         row["uses"] = list(reversed(uses))
     else:
         try:
-            actions_files.check_can_create_seal(person, unit)
+            file_actions.check_can_create_seal(person, unit)
             row["can_create"] = True
         except ActionError as exc:
             row["reason"] = exc.message
@@ -122,7 +123,7 @@ def seals_page(request):
         try:
             if unit is None:
                 raise ActionError(_("单位不存在。"), status=404)
-            actions_files.do_create_seal(person=person, unit=unit, ip=client_ip(request))
+            file_actions.do_create_seal(person=person, unit=unit, ip=client_ip(request))
         except ActionError as exc:
             error, status = exc.message, exc.status
         else:

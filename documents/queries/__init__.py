@@ -8,8 +8,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
 
-from documents import actions
 from documents.models import (
+    OPEN_RECEIPT_STATES,
     DocState,
     Document,
     Forward,
@@ -17,7 +17,22 @@ from documents.models import (
     ReceiptState,
     Reply,
 )
-from documents.reminders import reminder_text
+from documents.queries.reminders import reminder_text
+from documents.queries.visibility import (  # noqa: F401 (the read side's permissions, re-exported)
+    _assigned_or_circulated,
+    _office_of,
+    acting_for_post_ids,
+    active_steps,
+    check_can_view,
+    circulation_holder,
+    get_document,
+    get_receipt,
+    is_sender_side,
+    person_posts,
+    person_unit_ids,
+    visibility_q,
+    visible_documents,
+)
 from office.errors import ActionError
 from office.models import Unit
 
@@ -66,9 +81,9 @@ def inbox(unit_ids, *, state="", **filters):
     qs = apply_filters(qs, prefix="document__", **filters)
     now = timezone.now()
     if state == "overdue":
-        qs = qs.filter(state__in=actions.OPEN_RECEIPT_STATES, deadline__lt=now)
+        qs = qs.filter(state__in=OPEN_RECEIPT_STATES, deadline__lt=now)
     elif state == "open":
-        qs = qs.filter(state__in=actions.OPEN_RECEIPT_STATES)
+        qs = qs.filter(state__in=OPEN_RECEIPT_STATES)
     elif state:
         if state not in ReceiptState.values:
             raise ActionError(_("状态不正确：%(s)s") % {"s": state[:20]})
@@ -87,7 +102,7 @@ def outbox(unit_ids, *, state="", **filters):
 
 
 def search(person, *, state="", **filters):
-    qs = actions.visible_documents(person).select_related("unit")
+    qs = visible_documents(person).select_related("unit")
     qs = apply_filters(qs, **filters)
     if state:
         if state not in DocState.values:
@@ -127,7 +142,7 @@ def _step(s):
 
 
 def receipt_detail(r, person):
-    holder = actions.circulation_holder(r)
+    holder = circulation_holder(r)
     circ = list(r.circulations.select_related("person", "post__unit"))
     return {
         "id": r.id, "unit": _unit(r.unit), "role": r.role, "state": r.state, "state_label": r.get_state_display(),
@@ -151,8 +166,8 @@ def receipt_detail(r, person):
 
 def document_detail(doc, person):
     """Everything the detail page and GET /api/documents/{id} show to this person."""
-    unit_ids = actions.person_unit_ids(person)
-    sender_side = actions.is_sender_side(person, doc, unit_ids)
+    unit_ids = person_unit_ids(person)
+    sender_side = is_sender_side(person, doc, unit_ids)
     main = list(doc.main_recipients.all()[:500])
     cc = list(doc.cc_recipients.all()[:500])
     data = {
@@ -189,7 +204,7 @@ def document_detail(doc, person):
     }
     if sender_side:
         data["steps"] = [_step(s) for s in doc.steps.select_related("post__person", "post__unit", "unit")]
-        data["active_step_ids"] = [s.id for s in actions.active_steps(doc)]
+        data["active_step_ids"] = [s.id for s in active_steps(doc)]
         data["replies"] = [{"unit": x.unit.name, "text": x.text, "by": x.created_name, "at": x.created_at,
                             "reply_document_id": x.reply_document_id}
                            for x in Reply.objects.filter(document_id=doc.id).select_related("unit")[:500]]
@@ -207,7 +222,7 @@ def document_detail(doc, person):
 
 # --- tracking -----------------------------------------------------------------------------
 def check_tracking(person, doc):
-    if not actions.is_sender_side(person, doc):
+    if not is_sender_side(person, doc):
         raise ActionError(_("没有找到该公文，或您无权查看。"), status=404)
 
 
@@ -276,25 +291,24 @@ def tracking_pdf(data):
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-    font = "STSong-Light"
-    if font not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(font))
+    from documents.render import fonts
+
+    font = fonts.font_name("songti")  # an embedded TrueType subset: the text stays extractable
     buf = io.BytesIO()
-    pdf = SimpleDocTemplate(buf, pagesize=landscape(A4), leftMargin=12 * mm, rightMargin=12 * mm,
+    pdf = SimpleDocTemplate(buf, pagesize=landscape(A4), initialFontName=font, initialFontSize=8,
+                            leftMargin=12 * mm, rightMargin=12 * mm,
                             topMargin=12 * mm, bottomMargin=12 * mm, title=_("公文分发跟踪"))
-    title = ParagraphStyle("t", fontName=font, fontSize=14, leading=20)
-    cell = ParagraphStyle("c", fontName=font, fontSize=8, leading=10)
+    title = ParagraphStyle("t", fontName=font, bulletFontName=font, fontSize=14, leading=20)
+    cell = ParagraphStyle("c", fontName=font, bulletFontName=font, fontSize=8, leading=10)
     d = data["document"]
     summary = pgettext("list separator", "，").join(_("%(state)s %(n)s") % {"state": data["labels"][k], "n": v}
                                                  for k, v in data["summary"].items())
     rows = [[Paragraph(str(h), cell) for h in EXPORT_HEADER]]
     rows += [[Paragraph(str(c).replace("&", "&amp;").replace("<", "&lt;"), cell) for c in r] for r in _export_rows(data)]
     table = Table(rows, repeatRows=1, colWidths=[x * mm for x in (55, 16, 16, 20, 28, 26, 28, 28, 42, 12)])
-    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.3, colors.grey),
+    table.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), font), ("GRID", (0, 0), (-1, -1), 0.3, colors.grey),
                                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#f3f4f6")),
                                ("VALIGN", (0, 0), (-1, -1), "TOP")]))
     heading = _("公文分发跟踪：%(number)s %(title)s") % {"number": d["number"], "title": d["title"]}

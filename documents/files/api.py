@@ -12,7 +12,8 @@ from django.utils.translation import gettext_lazy
 from ninja import File, Router
 from ninja.files import UploadedFile
 
-from documents import actions, actions_files
+from documents import actions
+from documents.files import actions as file_actions
 from office.audit import client_ip
 from office.errors import ActionError
 
@@ -30,19 +31,19 @@ def _download(data: bytes, filename: str, content_type: str) -> HttpResponse:
 
 @router.post("/verify", auth=None, summary=gettext_lazy("验证PDF电子签章（任何人可用）"))
 def verify(request, file: UploadedFile = File(...)):
-    return actions_files.verify_upload(file)
+    return file_actions.verify_upload(file)
 
 
 @router.post("/import-docx", summary=gettext_lazy("导入Word草稿（不保存，返回可填入拟稿页的内容与未保留项报告）"))
 def import_docx(request, file: UploadedFile = File(...)):
-    return actions_files.check_import_docx(file)
+    return file_actions.check_import_docx(file)
 
 
 @router.get("/{doc_id}/pdf", summary=gettext_lazy("下载公文PDF（已用印的为正式签章文件）"))
 def document_pdf(request, doc_id: int):
     doc = actions.get_document(request.user, doc_id)
-    data, sealed = actions_files.document_pdf(request.user, doc)
-    resp = _download(data, actions_files.filename_for(doc, ".pdf"), "application/pdf")
+    data, sealed = file_actions.document_pdf(request.user, doc)
+    resp = _download(data, file_actions.filename_for(doc, ".pdf"), "application/pdf")
     resp["X-Document-Sealed"] = "1" if sealed else "0"
     return resp
 
@@ -50,8 +51,8 @@ def document_pdf(request, doc_id: int):
 @router.get("/{doc_id}/docx", summary=gettext_lazy("导出公文为Word文档"))
 def document_docx(request, doc_id: int):
     doc = actions.get_document(request.user, doc_id)
-    data = actions_files.document_docx(request.user, doc)
-    return _download(data, actions_files.filename_for(doc, ".docx"),
+    data = file_actions.document_docx(request.user, doc)
+    return _download(data, file_actions.filename_for(doc, ".docx"),
                      "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
 
 
@@ -60,8 +61,8 @@ def seal(request, doc_id: int):
     import hashlib
 
     doc = actions.get_document(request.user, doc_id)
-    signed = actions_files.do_seal(person=request.user, document=doc, ip=client_ip(request))
-    status = actions_files.sealing_status(doc)
+    signed = file_actions.do_seal(person=request.user, document=doc, ip=client_ip(request))
+    status = file_actions.sealing_status(doc)
     return {"sealed": status["complete"], "units": status["units"], "sha256": hashlib.sha256(signed).hexdigest(),
             "size": len(signed), "url": f"/api/documents/files/{doc.id}/pdf"}
 
@@ -69,7 +70,7 @@ def seal(request, doc_id: int):
 @router.get("/{doc_id}/sealing", summary=gettext_lazy("用印进度（联合发文各机关是否已用印）"))
 def sealing(request, doc_id: int):
     doc = actions.get_document(request.user, doc_id)
-    return actions_files.sealing_status(doc)
+    return file_actions.sealing_status(doc)
 
 
 @router.post("/seals/{unit_id}", response={201: dict}, summary=gettext_lazy("为单位制作电子印章（组织CA签发证书）"))
@@ -79,7 +80,7 @@ def create_seal(request, unit_id: int):
     unit = Unit.objects.filter(id=unit_id).first()
     if unit is None:
         raise ActionError(_("单位不存在。"), status=404)
-    manifest = actions_files.do_create_seal(person=request.user, unit=unit, ip=client_ip(request))
+    manifest = file_actions.do_create_seal(person=request.user, unit=unit, ip=client_ip(request))
     return 201, {k: manifest[k] for k in ("unit_id", "unit_name", "serial", "sha256", "not_after")}
 
 
@@ -87,7 +88,7 @@ def create_seal(request, unit_id: int):
 def seal_picture(request, unit_id: int):
     from documents.signing import ca
 
-    actions_files.check_can_see_seal(request.user, unit_id)
+    file_actions.check_can_see_seal(request.user, unit_id)
     resp = HttpResponse((ca.seal_dir(unit_id) / "seal.png").read_bytes(), content_type="image/png")
     resp["Cache-Control"] = "private, max-age=300"
     return resp
