@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('office', '0003_person_ldap_dn_index'),
+        ('office', '0004_storage_and_keys'),
     ]
 
     operations = [
