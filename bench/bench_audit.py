@@ -36,8 +36,11 @@ from django.db import connections, transaction
 from office import audit
 from office.models import AuditHead
 
-start_at, seconds, threads, locked = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
+seconds, threads, locked = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1"
 counts = [0] * threads
+connections["default"].ensure_connection()
+print("READY", flush=True)
+start_at = float(sys.stdin.readline())  # the same clock start for every process, once all are ready
 
 def run(t):
     while time.time() < start_at:
@@ -83,11 +86,19 @@ def manage(env, *args):
 
 
 def run_load(env, locked):
-    start_at = time.time() + 3  # every process imported and connected before the clock starts
-    procs = [subprocess.Popen([PY, "-c", WORKER, str(start_at), str(SECONDS), str(THREADS), "1" if locked else "0"],
-                              cwd=BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    procs = [subprocess.Popen([PY, "-c", WORKER, str(SECONDS), str(THREADS), "1" if locked else "0"],
+                              cwd=BASE_DIR, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
              for _ in range(PROCESSES)]
+    for proc in procs:  # every process imported and connected before the clock starts
+        line = proc.stdout.readline()
+        if not line.startswith("READY"):
+            raise SystemExit(f"writer did not start: {proc.stderr.read()[-2000:]}")
+    start_at = time.time() + 0.5
     total = 0
+    for proc in procs:
+        proc.stdin.write(f"{start_at}\n")
+        proc.stdin.flush()
     for proc in procs:
         out, err = proc.communicate(timeout=SECONDS + 120)
         if proc.returncode != 0:

@@ -5,7 +5,8 @@ import unicodedata
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
-from django.core.cache import cache
+
+from office import safe_cache as cache
 
 
 def normalise_username(username):

@@ -32,12 +32,12 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib.auth.backends import BaseBackend
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from office import audit
+from office import safe_cache as cache
 from office.errors import ActionError
 from office.ldap_config import (DEFAULT_ATTR_MAP, DEFAULT_GROUP_ROLE_MAP, ROLES, parse_attr_map,
                                 parse_group_role_map)

@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -38,6 +39,9 @@ class Postgres:
         if os.geteuid() == 0:
             self.as_user = "postgres"
             pwd.getpwnam(self.as_user)  # the Debian package's system user
+            # pytest's and mkdtemp's folders are private to root: the server gets its own under /tmp.
+            self.dir = Path(tempfile.mkdtemp(prefix="yw-pg-"))
+            self.data = self.dir / "data"
 
     def _run(self, args, **kwargs):
         if self.as_user:
