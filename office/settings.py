@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "ninja",
     "office.apps.OfficeConfig",
     "documents.apps.DocumentsConfig",
+    "documents.archive.apps.ArchiveConfig",
     "meetings.apps.MeetingsConfig",
 ]
 
@@ -58,10 +59,12 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "office.middleware.ApiJsonErrorsMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "office.middleware.CurrentPostMiddleware",
+    "office.middleware.BodyTooLargeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -223,6 +226,12 @@ YW_SPOOL_DIR = Path(env_str("YW_SPOOL_DIR", str(VAR_DIR / "spool")))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 YW_MAX_UPLOAD_BYTES = env_int("YW_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1024)
+# office/uploads.py: a multipart upload stops at YW_MAX_UPLOAD_BYTES while it streams in
+FILE_UPLOAD_HANDLERS = [
+    "office.uploads.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 # --- meetings -----------------------------------------------------------------------------
 SFU_WORKERS = env_str("SFU_WORKERS", "embedded")
