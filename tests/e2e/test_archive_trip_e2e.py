@@ -31,7 +31,7 @@ def test_it_files_accepts_catalogues_and_exports_a_received_notice(seed_small, l
     keeper = Person.objects.create_user("town_archivist", PASSWORD, display_name="孔档案")
     Post.objects.create(person=keeper, unit=town, title="档案员", is_archivist=True)
     finished_receipt(people["city_secretary"], people["city_leader"], people["town_secretary"], town,
-                     title="关于开展档案工作检查的通知")
+                     title="关于开展档案工作检查的通知", add_skipped_cc=True)
 
     # 1. the town's 文书 sees it due and files it
     clerk = new_page()
