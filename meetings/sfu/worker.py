@@ -95,6 +95,7 @@ class RoomHost:
         self.ice = ice
         self.on_room_closed: Optional[Callable[[Any], None]] = None
         self.on_room_created: Optional[Callable[[Room], Any]] = None  # e.g. joins the cascade
+        self.name: Optional[str] = None  # a worker's channel name
 
     def room(self, meeting_id: Any, create: bool = True) -> Optional[Room]:
         self.loop = asyncio.get_running_loop()
@@ -104,6 +105,7 @@ class RoomHost:
             room = None
         if room is None and create:
             room = Room(meeting_id, ice_servers=self.ice, on_empty=self._empty)
+            room.server = self.name
             self.rooms[meeting_id] = room
             if self.on_room_created is not None:
                 self.on_room_created(room)
@@ -339,6 +341,7 @@ class Worker:
             except (NotImplementedError, RuntimeError):
                 pass
         self.channel = await self.layer.new_channel("sfu.worker.")
+        self.host.name = self.channel
         tasks = [asyncio.ensure_future(self._own_loop())]
         if placement() == "viewer":
             from django.conf import settings
