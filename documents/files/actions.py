@@ -19,6 +19,7 @@ from documents.classified import check_not_classified
 from documents.render.adapter import to_flow_fields, to_render_doc
 from documents.render.docx import DocxRefused, check_upload_size, export_docx, import_docx
 from documents.render.model import Image
+from documents.render.ofd import render_ofd
 from documents.render.pdf import render_pdf
 from documents.render.pdfa import to_pdfa
 from documents.signing import ca
@@ -83,6 +84,30 @@ def document_pdf(person, document) -> tuple[bytes, bool]:
     if issued_current(document):
         return path.read_bytes(), True
     return render_pdf(to_render_doc(document)).pdf, False
+
+
+def issued_ofd_path(document) -> Path:
+    return issued_path(document).with_name("issued.ofd")
+
+
+def document_ofd(person, document) -> tuple[bytes, bool]:
+    """The OFD to hand out: the SM2-sealed file once produced (for the current text), else a
+    fresh render of the current text from the same layout as the PDF. Returns (bytes, sealed)."""
+    check_can_download(person, document)
+    path = issued_ofd_path(document)
+    if path.exists() and _ofd_current(document):
+        return path.read_bytes(), True
+    return render_ofd(to_render_doc(document)).ofd, False
+
+
+def _ofd_current(document) -> bool:
+    import json
+
+    meta = issued_ofd_path(document).with_name("issued_ofd.json")
+    try:
+        return json.loads(meta.read_text()).get("stamp") == _stamp(document)
+    except (OSError, ValueError):
+        return False
 
 
 def document_docx(person, document) -> bytes:
