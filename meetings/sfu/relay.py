@@ -59,6 +59,15 @@ class SubscriberTrack(MediaStreamTrack):
         self.need_rebase = False
         self.delivered = 0
         self.dropped = 0
+        # A viewer that takes nothing (it never answered the offer, its sender never ran) is
+        # "stalled": its overflows ask the publisher for no keyframe (that would give every
+        # viewer of the publication a keyframe every VIDEO_BUFFER frames); it asks once it
+        # takes frames again.
+        self.stalled = False
+        self._delivered_at_overflow = 0
+        # set by the viewer's ForwardingSender: is its connection still answering (RTCP)?
+        self.feedback: Optional[forwarding.FeedbackClock] = None
+        self.frozen = False  # nothing sent while the viewer is frozen (forwarding.FROZEN_AFTER)
         # set by the viewer's ForwardingSender once it runs: frame -> sent now (bool)
         self.direct_writer: Optional[Callable[[forwarding.SharedFrame, int], bool]] = None
 
@@ -78,6 +87,8 @@ class SubscriberTrack(MediaStreamTrack):
 
     def push(self, shared: forwarding.SharedFrame) -> None:
         packet = shared.packet
+        if self.feedback is not None and self._frozen_drop():
+            return
         if self.waiting_keyframe:
             if not packet.is_keyframe:
                 return
@@ -93,16 +104,40 @@ class SubscriberTrack(MediaStreamTrack):
                 self.direct_writer = None
         if len(self.queue) >= self.maxlen:
             # A viewer too slow to keep up: drop what is buffered and resync on a keyframe.
+            self.stalled = self.delivered == self._delivered_at_overflow  # took none since
+            self._delivered_at_overflow = self.delivered
             self.dropped += len(self.queue)
             self.queue.clear()
             if self.kind == "video":
                 self.waiting_keyframe = not packet.is_keyframe
                 if self.waiting_keyframe:
-                    if self.publication is not None:
+                    if self.publication is not None and not self.stalled:
                         self.publication.request_keyframe(subscribe=True)
                     return
         self.queue.append(shared)
         self.event.set()
+
+    @property
+    def wants_keyframe(self) -> bool:
+        """Waiting for a keyframe and able to take it now (not stalled, not frozen)."""
+        return self.waiting_keyframe and not self.stalled and not self.frozen
+
+    def _frozen_drop(self) -> bool:
+        """Drop to live: while the viewer is frozen (no RTCP back), drop what would pile up in
+        its socket buffer; once it is heard again, resume at a keyframe, asked for at once."""
+        if self.feedback.frozen(time.monotonic()):
+            if not self.frozen:
+                self.frozen = True
+                self.dropped += len(self.queue)
+                self.queue.clear()
+            self.dropped += 1
+            self.waiting_keyframe = self.kind == "video"
+            return True
+        if self.frozen:
+            self.frozen = False
+            if self.waiting_keyframe and self.publication is not None:
+                self.publication.request_keyframe(subscribe=True)
+        return False
 
     def _timestamp(self, pts: int) -> int:
         """The viewer's RTP timestamp for a frame of the current source (idempotent per frame:
@@ -115,6 +150,11 @@ class SubscriberTrack(MediaStreamTrack):
         return self.last_out
 
     async def recv(self) -> forwarding.ForwardedFrame:
+        if self.stalled:
+            # taking frames again: ask for the keyframe its overflow did not ask for
+            self.stalled = False
+            if self.waiting_keyframe and self.publication is not None:
+                self.publication.request_keyframe(subscribe=True)
         while not self.queue:
             if self.readyState != "live":
                 raise MediaStreamError
@@ -128,6 +168,7 @@ class SubscriberTrack(MediaStreamTrack):
 
     def stop(self) -> None:
         self.direct_writer = None
+        self.feedback = None
         if self.publication is not None:
             self.publication.subscribers.discard(self)
             self.publication = None
@@ -240,7 +281,7 @@ class Publication:
 
     def _recheck(self) -> None:
         self.recheck = None
-        if self.keyframe_wanted or any(sub.waiting_keyframe for sub in self.subscribers):
+        if self.keyframe_wanted or any(sub.wants_keyframe for sub in self.subscribers):
             self.request_keyframe(subscribe=True)
 
     def stop(self) -> None:
