@@ -93,28 +93,25 @@ def document_pdf(person, document) -> tuple[bytes, bool]:
     return render_pdf(to_render_doc(document)).pdf, False
 
 
-def issued_ofd_path(document) -> Path:
-    return issued_path(document).with_name("issued.ofd")
+def issued_ofd_path(document) -> str:
+    """The storage name of the SM2-sealed (issued) OFD."""
+    return _stored(document, "issued.ofd")
+
+
+def ofd_current(document) -> bool:
+    if not storage.exists(issued_ofd_path(document)):
+        return False
+    meta = _read_json(_stored(document, "issued_ofd.json"))
+    return bool(meta) and meta.get("stamp") == _stamp(document)
 
 
 def document_ofd(person, document) -> tuple[bytes, bool]:
     """The OFD to hand out: the SM2-sealed file once produced (for the current text), else a
     fresh render of the current text from the same layout as the PDF. Returns (bytes, sealed)."""
     check_can_download(person, document)
-    path = issued_ofd_path(document)
-    if path.exists() and _ofd_current(document):
-        return path.read_bytes(), True
+    if ofd_current(document):
+        return storage.read(issued_ofd_path(document)), True
     return render_ofd(to_render_doc(document)).ofd, False
-
-
-def _ofd_current(document) -> bool:
-    import json
-
-    meta = issued_ofd_path(document).with_name("issued_ofd.json")
-    try:
-        return json.loads(meta.read_text()).get("stamp") == _stamp(document)
-    except (OSError, ValueError):
-        return False
 
 
 def document_docx(person, document) -> bytes:
