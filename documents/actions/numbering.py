@@ -6,7 +6,7 @@ from django.utils.translation import gettext as _
 
 from documents import rules
 from documents.actions.common import _ev, _require_post, _text
-from documents.actions.drafting import check_routing_for
+from documents.actions.drafting import check_document_routing
 from documents.models import DocState, DocType, Document, NumberSequence, VoidedNumber
 from documents.queries.visibility import _office_of
 from office import audit
@@ -54,10 +54,9 @@ def do_register(*, person, post, doc, prefix=None, copies=0, ip=None):
     if doc.state != DocState.SIGNED:
         raise ActionError(_("公文须经签发定稿后才能登记（当前：%(s)s）。") % {"s": doc.get_state_display()}, status=409)
     rules.check_signers(doc.doc_type, doc.signer_names)
-    main, cc = list(doc.main_recipients.all()), list(doc.cc_recipients.all())
-    if not main:
+    if not doc.main_recipients.exists():
         raise ActionError(_("请先选择主送机关。"))
-    check_routing_for(doc.unit, doc.doc_type, main, cc, list(doc.co_issuers.all()), doc.title, doc.body_text)
+    main, cc = check_document_routing(doc)
     prefix = _text(prefix, _("机关代字"), 30) or default_prefix(doc)
     if doc.unit.doc_prefix and not prefix.startswith(doc.unit.doc_prefix):
         raise ActionError(_("机关代字须以本机关代字“%(p)s”开头。") % {"p": doc.unit.doc_prefix})
