@@ -16,6 +16,7 @@ from office.errors import ActionError
 router = Router(tags=[gettext_lazy("公文")])
 
 PAGE_SIZE = 50
+MAX_PAGE = 1_000_000
 
 
 def _ip(request):
@@ -28,6 +29,8 @@ def _page(qs, page, size, row):
         size = min(200, max(1, int(size or PAGE_SIZE)))
     except (TypeError, ValueError):
         raise ActionError(_("页码不正确。")) from None
+    if page > MAX_PAGE:  # beyond any real list, and beyond what the database can offset
+        raise ActionError(_("页码不正确。"))
     total = qs.count()
     items = [row(x) for x in qs[(page - 1) * size: page * size]]
     return {"count": total, "page": page, "items": items}
@@ -140,7 +143,7 @@ TEMPLATES = {
 @router.get("/types", response=list[DocTypeOut], summary=gettext_lazy("15种法定文种及其模板"))
 def doc_types(request):
     unit = request.post.unit if request.post else None
-    return [{"value": t.value, "label": t.label, "upward": t.value in ("请示", "报告"),
+    return [{"value": t.value, "label": str(t.label), "upward": t.value in ("请示", "报告"),
              "title_pattern": actions.suggest_title(unit, t.value, "……") if unit else f"……关于……的{t.value}",
              "body_template": TEMPLATES.get(t.value, [{"kind": "p", "text": "……"}])} for t in DocType]
 

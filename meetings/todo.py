@@ -22,6 +22,7 @@ def _due(person):
 
 def provider(person):
     items = []
+    today = timezone.localdate()
     for meeting in _due(person).select_related("organiser_unit").order_by("starts_at")[:50]:
         kind = MeetingKind(meeting.kind).label
         when = timezone.localtime(meeting.starts_at).strftime("%m-%d %H:%M")
@@ -36,6 +37,11 @@ def provider(person):
             "url": f"/meetings/{meeting.id}/room/" if meeting.state == MeetingState.LIVE else f"/meetings/{meeting.id}/",
             "since": meeting.created_at,
             "unit": meeting.organiser_unit.name if meeting.organiser_unit_id else None,
+            "panel": "meeting", "subject": meeting.title, "doc_type": kind, "urgency": "",
+            "sender": meeting.organiser_unit.name if meeting.organiser_unit_id else "",
+            "starts": meeting.starts_at, "ends": meeting.ends_at, "live": meeting.state == MeetingState.LIVE,
+            "today": timezone.localtime(meeting.starts_at).date() <= today,
+            "action": _("进入") if meeting.state == MeetingState.LIVE else _("查看"), "deadline": None,
         })
     return items
 

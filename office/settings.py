@@ -14,6 +14,7 @@ from office.env import (
     env_str,
     parse_database_url,
 )
+from office.storage_config import storages_setting
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("YW_VAR_DIR", str(BASE_DIR / "var")))
@@ -50,6 +51,7 @@ INSTALLED_APPS = [
     "ninja",
     "office.apps.OfficeConfig",
     "documents.apps.DocumentsConfig",
+    "documents.archive.apps.ArchiveConfig",
     "meetings.apps.MeetingsConfig",
 ]
 
@@ -57,10 +59,12 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "office.middleware.ApiJsonErrorsMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "office.middleware.CurrentPostMiddleware",
+    "office.middleware.BodyTooLargeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -146,6 +150,9 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 # Throttling of sign-in failures (per account and per address).
 LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5, minimum=1)
 LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 300, minimum=1)
+# The client address behind a reverse proxy: X-Forwarded-For is believed only when the request comes
+# from one of these addresses or networks ("unix" = a proxy on daphne's unix socket).
+YW_TRUSTED_PROXIES = env_list("YW_TRUSTED_PROXIES", [])
 
 # --- LDAP (issue 3) -----------------------------------------------------------------------
 LDAP_URL = env_list("LDAP_URL", [])
@@ -170,6 +177,19 @@ LDAP_GROUP_ROLE_MAP = parse_group_role_map(env_str("LDAP_GROUP_ROLE_MAP"))
 LDAP_DISABLED_ATTR = env_str("LDAP_DISABLED_ATTR", "")  # e.g. employeeType, nsAccountLock, userAccountControl
 LDAP_DISABLED_VALUES = env_list("LDAP_DISABLED_VALUES", [])  # empty: the attribute's presence disables
 LDAP_RECHECK_SECONDS = env_int("LDAP_RECHECK_SECONDS", 300, minimum=0)
+# Sign-in only for members of LDAP_REQUIRE_GROUP (if set) and never for members of LDAP_DENY_GROUP
+# (a cn or a full DN, like the keys of LDAP_GROUP_ROLE_MAP).
+LDAP_REQUIRE_GROUP = env_str("LDAP_REQUIRE_GROUP", "")
+LDAP_DENY_GROUP = env_str("LDAP_DENY_GROUP", "")
+# Groups within groups: "off", "search" (follow groupOfNames members up, any server) or "in_chain"
+# (Active Directory's LDAP_MATCHING_RULE_IN_CHAIN in the group search).
+LDAP_NESTED_GROUPS = env_str("LDAP_NESTED_GROUPS", "off")
+if LDAP_NESTED_GROUPS not in ("off", "search", "in_chain"):
+    raise ImproperlyConfigured(f"LDAP_NESTED_GROUPS={LDAP_NESTED_GROUPS!r}: use off, search or in_chain")
+# A server that failed is tried last for this many seconds; a request waits at most
+# LDAP_RECHECK_WAIT_MS for a re-check before the page is served (the re-check finishes behind it).
+LDAP_DEAD_SECONDS = env_int("LDAP_DEAD_SECONDS", 60, minimum=0, maximum=3600)
+LDAP_RECHECK_WAIT_MS = env_int("LDAP_RECHECK_WAIT_MS", 300, minimum=0, maximum=60000)
 # The directory backend goes first: it checks every username (NUL, UTF-8, length) and hands local
 # accounts to the local backend without asking the directory; without LDAP_URL it signs in nobody.
 AUTHENTICATION_BACKENDS = ["office.ldap.LDAPBackend", *AUTHENTICATION_BACKENDS]
@@ -190,9 +210,28 @@ STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
 YW_SERVE_STATIC = env_bool("YW_SERVE_STATIC", True)
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_URL = "/media/"
+# Files go through Django's storage API (office/storage.py): the local disk under MEDIA_ROOT, or an
+# S3-compatible bucket when S3_ENDPOINT_URL is set (then nothing is written under MEDIA_ROOT).
+S3_ENDPOINT_URL = env_str("S3_ENDPOINT_URL", "")
+STORAGES = storages_setting({
+    "endpoint_url": S3_ENDPOINT_URL,
+    "bucket": env_str("S3_BUCKET", ""),
+    "access_key": env_str("S3_ACCESS_KEY_ID", ""),
+    "secret_key": env_secret("S3_SECRET_ACCESS_KEY", ""),
+    "region": env_str("S3_REGION", "us-east-1"),
+    "addressing_style": env_str("S3_ADDRESSING_STYLE", "path"),
+} if S3_ENDPOINT_URL else None)
+# Where an SFU worker writes a recording while it runs, before it goes into storage (local disk).
+YW_SPOOL_DIR = Path(env_str("YW_SPOOL_DIR", str(VAR_DIR / "spool")))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 YW_MAX_UPLOAD_BYTES = env_int("YW_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1024)
+# office/uploads.py: a multipart upload stops at YW_MAX_UPLOAD_BYTES while it streams in
+FILE_UPLOAD_HANDLERS = [
+    "office.uploads.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 # --- meetings -----------------------------------------------------------------------------
 SFU_WORKERS = env_str("SFU_WORKERS", "embedded")

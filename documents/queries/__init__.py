@@ -1,5 +1,4 @@
 """Read side of the 公文 flow: lists, search, the detail view's data, tracking and its exports."""
-import csv
 import datetime as dt
 import io
 
@@ -33,6 +32,7 @@ from documents.queries.visibility import (  # noqa: F401 (the read side's permis
     visibility_q,
     visible_documents,
 )
+from office import csvsafe
 from office.errors import ActionError
 from office.models import Unit
 
@@ -278,7 +278,7 @@ def _export_rows(data):
 def tracking_csv(data):
     buf = io.StringIO()
     buf.write("\ufeff")  # Excel reads UTF-8 with a BOM
-    w = csv.writer(buf)
+    w = csvsafe.writer(buf)  # titles and reasons are typed by people: no formulas
     w.writerow([f"{data['document']['number']} {data['document']['title']}"])
     w.writerow([str(h) for h in EXPORT_HEADER])
     for row in _export_rows(data):
@@ -291,25 +291,24 @@ def tracking_pdf(data):
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-    font = "STSong-Light"
-    if font not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(font))
+    from documents.render import fonts
+
+    font = fonts.font_name("songti")  # an embedded TrueType subset: the text stays extractable
     buf = io.BytesIO()
-    pdf = SimpleDocTemplate(buf, pagesize=landscape(A4), leftMargin=12 * mm, rightMargin=12 * mm,
+    pdf = SimpleDocTemplate(buf, pagesize=landscape(A4), initialFontName=font, initialFontSize=8,
+                            leftMargin=12 * mm, rightMargin=12 * mm,
                             topMargin=12 * mm, bottomMargin=12 * mm, title=_("公文分发跟踪"))
-    title = ParagraphStyle("t", fontName=font, fontSize=14, leading=20)
-    cell = ParagraphStyle("c", fontName=font, fontSize=8, leading=10)
+    title = ParagraphStyle("t", fontName=font, bulletFontName=font, fontSize=14, leading=20)
+    cell = ParagraphStyle("c", fontName=font, bulletFontName=font, fontSize=8, leading=10)
     d = data["document"]
     summary = pgettext("list separator", "，").join(_("%(state)s %(n)s") % {"state": data["labels"][k], "n": v}
                                                  for k, v in data["summary"].items())
     rows = [[Paragraph(str(h), cell) for h in EXPORT_HEADER]]
     rows += [[Paragraph(str(c).replace("&", "&amp;").replace("<", "&lt;"), cell) for c in r] for r in _export_rows(data)]
     table = Table(rows, repeatRows=1, colWidths=[x * mm for x in (55, 16, 16, 20, 28, 26, 28, 28, 42, 12)])
-    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.3, colors.grey),
+    table.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), font), ("GRID", (0, 0), (-1, -1), 0.3, colors.grey),
                                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#f3f4f6")),
                                ("VALIGN", (0, 0), (-1, -1), "TOP")]))
     heading = _("公文分发跟踪：%(number)s %(title)s") % {"number": d["number"], "title": d["title"]}

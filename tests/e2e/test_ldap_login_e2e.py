@@ -35,7 +35,7 @@ def test_it_signs_in_a_directory_account_and_lands_on_its_todo_page(web, new_pag
     page = new_page()
     login(page, web.url, "wangfang", password=PASSWORD)
     assert page.url.rstrip("/") == web.url
-    assert page.locator("h1").first.inner_text().startswith("待办")
+    assert page.locator("h1").first.inner_text().startswith("工作台")
     assert page.locator(".person-name").inner_text() == "王芳"
     assert "秦都区人民政府办公室" in page.locator(".who").inner_text()
     person = Person.objects.get(username="wangfang")

@@ -63,7 +63,7 @@ def test_it_runs_a_training_from_invitation_to_attendance_report_and_playback(se
     assert sorted(meeting.invitations.values_list("unit__short_name", flat=True)) == ["人民路社区", "北街村"]
 
     # 2. the invitation arrives in the cadre's 待办 without a reload; one click to the meeting, one to the room
-    item = cadre.locator("#todo-list a", has_text="村级财务规范化远程培训")
+    item = cadre.locator("#workbench a.row-title", has_text="村级财务规范化远程培训")
     item.wait_for(timeout=10000)
     item.click()
     cadre.wait_for_url(re.compile(rf"/meetings/{meeting.id}/$"))

@@ -1,19 +1,20 @@
-// The 待办 page refetches its list whenever an event arrives or the connection comes back.
-const list = document.getElementById("todo-list");
-const total = document.getElementById("todo-total");
-
-function esc(s) { return String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c])); }
+// The workbench refetches its panels whenever an event arrives or the connection comes back:
+// the server renders them once (same template), the page swaps the #workbench element.
+const bench = document.getElementById("workbench");
+let pending = null;
 
 async function refetch() {
-  const res = await fetch(list.dataset.refetch, { credentials: "same-origin" });
+  if (!bench) return;
+  const res = await fetch(bench.dataset.refetch, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } });
   if (!res.ok) return;
-  const data = await res.json();
-  total.textContent = String(data.count);
-  if (!data.items.length) { list.innerHTML = '<li class="empty">' + gettext("暂无待办事项。") + '</li>'; return; }
-  list.innerHTML = data.items.map((it) => {
-    const when = it.since ? new Date(it.since).toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", hour12: false }) : "";
-    return `<li class="todo-item kind-${esc(it.kind)}"><a href="${esc(it.url)}">${esc(it.title)}</a> <span class="muted">${it.unit ? esc(it.unit) + " · " : ""}${esc(when)}</span></li>`;
-  }).join("");
+  const doc = new DOMParser().parseFromString(await res.text(), "text/html");
+  const fresh = doc.getElementById("workbench");
+  if (fresh) bench.innerHTML = fresh.innerHTML;
 }
-document.addEventListener("yw:event", refetch);
-document.addEventListener("yw:resync", refetch);
+
+function soon() {  // a burst of events refetches once
+  clearTimeout(pending);
+  pending = setTimeout(refetch, 150);
+}
+document.addEventListener("yw:event", soon);
+document.addEventListener("yw:resync", soon);
