@@ -89,6 +89,6 @@ def seal_picture(request, unit_id: int):
     from documents.signing import ca
 
     file_actions.check_can_see_seal(request.user, unit_id)
-    resp = HttpResponse((ca.seal_dir(unit_id) / "seal.png").read_bytes(), content_type="image/png")
+    resp = HttpResponse(ca.picture(unit_id) or b"", content_type="image/png")
     resp["Cache-Control"] = "private, max-age=300"
     return resp
