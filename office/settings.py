@@ -237,6 +237,13 @@ FILE_UPLOAD_HANDLERS = [
 SFU_WORKERS = env_str("SFU_WORKERS", "embedded")
 if SFU_WORKERS not in ("embedded", "external"):
     raise ImproperlyConfigured(f"SFU_WORKERS={SFU_WORKERS!r} must be 'embedded' or 'external'")
+# SFU_PLACEMENT (external workers): "room" puts a whole room on one worker; "viewer" puts each
+# viewer on the least-loaded worker and pipes the room's media between its workers (cascade).
+SFU_PLACEMENT = env_str("SFU_PLACEMENT", "room")
+if SFU_PLACEMENT not in ("room", "viewer"):
+    raise ImproperlyConfigured(f"SFU_PLACEMENT={SFU_PLACEMENT!r} must be 'room' or 'viewer'")
+SFU_PIPE_BIND = env_str("SFU_PIPE_BIND", "127.0.0.1")  # where a worker listens for other workers' pipes
+SFU_PIPE_ADVERTISE = env_str("SFU_PIPE_ADVERTISE", "")  # the address others dial (default: the bind)
 STUN_URLS = env_list("STUN_URLS", [])
 TURN_URLS = env_list("TURN_URLS", [])
 TURN_USERNAME = env_str("TURN_USERNAME", "")

@@ -17,6 +17,7 @@ from documents.classified import check_not_classified
 from documents.render.adapter import to_flow_fields, to_render_doc
 from documents.render.docx import DocxRefused, check_upload_size, export_docx, import_docx
 from documents.render.model import Image
+from documents.render.ofd import render_ofd
 from documents.render.pdf import render_pdf
 from documents.render.pdfa import to_pdfa
 from documents.signing import ca
@@ -90,6 +91,27 @@ def document_pdf(person, document) -> tuple[bytes, bool]:
     if issued_current(document):
         return storage.read(issued_path(document)), True
     return render_pdf(to_render_doc(document)).pdf, False
+
+
+def issued_ofd_path(document) -> str:
+    """The storage name of the SM2-sealed (issued) OFD."""
+    return _stored(document, "issued.ofd")
+
+
+def ofd_current(document) -> bool:
+    if not storage.exists(issued_ofd_path(document)):
+        return False
+    meta = _read_json(_stored(document, "issued_ofd.json"))
+    return bool(meta) and meta.get("stamp") == _stamp(document)
+
+
+def document_ofd(person, document) -> tuple[bytes, bool]:
+    """The OFD to hand out: the SM2-sealed file once produced (for the current text), else a
+    fresh render of the current text from the same layout as the PDF. Returns (bytes, sealed)."""
+    check_can_download(person, document)
+    if ofd_current(document):
+        return storage.read(issued_ofd_path(document)), True
+    return render_ofd(to_render_doc(document)).ofd, False
 
 
 def document_docx(person, document) -> bytes:

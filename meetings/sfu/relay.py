@@ -273,6 +273,11 @@ class Publication:
         self.keyframe_wanted = False
         self.last_pli = self.keyframe_due = now
         self.pli_sent += 1
+        self._ask_publisher()
+
+    def _ask_publisher(self) -> None:
+        """Send the keyframe request (an RTCP PLI to the publisher; a piped publication asks
+        the worker it comes from: cascade.py)."""
         asyncio.ensure_future(forwarding.request_keyframe(self.receiver))
 
     def _recheck_later(self, delay: float) -> None:
