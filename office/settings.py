@@ -248,6 +248,9 @@ STUN_URLS = env_list("STUN_URLS", [])
 TURN_URLS = env_list("TURN_URLS", [])
 TURN_USERNAME = env_str("TURN_USERNAME", "")
 TURN_PASSWORD = env_secret("TURN_PASSWORD", "")
+# coturn's use-auth-secret: each signed-in person gets credentials of their own, valid this long
+TURN_SECRET = env_secret("TURN_SECRET", "")
+TURN_CREDENTIAL_TTL = env_int("TURN_CREDENTIAL_TTL", 86400, minimum=60, maximum=7 * 86400)
 
 # --- periodic jobs (office/scheduler.py) ------------------------------------------------------
 YW_JOBS = env_list("YW_JOBS", ["documents.reminders.run_reminders", "meetings.actions.send_reminders"])
