@@ -403,7 +403,7 @@ def effective(item) -> dict:
     """The 件's descriptive metadata with every correction applied, in order."""
     out = {"title": item.title, "doc_number": item.doc_number, "responsible": item.responsible,
            "doc_date": item.doc_date.isoformat(), "remark": "", "retention": item.retention}
-    for v in item.versions.all().order_by("no"):
+    for v in sorted(item.versions.all(), key=lambda v: v.no):  # prefetch-friendly
         for k, (_old, new) in v.changes.items():
             out[k] = new
     return out

@@ -76,7 +76,8 @@ def items(request, q: str = "", year: int | None = None, retention: str = "", do
         qs = qs.filter(fonds__code=fonds[:20])
     if not 1 <= page <= 100000:
         raise ActionError(_("页码不正确。"))
-    qs = qs.select_related("fonds").order_by("-year", "fonds__code", "retention", "org_code", "seq", "id")
+    qs = qs.select_related("fonds").prefetch_related("versions") \
+        .order_by("-year", "fonds__code", "retention", "org_code", "seq", "id")
     total = qs.count()
     if q.strip():
         actions.audit_view(request.user, None, f"search:{q[:100]}", ip=client_ip(request), post=request.post)

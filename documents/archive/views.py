@@ -84,7 +84,7 @@ def index(request):
         qs = qs.filter(doc_type=doc_type)
     if fonds_code:
         qs = qs.filter(fonds__code=fonds_code)
-    page = Paginator(qs.select_related("fonds").order_by("-year", "fonds__code", "retention", "org_code", "seq"),
+    page = Paginator(qs.select_related("fonds").prefetch_related("versions").order_by("-year", "fonds__code", "retention", "org_code", "seq"),
                      PAGE).get_page(request.GET.get("page"))
     if q:
         actions.audit_view(me, None, f"search:{q}", ip=client_ip(request), post=request.post)
