@@ -492,7 +492,7 @@ class Registry:
     """Workers and rooms in the shared cache (Redis in production): the workers' load for
     placing viewers, and which workers serve each room with their pipe addresses."""
 
-    STALE = 4.0  # seconds without a heartbeat after which a worker counts as dead
+    STALE = 3.0  # seconds without a heartbeat (every WORKER_HEARTBEAT = 1 s) before a worker counts as dead
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix

@@ -87,6 +87,7 @@ class Room(Signalling, Subscriptions, Controls, Roster):
         self._last_spoke: dict[str, float] = {}  # session id -> when its microphone last spoke
         self._forwarded: tuple = ()  # Ranking.forwarded() at the last speaker tick
         self.cascade: Any = None  # cascade.Cascade when the room spans several workers
+        self.server: Optional[str] = None  # the worker serving this room's sessions ("joined")
 
     async def join(self, person_id: int, name: str, send: SendFn, *, is_host: bool = False,
                    mode: str = "video", session_id: Optional[str] = None,
@@ -110,7 +111,7 @@ class Room(Signalling, Subscriptions, Controls, Roster):
         await self._safe_send(session, {"type": "joined", "session": session.id,
                                         "room": self.id, "mode": mode,
                                         "speaker": self.speaker,
-                                        "presenter": self.presenter})
+                                        "presenter": self.presenter, "server": self.server})
         await self._sync_subscriptions(session)
         await self._broadcast_roster()
         return session

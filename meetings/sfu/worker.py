@@ -72,18 +72,10 @@ SendFn = Callable[[dict], Awaitable[None]]
 
 
 def ice_servers() -> list:
-    """STUN/TURN servers from settings (STUN_URLS, TURN_URLS, TURN_USERNAME, TURN_PASSWORD)."""
-    from django.conf import settings
+    """STUN servers for the SFU's own connections (meetings/sfu/turn.py: no TURN for itself)."""
+    from .turn import ice_servers as servers
 
-    servers = []
-    stun = list(getattr(settings, "STUN_URLS", []) or [])
-    turn = list(getattr(settings, "TURN_URLS", []) or [])
-    if stun:
-        servers.append({"urls": stun})
-    if turn:
-        servers.append({"urls": turn, "username": getattr(settings, "TURN_USERNAME", ""),
-                        "credential": getattr(settings, "TURN_PASSWORD", "")})
-    return servers
+    return servers(None)
 
 
 class RoomHost:
@@ -95,6 +87,7 @@ class RoomHost:
         self.ice = ice
         self.on_room_closed: Optional[Callable[[Any], None]] = None
         self.on_room_created: Optional[Callable[[Room], Any]] = None  # e.g. joins the cascade
+        self.name: Optional[str] = None  # a worker's channel name
 
     def room(self, meeting_id: Any, create: bool = True) -> Optional[Room]:
         self.loop = asyncio.get_running_loop()
@@ -104,6 +97,7 @@ class RoomHost:
             room = None
         if room is None and create:
             room = Room(meeting_id, ice_servers=self.ice, on_empty=self._empty)
+            room.server = self.name
             self.rooms[meeting_id] = room
             if self.on_room_created is not None:
                 self.on_room_created(room)
@@ -339,6 +333,7 @@ class Worker:
             except (NotImplementedError, RuntimeError):
                 pass
         self.channel = await self.layer.new_channel("sfu.worker.")
+        self.host.name = self.channel
         tasks = [asyncio.ensure_future(self._own_loop())]
         if placement() == "viewer":
             from django.conf import settings
