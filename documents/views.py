@@ -406,11 +406,3 @@ def tracking(request, doc_id):
         # the reader may see the document but not follow its recipients: say so in the shell
         raise PermissionDenied(_("只有发文单位可以查看该公文的办理跟踪。")) from None
     return render(request, "documents/tracking.html", {"doc": doc, "states": queries.TRACK_STATES})
-
-
-@login_required
-def archive(request):
-    unit_ids = [request.post.unit_id] if request.post else []
-    page = Paginator(queries.archive(unit_ids), PAGE).get_page(request.GET.get("page"))
-    return render(request, "documents/archive.html", {"page": page, "rows": [queries.receipt_row(r) for r in page]})
-

@@ -18,6 +18,7 @@ urlpatterns = [
 
 # Each app's URLconf by dotted path, so the core imports none of them.
 urlpatterns += [
+    path("documents/archive/", include("documents.archive.urls")),
     path("documents/", include("documents.urls")),
     path("documents/files/", include("documents.files.urls")),
     path("meetings/", include("meetings.urls")),
