@@ -2,7 +2,7 @@
 
 A 通知 dispatched by the county to 人民路街道 (with its receipt, an 承办 and a 传阅), a draft with
 an attachment and review steps, a meeting of the county's own with an invitation, a material and a
-recording. fill() names a real id for every path parameter the URL patterns use; each object's
+recording, a filed archive item (件) with its component and a 四性 check run. build_world() names a real id for every path parameter the URL patterns use; each object's
 private text is listed in SECRETS so that a test can check no outsider ever receives it.
 (This module holds no tests itself.)"""
 import datetime
@@ -18,7 +18,8 @@ DOC_TITLE = "关于秦都区内部核查甲乙丙事项的通知"
 DRAFT_TITLE = "关于秦都区内部草拟丁戊事项的通知"
 ATTACHMENT = "秦都区内部核查名单己庚.txt"
 MEETING_TITLE = "秦都区内部辛壬专题会议"
-SECRETS = (DOC_TITLE, DRAFT_TITLE, "内部核查名单己庚", MEETING_TITLE)
+ARCHIVED_TITLE = "关于秦都区内部归档癸子事项的通知"
+SECRETS = (DOC_TITLE, DRAFT_TITLE, "内部核查名单己庚", MEETING_TITLE, ARCHIVED_TITLE)
 
 
 def build_world(units, people):
@@ -49,11 +50,21 @@ def build_world(units, people):
     material.file.save("material.txt", ContentFile(b"ok"), save=False)
     material.save()
     recording = Recording.objects.create(meeting=meeting, path="recordings/none.webm", recorded_by=county_secretary)
+
+    from documents.archive import actions as archive, assemble
+    from documents.archive.checks import run_checks
+    from documents.archive.models import CheckStage
+
+    assemble.ensure_fonds()
+    filed = dispatched(county_secretary, county_leader, title=ARCHIVED_TITLE, main=[town.id])
+    item = archive.do_file(person=county_secretary, post=post_of(county_secretary), document_id=filed.id)
+    check_run = run_checks([item], CheckStage.MANUAL, person=county_secretary)
     return {
         "doc_id": doc.id, "att_id": attachment.id, "step_id": step.id, "receipt_id": receipt.id,
         "assignment_id": assignment.id, "circulation_id": circulation.id, "unit_id": units["秦都区"].id,
         "meeting_id": meeting.id, "invitation_id": invitation.id, "material_id": material.id,
-        "recording_id": recording.id,
+        "recording_id": recording.id, "item_id": item.id, "component_id": item.components.first().id,
+        "run_id": check_run.id,
         # a path parameter that names the draft (with the attachment and steps) instead
         "_draft_id": paper.id,
     }
