@@ -104,7 +104,9 @@ def server_cpu(server):
         except OSError:
             continue
         pid, ppid = int(entry), int(fields[1])
-        if pid == root or ppid == root:
+        if pid == root:  # itself, and the backends it has reaped (connections closed)
+            total += sum(int(x) for x in fields[11:15]) / tick
+        elif ppid == root:
             total += (int(fields[11]) + int(fields[12])) / tick
     return total
 
