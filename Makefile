@@ -31,6 +31,7 @@ migrate: venv
 run: system-deps venv fonts messages migrate
 	$(PY) manage.py seed_demo --if-empty
 	$(PY) manage.py seed_documents --if-empty
+	$(PY) manage.py seed_archive --if-empty
 	$(PY) manage.py seed_meetings --if-empty
 	@echo "一网通 http://$(HOST):$(PORT)/ — 演示账号见上 (demo logins above; password Demo-2026!)"
 	$(PY) -m daphne -b $(HOST) -p $(PORT) asgi:application

@@ -303,6 +303,7 @@ api.add_router("/office/", router)
 
 
 # Each app's router by dotted path, so the core imports none of them.
+api.add_router("/documents/archive/", "documents.archive.api.router")
 api.add_router("/documents/", "documents.api.router")
 api.add_router("/documents/files/", "documents.files.api.router")
 api.add_router("/meetings/", "meetings.api.router")

@@ -164,9 +164,10 @@ def check_import_docx(upload) -> dict:
 # ------------------------------------------------------------------ seals
 
 def _keeper_post(person, unit):
-    """A post of `person` allowed to keep/use `unit`'s seal: its secretary (or admin)."""
+    """A post of `person` that keeps `unit`'s seal (印章保管人): the unit's secretary. An
+    administrator may make a seal for a unit but never apply it."""
     for post in actions.person_posts(person):
-        if post.unit_id == unit.id and (post.has_role("secretary") or post.has_role("admin")):
+        if post.unit_id == unit.id and post.has_role("secretary"):
             return post
     return None
 

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from documents import actions
 from documents.files import actions as file_actions
 from documents.render.docx import MAX_DOCX_BYTES
-from documents.signing import ca
+from documents.signing import ca, gm_seals
 from office.audit import client_ip
 from office.errors import ActionError
 from office.models import Unit, UnitKind
@@ -34,8 +34,9 @@ def files_context(person, doc) -> dict:
     todo = sealable and not status["complete"] and any(u.id not in sealed_ids for u in mine)
     # a co-issuer's keeper waits until the lead (主办) unit has sealed
     waiting_for_lead = todo and doc.unit_id not in sealed_ids and doc.unit_id not in {u.id for u in mine}
-    can_seal = todo and not waiting_for_lead
-    missing = [u for u in mine if not ca.has_seal(u.id)] if can_seal else []
+    # every issuer needs its seal before anyone can press 用印 (file_actions.check_can_seal)
+    missing = [u for u in issuers if not ca.has_seal(u.id)] if todo and not waiting_for_lead else []
+    can_seal = todo and not waiting_for_lead and not missing
     return {
         "complete": status["complete"],
         "units": status["units"],
@@ -92,6 +93,7 @@ def _seal_row(person, unit) -> dict:
         manifest["created"] = _when(manifest.get("created_at"))
         manifest["until"] = _when(manifest.get("not_after"))
         row["manifest"] = manifest
+        row["sm2_serial"] = gm_seals.serial(unit.id)  # the 国密 seal beside it (None until issued)
         from office.models import Person
 
         uses = ca.usage_log(unit.id)[-10:]
