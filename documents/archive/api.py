@@ -252,7 +252,7 @@ def unit_setting(request, unit_id: int, payload: SettingIn):
     from documents.archive.models import Fonds
     from office.models import Unit
 
-    unit = Unit.objects.filter(id=unit_id).first()
+    unit = Unit.objects.filter(id=actions.row_id(unit_id)).first()
     if unit is None:
         raise ActionError(_("单位不存在。"), status=404)
     fonds = None
