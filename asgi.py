@@ -20,9 +20,11 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.urls import path  # noqa: E402
 
 from meetings.routing import websocket_urlpatterns as meeting_websockets  # noqa: E402
+from office import websocket_limits  # noqa: E402
 from office.consumers import EventsConsumer  # noqa: E402
 
 websocket_urlpatterns = [path("ws/", EventsConsumer.as_asgi()), *meeting_websockets]
+websocket_limits.install()  # an oversized frame: close 1009 with a reason, not a dropped socket
 
 from django.conf import settings  # noqa: E402
 

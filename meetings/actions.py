@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from office import audit
+from office import audit, storage
 from office.errors import ActionError
 from office.events import send_event
 from office.models import Person, Post, Unit, UnitKind
@@ -795,18 +795,20 @@ def do_check_in(person, meeting):
 
 # --------------------------------------------------------------------------- recordings
 def recordings_dir(meeting):
-    path = Path(settings.MEDIA_ROOT) / "meetings" / str(meeting.id) / "recordings"
+    """The spool folder on this machine where an SFU worker writes a recording while it runs (not
+    MEDIA_ROOT: when the recording ends it goes into storage, which may be an S3 bucket)."""
+    path = Path(settings.YW_SPOOL_DIR) / "recordings" / str(meeting.id)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def recording_path(meeting):
-    """Where the SFU should write a new recording of this meeting (a .webm under MEDIA_ROOT)."""
+    """Where the SFU should write a new recording of this meeting (a .webm in the spool folder)."""
     return str(recordings_dir(meeting) / f"{timezone.localtime():%Y%m%d-%H%M%S}-{os.getpid()}.webm")
 
 
-def _inside_media_root(path):
-    root = Path(settings.MEDIA_ROOT).resolve()
+def _inside_spool(path):
+    root = (Path(settings.YW_SPOOL_DIR) / "recordings").resolve()
     try:
         Path(path).resolve().relative_to(root)
     except ValueError:
@@ -815,25 +817,33 @@ def _inside_media_root(path):
 
 
 def do_recording_saved(meeting, path, *, duration_seconds=0.0, size_bytes=None, started_at=None, person=None):
-    """The SFU finished writing a WebM: list it with the meeting (whoever could see it may play it)."""
+    """The SFU finished writing a WebM in its spool folder: put it into storage (streamed, with its
+    SHA-256) and list it with the meeting (whoever could see it may play it)."""
     meeting = Meeting.objects.get(id=meeting.id if isinstance(meeting, Meeting) else int(meeting))
     path = str(path)
-    if not _inside_media_root(path):
-        raise ActionError(_("录制文件必须保存在媒体目录中。"))
+    if not _inside_spool(path):
+        raise ActionError(_("录制文件必须保存在录制缓存目录中。"))
     if not os.path.isfile(path):
         raise ActionError(_("录制文件不存在。"), status=404)
-    if size_bytes is None:
-        size_bytes = os.path.getsize(path)
+    size_bytes = os.path.getsize(path)
+    name = storage.save_local_file(f"meetings/{meeting.id}/recordings/{os.path.basename(path)}", path)
     person_id = person.id if isinstance(person, Person) else person
-    with transaction.atomic():
-        recording = Recording.objects.create(meeting=meeting, path=str(Path(path).resolve()),
-                                             started_at=started_at, duration_seconds=float(duration_seconds or 0),
-                                             size_bytes=int(size_bytes), recorded_by_id=person_id)
-        audit.record("meeting.recording", person=Person.objects.filter(id=person_id).first() if person_id else None,
-                     obj=meeting, data={"recording": recording.id, "size": recording.size_bytes,
-                                        "duration": recording.duration_seconds})
-        _notify_room(meeting, {"type": "meeting", "op": "recording", "meeting": meeting.id,
-                               "recording": recording.id})
+    try:
+        with transaction.atomic():
+            recording = Recording.objects.create(meeting=meeting, path=name,
+                                                 started_at=started_at, duration_seconds=float(duration_seconds or 0),
+                                                 size_bytes=int(size_bytes), recorded_by_id=person_id)
+            audit.record("meeting.recording",
+                         person=Person.objects.filter(id=person_id).first() if person_id else None,
+                         obj=meeting, data={"recording": recording.id, "size": recording.size_bytes,
+                                            "duration": recording.duration_seconds,
+                                            "sha256": storage.record(name).sha256})
+            _notify_room(meeting, {"type": "meeting", "op": "recording", "meeting": meeting.id,
+                                   "recording": recording.id})
+    except Exception:
+        storage.delete(name)
+        raise
+    os.remove(path)  # stored: the spool copy goes
     return recording
 
 
@@ -842,7 +852,7 @@ def check_recording(person, meeting_id, recording_id):
     recording = Recording.objects.filter(meeting_id=meeting.id, id=valid_id(recording_id) or 0).first()
     if recording is None:
         raise ActionError(_("没有这个录制文件。"), status=404)
-    if not os.path.isfile(recording.path) or not _inside_media_root(recording.path):
+    if not storage.exists(recording.path):
         raise ActionError(_("录制文件已不在服务器上。"), status=404)
     return meeting, recording
 

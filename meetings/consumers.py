@@ -18,6 +18,7 @@ called from here run under the same language, so their refusals arrive translate
 """
 
 import json
+import logging
 import uuid
 
 from channels.db import database_sync_to_async
@@ -26,12 +27,15 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext_noop
 
-from meetings.sfu.room import TokenBucket
+from meetings.sfu.messages import TokenBucket
 from meetings.sfu.worker import ChannelBackend, embedded_host, mode
 from office.consumers import DirectDispatchMixin
 from office.i18n import language_from_scope, translated
 
+logger = logging.getLogger(__name__)
+
 MAX_FRAME = 200_000  # bytes of one signalling frame (an SDP is a few kB)
+CLOSE_INTERNAL = 1011  # RFC 6455: the server met a condition that prevented it from going on
 ROOM_ACTIONS = {"mute", "mute_all", "stop_video", "remove", "present", "end"}
 CLOSE_CODES = {"removed": 4403, "replaced": 4409, "ended": 4410}
 
@@ -116,6 +120,10 @@ class MeetingConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
                               "meeting": self.meeting_id})
 
     async def disconnect(self, code):
+        await self._end_session()
+
+    async def _end_session(self):
+        """Leave the room and close this session's attendance interval (once)."""
         if self._watchdog is not None:
             self._watchdog.cancel()
         if self.person is None or not self.joined:
@@ -135,7 +143,17 @@ class MeetingConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         if self.person is None:
             return
         with translation.override(self.language):  # for the actions' refusals
-            await self._receive(text_data)
+            try:
+                await self._receive(text_data)
+            except Exception:
+                # Whatever failed, this participant must not stay behind as a ghost in the room
+                # and in attendance: end the session as a disconnect would, and close the socket.
+                logger.exception("meeting %s: signalling of session %s failed; ending it",
+                                 self.meeting_id, self.session_id)
+                try:
+                    await self._end_session()
+                finally:
+                    await self.close(code=CLOSE_INTERNAL)
 
     async def _receive(self, text_data):
         if not self.bucket.take():
@@ -146,7 +164,7 @@ class MeetingConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             return
         try:
             message = json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
             await self._error("bad_message", gettext_noop("信令消息不是有效的 JSON"))
             return
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):

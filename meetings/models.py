@@ -215,7 +215,7 @@ class Recording(models.Model):
     """录制: a WebM file the SFU muxed from the forwarded packets."""
 
     meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="recordings")
-    path = models.CharField(max_length=500)  # absolute, inside settings.MEDIA_ROOT
+    path = models.CharField(max_length=500)  # its name in storage (office/storage.py)
     started_at = models.DateTimeField(null=True, blank=True)
     duration_seconds = models.FloatField(default=0)
     size_bytes = models.BigIntegerField(default=0)

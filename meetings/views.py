@@ -2,7 +2,6 @@
 import functools
 import json
 import mimetypes
-import os
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,12 +11,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from office import audit
+from office import audit, storage
+from office.downloads import ranged_file_response
 from office.errors import ActionError
 from office.models import UnitKind
 
 from meetings import actions, reports
-from meetings.files import ranged_file_response
 from meetings.api import ice_servers, tell_room
 from meetings.models import (
     CheckIn,
@@ -235,10 +234,10 @@ def recording_file(request, meeting_id, recording_id):
 def material_file(request, meeting_id, material_id):
     meeting = actions.check_see(request.user, meeting_id)
     material = Material.objects.filter(meeting=meeting, id=actions.valid_id(material_id) or 0).first()
-    if material is None or not material.file or not os.path.isfile(material.file.path):
+    if material is None or not material.file or not storage.exists(material.file.name):
         raise ActionError(_("没有这个材料。"), status=404)
     content_type = material.content_type or mimetypes.guess_type(material.name)[0] or "application/octet-stream"
-    return ranged_file_response(request, material.file.path, content_type, filename=material.name)
+    return ranged_file_response(request, material.file.name, content_type, filename=material.name)
 
 
 def _back(meeting_id):

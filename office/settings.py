@@ -14,6 +14,7 @@ from office.env import (
     env_str,
     parse_database_url,
 )
+from office.storage_config import storages_setting
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("YW_VAR_DIR", str(BASE_DIR / "var")))
@@ -190,6 +191,19 @@ STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
 YW_SERVE_STATIC = env_bool("YW_SERVE_STATIC", True)
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_URL = "/media/"
+# Files go through Django's storage API (office/storage.py): the local disk under MEDIA_ROOT, or an
+# S3-compatible bucket when S3_ENDPOINT_URL is set (then nothing is written under MEDIA_ROOT).
+S3_ENDPOINT_URL = env_str("S3_ENDPOINT_URL", "")
+STORAGES = storages_setting({
+    "endpoint_url": S3_ENDPOINT_URL,
+    "bucket": env_str("S3_BUCKET", ""),
+    "access_key": env_str("S3_ACCESS_KEY_ID", ""),
+    "secret_key": env_secret("S3_SECRET_ACCESS_KEY", ""),
+    "region": env_str("S3_REGION", "us-east-1"),
+    "addressing_style": env_str("S3_ADDRESSING_STYLE", "path"),
+} if S3_ENDPOINT_URL else None)
+# Where an SFU worker writes a recording while it runs, before it goes into storage (local disk).
+YW_SPOOL_DIR = Path(env_str("YW_SPOOL_DIR", str(VAR_DIR / "spool")))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 YW_MAX_UPLOAD_BYTES = env_int("YW_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1024)

@@ -252,3 +252,45 @@ def login(page, base_url, username, password=PASSWORD):
     page.fill("#id_password", password)
     page.click("button[type=submit]")
     page.wait_for_load_state("domcontentloaded")
+
+
+# ---- object storage (SeaweedFS) ---------------------------------------------------------------
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory):
+    """One real SeaweedFS S3 gateway for the session (tests/seaweed.py)."""
+    from tests.seaweed import Seaweed
+
+    server = Seaweed(tmp_path_factory.mktemp("seaweed")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_storage(seaweed, settings, tmp_path):
+    """Files go to the real SeaweedFS, as with S3_ENDPOINT_URL set (one bucket for the session, a
+    fresh key prefix per test); MEDIA_ROOT is an empty folder that must stay empty.
+    Yields (seaweed, bucket, prefix)."""
+    import uuid
+
+    from office.storage_config import storages_setting
+
+    bucket = seaweed.create_bucket("yw-tests")
+    prefix = f"t-{uuid.uuid4().hex[:12]}"
+    env = seaweed.settings(bucket)
+    storages = storages_setting({
+        "endpoint_url": env["S3_ENDPOINT_URL"], "bucket": bucket, "access_key": env["S3_ACCESS_KEY_ID"],
+        "secret_key": env["S3_SECRET_ACCESS_KEY"], "region": env["S3_REGION"], "addressing_style": "path"})
+    storages["default"]["OPTIONS"]["location"] = prefix
+    settings.STORAGES = storages
+    settings.MEDIA_ROOT = tmp_path / "media-stays-empty"
+    yield seaweed, bucket, prefix
+
+
+@pytest.fixture(params=["local", "s3"])
+def any_storage(request, settings, tmp_path):
+    """Run a test against the local disk and against SeaweedFS."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.YW_SPOOL_DIR = tmp_path / "spool"
+    if request.param == "s3":
+        request.getfixturevalue("s3_storage")
+    return request.param

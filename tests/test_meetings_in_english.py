@@ -131,7 +131,7 @@ async def test_it_tells_an_english_speaking_participant_about_refused_signalling
 
 def test_it_fills_in_a_room_error_with_placeholders_in_the_persons_language():
     from meetings.consumers import MeetingConsumer
-    from meetings.sfu.room import SignallingError
+    from meetings.sfu.messages import SignallingError
 
     error = SignallingError("bad_sdp", "无法接受该应答：%(reason)s", reason="DTLS fingerprint missing")
     frame = error.frame(request="answer")

@@ -2,6 +2,7 @@
 import fractions
 
 import pytest
+from asgiref.sync import sync_to_async
 
 from office.errors import ActionError
 from tests.meetings_support import schedule, sent_events  # noqa: F401
@@ -27,17 +28,29 @@ def write_webm(path, frames=15):
             out.mux(packet)
 
 
+def stored(recording):
+    from office import storage
+
+    return storage.read(recording.path)
+
+
 @pytest.fixture
-def recorded(settings, tmp_path, county_secretary, village_cadre, units):
+def recorded(any_storage, settings, county_secretary, village_cadre, units):
+    """A recording the SFU wrote into its spool folder and handed over: now in storage (the local
+    disk, or the SeaweedFS bucket), the spool copy gone."""
+    import os
+
     from meetings.actions import do_participant_joined, do_recording_saved, recording_path
 
-    settings.MEDIA_ROOT = tmp_path / "media"
     meeting = schedule(county_secretary, unit_ids=[units["人民路社区"].id], record=True)
     do_participant_joined(county_secretary, meeting, "video")
     path = recording_path(meeting)
-    assert path.endswith(".webm") and str(settings.MEDIA_ROOT) in path
+    assert path.endswith(".webm") and str(settings.YW_SPOOL_DIR) in path
     write_webm(path)
     recording = do_recording_saved(meeting.id, path, duration_seconds=1.0, person=county_secretary.id)
+    assert not os.path.exists(path) and recording.path == f"meetings/{meeting.id}/recordings/{os.path.basename(path)}"
+    if any_storage == "s3":
+        assert not os.path.exists(settings.MEDIA_ROOT)  # nothing under MEDIA_ROOT with object storage
     return meeting, recording
 
 
@@ -55,7 +68,7 @@ def test_it_lists_a_saved_recording_with_the_meeting_and_tells_the_room(recorded
 
 def test_it_serves_byte_ranges_with_206_so_the_player_can_seek(recorded, client_for, village_cadre):
     meeting, recording = recorded
-    data = open(recording.path, "rb").read()
+    data = stored(recording)
     size = len(data)
     client = client_for(village_cadre)
     url = f"/meetings/{meeting.id}/recordings/{recording.id}/file"
@@ -93,23 +106,26 @@ def test_it_lets_only_those_who_could_see_the_meeting_play_it(recorded, client_f
     assert wrong.status_code == 404
 
 
-def test_it_refuses_a_recording_path_outside_the_media_directory(recorded, tmp_path):
+def test_it_refuses_a_recording_path_outside_the_spool_folder(recorded, tmp_path):
     from meetings.actions import do_recording_saved
 
     meeting, _recording = recorded
     stray = tmp_path / "elsewhere.webm"
     stray.write_bytes(b"\x1a\x45\xdf\xa3")
-    with pytest.raises(ActionError, match="媒体目录"):
+    with pytest.raises(ActionError, match="录制缓存目录"):
         do_recording_saved(meeting, str(stray))
     with pytest.raises(ActionError, match="不存在"):
-        do_recording_saved(meeting, str(tmp_path / "media" / "missing.webm"))
+        do_recording_saved(meeting, str(tmp_path / "spool" / "recordings" / "missing.webm"))
 
 
 def test_it_answers_404_when_the_file_is_gone(recorded, client_for, village_cadre):
-    import os
+    from django.core.files.storage import default_storage
+
+    from office.storage import HashingMixin
 
     meeting, recording = recorded
-    os.remove(recording.path)
+    default_storage.exists(recording.path)
+    super(HashingMixin, default_storage._wrapped).delete(recording.path)  # behind its back: the record stays
     res = client_for(village_cadre).get(f"/meetings/{meeting.id}/recordings/{recording.id}/file")
     assert res.status_code == 404 and "不在服务器上" in res.content.decode()
 
@@ -120,7 +136,7 @@ async def test_it_streams_a_range_chunk_by_chunk_under_asgi_instead_of_reading_t
     from django.test import AsyncClient
 
     meeting, recording = recorded
-    data = open(recording.path, "rb").read()
+    data = await sync_to_async(stored)(recording)
     client = AsyncClient()
     await client.aforce_login(village_cadre)
     url = f"/meetings/{meeting.id}/recordings/{recording.id}/file"

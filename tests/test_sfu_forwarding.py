@@ -13,7 +13,8 @@ import pytest_asyncio
 from aiortc import rtcrtpreceiver
 
 from meetings.sfu import forwarding
-from meetings.sfu.room import Room, TokenBucket
+from meetings.sfu.messages import TokenBucket
+from meetings.sfu.room import Room
 from tests.sfu_peers import EncoderCounter, Peer, wait_until
 
 pytestmark = pytest.mark.asyncio
@@ -150,7 +151,7 @@ async def test_it_gives_a_first_picture_to_a_viewer_who_subscribes_just_after_a_
 async def test_it_tells_publishers_the_rooms_bitrate_ceiling_instead_of_aiortcs_estimate(harness, monkeypatch):
     from aiortc import rtcrtpsender
 
-    from meetings.sfu import room as room_module
+    from meetings.sfu import relay
 
     heard = []
     original = rtcrtpsender.unpack_remb_fci
@@ -161,7 +162,7 @@ async def test_it_tells_publishers_the_rooms_bitrate_ceiling_instead_of_aiortcs_
         return bitrate, ssrcs
 
     monkeypatch.setattr(rtcrtpsender, "unpack_remb_fci", unpack)
-    monkeypatch.setattr(room_module, "PUBLISH_MAX_BITRATE", 1_234_000)
+    monkeypatch.setattr(relay, "PUBLISH_MAX_BITRATE", 1_234_000)
     alice = await harness.connect("alice", 1, camera=True)
     bob = await harness.connect("bob", 2)
     await alice.publish()
@@ -439,7 +440,7 @@ async def test_it_bounds_retransmissions_when_a_congested_viewer_repeats_its_nac
 
 
 async def test_it_resyncs_a_viewer_that_falls_behind_on_a_fresh_keyframe():
-    from meetings.sfu.room import VIDEO_BUFFER, SubscriberTrack
+    from meetings.sfu.relay import VIDEO_BUFFER, SubscriberTrack
 
     asked = []
 

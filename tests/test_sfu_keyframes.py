@@ -7,8 +7,8 @@ import asyncio
 import av
 import pytest
 
-from meetings.sfu import room as room_module
-from meetings.sfu.room import Publication, SubscriberTrack
+from meetings.sfu import relay
+from meetings.sfu.relay import Publication, SubscriberTrack
 
 pytestmark = pytest.mark.asyncio
 
@@ -39,10 +39,10 @@ class Receiver:
 
 @pytest.fixture
 async def publication(monkeypatch):
-    monkeypatch.setattr(room_module, "SUBSCRIBE_PLI_COALESCE", 0.2)
-    monkeypatch.setattr(room_module, "KEYFRAME_WAIT", 0.4)
+    monkeypatch.setattr(relay, "SUBSCRIBE_PLI_COALESCE", 0.2)
+    monkeypatch.setattr(relay, "KEYFRAME_WAIT", 0.4)
     track = FedTrack()
-    pub = Publication(room=None, session=None, source="camera", track=track, receiver=Receiver(),
+    pub = Publication(session=None, source="camera", track=track, receiver=Receiver(),
                       codec="VP8")
     yield pub, track
     pub.stop()

@@ -291,25 +291,24 @@ def tracking_pdf(data):
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-    font = "STSong-Light"
-    if font not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(font))
+    from documents.render import fonts
+
+    font = fonts.font_name("songti")  # an embedded TrueType subset: the text stays extractable
     buf = io.BytesIO()
-    pdf = SimpleDocTemplate(buf, pagesize=landscape(A4), leftMargin=12 * mm, rightMargin=12 * mm,
+    pdf = SimpleDocTemplate(buf, pagesize=landscape(A4), initialFontName=font, initialFontSize=8,
+                            leftMargin=12 * mm, rightMargin=12 * mm,
                             topMargin=12 * mm, bottomMargin=12 * mm, title=_("公文分发跟踪"))
-    title = ParagraphStyle("t", fontName=font, fontSize=14, leading=20)
-    cell = ParagraphStyle("c", fontName=font, fontSize=8, leading=10)
+    title = ParagraphStyle("t", fontName=font, bulletFontName=font, fontSize=14, leading=20)
+    cell = ParagraphStyle("c", fontName=font, bulletFontName=font, fontSize=8, leading=10)
     d = data["document"]
     summary = pgettext("list separator", "，").join(_("%(state)s %(n)s") % {"state": data["labels"][k], "n": v}
                                                  for k, v in data["summary"].items())
     rows = [[Paragraph(str(h), cell) for h in EXPORT_HEADER]]
     rows += [[Paragraph(str(c).replace("&", "&amp;").replace("<", "&lt;"), cell) for c in r] for r in _export_rows(data)]
     table = Table(rows, repeatRows=1, colWidths=[x * mm for x in (55, 16, 16, 20, 28, 26, 28, 28, 42, 12)])
-    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.3, colors.grey),
+    table.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), font), ("GRID", (0, 0), (-1, -1), 0.3, colors.grey),
                                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#f3f4f6")),
                                ("VALIGN", (0, 0), (-1, -1), "TOP")]))
     heading = _("公文分发跟踪：%(number)s %(title)s") % {"number": d["number"], "title": d["title"]}

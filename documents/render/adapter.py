@@ -78,8 +78,24 @@ def to_render_doc(document, *, seal_pictures: bool = False) -> RenderDoc:
     )
     if variant == "order":
         doc.order_no = document.number or ""
-        doc.signed_by_name = "、".join(document.signer_names or [])
+        doc.signed_by_title, doc.signed_by_name = order_signature(document)
     return doc
+
+
+def order_signature(document) -> tuple[str, str]:
+    """A 命令 is signed with the signer's 职务 and name (GB/T 9704 §10.3): the post and name of
+    the last 签发 (for a 代签, the post signed for)."""
+    names = "、".join(document.signer_names or [])
+    if not document.pk:
+        return "", names
+    step = (document.steps.filter(round=document.round, kind="signoff", state="done")
+            .select_related("acted_post", "acted_for_post", "acted_by").order_by("acted_at", "id").last())
+    if step is None:
+        return "", names
+    post = step.acted_for_post or step.acted_post
+    title = (post.title if post else "") or (getattr(step.acted_by, "title", "") if not step.acted_for_post else "")
+    name = step.acted_for_name or step.acted_name or names
+    return title, name
 
 
 def to_flow_fields(rdoc: RenderDoc) -> dict:

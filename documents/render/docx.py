@@ -152,7 +152,7 @@ def _clean_theme_fonts(document) -> None:
 
 
 def export_docx(doc: RenderDoc) -> bytes:
-    from .pdf import CHAR, _header_sizes  # the same 标志 size as the PDF
+    from .layout import CHAR, _header_sizes  # the same 标志 size as the PDF
 
     document = Document()
     _clean_theme_fonts(document)
@@ -222,14 +222,19 @@ def export_docx(doc: RenderDoc) -> bytes:
                 _run(par, "\t签发人：")
                 _run(par, signer, "kaiti")
             last = par
+        elif doc.variant == "letter":  # 字号 flush right; the title two blank lines below (§10.1)
+            last = _para(document, align=WD_ALIGN_PARAGRAPH.RIGHT)
+            _run(last, doc.doc_number)
+            _para(document)
         else:
             last = _para(document, align=WD_ALIGN_PARAGRAPH.CENTER)
             _run(last, doc.doc_number)
-        _border(last, "bottom", sz_eighths=8, color="E60012")
+        if doc.variant != "letter":
+            _border(last, "bottom", sz_eighths=8, color="E60012")
         _para(document)
     # 标题
     if doc.title:
-        from .pdf import title_lines
+        from .layout import title_lines
 
         for line in title_lines(doc.title, doc.doc_type):
             _run(_para(document, align=WD_ALIGN_PARAGRAPH.CENTER), line, "xiaobiaosong", 22)
@@ -300,8 +305,13 @@ def export_docx(doc: RenderDoc) -> bytes:
             par = _para(document, first_chars=2)
             _run(par, label.rstrip("：:") + "：", "heiti")
             _run(par, names_)
-    # 版记
-    if doc.cc or doc.printer or doc.print_date:
+    # 版记 (a letter's: 抄送 only, without rules and without the 印发 line, §10.1)
+    if doc.variant == "letter":
+        if doc.cc:
+            _para(document)
+            _run(_para(document, left_chars=1, right_chars=1), "抄送：" + "，".join(doc.cc).rstrip("。") + "。",
+                 "fangsong", 14)
+    elif doc.cc or doc.printer or doc.print_date:
         _para(document)
         first = True
         if doc.cc:
@@ -505,9 +515,104 @@ def _footnotes(xml: dict[str, bytes]) -> dict[str, str]:
     return notes
 
 
+MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
+CN_DIGITS = "〇一二三四五六七八九"
+
+
+def _cn_number(n: int) -> str:
+    """1 → 一, 10 → 十, 12 → 十二, 20 → 二十 (Word's chineseCounting)."""
+    if n < 10:
+        return CN_DIGITS[n]
+    if n < 20:
+        return "十" + (CN_DIGITS[n % 10] if n % 10 else "")
+    if n < 100:
+        return CN_DIGITS[n // 10] + "十" + (CN_DIGITS[n % 10] if n % 10 else "")
+    return str(n)
+
+
+def _format_number(n: int, fmt: str) -> str:
+    if fmt in ("chineseCounting", "chineseCountingThousand", "chineseLegalSimplified", "ideographTraditional",
+               "taiwaneseCounting", "taiwaneseCountingThousand"):
+        return _cn_number(n)
+    if fmt in ("decimalFullWidth", "decimalFullWidth2"):
+        return "".join(chr(ord(c) + 0xFEE0) for c in str(n))
+    if fmt == "decimalEnclosedParen":
+        return f"（{n}）"
+    return str(n)
+
+
+class _Numbering:
+    """Word's automatic numbering (numbering.xml): the label Word shows before a paragraph with
+    w:numPr, e.g. "一、" for lvlText "%1、" in chineseCounting — drafts whose headings are numbered
+    only by Word carry no number in their text."""
+
+    def __init__(self, xml: dict[str, bytes]):
+        from lxml import etree
+
+        self.levels: dict[tuple[str, int], tuple[str, str, int]] = {}  # (numId, ilvl) → (fmt, lvlText, start)
+        self.counters: dict[str, dict[int, int]] = {}
+        self.abstract_of: dict[str, str] = {}
+        data = xml.get("word/numbering.xml")
+        if not data:
+            return
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+        root = etree.fromstring(data, parser)
+        abstract = {}
+        for an in root.iter(W + "abstractNum"):
+            lv = {}
+            for lvl in an.iter(W + "lvl"):
+                fmt = lvl.find(W + "numFmt")
+                text = lvl.find(W + "lvlText")
+                start = lvl.find(W + "start")
+                lv[int(lvl.get(W + "ilvl", "0"))] = (
+                    fmt.get(W + "val") if fmt is not None else "decimal",
+                    text.get(W + "val") if text is not None else "",
+                    int(start.get(W + "val")) if start is not None else 1)
+            abstract[an.get(W + "abstractNumId")] = lv
+        for num in root.iter(W + "num"):
+            ref = num.find(W + "abstractNumId")
+            if ref is None or ref.get(W + "val") not in abstract:
+                continue
+            aid = ref.get(W + "val")
+            self.abstract_of[num.get(W + "numId")] = aid
+            for ilvl, spec in abstract[aid].items():
+                self.levels[(num.get(W + "numId"), ilvl)] = spec
+
+    def label(self, p_el) -> str:
+        num_pr = p_el.find(f"{W}pPr/{W}numPr")
+        if num_pr is None:
+            return ""
+        num_id_el, ilvl_el = num_pr.find(W + "numId"), num_pr.find(W + "ilvl")
+        num_id = num_id_el.get(W + "val") if num_id_el is not None else None
+        ilvl = int(ilvl_el.get(W + "val")) if ilvl_el is not None else 0
+        spec = self.levels.get((num_id, ilvl))
+        if spec is None or spec[0] in ("bullet", "none"):
+            return ""
+        counters = self.counters.setdefault(self.abstract_of.get(num_id, num_id), {})
+        counters[ilvl] = counters.get(ilvl, spec[2] - 1) + 1
+        for deeper in [k for k in counters if k > ilvl]:
+            del counters[deeper]  # a new higher-level item restarts the levels below it
+
+        def value(m):
+            lv = int(m.group(1)) - 1
+            fmt, _text, start = self.levels.get((num_id, lv), ("decimal", "", 1))
+            return _format_number(counters.get(lv, start), fmt)
+
+        return re.sub(r"%(\d)", value, spec[1])
+
+
+def _walk(el):
+    """Document order, skipping mc:Fallback: WPS and Word store a text box twice (mc:Choice and
+    the VML fallback), so its text is read once."""
+    yield el
+    for child in el:
+        if child.tag != MC_FALLBACK:
+            yield from _walk(child)
+
+
 def _paragraph_text(p_el, footnotes: dict[str, str], used: list[str]) -> str:
     parts = []
-    for el in p_el.iter():
+    for el in _walk(p_el):
         if el.tag == W + "t":
             parts.append(el.text or "")
         elif el.tag == W + "tab":
@@ -538,7 +643,7 @@ def import_docx(data: bytes) -> ImportResult:
     # the parts python-docx does not give us
     doc_xml = xml.get("word/document.xml", b"")
     if b"txbxContent" in doc_xml:
-        report.add("文本框中的文字未保留（请将其移入正文）")
+        report.add("文本框中的文字已按正文顺序读入，文本框的位置未保留")
     if b"<w:ins " in doc_xml or b"<w:del " in doc_xml:
         report.add("修订痕迹未保留：已按接受全部插入、忽略删除处理")
     if b"<c:chart" in doc_xml or b"drawingml/2006/chart" in doc_xml:
@@ -558,6 +663,7 @@ def import_docx(data: bytes) -> ImportResult:
         report.add("表格中的合并单元格已拆分为普通单元格")
     report.add("原文的字体、字号、行距等格式未保留，已按GB/T 9704重新排版")
 
+    numbering = _Numbering(xml)
     items = []  # (kind, payload, meta)
     # python-docx resolves Paragraph.style by scanning all styles each time: map ids once
     style_names = {}
@@ -580,6 +686,9 @@ def import_docx(data: bytes) -> ImportResult:
             text = _paragraph_text(child, notes_by_id, used_notes).strip()
             if not text:
                 continue
+            label = numbering.label(child)
+            if label and not _heading_level(text, ""):
+                text = label.strip() + text
             pstyle = child.find(f"{W}pPr/{W}pStyle")
             style = style_names.get(pstyle.get(W + "val"), "") if pstyle is not None else ""
             align = par.alignment
@@ -596,17 +705,8 @@ def import_docx(data: bytes) -> ImportResult:
             from docx.table import Table as DocxTable
 
             tbl = DocxTable(child, document)
-            rows = []
-            for row in tbl.rows:
-                cells = []
-                seen = set()
-                for cell in row.cells:
-                    if id(cell._tc) in seen:
-                        continue
-                    seen.add(id(cell._tc))
-                    cells.append("\n".join(p.text for p in cell.paragraphs).strip())
-                rows.append(cells)
-            items.append(("table", rows, None))
+            rows, header_rows = _table_rows(tbl)
+            items.append(("table", rows, {"header_rows": header_rows}))
             result.tables += 1
         elif child.tag == W + "sdt":
             report.add("内容控件未保留")
@@ -639,6 +739,25 @@ def import_docx(data: bytes) -> ImportResult:
             i += 1
             continue
         break
+    minutes = bool(doc.organs) and doc.organs[0].endswith("纪要")
+    if minutes:
+        # 纪要: the 标志 is "…纪要"; the lines under it (期号, date) are kept as such
+        doc.doc_type, doc.variant = "纪要", "minutes"
+        while i < len(items) and items[i][0] == "p":
+            text = items[i][1].replace(" ", "").strip("（）()")
+            m = RE_DATE.search(text)
+            if m and len(text) <= 40:
+                doc.date = dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+                head = text[:m.start()].strip()
+                if head:
+                    doc.order_no = head  # e.g. 第3期 or the issuing office
+                i += 1
+                continue
+            if re.fullmatch(r"第[\d一二三四五六七八九十百]+[期次号]", text):
+                doc.order_no = text
+                i += 1
+                continue
+            break
     # -- title: the first centred or large paragraph, possibly on several lines
     title_parts = []
     while i < len(items):
@@ -657,10 +776,12 @@ def import_docx(data: bytes) -> ImportResult:
         title_parts.append(items[i][1])
         i += 1
     doc.title = "".join(title_parts)
+    if not doc.title and minutes:
+        doc.title = doc.organs[0]
     if not doc.title:
         report.add("未识别出标题，请补填")
     for t in DOC_TYPES_SORTED:
-        if doc.title.endswith(t):
+        if doc.title.endswith(t) and not minutes:
             doc.doc_type = t
             break
     # -- 主送
@@ -728,7 +849,7 @@ def import_docx(data: bytes) -> ImportResult:
     # -- body
     for kind, payload, meta in body_items:
         if kind == "table":
-            doc.body.append(Table(payload))
+            doc.body.append(Table(payload, header_rows=(meta or {}).get("header_rows", 1)))
         elif kind == "image":
             doc.body.append(Image(payload))
         else:
@@ -743,6 +864,8 @@ def import_docx(data: bytes) -> ImportResult:
                 doc.body.append(Paragraph(text))
     doc.footnotes = used_notes
     result.footnotes = used_notes
+    if used_notes:
+        report.add(f"脚注{len(used_notes)}条已转为正文末尾的注释（正文中以［注1］等标出），请核对")
     if not doc.organs:
         report.add("未识别出发文机关标志，请在办理单中选择发文机关")
     result.report = sorted(report)
@@ -752,3 +875,28 @@ def import_docx(data: bytes) -> ImportResult:
 from .model import DOC_TYPES  # noqa: E402
 
 DOC_TYPES_SORTED = sorted(DOC_TYPES, key=len, reverse=True)
+
+
+def _table_rows(tbl) -> tuple[list[list[str]], int]:
+    """Rows of a Word table on its column grid: a horizontally merged cell keeps its text in its
+    first column (the spanned columns empty); a vertically merged cell is read once, in its first
+    row. The header is the first row plus the rows its vertical merges reach into."""
+    rows: list[list[str]] = []
+    header_rows = 1
+    for r, tr in enumerate(tbl._tbl.tr_lst):
+        cells: list[str] = []
+        continues = False
+        for tc in tr.tc_lst:
+            span = tc.grid_span if hasattr(tc, "grid_span") else 1
+            v_merge = tc.vMerge if hasattr(tc, "vMerge") else None
+            if v_merge == "continue":
+                text = ""
+                continues = True
+            else:
+                text = "\n".join("".join(t.text or "" for t in p.iter(W + "t")) for p in tc.iter(W + "p")).strip()
+            cells.append(text)
+            cells.extend([""] * (max(1, span) - 1))
+        if continues and r == header_rows:
+            header_rows += 1
+        rows.append(cells)
+    return rows, header_rows

@@ -42,6 +42,7 @@ from __future__ import annotations
 import datetime
 import fractions
 import logging
+import os
 import struct
 import time
 from pathlib import Path
@@ -49,7 +50,7 @@ from typing import Any, Optional
 
 import av
 
-from .room import SPEAKER_THRESHOLD
+from .speaking import speaks
 
 logger = logging.getLogger(__name__)
 
@@ -273,12 +274,9 @@ class Recorder:
         if current is not None and current not in mics.values():
             current = None
 
-        def speaking(pub: Any) -> bool:
-            return pub is not None and not pub.paused and pub.level > SPEAKER_THRESHOLD
-
         wanted = mics.get(self.room.speaker) if self.room.speaker else None
-        if not speaking(wanted):
-            wanted = current if speaking(current) else None
+        if not speaks(wanted):
+            wanted = current if speaks(current) else None
         if wanted is None:
             # nobody speaks: the presenter's microphone, the host's, the one on screen
             by_person = {}
@@ -317,6 +315,7 @@ class Recorder:
         return False  # the file starts at the first video keyframe
 
     def _open(self, width: int, height: int) -> None:
+        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)  # the worker's own spool folder
         self.container = av.open(self.path, mode="w", format="webm")
         stream = self.container.add_stream("libvpx", rate=30)
         stream.width, stream.height = width, height

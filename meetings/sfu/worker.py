@@ -29,7 +29,8 @@ import os
 import time
 from typing import Any, Awaitable, Callable, Optional
 
-from .room import Room, SignallingError
+from .messages import SignallingError
+from .room import Room
 
 logger = logging.getLogger(__name__)
 

@@ -1,11 +1,13 @@
-"""Serving stored files (recordings, materials) with HTTP Range requests (206 Partial Content).
+"""Serving stored files (recordings, materials, exports) with HTTP Range requests (206 Partial Content).
 
-Under ASGI (daphne) the body is an asynchronous iterator reading the file chunk by chunk in a
-thread: Django would otherwise read a synchronous iterator completely into memory before
-sending it (a one-hour recording is hundreds of MB). Under WSGI it is a plain generator.
+The file comes from the storage backend (office/storage.py: local disk or an S3 bucket, where a
+range is a ranged GET), streamed: under ASGI (daphne) the body is an asynchronous iterator reading
+chunk by chunk in a thread, since Django would otherwise read a synchronous iterator completely
+into memory before sending it (a one-hour recording is hundreds of MB). Under WSGI it is a plain
+generator. Before the first byte the whole file is checked against its SHA-256 (once per version
+of it, office.storage.ensure_verified): a corrupt file is refused, naming it.
 """
 import asyncio
-import os
 import re
 from urllib.parse import quote
 
@@ -13,35 +15,27 @@ from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpResponse, StreamingHttpResponse
 from django.utils.translation import gettext as _
 
+from office import storage
+
 RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 CHUNK = 256 * 1024
 
 
-def _chunks(path, start, length):
-    with open(path, "rb") as f:
-        f.seek(start)
-        remaining = length
-        while remaining > 0:
-            data = f.read(min(CHUNK, remaining))
-            if not data:
-                break
-            remaining -= len(data)
-            yield data
+def _chunks(name, start, length):
+    yield from storage.iter_range(name, start, length)
 
 
-async def _achunks(path, start, length):
-    f = await asyncio.to_thread(open, path, "rb")
+async def _achunks(name, start, length):
+    it = await asyncio.to_thread(storage.iter_range, name, start, length)
+    done = object()
     try:
-        await asyncio.to_thread(f.seek, start)
-        remaining = length
-        while remaining > 0:
-            data = await asyncio.to_thread(f.read, min(CHUNK, remaining))
-            if not data:
+        while True:
+            data = await asyncio.to_thread(next, it, done)
+            if data is done:
                 break
-            remaining -= len(data)
             yield data
     finally:
-        await asyncio.to_thread(f.close)
+        await asyncio.to_thread(it.close)
 
 
 def _unsatisfiable(message, size):
@@ -69,8 +63,10 @@ def parse_range(header, size):
     return start, end
 
 
-def ranged_file_response(request, path, content_type, *, filename=None):
-    size = os.path.getsize(path)
+def ranged_file_response(request, name, content_type, *, filename=None):
+    """Serve the stored file `name` (after the caller's permission check): verified against its
+    SHA-256 once per version, then streamed chunk by chunk, whole or one byte range."""
+    size = storage.ensure_verified(name).size
     try:
         wanted = parse_range(request.headers.get("Range"), size)
     except ValueError as exc:
@@ -79,7 +75,7 @@ def ranged_file_response(request, path, content_type, *, filename=None):
         return _unsatisfiable(_("请求的范围超出文件大小。"), size)
     start, end = wanted if wanted else (0, size - 1)
     length = max(0, end - start + 1)
-    body = _achunks(path, start, length) if isinstance(request, ASGIRequest) else _chunks(path, start, length)
+    body = _achunks(name, start, length) if isinstance(request, ASGIRequest) else _chunks(name, start, length)
     response = StreamingHttpResponse(body, status=206 if wanted else 200, content_type=content_type)
     response["Content-Length"] = str(length)
     response["Accept-Ranges"] = "bytes"

@@ -1,0 +1,267 @@
+"""Every file the suite writes or serves, through Django's storage API, with its SHA-256.
+
+The backend is STORAGES["default"] (office/storage_config.py): `LocalStorage` (the local disk
+under MEDIA_ROOT, the embedded default) or `S3Storage` (an S3-compatible bucket through
+django-storages). Both record each file's SHA-256 and size in `office.StoredFile` when they
+write it (S3 also keeps it as the object's `x-amz-meta-sha256`), whoever writes: a FileField,
+or the helpers below.
+
+    name = storage.save("documents/12/issued.pdf", pdf_bytes, overwrite=True)
+    data = storage.read(name)            # the bytes, or StoredFileCorrupt naming the file
+    for chunk in storage.iter_range(name, start, length): ...   # streamed, never whole in memory
+    storage.ensure_verified(name)        # hash the whole file once per version before serving it
+
+A read whose bytes do not hash to the recorded value raises StoredFileCorrupt (its message
+names the file); a file without a record is refused the same way (`storage_migrate` records
+files written before this module existed).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+
+from django.core.files import File
+from django.core.files.base import ContentFile
+from django.core.files.storage import FileSystemStorage, default_storage
+from django.utils.translation import gettext as _
+from storages.backends.s3 import S3Storage as _S3Storage
+from storages.utils import clean_name
+
+from office.errors import ActionError
+
+CHUNK = 1024 * 1024
+
+
+class StoredFileMissing(ActionError):
+    def __init__(self, name):
+        super().__init__(_("文件“%(name)s”已不在存储中。") % {"name": name}, status=404, code="file_missing")
+        self.name = name
+
+
+class StoredFileCorrupt(ActionError):
+    """The stored bytes are not what was written (or nothing was recorded): refuse, name the file."""
+
+    def __init__(self, name, reason=""):
+        message = _("文件“%(name)s”的校验值与登记不符，已拒绝读取。") % {"name": name}
+        if reason == "unrecorded":
+            message = _("文件“%(name)s”没有登记校验值，已拒绝读取（请运行 storage_migrate）。") % {"name": name}
+        super().__init__(message, status=502, code="file_corrupt")
+        self.name = name
+
+
+def _digest_of(content) -> tuple[str, int]:
+    h = hashlib.sha256()
+    size = 0
+    if hasattr(content, "seek"):
+        content.seek(0)
+    for chunk in (content.chunks(CHUNK) if hasattr(content, "chunks") else iter(lambda: content.read(CHUNK), b"")):
+        if isinstance(chunk, str):
+            chunk = chunk.encode()
+        h.update(chunk)
+        size += len(chunk)
+    content.seek(0)
+    return h.hexdigest(), size
+
+
+class HashingMixin:
+    """Records the SHA-256 of everything written; forgets it when the file is deleted."""
+
+    def _save(self, name, content):
+        from office.models import StoredFile
+
+        digest, size = _digest_of(content)
+        content.yw_sha256 = digest
+        saved = super()._save(name, content)
+        StoredFile.objects.update_or_create(name=saved, defaults={"sha256": digest, "size": size,
+                                                                  "verified_tag": self.version_tag(saved)})
+        return saved
+
+    def delete(self, name):
+        from office.models import StoredFile
+
+        super().delete(name)
+        StoredFile.objects.filter(name=name).delete()
+
+
+class LocalStorage(HashingMixin, FileSystemStorage):
+    """The local disk under MEDIA_ROOT (the embedded default)."""
+
+    kind = "local"
+
+    def version_tag(self, name):
+        st = os.stat(self.path(name))
+        return f"{st.st_size}:{st.st_mtime_ns}"
+
+    def iter_range(self, name, start, length):
+        with open(self.path(name), "rb") as fh:
+            fh.seek(start)
+            remaining = length
+            while remaining > 0:
+                data = fh.read(min(CHUNK, remaining))
+                if not data:
+                    break
+                remaining -= len(data)
+                yield data
+
+    def save_local_file(self, name, path):
+        return self.save(name, File(open(path, "rb")))
+
+
+class S3Storage(HashingMixin, _S3Storage):
+    """An S3-compatible bucket (SeaweedFS in the tests) through django-storages and boto3."""
+
+    kind = "s3"
+
+    def _get_write_parameters(self, name, content=None):
+        params = super()._get_write_parameters(name, content)
+        digest = getattr(content, "yw_sha256", None)
+        if digest:
+            params.setdefault("Metadata", {})["sha256"] = digest
+        return params
+
+    def _key(self, name):
+        return self._normalize_name(clean_name(name))
+
+    def version_tag(self, name):
+        head = self.bucket.meta.client.head_object(Bucket=self.bucket_name, Key=self._key(name))
+        return f"{head['ContentLength']}:{head['ETag']}"
+
+    def iter_range(self, name, start, length):
+        if length <= 0:
+            return
+        body = self.bucket.meta.client.get_object(
+            Bucket=self.bucket_name, Key=self._key(name), Range=f"bytes={start}-{start + length - 1}")["Body"]
+        try:
+            yield from body.iter_chunks(CHUNK)
+        finally:
+            body.close()
+
+    def object_metadata(self, name):
+        return self.bucket.meta.client.head_object(Bucket=self.bucket_name, Key=self._key(name)).get("Metadata", {})
+
+
+# ------------------------------------------------------------------------------ helpers
+
+def backend():
+    return default_storage
+
+
+def is_object_storage() -> bool:
+    return getattr(backend(), "kind", "") == "s3"
+
+
+def exists(name) -> bool:
+    return bool(name) and backend().exists(name)
+
+
+def size(name) -> int:
+    return backend().size(name)
+
+
+def save(name, content, *, overwrite=False) -> str:
+    """Store bytes or a file object under `name` (the backend may add a suffix unless
+    `overwrite`); returns the name it got."""
+    store = backend()
+    if isinstance(content, (bytes, bytearray)):
+        content = ContentFile(bytes(content))
+    elif not isinstance(content, File):
+        content = File(content)
+    if overwrite and store.exists(name):
+        store.delete(name)
+    return store.save(name, content)
+
+
+def save_local_file(name, path, *, overwrite=False) -> str:
+    """Copy a file from this machine's disk into storage, streamed (a recording of an hour)."""
+    with open(path, "rb") as fh:
+        return save(name, File(fh, name=os.path.basename(path)), overwrite=overwrite)
+
+
+def delete(name) -> None:
+    if name:
+        backend().delete(name)
+
+
+def record(name):
+    from office.models import StoredFile
+
+    rec = StoredFile.objects.filter(name=name).first()
+    if rec is None:
+        if not backend().exists(name):
+            raise StoredFileMissing(name)
+        raise StoredFileCorrupt(name, "unrecorded")
+    return rec
+
+
+def iter_range(name, start, length):
+    return backend().iter_range(name, start, length)
+
+
+def read(name) -> bytes:
+    """The whole file (small files: PDFs, attachments), checked against its recorded SHA-256."""
+    rec = record(name)
+    try:
+        data = b"".join(iter_range(name, 0, max(rec.size, 1) + 1))
+    except (FileNotFoundError, OSError) as exc:
+        if not backend().exists(name):
+            raise StoredFileMissing(name) from exc
+        raise
+    if hashlib.sha256(data).hexdigest() != rec.sha256 or len(data) != rec.size:
+        raise StoredFileCorrupt(name)
+    return data
+
+
+def verify(name, rec=None) -> bool:
+    """Hash the whole stored file (streamed); True when it matches. Records the version that matched."""
+    rec = rec or record(name)
+    h = hashlib.sha256()
+    count = 0
+    tag = backend().version_tag(name)
+    for chunk in iter_range(name, 0, rec.size + 1):
+        h.update(chunk)
+        count += len(chunk)
+    ok = h.hexdigest() == rec.sha256 and count == rec.size
+    if ok and rec.verified_tag != tag:
+        type(rec).objects.filter(id=rec.id).update(verified_tag=tag)
+    return ok
+
+
+def ensure_verified(name):
+    """Before serving a large file (ranges of it): hash it whole unless this very version
+    (S3 ETag, or size and mtime on disk) has hashed right before. Returns its record."""
+    rec = record(name)
+    try:
+        tag = backend().version_tag(name)
+    except (FileNotFoundError, OSError):
+        raise StoredFileMissing(name) from None
+    except Exception as exc:  # botocore ClientError 404
+        if not backend().exists(name):
+            raise StoredFileMissing(name) from exc
+        raise
+    if tag != rec.verified_tag and not verify(name, rec):
+        raise StoredFileCorrupt(name)
+    return rec
+
+
+def copy_to_local(name, path) -> None:
+    """Write a stored file to this machine's disk, streamed (for tools that need a path)."""
+    with open(path, "wb") as out:
+        rec = record(name)
+        for chunk in iter_range(name, 0, rec.size + 1):
+            out.write(chunk)
+
+
+def file_sha256(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        shutil.copyfileobj(fh, _HashWriter(h), CHUNK)
+    return h.hexdigest()
+
+
+class _HashWriter:
+    def __init__(self, h):
+        self.h = h
+
+    def write(self, data):
+        self.h.update(data)
