@@ -164,3 +164,20 @@ def my_account(request):
         "colleagues": colleagues, "given": given, "received": received, "error": error,
         "now": timezone.localtime(),
     }, status=400 if error else 200)
+
+
+@login_required
+@require_POST
+def set_language(request):
+    """语言: remembered on the person (every device) and in Django's language cookie (this browser)."""
+    from django.views.i18n import set_language as django_set_language
+
+    try:
+        actions.do_set_language(person=request.user, code=request.POST.get("language", ""), ip=audit.client_ip(request))
+    except ActionError as exc:
+        messages.error(request, exc.message)
+        return redirect("/")
+    from django.utils import translation
+
+    translation.activate(request.user.language)
+    return django_set_language(request)
