@@ -2,6 +2,8 @@
 
 1. 50 concurrent sign-ins through POST /login/ of a real daphne against a local slapd (START_TLS):
    p50/p99 for the first sign-in (creates person + post) and a repeat sign-in.
+3. A hung directory (slapd stopped with SIGSTOP for 30 s): p50/p99 of ordinary pages (GET /) of
+   signed-in directory people whose re-checks come due during the hang (LDAP_RECHECK_SECONDS=2).
 2. ldap_sync of a generated directory of 3,000 units and 10,000 people into an empty database:
    wall time and peak memory (max RSS of the sync process), then a second run with no changes.
 
@@ -139,6 +141,94 @@ def bench_sign_in(tmp):
         server.destroy()
 
 
+# --- 3. other people's pages while the directory hangs ----------------------------------------------
+HANG_SECONDS = 30
+PAGE_CLIENTS = 8
+
+
+def signed_in_cookie(port, username):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("GET", "/login/")
+    page = conn.getresponse()
+    body = page.read().decode()
+    csrf = next(c.split(";")[0] for c in page.headers.get_all("Set-Cookie") if c.startswith("csrftoken="))
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', body).group(1)
+    form = urllib.parse.urlencode({"username": username, "password": PASSWORD, "csrfmiddlewaretoken": token})
+    conn.request("POST", "/login/", body=form, headers={"Content-Type": "application/x-www-form-urlencoded",
+                                                        "Cookie": csrf})
+    response = conn.getresponse()
+    response.read()
+    if response.status != 302:
+        raise SystemExit(f"sign-in of {username} failed: {response.status}")
+    session = next(c.split(";")[0] for c in response.headers.get_all("Set-Cookie") if c.startswith("sessionid="))
+    conn.close()
+    return session
+
+
+def page_loop(port, cookie, until, times, statuses):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    while time.monotonic() < until:
+        started = time.perf_counter()
+        conn.request("GET", "/", headers={"Cookie": cookie})
+        response = conn.getresponse()
+        response.read()
+        times.append(time.perf_counter() - started)
+        statuses.append(response.status)
+        time.sleep(0.05)
+    conn.close()
+
+
+def percentile(values, q):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+
+
+def bench_hung_directory(tmp):
+    import signal
+
+    from tests.conftest import ServerProcess
+
+    server = Slapd(tmp / "slapd-hang").start()
+    try:
+        users = [f"hang{i:02d}" for i in range(PAGE_CLIENTS)]
+        county = f"ou=秦都区,ou=咸阳市,{SUFFIX}"
+        server.add(org_entries() + [person(f"uid={u},{county}", u, f"挂起{i:02d}", title="干部")
+                                    for i, u in enumerate(users)]
+                   + [group(f"cn=承办人,{county}", [f"uid={u},{county}" for u in users])])
+        env = base_env(tmp, "hang")
+        fresh_database(env)
+        manage(env, "seed_demo", "--size", "small")
+        web = ServerProcess({**env, **ldap_env(server), "LDAP_RECHECK_SECONDS": "2"}).start()
+        try:
+            cookies = [signed_in_cookie(web.port, u) for u in users]
+            for label, hang in (("directory answering", False), (f"directory hung ({HANG_SECONDS} s)", True)):
+                if hang:
+                    os.kill(server.pid(), signal.SIGSTOP)
+                times, statuses = [], []
+                until = time.monotonic() + HANG_SECONDS
+                threads = [threading.Thread(target=page_loop, args=(web.port, c, until, times, statuses))
+                           for c in cookies]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+                if hang:
+                    os.kill(server.pid(), signal.SIGCONT)
+                ok = sum(1 for st in statuses if st == 200)
+                row(f"ordinary pages of {PAGE_CLIENTS} signed-in people, {label}",
+                    f"p99 {percentile(times, 0.99) * 1000:.0f} ms",
+                    f"p50 {percentile(times, 0.5) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms; "
+                    f"{len(times)} pages, {ok} answered 200; re-check every 2 s, LDAP_TIMEOUT 5 s")
+        finally:
+            web.stop()
+    finally:
+        try:
+            os.kill(server.pid(), signal.SIGCONT)
+        except (OSError, TypeError):
+            pass
+        server.destroy()
+
+
 # --- 2. ldap_sync at Xianyang size ---------------------------------------------------------------
 SYNC_SNIPPET = """
 import resource, sys, time, django
@@ -189,10 +279,12 @@ def bench_sync(tmp):
 def main():
     tmp = Path(tempfile.mkdtemp(prefix="bench-ldap-"))
     try:
-        parts = sys.argv[1:] or ["signin", "sync"]
+        parts = sys.argv[1:] or ["signin", "hang", "sync"]
         print(f"| area | measurement{' ' * 41} | {'value':>22} | notes")
         if "signin" in parts:
             bench_sign_in(tmp)
+        if "hang" in parts:
+            bench_hung_directory(tmp)
         if "sync" in parts:
             bench_sync(tmp)
     finally:

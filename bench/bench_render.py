@@ -85,7 +85,13 @@ def main() -> int:
                    stdout=subprocess.DEVNULL)
     import django
 
+    # Seals live in the database (office/keyring.py): a throwaway SQLite for this run.
+    db_dir = tempfile.mkdtemp(prefix="bench_render_db_")
+    os.environ["DATABASE_URL"] = f"sqlite:///{db_dir}/bench.sqlite3"
     django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
     from documents.render import fonts
     from documents.render.docx import export_docx, import_docx
     from documents.render.pdf import render_pdf
@@ -110,8 +116,7 @@ def main() -> int:
     med, p95, res = timed(lambda: to_pdfa(render_pdf(docs[3]).pdf), 10)
     row("render + PDF/A-2b (pikepdf)", med, p95, f"{len(res) / 1024:.0f} KiB")
 
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ["YW_SEAL_DIR"] = str(Path(tmp) / "seals")
+    with tempfile.TemporaryDirectory():
         os.environ.setdefault("YW_SEAL_PASSPHRASE", "bench")
         from documents.render.model import Seal
         from documents.signing import ca

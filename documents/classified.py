@@ -8,7 +8,9 @@ and custom properties, page headers). Only a marking IN THAT PLACE counts: body
 text such as "做好保密工作" or "保守国家秘密" is not a marking.
 
 check_not_classified() raises ClassifiedRefused (an ActionError, HTTP 400)
-with a Chinese message pointing to the 机要 channel.
+with a Chinese message pointing to the 机要 channel. It fails closed: a PDF it
+cannot read is refused (UnreadableRefused). Uploads are read in place (from
+their temporary file), never copied whole into memory.
 """
 from __future__ import annotations
 
@@ -98,12 +100,25 @@ def mark_in_property(key: str, value) -> str | None:
 
 # ------------------------------------------------------------------ per format
 
-def _pdf_marking(data: bytes) -> str | None:
+class UnreadableRefused(ActionError):
+    """A PDF the guard cannot read: it cannot say the file is unmarked, so the file is refused."""
+
+    def __init__(self):
+        super().__init__(
+            _("无法读取该PDF文件，不能确认它没有密级标志，因此不能上传。请用原软件重新导出PDF后再试；"
+              "涉密文件请通过机要渠道报送。"),
+            status=400,
+            code="unreadable",
+        )
+
+
+def _pdf_marking(source) -> str | None:
+    """Fails closed: a PDF that pikepdf or pdfplumber cannot open is refused (UnreadableRefused)."""
     import pdfplumber
     import pikepdf
 
     try:
-        with pikepdf.open(io.BytesIO(data)) as pdf:
+        with pikepdf.open(_rewound(source)) as pdf:
             for key, value in (pdf.docinfo or {}).items():
                 found = mark_in_property(str(key), value)
                 if found:
@@ -115,11 +130,11 @@ def _pdf_marking(data: bytes) -> str | None:
                     if found:
                         return found
             except Exception:
-                pass
+                pass  # broken XMP: the Info dictionary and the first page still decide
     except Exception:
-        pass  # an unreadable PDF is judged by its text below, if any
+        raise UnreadableRefused() from None
     try:
-        with pdfplumber.open(io.BytesIO(data)) as pdf:
+        with pdfplumber.open(_rewound(source)) as pdf:
             for page in pdf.pages[:1]:
                 # the 密级 place: top-left of the first page, read line by line
                 top = page.crop((0, 0, page.width, page.height * 0.45))
@@ -128,16 +143,16 @@ def _pdf_marking(data: bytes) -> str | None:
                 if found:
                     return found
     except Exception:
-        return None
+        raise UnreadableRefused() from None
     return None
 
 
-def _docx_marking(data: bytes) -> str | None:
+def _docx_marking(source) -> str | None:
     from lxml import etree
 
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
     try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
+        zf = zipfile.ZipFile(_rewound(source))
     except zipfile.BadZipFile:
         return None
     names = set(zf.namelist())
@@ -194,10 +209,10 @@ def _docx_marking(data: bytes) -> str | None:
     return None
 
 
-def _text_marking(data: bytes) -> str | None:
+def _text_marking(head: bytes) -> str | None:
     for enc in ("utf-8-sig", "gb18030"):
         try:
-            text = data[: 64 * 1024].decode(enc)
+            text = head.decode(enc)
             break
         except UnicodeDecodeError:
             continue
@@ -206,23 +221,56 @@ def _text_marking(data: bytes) -> str | None:
     return mark_in_lines(text.splitlines())
 
 
-def find_marking(data: bytes, filename: str = "") -> str | None:
-    """秘密/机密/绝密 when the file carries that marking in the 密级 place, else None."""
+TEXT_HEAD = 64 * 1024
+
+
+def _rewound(source):
+    if hasattr(source, "seek"):
+        source.seek(0)
+    return source
+
+
+def _stream(data):
+    """The upload as a seekable binary stream, never read whole into memory: bytes are wrapped,
+    an upload spooled to disk is opened by its path, any other file object is used as it is."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return io.BytesIO(data), False
+    path = getattr(data, "temporary_file_path", None)
+    if callable(path):
+        return open(path(), "rb"), True
+    stream = getattr(data, "file", None) or data
+    return stream, False
+
+
+def find_marking(data, filename: str = "") -> str | None:
+    """秘密/机密/绝密 when the file carries that marking in the 密级 place, else None.
+
+    `data` is bytes or an (uploaded) file; a file is read in place, not copied into memory.
+    Raises UnreadableRefused for a PDF it cannot read."""
     name = (filename or "").lower()
-    if data.startswith(b"%PDF-") or name.endswith(".pdf"):
-        return _pdf_marking(data)
-    if data[:2] == b"PK":  # .docx (and other OOXML): properties, headers, first lines
-        try:
-            return _docx_marking(data)
-        except Exception:
-            return None
-    if b"\x00" not in data[:4096]:  # plain text
-        return _text_marking(data)
-    return None
+    stream, opened = _stream(data)
+    try:
+        stream.seek(0)
+        head = stream.read(TEXT_HEAD)
+        if head.startswith(b"%PDF-") or name.endswith(".pdf"):
+            return _pdf_marking(stream)
+        if head[:2] == b"PK":  # .docx (and other OOXML): properties, headers, first lines
+            try:
+                return _docx_marking(stream)
+            except Exception:
+                return None
+        if b"\x00" not in head[:4096]:  # plain text
+            return _text_marking(head)
+        return None
+    finally:
+        if opened:
+            stream.close()
+        elif hasattr(stream, "seek"):
+            stream.seek(0)
 
 
-def check_not_classified(data: bytes, filename: str = "") -> None:
-    """Raise ClassifiedRefused when the upload is marked 秘密/机密/绝密."""
+def check_not_classified(data, filename: str = "") -> None:
+    """Raise ClassifiedRefused when the upload is marked 秘密/机密/绝密 (bytes or a file object)."""
     mark = find_marking(data, filename)
     if mark:
         raise ClassifiedRefused(mark)

@@ -6,7 +6,6 @@ app_name = "documents"
 urlpatterns = [
     path("", views.index, name="index"),
     path("new/", views.compose, name="new"),
-    path("archive/", views.archive, name="archive"),
     path("<int:doc_id>/", views.detail, name="detail"),
     path("<int:doc_id>/edit/", views.edit, name="edit"),
     path("<int:doc_id>/do/", views.act, name="act"),

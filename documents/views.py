@@ -4,6 +4,7 @@ import re
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -402,13 +403,6 @@ def tracking(request, doc_id):
     try:
         queries.check_tracking(request.user, doc)
     except ActionError:
-        _not_found()
+        # the reader may see the document but not follow its recipients: say so in the shell
+        raise PermissionDenied(_("只有发文单位可以查看该公文的办理跟踪。")) from None
     return render(request, "documents/tracking.html", {"doc": doc, "states": queries.TRACK_STATES})
-
-
-@login_required
-def archive(request):
-    unit_ids = [request.post.unit_id] if request.post else []
-    page = Paginator(queries.archive(unit_ids), PAGE).get_page(request.GET.get("page"))
-    return render(request, "documents/archive.html", {"page": page, "rows": [queries.receipt_row(r) for r in page]})
-

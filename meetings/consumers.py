@@ -28,7 +28,7 @@ from django.utils import translation
 from django.utils.translation import gettext_noop
 
 from meetings.sfu.messages import TokenBucket
-from meetings.sfu.worker import ChannelBackend, embedded_host, mode
+from meetings.sfu.worker import ChannelBackend, embedded_host, mode, placement
 from office.consumers import DirectDispatchMixin
 from office.i18n import language_from_scope, translated
 
@@ -38,6 +38,7 @@ MAX_FRAME = 200_000  # bytes of one signalling frame (an SDP is a few kB)
 CLOSE_INTERNAL = 1011  # RFC 6455: the server met a condition that prevented it from going on
 ROOM_ACTIONS = {"mute", "mute_all", "stop_video", "remove", "present", "end"}
 CLOSE_CODES = {"removed": 4403, "replaced": 4409, "ended": 4410}
+CLOSE_MOVED = 4503  # the media server of this session is gone: the client reconnects (room.js)
 
 
 def _actions():
@@ -216,7 +217,10 @@ class MeetingConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         import asyncio
 
         try:
-            self.worker = await self.backend.owner(self.meeting_id)
+            if placement() == "viewer":
+                self.worker = await self.backend.place_viewer(self.meeting_id)
+            else:
+                self.worker = await self.backend.owner(self.meeting_id)
         except asyncio.TimeoutError:
             self.joined = False
             await _left(self.person, self.meeting, self.session_id)
@@ -227,7 +231,31 @@ class MeetingConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             "person": self.person.id, "name": name, "host": self.is_host, "mode": media_mode,
             "presenter": self.meeting.presenter_id, "reply": self.channel_name}
         await self.channel_layer.send(self.worker, self._join_message)
-        self._watchdog = asyncio.ensure_future(self._check_worker())
+        if placement() == "viewer":
+            self._watchdog = asyncio.ensure_future(self._watch_worker())
+        else:
+            self._watchdog = asyncio.ensure_future(self._check_worker())
+
+    async def _watch_worker(self, every=1.0):
+        """SFU_PLACEMENT=viewer: when this session's worker stops reporting (it died), end the
+        session and close the socket with CLOSE_MOVED: the client reconnects at once and is
+        placed on a live worker of the room (the other workers' viewers are not touched)."""
+        import asyncio
+
+        missed = 0
+        while self.joined:
+            await asyncio.sleep(every)
+            try:
+                alive = await self.backend.alive(self.worker)
+            except Exception:
+                alive = True  # the cache is unreachable: not a reason to move anyone
+            missed = 0 if alive else missed + 1
+            if missed >= 2 and self.joined:
+                self._watchdog = None  # (not cancelled by _end_session: it is this task)
+                await self._error("moved", gettext_noop("媒体服务器已切换，正在重新连接"))
+                await self._end_session()
+                await self.close(code=CLOSE_MOVED)
+                return
 
     async def _check_worker(self, wait=5.0):
         """A claim may point at a worker that died: if it does not answer, place the room again."""

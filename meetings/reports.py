@@ -7,15 +7,17 @@ meeting's window: time in the room before the scheduled start does not count (pe
 early; a host may open the room early), time after the scheduled end does count up to the
 moment the meeting really ends (trainings often overrun).
 """
-import csv
 import io
 from collections import defaultdict
 from xml.sax.saxutils import escape
 
 from django.utils import timezone
+from django.utils.html import escape as html_escape
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext, pgettext_lazy
 
+from office import csvsafe
 from office.models import Post
 
 from meetings.actions import departments_of
@@ -187,7 +189,7 @@ def report_csv(report):
     """UTF-8 with BOM so that spreadsheet programs open the Chinese text correctly."""
     buf = io.StringIO()
     buf.write("\ufeff")
-    writer = csv.writer(buf)
+    writer = csvsafe.writer(buf)  # unit and person names are typed by people: no formulas
     writer.writerow([str(h) for h in CSV_HEADER])
     checked_in = _("已签到")
     for g in report["units"]:
@@ -207,7 +209,7 @@ def report_svg(report, width=720):
     most = max([g["invited"] for g in groups] or [1])
     scale = (width - label_w - 60) / most
     # Translated outside the f-strings: xgettext cannot read inside them.
-    title, present, absent = escape(_("各单位出勤情况")), escape(_("出席")), escape(_("缺席"))
+    title, present, absent = html_escape(_("各单位出勤情况")), html_escape(_("出席")), html_escape(_("缺席"))
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}" role="img" class="attendance-chart" '
              f'font-family="Noto Sans CJK SC, WenQuanYi Zen Hei, sans-serif" font-size="13">',
@@ -221,14 +223,15 @@ def report_svg(report, width=720):
         a_w = g["attended"] * scale
         m_w = g["missed"] * scale
         name = g["name"] if len(g["name"]) <= 16 else g["name"][:15] + "…"
-        parts.append(f'<g class="bar" data-unit="{escape(g["name"])}" data-attended="{g["attended"]}" '
+        parts.append(f'<g class="bar" data-unit="{html_escape(g["name"])}" data-attended="{g["attended"]}" '
                      f'data-missed="{g["missed"]}">'
-                     f'<text x="{label_w - 8}" y="{y + 17}" text-anchor="end">{escape(name)}</text>'
+                     f'<text x="{label_w - 8}" y="{y + 17}" text-anchor="end">{html_escape(name)}</text>'
                      f'<rect class="attended" x="{label_w}" y="{y + 4}" width="{a_w:.1f}" height="18" fill="#15803d"/>'
                      f'<rect class="missed" x="{label_w + a_w:.1f}" y="{y + 4}" width="{m_w:.1f}" height="18" fill="#dc2626"/>'
                      f'<text x="{label_w + a_w + m_w + 6:.1f}" y="{y + 17}">{g["attended"]}/{g["invited"]}</text></g>')
     parts.append("</svg>")
-    return "".join(parts)
+    # every text above went through html_escape (quotes included): the chart is inlined in pages
+    return mark_safe("".join(parts))
 
 
 def report_pdf(report):

@@ -2,20 +2,24 @@
 
 office names the apps' routers by dotted path, so the core imports none of them.
 """
+import logging
 from datetime import datetime
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.db.models import Q
 from django.http import Http404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from ninja import NinjaAPI, Router, Schema
-from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
 from ninja.security import django_auth
 
 from office import todo
-from office.errors import ActionError
+from office.errors import ActionError, status_message, upload_too_large_message
 from office.models import Post, Unit
+
+logger = logging.getLogger("office.api")
 
 api = NinjaAPI(
     title="一网通 API",
@@ -42,6 +46,16 @@ def _auth_error(request, exc):
     return api.create_response(request, {"detail": _("请先登录。")}, status=401)
 
 
+@api.exception_handler(AuthorizationError)
+def _forbidden(request, exc):
+    return api.create_response(request, {"detail": _("您无权进行此操作。")}, status=403)
+
+
+@api.exception_handler(PermissionDenied)
+def _permission_denied(request, exc):
+    return api.create_response(request, {"detail": str(exc) or _("您无权进行此操作。")}, status=403)
+
+
 @api.exception_handler(Http404)
 def _not_found(request, exc):
     return api.create_response(request, {"detail": _("没有找到，或您无权查看。")}, status=404)
@@ -52,7 +66,31 @@ def _http_error(request, exc):
     message = str(exc)
     if exc.status_code == 400 and "parse" in message.lower():
         message = _("请求正文不是有效的 JSON。")
+    elif message.isascii():  # ninja's own English texts (CSRF, …): the plain message for the status
+        message = status_message(exc.status_code)
     return api.create_response(request, {"detail": message}, status=exc.status_code)
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_large(request, exc):
+    return api.create_response(request, {"detail": upload_too_large_message()}, status=413)
+
+
+@api.exception_handler(SuspiciousOperation)
+def _suspicious(request, exc):
+    return api.create_response(request, {"detail": status_message(400)}, status=400)
+
+
+@api.exception_handler(OverflowError)
+def _overflow(request, exc):
+    # a number beyond what the database can hold (an id or a page of 20 digits): no such thing
+    return api.create_response(request, {"detail": _("数字超出允许的范围。")}, status=400)
+
+
+@api.exception_handler(Exception)
+def _server_error(request, exc):
+    logger.error("API error on %s %s", request.method, request.path, exc_info=exc)
+    return api.create_response(request, {"detail": status_message(500)}, status=500)
 
 
 router = Router(tags=[gettext_lazy("组织机构")])

@@ -1,9 +1,22 @@
-"""Local password sign-in (Argon2) and the throttle on repeated failures."""
+"""Local password sign-in (Argon2), the one form of a username, and the throttle on repeated failures."""
 import hashlib
+import unicodedata
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
-from django.core.cache import cache
+
+from office import safe_cache as cache
+
+
+def normalise_username(username):
+    """The one form of a username for every lookup and for the throttle: NFKC, then case-folded.
+
+    'ｗａｎｇｆａｎｇ' and 'WangFang' are both 'wangfang': a new spelling gets no fresh lockout budget.
+    """
+    if not isinstance(username, str):
+        return username
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", username).casefold()).strip()
 
 
 class LocalBackend(ModelBackend):
@@ -12,7 +25,16 @@ class LocalBackend(ModelBackend):
     def authenticate(self, request, username=None, password=None, **kwargs):
         if not username or not password:
             return None
-        return super().authenticate(request, username=username, password=password, **kwargs)
+        model = get_user_model()
+        found = list(model._default_manager.filter(username__iexact=normalise_username(username))[:2])
+        matches = [p for p in found if normalise_username(p.username) == normalise_username(username)]
+        if len(matches) != 1:
+            model().set_password(password)  # the same work as a real check: no timing hint
+            return None
+        person = matches[0]
+        if person.check_password(password) and self.user_can_authenticate(person):
+            return person
+        return None
 
 
 def _key(kind, value):
@@ -21,10 +43,13 @@ def _key(kind, value):
 
 
 class Throttle:
-    """Counts failures per account and per address; both lock for LOGIN_LOCKOUT_SECONDS."""
+    """Counts failures per account and per address; both lock for LOGIN_LOCKOUT_SECONDS.
+
+    Only wrong credentials count (the caller decides): a directory outage is nobody's failed password.
+    """
 
     def __init__(self, username, ip):
-        self.keys = [_key("user", (username or "").lower()), _key("ip", ip or "")]
+        self.keys = [_key("user", normalise_username(username or "")), _key("ip", ip or "")]
         self.limits = [settings.LOGIN_MAX_FAILURES, settings.LOGIN_MAX_FAILURES * 4]
 
     def locked(self):

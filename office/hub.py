@@ -125,15 +125,16 @@ class Hub:
             try:
                 if push_wire is None or not push_wire(wire):
                     slow.append(consumer)
-            except Exception:  # one broken socket must not stop the others
-                log.debug("push_wire failed", exc_info=True)
+            except Exception:  # the fast path broke on this socket: it still gets the event
+                log.warning("push_wire failed; sending this event the slow way", exc_info=True)
+                slow.append(consumer)
             if n % CHUNK == 0:
                 await asyncio.sleep(0)
         for consumer in slow:
             try:
                 await consumer.push_frame(frame)
             except Exception:
-                log.debug("push_frame failed", exc_info=True)
+                log.warning("push_frame failed", exc_info=True)
 
 
 def text_frame(text):

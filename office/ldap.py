@@ -23,17 +23,21 @@ import logging
 import re
 import socket
 import ssl
+import threading
+import time
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib.auth.backends import BaseBackend
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from office import audit
+from office import safe_cache as cache
 from office.errors import ActionError
 from office.ldap_config import (DEFAULT_ATTR_MAP, DEFAULT_GROUP_ROLE_MAP, ROLES, parse_attr_map,
                                 parse_group_role_map)
@@ -60,15 +64,65 @@ CONFLICT_REASONS = {
     "name-taken": gettext_lazy("同级已有同名单位"),
     "code-differs": gettext_lazy("行政区划代码与系统中的不一致"),
     "cannot-apply": gettext_lazy("无法更新人员"),
+    "no-unit": gettext_lazy("没有对应的单位（未填写单位，或单位代码在系统中找不到），登录后没有岗位"),
+    "unknown-unit-code": gettext_lazy("单位代码在系统中找不到"),
 }
 
 
-def down_message():
+def change_line(item):
+    """One change of a run, by name, e.g. "新建单位：和平社区（人民路街道办事处）"."""
+    labels = {
+        ("create", "unit"): _("新建单位"), ("update", "unit"): _("更新单位"), ("move", "unit"): _("迁移单位"),
+        ("dissolve", "unit"): _("撤销单位"), ("create", "person"): _("新建人员"),
+        ("activate", "person"): _("恢复人员"), ("deactivate", "person"): _("停用人员"),
+    }
+    label = labels.get((item.get("op"), item.get("kind")), f"{item.get('op')} {item.get('kind')}")
+    where = item.get("parent") or item.get("username") or ""
+    return f"{label}：{item.get('name', '')}" + (f"（{where}）" if where else "")
+
+
+def down_message(reason="unreachable"):
+    if reason == "tls":
+        return _("目录服务器的证书未通过校验（证书不受信任、已过期或与服务器名称不符），无法安全登录，"
+                 "请联系系统管理员；本地管理员账号仍可登录。")
+    if reason == "service-bind":
+        return _("目录服务拒绝了服务账号的密码（LDAP_BIND_DN / LDAP_BIND_PASSWORD），请联系系统管理员；"
+                 "本地管理员账号仍可登录。")
     return _("目录服务暂时无法连接，请稍后再试；本地管理员账号仍可登录。")
 
 
 class DirectoryUnavailable(Exception):
-    """The directory could not be reached (network, TLS, timeout, or the service bind failed)."""
+    """The directory could not be reached (network, TLS, timeout, or the service bind failed).
+
+    `reason`: "unreachable", "timeout", "tls" (a certificate was refused) or "service-bind".
+    """
+
+    def __init__(self, detail="", reason="unreachable"):
+        super().__init__(detail)
+        self.reason = reason
+
+
+class ServiceBindRefused(DirectoryUnavailable):
+    """The directory answered but refused the service account's password (a configuration fault)."""
+
+    def __init__(self, detail=""):
+        super().__init__(detail, reason="service-bind")
+
+
+def failure_reason(exc):
+    """What kind of connection failure an ldap3/socket/ssl error is: "tls", "timeout" or "unreachable"."""
+    seen = []
+    while exc is not None and exc not in seen:
+        seen.append(exc)
+        text = f"{exc.__class__.__name__} {exc}".lower()
+        if isinstance(exc, ssl.SSLCertVerificationError) or "certificate" in text or "cert_verify" in text:
+            return "tls"
+        if isinstance(exc, ssl.SSLError) or "ssl" in text.split(":")[0]:
+            return "tls"
+        if isinstance(exc, (socket.timeout, TimeoutError)) or "timed out" in text or "timeout" in text:
+            return "timeout"
+        exc = exc.__cause__ or exc.__context__
+    return "unreachable"
 
 
 class DirectoryIncomplete(Exception):
@@ -97,6 +151,11 @@ class Config:
     disabled_attr: str = ""
     disabled_values: tuple = ()
     recheck_seconds: int = 300
+    require_group: str = ""
+    deny_group: str = ""
+    nested_groups: str = "off"
+    dead_seconds: int = 60
+    recheck_wait: float = 0.25
 
     def role_for_group(self, group_dn):
         key = norm_dn(group_dn)
@@ -107,6 +166,14 @@ class Config:
         for group, role in self.group_role_map.items():
             if "=" not in group and group.lower() == cn:
                 return role
+        return None
+
+    def refusal(self, groups):
+        """Why LDAP_REQUIRE_GROUP / LDAP_DENY_GROUP keep someone in these groups out, or None."""
+        if self.deny_group and any(group_matches(self.deny_group, g) for g in groups):
+            return "denied-group"
+        if self.require_group and not any(group_matches(self.require_group, g) for g in groups):
+            return "not-in-required-group"
         return None
 
     def user_attributes(self):
@@ -154,7 +221,25 @@ def get_config():
         disabled_attr=getattr(settings, "LDAP_DISABLED_ATTR", "") or "",
         disabled_values=tuple(v.lower() for v in disabled_values),
         recheck_seconds=int(getattr(settings, "LDAP_RECHECK_SECONDS", 300)),
+        require_group=(getattr(settings, "LDAP_REQUIRE_GROUP", "") or "").strip(),
+        deny_group=(getattr(settings, "LDAP_DENY_GROUP", "") or "").strip(),
+        nested_groups=getattr(settings, "LDAP_NESTED_GROUPS", "off") or "off",
+        dead_seconds=int(getattr(settings, "LDAP_DEAD_SECONDS", 60)),
+        recheck_wait=int(getattr(settings, "LDAP_RECHECK_WAIT_MS", 250)) / 1000,
     )
+
+
+def group_matches(wanted, group_dn):
+    """A configured group (a cn, or a full DN when it holds "=") names this group DN."""
+    if "=" in wanted:
+        return norm_dn(wanted) == norm_dn(group_dn)
+    return wanted.lower() == first_rdn_value(group_dn).lower()
+
+
+def refusal_message(reason):
+    if reason == "denied-group":
+        return _("您所在的目录组不允许登录本系统，请联系系统管理员。")
+    return _("您不在允许登录本系统的目录组中，请联系系统管理员。")
 
 
 # --- DNs ---------------------------------------------------------------------------------------
@@ -247,7 +332,9 @@ def check_username(username):
         raise ActionError(_("用户名不是有效的 UTF-8 文本。"))
     if any(unicodedata.category(ch) == "Cc" for ch in username):
         raise ActionError(_("用户名不能包含控制字符。"))
-    username = username.strip()
+    from office.auth import normalise_username
+
+    username = normalise_username(username)
     if not username:
         raise ActionError(_("请输入用户名。"))
     return username
@@ -268,6 +355,19 @@ def check_password(password):
     return password
 
 
+def bindable_password(password):
+    """Whether the directory could ever accept this password: a simple bind sends it through SASLprep,
+    which refuses control characters (TAB), U+FFFD (what a non-UTF-8 byte becomes) and the like."""
+    from ldap3.core.exceptions import LDAPException
+    from ldap3.protocol.sasl.sasl import validate_simple_password
+
+    try:
+        validate_simple_password(password)
+    except (LDAPException, UnicodeError, ValueError, TypeError):
+        return False
+    return True
+
+
 # --- connections -------------------------------------------------------------------------------
 def _tls(cfg):
     from ldap3 import Tls
@@ -276,12 +376,32 @@ def _tls(cfg):
                version=ssl.PROTOCOL_TLS_CLIENT)
 
 
+# URL → time.monotonic() until which a server that failed is tried only after the others
+# (a hung first server must not cost the timeout on every sign-in). Per process.
+_dead_until = {}
+
+
+def servers_in_order(cfg, urls=None):
+    """The configured URLs, those that failed within LDAP_DEAD_SECONDS last (still tried)."""
+    now = time.monotonic()
+    urls = list(urls or cfg.urls)
+    alive = [u for u in urls if _dead_until.get(u, 0) <= now]
+    return alive + [u for u in urls if u not in alive]
+
+
+def _mark(url, dead, cfg):
+    if dead and cfg.dead_seconds > 0:
+        _dead_until[url] = time.monotonic() + cfg.dead_seconds
+    else:
+        _dead_until.pop(url, None)
+
+
 def connect(cfg, user=None, password=None, urls=None):
     """An open, TLS-protected connection bound as `user` (or the service account).
 
     Returns (connection, bound). Raises DirectoryUnavailable when no server answers in time.
-    The servers are tried in order (ServerPool, FIRST); a server that accepts TCP but then fails or
-    hangs is dropped and the next one tried.
+    The servers are tried in order (ServerPool, FIRST), those that failed lately last; a server that
+    accepts TCP but then fails or hangs is dropped and the next one tried.
     """
     from ldap3 import FIRST, NONE, SIMPLE, Connection, Server, ServerPool, set_config_parameter
     from ldap3.core.exceptions import LDAPException
@@ -291,8 +411,8 @@ def connect(cfg, user=None, password=None, urls=None):
         raise ValueError("refusing a bind with an empty password")
     set_config_parameter("POOLING_LOOP_TIMEOUT", 0)
     set_config_parameter("CHECK_AVAILABILITY_TIMEOUT", cfg.timeout)
-    remaining = list(urls or cfg.urls)
-    errors = []
+    remaining = servers_in_order(cfg, urls)
+    errors, reasons = [], []
     while remaining:
         tls = _tls(cfg) if (cfg.start_tls or any(u.lower().startswith("ldaps:") for u in remaining)) else None
         servers = [Server(u, connect_timeout=cfg.timeout, tls=tls, get_info=NONE) for u in remaining]
@@ -313,11 +433,15 @@ def connect(cfg, user=None, password=None, urls=None):
         except (LDAPException, OSError, ssl.SSLError, DirectoryUnavailable) as exc:
             failed = getattr(conn, "server", None)
             errors.append(f"{failed}: {exc.__class__.__name__}: {exc}")
+            reasons.append(failure_reason(exc))
             if conn is not None:
                 try:
                     conn.unbind()
                 except Exception:  # noqa: BLE001
                     pass
+            for url, server in zip(remaining, servers):
+                if server is failed or failed is None or isinstance(exc, _pool_exhausted()):
+                    _mark(url, True, cfg)
             if failed is None or isinstance(exc, _pool_exhausted()):
                 break
             left = [u for u, s in zip(remaining, servers) if s is not failed]
@@ -325,14 +449,18 @@ def connect(cfg, user=None, password=None, urls=None):
                 break
             remaining = left
             continue
+        for url, server in zip(remaining, servers):
+            if server is conn.server:
+                _mark(url, False, cfg)
         if not bound and user is None:
-            # The service account is refused: a configuration fault, shown to users as "unavailable".
+            # The service account is refused: a configuration fault, said as such.
             log.error("LDAP service bind as %s refused: %s", cfg.bind_dn, conn.result)
             conn.unbind()
-            raise DirectoryUnavailable(f"service bind refused: {conn.result.get('description')}")
+            raise ServiceBindRefused(f"service bind refused: {conn.result.get('description')}")
         return conn, bound
-    log.info("LDAP directory unavailable: %s", "; ".join(errors))
-    raise DirectoryUnavailable("; ".join(errors) or "no LDAP server")
+    reason = ("tls" if "tls" in reasons else "timeout" if "timeout" in reasons else "unreachable")
+    (log.warning if reason == "tls" else log.info)("LDAP directory unavailable (%s): %s", reason, "; ".join(errors))
+    raise DirectoryUnavailable("; ".join(errors) or "no LDAP server", reason=reason)
 
 
 def _pool_exhausted():
@@ -439,16 +567,59 @@ def is_disabled(cfg, entry):
     return any(v.strip().lower() in cfg.disabled_values for v in values)
 
 
+IN_CHAIN_FILTER = "(member:1.2.840.113556.1.4.1941:={dn})"  # Active Directory: every group, nested too
+MAX_GROUP_DEPTH = 10
+
+
+def group_filter_for(cfg, dn):
+    from ldap3.utils.conv import escape_filter_chars
+
+    template = IN_CHAIN_FILTER if cfg.nested_groups == "in_chain" else cfg.group_filter
+    return template.replace("{dn}", escape_filter_chars(dn))
+
+
 def group_dns(conn, cfg, entry):
-    """DNs of the groups the entry belongs to: memberOf plus a group search under LDAP_GROUP_BASE."""
+    """DNs of the groups the entry belongs to: memberOf plus a group search under LDAP_GROUP_BASE;
+    with LDAP_NESTED_GROUPS=search also the groups that hold those groups, level by level."""
     from ldap3.utils.conv import escape_filter_chars
 
     found = {norm_dn(g): g for g in entry.all(cfg.memberof_attr)}
     if cfg.group_base:
-        flt = cfg.group_filter.replace("{dn}", escape_filter_chars(entry.dn))
-        for group in search(conn, cfg.group_base, flt, ["cn"]):
+        for group in search(conn, cfg.group_base, group_filter_for(cfg, entry.dn), ["1.1"]):
             found.setdefault(norm_dn(group.dn), group.dn)
+        if cfg.nested_groups == "search":
+            frontier = list(found.values())
+            for _depth in range(MAX_GROUP_DEPTH):
+                if not frontier:
+                    break
+                terms = "".join(f"(member={escape_filter_chars(g)})(uniqueMember={escape_filter_chars(g)})"
+                                for g in frontier)
+                frontier = []
+                for group in search(conn, cfg.group_base, f"(|{terms})", ["1.1"]):
+                    if norm_dn(group.dn) not in found:
+                        found[norm_dn(group.dn)] = group.dn
+                        frontier.append(group.dn)
     return list(found.values())
+
+
+def nest_memberships(members):
+    """{member DN (normalised) → [group DN]} with groups of groups followed (ldap_sync, nested groups)."""
+    out = {}
+    for member, groups in members.items():
+        seen = {norm_dn(g): g for g in groups}
+        frontier = list(groups)
+        for _depth in range(MAX_GROUP_DEPTH):
+            nxt = []
+            for group in frontier:
+                for parent in members.get(norm_dn(group), []):
+                    if norm_dn(parent) not in seen:
+                        seen[norm_dn(parent)] = parent
+                        nxt.append(parent)
+            if not nxt:
+                break
+            frontier = nxt
+        out[member] = list(seen.values())
+    return out
 
 
 def person_fields(cfg, entry, typed_username=""):
@@ -482,9 +653,29 @@ def normal_code(code):
 class UnitResolver:
     """Finds the Unit for an ou DN (by its code attribute, then by its path of names)."""
 
-    def __init__(self, conn, cfg):
+    def __init__(self, conn, cfg, raw=None):
         self.conn, self.cfg = conn, cfg
         self.cache = {}
+        self.raw = raw if raw is not None else {}  # normalised ou DN → [Entry] (its BASE search)
+
+    def lookup(self, dn):
+        """The ou entry itself (a BASE search), from what was fetched before when there is no connection."""
+        key = norm_dn(dn)
+        if key not in self.raw:
+            if self.conn is None:
+                return []
+            attrs = [self.cfg.unit_code_attr] if self.cfg.unit_code_attr else ["1.1"]
+            self.raw[key] = search(self.conn, dn, "(objectClass=organizationalUnit)", attrs, scope="BASE")
+        return self.raw[key]
+
+    def prefetch(self, dn):
+        """Read the ou at dn and the ous above it (inside LDAP_UNIT_BASE) from the directory, no database."""
+        while dn:
+            parts = split_dn(dn)
+            if not parts or parts[0][0].lower() != "ou" or not is_under(dn, self.cfg.unit_base):
+                return
+            self.lookup(dn)
+            dn = parent_dn(dn)
 
     def by_code(self, code):
         from office.models import Unit
@@ -514,8 +705,7 @@ class UnitResolver:
         unit = None
         parts = split_dn(dn)
         if parts and parts[0][0].lower() == "ou" and is_under(dn, self.cfg.unit_base):
-            attrs = [self.cfg.unit_code_attr] if self.cfg.unit_code_attr else ["1.1"]
-            found = search(self.conn, dn, "(objectClass=organizationalUnit)", attrs, scope="BASE")
+            found = self.lookup(dn)
             if found:
                 if self.cfg.unit_code_attr:
                     unit = self.by_code(found[0].first(self.cfg.unit_code_attr))
@@ -572,11 +762,6 @@ def build_post_specs(cfg, entry, groups, unit_for_ou, unit_for_code):
         roles = global_roles | unit_roles.get(unit.id, set())
         specs.append(PostSpec(unit=unit, roles=[r for r in ROLES if r in roles], title=title))
     return sorted(specs, key=lambda spec: spec.unit.id)
-
-
-def posts_for_entry(conn, cfg, entry, groups):
-    resolver = UnitResolver(conn, cfg)
-    return build_post_specs(cfg, entry, groups, resolver.for_ou, resolver.by_code)
 
 
 # --- writing people and posts ------------------------------------------------------------------
@@ -652,16 +837,19 @@ def do_apply_person(fields, dn, specs, *, active=True, ip=None, reason="signin",
 
 
 def do_deactivate_person(person, *, reason, ip=None):
-    """The directory no longer knows (or has disabled) this person: they can no longer sign in."""
-    from office.models import Person
+    """The directory no longer knows (or has disabled) this person: they can no longer sign in, and
+    their directory posts end (posts given locally stay)."""
+    from office.actions import do_end_post
+    from office.models import Person, Post
 
     with transaction.atomic():
         person = Person.objects.select_for_update().get(id=person.id)
-        if not person.is_active:
-            return person
-        person.is_active = False
-        person.save(update_fields=["is_active"])
-        audit.record("person.deactivate", obj=person, ip=ip, data={"source": "ldap", "reason": reason})
+        if person.is_active:
+            person.is_active = False
+            person.save(update_fields=["is_active"])
+            audit.record("person.deactivate", obj=person, ip=ip, data={"source": "ldap", "reason": reason})
+        for post in Post.objects.filter(person=person, source="ldap", active=True):
+            do_end_post(target=post, ip=ip)
     return person
 
 
@@ -669,11 +857,106 @@ def _fail(action, reason, username, ip, **data):
     audit.record(action, ip=ip, data={"username": _safe(username), "reason": reason, "source": "ldap", **data})
 
 
+# --- what the directory says about one person (network only: safe in a worker thread) -------------
+@dataclass
+class Snapshot:
+    entries: list
+    entry: object = None        # the one entry, when exactly one matched
+    groups: list = field(default_factory=list)
+    ous: dict = field(default_factory=dict)  # prefetched ou entries for the UnitResolver
+
+
+def fetch_person(cfg, username, dn=""):
+    """Look the person up with the service account: their entry, groups and the ous above both.
+
+    Touches no database, so it may run in a worker thread while the request goes on."""
+    conn, _bound = connect(cfg)
+    try:
+        entries = find_user(conn, cfg, username)
+        mine = [e for e in entries if dn and norm_dn(e.dn) == norm_dn(dn)] or entries
+        snap = Snapshot(entries=entries)
+        if len(mine) != 1:
+            return snap
+        snap.entry = mine[0]
+        _read_groups_and_ous(conn, cfg, snap)
+        return snap
+    finally:
+        conn.unbind()
+
+
+def _read_groups_and_ous(conn, cfg, snap):
+    """The entry's groups, and the ous above it and above its role groups (for build_post_specs)."""
+    snap.groups = group_dns(conn, cfg, snap.entry)
+    resolver = UnitResolver(conn, cfg)
+    resolver.prefetch(parent_dn(snap.entry.dn))
+    for group in snap.groups:
+        if cfg.role_for_group(group) is not None:
+            resolver.prefetch(parent_dn(group))
+    snap.ous = resolver.raw
+
+
+@dataclass
+class SignInFetch(Snapshot):
+    username: str = ""
+    bound: bool = False
+    error: object = None  # DirectoryUnavailable
+
+
+def fetch_sign_in(cfg, username, password):
+    """Everything a sign-in needs from the directory, asked with no database access (so it may run
+    in a worker thread): the entries for the username, the bind as the one entry, its groups and ous.
+    A directory failure is returned in .error, not raised."""
+    result = SignInFetch(entries=[], username=username)
+    try:
+        conn, _bound = connect(cfg)
+        try:
+            result.entries = find_user(conn, cfg, username)
+            if len(result.entries) != 1:
+                return result
+            entry = result.entry = result.entries[0]
+            user_conn, result.bound = connect(cfg, user=entry.dn, password=password)
+            user_conn.unbind()
+            if result.bound:
+                _read_groups_and_ous(conn, cfg, result)
+        finally:
+            conn.unbind()
+    except DirectoryUnavailable as exc:
+        result.error = exc
+    return result
+
+
+def prepare_sign_in(username, password):
+    """(username, password) when a sign-in with these should ask the directory, else None (a local
+    account, bad input, no directory configured: authenticate() answers those by itself)."""
+    from office.models import Person
+
+    cfg = get_config()
+    if cfg is None or username is None or password is None:
+        return None
+    try:
+        username = check_username(username)
+        password = check_password(password)
+    except ActionError:
+        return None
+    if not bindable_password(password):
+        return None
+    if Person.objects.filter(username__iexact=username).exclude(source="ldap").exists():
+        return None
+    return cfg, username, password
+
+
+def specs_from_snapshot(cfg, snap):
+    resolver = UnitResolver(None, cfg, raw=snap.ous)
+    return build_post_specs(cfg, snap.entry, snap.groups, resolver.for_ou, resolver.by_code)
+
+
 # --- the Django authentication backend -----------------------------------------------------------
 class LDAPBackend(BaseBackend):
     """Django backend: directory people sign in here; local people are left to the local backend."""
 
-    def authenticate(self, request, username=None, password=None, **kwargs):
+    def authenticate(self, request, username=None, password=None, ldap_fetched=None, **kwargs):
+        """ldap_fetched: what fetch_sign_in() already got from the directory for this username (the
+        login page asks the directory off the request thread), or None to ask now."""
         if username is None or password is None:
             return None
         ip = audit.client_ip(request)
@@ -687,7 +970,7 @@ class LDAPBackend(BaseBackend):
             return None
         from office.models import Person
 
-        local = Person.objects.filter(username=username).exclude(source="ldap").first()
+        local = Person.objects.filter(username__iexact=username).exclude(source="ldap").first()
         if local is not None:
             return None  # a local account (break-glass administrator, local units): never the directory
         try:
@@ -695,41 +978,46 @@ class LDAPBackend(BaseBackend):
         except ActionError as exc:
             _fail("auth.ldap_refused", exc.message, username, ip)
             raise
+        if not bindable_password(password):
+            # No directory can accept it (TAB, a byte that was not UTF-8…): a wrong password, not an outage.
+            _fail("auth.ldap_failed", "bad-password", username, ip)
+            return None
 
-        try:
-            conn, _bound = connect(cfg)
-            try:
-                entries = find_user(conn, cfg, username)
-                if not entries:
-                    _fail("auth.ldap_failed", "not-found", username, ip)
-                    return None
-                if len(entries) > 1:
-                    message = _("该用户名在目录中对应多个账号，无法登录，请联系系统管理员。")
-                    _fail("auth.ldap_refused", "ambiguous", username, ip, dns=[e.dn for e in entries])
-                    raise ActionError(message, status=409)
-                entry = entries[0]
-                user_conn, bound = connect(cfg, user=entry.dn, password=password)
-                user_conn.unbind()
-                if not bound:
-                    _fail("auth.ldap_failed", "bad-password", username, ip, dn=entry.dn)
-                    return None
-                fields = person_fields(cfg, entry, username)
-                if is_disabled(cfg, entry):
-                    known = Person.objects.filter(username=fields["username"], source="ldap").first()
-                    if known is not None:
-                        do_deactivate_person(known, reason="disabled", ip=ip)
-                    _fail("auth.ldap_refused", "disabled", username, ip, dn=entry.dn)
-                    raise ActionError(_("该账号已在目录中停用，无法登录。"), status=403)
-                if Person.objects.filter(username=fields["username"]).exclude(source="ldap").exists():
-                    _fail("auth.ldap_refused", "local-account-exists", username, ip, dn=entry.dn)
-                    raise ActionError(_("本地账号“%(u)s”与目录账号同名，请联系系统管理员。")
-                                      % {"u": fields["username"]}, status=409)
-                specs = posts_for_entry(conn, cfg, entry, group_dns(conn, cfg, entry))
-            finally:
-                conn.unbind()
-        except DirectoryUnavailable as exc:
-            _fail("auth.ldap_unavailable", "directory-unavailable", username, ip, error=str(exc)[:300])
-            raise ActionError(down_message(), status=503) from None
+        fetched = ldap_fetched if ldap_fetched is not None and ldap_fetched.username == username else None
+        if fetched is None:
+            fetched = fetch_sign_in(cfg, username, password)
+        if fetched.error is not None:
+            exc = fetched.error
+            _fail("auth.ldap_unavailable", "directory-unavailable", username, ip, error=str(exc)[:300],
+                  cause=exc.reason)
+            raise ActionError(down_message(exc.reason), status=503)
+        entries = fetched.entries
+        if not entries:
+            _fail("auth.ldap_failed", "not-found", username, ip)
+            return None
+        if len(entries) > 1:
+            _fail("auth.ldap_refused", "ambiguous", username, ip, dns=[e.dn for e in entries])
+            raise ActionError(_("该用户名在目录中对应多个账号，无法登录，请联系系统管理员。"), status=409)
+        entry = entries[0]
+        if not fetched.bound:
+            _fail("auth.ldap_failed", "bad-password", username, ip, dn=entry.dn)
+            return None
+        fields = person_fields(cfg, entry, username)
+        if is_disabled(cfg, entry):
+            known = Person.objects.filter(username=fields["username"], source="ldap").first()
+            if known is not None:
+                do_deactivate_person(known, reason="disabled", ip=ip)
+            _fail("auth.ldap_refused", "disabled", username, ip, dn=entry.dn)
+            raise ActionError(_("该账号已在目录中停用，无法登录。"), status=403)
+        if Person.objects.filter(username=fields["username"]).exclude(source="ldap").exists():
+            _fail("auth.ldap_refused", "local-account-exists", username, ip, dn=entry.dn)
+            raise ActionError(_("本地账号“%(u)s”与目录账号同名，请联系系统管理员。")
+                              % {"u": fields["username"]}, status=409)
+        refused = cfg.refusal(fetched.groups)
+        if refused:
+            _fail("auth.ldap_refused", refused, username, ip, dn=entry.dn)
+            raise ActionError(refusal_message(refused), status=403)
+        specs = specs_from_snapshot(cfg, fetched)
 
         try:
             person, _stats = do_apply_person(fields, entry.dn, specs, ip=ip)
@@ -738,6 +1026,9 @@ class LDAPBackend(BaseBackend):
             person, _stats = do_apply_person(fields, entry.dn, specs, ip=ip)
         audit.record("auth.ldap_login", person=person, ip=ip, data={"dn": entry.dn,
                                                                      "posts": [s.unit.id for s in specs]})
+        if not specs:  # the no-post page says what is missing
+            audit.record("auth.ldap_no_unit", person=person, ip=ip, data={
+                "dn": entry.dn, "codes": entry.all(cfg.person_unit_attr)[:10], "ou": parent_dn(entry.dn)})
         if cfg.recheck_seconds > 0:
             cache.set(_ok_key(person.id), 1, cfg.recheck_seconds)
         return person if person.is_active else None
@@ -760,29 +1051,85 @@ def _ok_key(person_id):
     return f"yw:ldap:ok:{person_id}"
 
 
+# --- re-checks off the request path -----------------------------------------------------------------
+# Under ASGI every synchronous view of a process runs on ONE thread: a re-check that waits on a hung
+# directory would stall everyone's pages. The directory is asked from this pool; a request waits at
+# most LDAP_RECHECK_WAIT_MS for the answer, and not at all while another re-check is already overdue.
+_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ldap-recheck")
+_pending = {}  # person id → (Future, started monotonic)
+_pending_lock = threading.Lock()
+
+
+def _fetch_for_recheck(cfg, username, dn):
+    try:
+        return fetch_person(cfg, username, dn)
+    except DirectoryUnavailable:
+        cache.set(DOWN_KEY, 1, max(1, min(cfg.recheck_seconds or 30, 30)))
+        raise
+
+
+def _directory_slow(cfg, now):
+    return any(not f.done() and now - started > cfg.recheck_wait for f, started in _pending.values())
+
+
+def recheck_snapshot(cfg, person):
+    """The directory's answer about this person if it comes within LDAP_RECHECK_WAIT_MS, else None
+    (the question stays in flight; its answer is used at the person's next request)."""
+    now = time.monotonic()
+    with _pending_lock:
+        pending = _pending.get(person.id)
+        if pending is None:
+            if _directory_slow(cfg, now):
+                return None  # another re-check is already waiting on the directory: do not queue behind it
+            future = _pool.submit(_fetch_for_recheck, cfg, person.username, person.ldap_dn)
+            pending = _pending[person.id] = (future, now)
+    future, started = pending
+    try:
+        # Only the request that asked waits; later ones take the answer once it is there.
+        snap = future.result(timeout=cfg.recheck_wait if started == now else 0)
+    except FutureTimeout:
+        return None
+    except DirectoryUnavailable:
+        snap = None
+    except Exception:  # noqa: BLE001 - a re-check must never break the page
+        log.exception("LDAP re-check of %s failed", person.username)
+        snap = None
+    with _pending_lock:
+        if _pending.get(person.id) is pending:
+            del _pending[person.id]
+    return snap
+
+
 def still_valid(cfg, person):
     """Re-check a signed-in directory person at most every LDAP_RECHECK_SECONDS.
 
-    Gone or disabled → deactivated (their sessions end). Directory unreachable → still valid.
+    Gone, disabled or refused by the groups → deactivated (their sessions end). Otherwise their name,
+    posts and roles follow the directory (group changes reach them here, not only at the next sync).
+    Directory unreachable or slow → still valid.
     """
     if cfg.recheck_seconds > 0 and cache.get(_ok_key(person.id)):
         return True
     if cache.get(DOWN_KEY):
         return True
-    try:
-        conn, _bound = connect(cfg)
-        try:
-            entries = find_user(conn, cfg, person.username)
-        finally:
-            conn.unbind()
-    except DirectoryUnavailable:
-        cache.set(DOWN_KEY, 1, max(1, min(cfg.recheck_seconds, 30)))
+    snap = recheck_snapshot(cfg, person)
+    if snap is None:
         return True
-    mine = [e for e in entries if norm_dn(e.dn) == norm_dn(person.ldap_dn)] or entries
-    if len(mine) == 1 and not is_disabled(cfg, mine[0]):
+    if snap.entry is not None and not is_disabled(cfg, snap.entry) and not cfg.refusal(snap.groups):
+        try:
+            do_apply_person(person_fields(cfg, snap.entry, person.username), snap.entry.dn,
+                            specs_from_snapshot(cfg, snap), reason="recheck", person_id=person.id)
+        except ActionError as exc:
+            log.warning("LDAP re-check of %s not applied: %s", person.username, exc.message)
         if cfg.recheck_seconds > 0:
             cache.set(_ok_key(person.id), 1, cfg.recheck_seconds)
         return True
-    reason = "gone" if not entries else ("disabled" if len(mine) == 1 else "ambiguous")
+    if not snap.entries:
+        reason = "gone"
+    elif snap.entry is None:
+        reason = "ambiguous"
+    elif is_disabled(cfg, snap.entry):
+        reason = "disabled"
+    else:
+        reason = cfg.refusal(snap.groups)
     do_deactivate_person(person, reason=reason)
     return False

@@ -1,3 +1,5 @@
+import json
+
 from office.models import Post
 
 SESSION_KEY = "yw_post_id"
@@ -21,6 +23,50 @@ class CurrentPostMiddleware:
         else:
             request.posts = []
         return self.get_response(request)
+
+
+class BodyTooLargeMiddleware:
+    """Answers a request whose body office.uploads.BodyLimit refused (413), in the shell or as JSON."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from office.uploads import SCOPE_FLAG
+
+        if getattr(request, "scope", {}).get(SCOPE_FLAG):
+            from office.errors import error_response, upload_too_large_message
+
+            return error_response(request, 413, upload_too_large_message())
+        return self.get_response(request)
+
+
+class ApiJsonErrorsMiddleware:
+    """Every error under /api/ carries a JSON body {"detail": <message in the reader's language>}:
+    also those that never reach the API's own handlers (an unknown path, a wrong method, a
+    CSRF failure, a body too large)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from office.errors import is_api, json_error
+
+        response = self.get_response(request)
+        if response.status_code < 400 or not is_api(request) or getattr(response, "streaming", False):
+            return response
+        if response.get("Content-Type", "").startswith("application/json"):
+            try:
+                body = json.loads(response.content or b"null")
+            except ValueError:
+                body = None
+            if isinstance(body, dict) and body.get("detail"):
+                return response
+        replaced = json_error(response.status_code)
+        for header in ("Allow", "WWW-Authenticate", "Retry-After"):
+            if header in response:
+                replaced[header] = response[header]
+        return replaced
 
 
 class PersonLanguageMiddleware:

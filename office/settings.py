@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "ninja",
     "office.apps.OfficeConfig",
     "documents.apps.DocumentsConfig",
+    "documents.archive.apps.ArchiveConfig",
     "meetings.apps.MeetingsConfig",
 ]
 
@@ -58,11 +59,13 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "office.middleware.ApiJsonErrorsMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "office.middleware.CurrentPostMiddleware",
     "office.middleware.PersonLanguageMiddleware",
+    "office.middleware.BodyTooLargeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -148,6 +151,9 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 # Throttling of sign-in failures (per account and per address).
 LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5, minimum=1)
 LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 300, minimum=1)
+# The client address behind a reverse proxy: X-Forwarded-For is believed only when the request comes
+# from one of these addresses or networks ("unix" = a proxy on daphne's unix socket).
+YW_TRUSTED_PROXIES = env_list("YW_TRUSTED_PROXIES", [])
 
 # --- LDAP (issue 3) -----------------------------------------------------------------------
 LDAP_URL = env_list("LDAP_URL", [])
@@ -172,6 +178,19 @@ LDAP_GROUP_ROLE_MAP = parse_group_role_map(env_str("LDAP_GROUP_ROLE_MAP"))
 LDAP_DISABLED_ATTR = env_str("LDAP_DISABLED_ATTR", "")  # e.g. employeeType, nsAccountLock, userAccountControl
 LDAP_DISABLED_VALUES = env_list("LDAP_DISABLED_VALUES", [])  # empty: the attribute's presence disables
 LDAP_RECHECK_SECONDS = env_int("LDAP_RECHECK_SECONDS", 300, minimum=0)
+# Sign-in only for members of LDAP_REQUIRE_GROUP (if set) and never for members of LDAP_DENY_GROUP
+# (a cn or a full DN, like the keys of LDAP_GROUP_ROLE_MAP).
+LDAP_REQUIRE_GROUP = env_str("LDAP_REQUIRE_GROUP", "")
+LDAP_DENY_GROUP = env_str("LDAP_DENY_GROUP", "")
+# Groups within groups: "off", "search" (follow groupOfNames members up, any server) or "in_chain"
+# (Active Directory's LDAP_MATCHING_RULE_IN_CHAIN in the group search).
+LDAP_NESTED_GROUPS = env_str("LDAP_NESTED_GROUPS", "off")
+if LDAP_NESTED_GROUPS not in ("off", "search", "in_chain"):
+    raise ImproperlyConfigured(f"LDAP_NESTED_GROUPS={LDAP_NESTED_GROUPS!r}: use off, search or in_chain")
+# A server that failed is tried last for this many seconds; a request waits at most
+# LDAP_RECHECK_WAIT_MS for a re-check before the page is served (the re-check finishes behind it).
+LDAP_DEAD_SECONDS = env_int("LDAP_DEAD_SECONDS", 60, minimum=0, maximum=3600)
+LDAP_RECHECK_WAIT_MS = env_int("LDAP_RECHECK_WAIT_MS", 300, minimum=0, maximum=60000)
 # The directory backend goes first: it checks every username (NUL, UTF-8, length) and hands local
 # accounts to the local backend without asking the directory; without LDAP_URL it signs in nobody.
 AUTHENTICATION_BACKENDS = ["office.ldap.LDAPBackend", *AUTHENTICATION_BACKENDS]
@@ -208,11 +227,24 @@ YW_SPOOL_DIR = Path(env_str("YW_SPOOL_DIR", str(VAR_DIR / "spool")))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 YW_MAX_UPLOAD_BYTES = env_int("YW_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1024)
+# office/uploads.py: a multipart upload stops at YW_MAX_UPLOAD_BYTES while it streams in
+FILE_UPLOAD_HANDLERS = [
+    "office.uploads.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 # --- meetings -----------------------------------------------------------------------------
 SFU_WORKERS = env_str("SFU_WORKERS", "embedded")
 if SFU_WORKERS not in ("embedded", "external"):
     raise ImproperlyConfigured(f"SFU_WORKERS={SFU_WORKERS!r} must be 'embedded' or 'external'")
+# SFU_PLACEMENT (external workers): "room" puts a whole room on one worker; "viewer" puts each
+# viewer on the least-loaded worker and pipes the room's media between its workers (cascade).
+SFU_PLACEMENT = env_str("SFU_PLACEMENT", "room")
+if SFU_PLACEMENT not in ("room", "viewer"):
+    raise ImproperlyConfigured(f"SFU_PLACEMENT={SFU_PLACEMENT!r} must be 'room' or 'viewer'")
+SFU_PIPE_BIND = env_str("SFU_PIPE_BIND", "127.0.0.1")  # where a worker listens for other workers' pipes
+SFU_PIPE_ADVERTISE = env_str("SFU_PIPE_ADVERTISE", "")  # the address others dial (default: the bind)
 STUN_URLS = env_list("STUN_URLS", [])
 TURN_URLS = env_list("TURN_URLS", [])
 TURN_USERNAME = env_str("TURN_USERNAME", "")

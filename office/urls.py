@@ -19,8 +19,15 @@ urlpatterns = [
 
 # Each app's URLconf by dotted path, so the core imports none of them.
 urlpatterns += [
+    path("documents/archive/", include("documents.archive.urls")),
     path("documents/", include("documents.urls")),
     path("documents/files/", include("documents.files.urls")),
     path("meetings/", include("meetings.urls")),
     path("office/ldap/", include("office.urls_ldap")),
 ]
+
+# Errors answer inside the shell (or as JSON under /api/): office/errors.py.
+handler400 = "office.errors.bad_request"
+handler403 = "office.errors.permission_denied"
+handler404 = "office.errors.page_not_found"
+handler500 = "office.errors.server_error"

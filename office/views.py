@@ -1,3 +1,4 @@
+from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
 from django.contrib.auth.decorators import login_required
@@ -9,14 +10,36 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from office import actions, audit, todo
-from office.auth import Throttle
+from office import actions, audit, ldap, todo
+from office.auth import Throttle, normalise_username
 from office.errors import ActionError
 from office.forms import LoginForm
 from office.models import Post, Unit, UnitKind
 
 
-def login_view(request):
+async def login_view(request):
+    """The sign-in page. Asking the directory can take a while (and a hung server its whole timeout):
+    that part runs in a worker thread, so other people's pages (Django runs synchronous views on one
+    thread per process under ASGI) and other sign-ins do not wait behind it."""
+    fetched = None
+    if request.method == "POST":
+        prepared = await sync_to_async(_ldap_sign_in_wanted)(request)
+        if prepared is not None:
+            fetched = await sync_to_async(ldap.fetch_sign_in, thread_sensitive=False)(*prepared)
+    return await sync_to_async(_login_view)(request, fetched)
+
+
+def _ldap_sign_in_wanted(request):
+    form = LoginForm(request.POST)
+    if not form.is_valid():
+        return None
+    username = normalise_username(form.cleaned_data["username"])
+    if Throttle(username, audit.client_ip(request)).locked():
+        return None
+    return ldap.prepare_sign_in(username, form.cleaned_data["password"])
+
+
+def _login_view(request, ldap_fetched=None):
     if request.user.is_authenticated and request.method == "GET":
         return redirect("/")
     form = LoginForm(request.POST or None)
@@ -34,7 +57,8 @@ def login_view(request):
             clean = "".join(ch if ch.isprintable() else "\ufffd" for ch in raw)  # no NUL into JSON
             audit.record("auth.login_failed", ip=ip, data={"username": clean, "reason": "invalid-form"})
         else:
-            username = form.cleaned_data["username"]
+            # One form of the name for the throttle and every lookup (full-width, capitals).
+            username = normalise_username(form.cleaned_data["username"])
             throttle = Throttle(username, ip)
             if throttle.locked():
                 error = _("登录失败次数过多，请稍后再试。")
@@ -42,15 +66,16 @@ def login_view(request):
                 audit.record("auth.login_throttled", ip=ip, data={"username": username[:64]})
             else:
                 try:
-                    user = authenticate(request, username=username, password=form.cleaned_data["password"])
+                    user = authenticate(request, username=username, password=form.cleaned_data["password"],
+                                        ldap_fetched=ldap_fetched)
                 except ActionError as exc:
                     user, error, status = None, exc.message, exc.status
                 if user is not None:
                     throttle.clear()
                     login(request, user)
                     return redirect(next_url)
-                throttle.fail()
-                if error is None:
+                if error is None:  # only wrong credentials count: an outage is nobody's failed password
+                    throttle.fail()
                     error = _("用户名或密码不正确。")
                     status = 401
                 audit.record("auth.login_failed", ip=ip, data={"username": username[:64], "reason": error})
@@ -67,6 +92,10 @@ def logout_view(request):
 @login_required
 def home(request):
     """工作台: 待办, 待阅, 今日会议与培训, 通知公告 and 已办 as panels; a leader's opens on sign-offs."""
+    if not getattr(request, "posts", None) and request.user.source == "ldap":
+        from office.views_ldap import no_post_page
+
+        return no_post_page(request)
     post = request.post
     is_leader = bool(post and post.is_leader)
     panels = todo.workbench(request.user, is_leader=is_leader)

@@ -6,7 +6,7 @@ from django.utils.translation import gettext as _
 from office import ldap as dirs
 from office.actions import check_admin
 from office.errors import ActionError
-from office.models import DirectorySync
+from office.models import AuditEntry, DirectorySync, Post
 
 
 def _rows(summary):
@@ -37,5 +37,17 @@ def sync_status(request):
         "last": last,
         "rows": _rows(last.summary) if last else [],
         "conflicts": conflicts,
+        "changes": [dirs.change_line(c) for c in ((last.summary or {}).get("changes") or [])[:500]] if last else [],
         "runs": runs,
     })
+
+
+def no_post_page(request):
+    """A directory person with no post (their unit code matches no unit, or they have none): say what
+    is missing and whom to ask, instead of an empty workbench."""
+    person = request.user
+    last = (AuditEntry.objects.filter(action="auth.ldap_no_unit", person_id_at=person.id).order_by("-id").first())
+    codes = [str(c) for c in ((last.data or {}).get("codes") or [])] if last else []
+    admins = (Post.objects.active().filter(is_admin=True).select_related("person", "unit")
+              .order_by("unit__depth", "id")[:5])
+    return render(request, "office/no_post.html", {"codes": codes, "admins": admins, "dn": person.ldap_dn})

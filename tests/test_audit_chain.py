@@ -11,6 +11,7 @@ from office.models import AuditEntry
 def chain(seed_small, city_secretary):
     for i in range(5):
         audit.record("test.step", person=city_secretary, data={"i": i}, ip="127.0.0.1")
+    audit.seal()  # the tests run inside one transaction: no commit triggers the sealer
     return list(AuditEntry.objects.order_by("seq"))
 
 

@@ -21,7 +21,6 @@ DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.docu
 
 @pytest.fixture(autouse=True)
 def isolated_files(tmp_path, monkeypatch, settings):
-    monkeypatch.setenv("YW_SEAL_DIR", str(tmp_path / "seals"))
     settings.MEDIA_ROOT = str(tmp_path / "media")
 
 

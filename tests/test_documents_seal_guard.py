@@ -17,7 +17,6 @@ from tests.test_documents_support import dispatched
 
 @pytest.fixture(autouse=True)
 def isolated_files(tmp_path, monkeypatch, settings):
-    monkeypatch.setenv("YW_SEAL_DIR", str(tmp_path / "seals"))
     settings.MEDIA_ROOT = str(tmp_path / "media")
 
 

@@ -15,13 +15,13 @@ def directory(ldap_settings, seed_small):
     return ldap_settings
 
 
-def audited_since(seq):
-    return list(AuditEntry.objects.filter(seq__gt=seq, action__startswith="auth.").order_by("seq"))
+def audited_since(last_id):
+    return list(AuditEntry.objects.filter(id__gt=last_id, action__startswith="auth.").order_by("id"))
 
 
 def last_seq():
-    last = AuditEntry.objects.order_by("-seq").first()
-    return last.seq if last else 0
+    last = AuditEntry.objects.order_by("-id").first()
+    return last.id if last else 0
 
 
 def post_login(username, password=PASSWORD):
@@ -54,7 +54,7 @@ def test_it_refuses_malformed_usernames_before_the_directory_with_a_clear_messag
     with pytest.raises(ActionError) as refused:
         authenticate(None, username=username, password=PASSWORD)
     assert refused.value.status == 400 and message in refused.value.message
-    entry = AuditEntry.objects.get(seq__gt=before, action="auth.ldap_refused")
+    entry = AuditEntry.objects.get(id__gt=before, action="auth.ldap_refused")
     assert "\x00" not in entry.data["username"] and len(entry.data["username"]) <= 64
 
 

@@ -41,13 +41,12 @@ def test_it_adds_the_srgb_output_intent_and_pdfa_2b_metadata(plain_and_archival)
     assert len(pdf.pages) == _plain.pages
 
 
-def test_it_keeps_signatures_valid_when_signing_after_conversion(plain_and_archival, tmp_path, monkeypatch):
+def test_it_keeps_signatures_valid_when_signing_after_conversion(plain_and_archival, db, monkeypatch):
     from documents.render.pdf import RenderResult
     from documents.signing import ca
     from documents.signing.pades import seal_document, verify_pdf
     from documents.signing.remote import LocalSealSigner
 
-    monkeypatch.setenv("YW_SEAL_DIR", str(tmp_path))
     monkeypatch.setenv("YW_SEAL_PASSPHRASE", "t")
     _doc, plain, archival = plain_and_archival
     material = ca.create_seal(5, "咸阳市人民政府")

@@ -461,12 +461,30 @@ async def test_it_resyncs_a_viewer_that_falls_behind_on_a_fresh_keyframe():
     assert asked == [True]  # subscribing asks for a keyframe at once
     track.push(frame(0, False))
     assert not track.queue  # nothing before the first keyframe
-    for n in range(1, VIDEO_BUFFER + 2):
-        track.push(frame(n, n == 1))
-    # the viewer never read: its backlog was dropped and it waits for a new keyframe
+    track.push(frame(1, True))
+    track.push(frame(2, False))
+    assert (await track.recv()).shared.packet.is_keyframe  # the viewer reads, slowly
+    for n in range(3, VIDEO_BUFFER + 3):
+        track.push(frame(n, False))
+    # it fell behind: its backlog was dropped and it waits for a new keyframe, asked for it
     assert track.dropped == VIDEO_BUFFER and track.waiting_keyframe and len(asked) == 2
-    track.push(frame(VIDEO_BUFFER + 2, False))
+    track.push(frame(VIDEO_BUFFER + 3, False))
     assert not track.queue
-    track.push(frame(VIDEO_BUFFER + 3, True))
+    track.push(frame(VIDEO_BUFFER + 4, True))
     out = await track.recv()
-    assert out.shared.packet.is_keyframe and out.timestamp == (VIDEO_BUFFER + 3) * 3000
+    assert out.shared.packet.is_keyframe and out.timestamp == (VIDEO_BUFFER + 4) * 3000
+
+    # a viewer that never reads (it never answered its offer) overflows without asking: a
+    # keyframe would reach every viewer of the publication, every VIDEO_BUFFER frames
+    asked.clear()
+    stuck = SubscriberTrack("video", VIDEO_BUFFER)
+    stuck.attach(FakePublication())
+    for n in range(0, 4 * VIDEO_BUFFER):
+        stuck.push(frame(n, n % 30 == 0))  # (the publisher's own keyframes now and then)
+    assert stuck.dropped > 2 * VIDEO_BUFFER and asked == [True]  # only the subscription's
+    stuck.push(frame(3 * VIDEO_BUFFER + 1, False))
+    reading = asyncio.ensure_future(stuck.recv())  # it starts reading: now it asks
+    await asyncio.sleep(0)
+    assert asked == [True, True]
+    stuck.push(frame(3 * VIDEO_BUFFER + 2, True))
+    assert (await reading).shared.packet.is_keyframe

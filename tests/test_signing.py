@@ -4,7 +4,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import stat
 
 import pikepdf
 import pytest
@@ -21,26 +20,20 @@ from documents.signing.pades import seal_document, sign_pdf, verify_pdf
 from documents.signing.remote import FakeRemoteESealService, LocalSealSigner, RemoteESealSigner, SigningRefused
 
 
-@pytest.fixture(scope="module")
-def seals(tmp_path_factory):
-    root = tmp_path_factory.mktemp("seals")
-    old = {k: os.environ.get(k) for k in ("YW_SEAL_DIR", "YW_SEAL_PASSPHRASE")}
-    os.environ["YW_SEAL_DIR"] = str(root)
-    os.environ["YW_SEAL_PASSPHRASE"] = "test-passphrase"
-    made = {
-        "city": ca.create_seal(101, "咸阳市人民政府", keeper_id=7, code="610400000000"),
-        "edu": ca.create_seal(102, "咸阳市教育局"),
-        "fin": ca.create_seal(103, "咸阳市财政局"),
-    }
-    yield root, made
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+@pytest.fixture
+def seals(db, monkeypatch):
+    """Seals in the database (office/keyring.py), under a namespace of their own."""
+    monkeypatch.setenv("YW_SEAL_PASSPHRASE", "test-passphrase")
+    with ca.namespace("test-signing"):
+        made = {
+            "city": ca.create_seal(101, "咸阳市人民政府", keeper_id=7, code="610400000000"),
+            "edu": ca.create_seal(102, "咸阳市教育局"),
+            "fin": ca.create_seal(103, "咸阳市财政局"),
+        }
+        yield "test-signing", made
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def single_signed(seals):
     _root, made = seals
     doc = sample_doc(1, seals=[Seal("咸阳市人民政府")])
@@ -48,22 +41,29 @@ def single_signed(seals):
     return result, seal_document(result, [LocalSealSigner(made["city"])], person_id=7, document_id=55)
 
 
-def test_it_creates_an_organisational_ca_and_a_unit_seal(seals):
-    root, made = seals
+def test_it_creates_an_organisational_ca_and_a_unit_seal_with_keys_encrypted_in_the_database(seals):
+    from cryptography.hazmat.primitives import serialization
+
+    from office.models import KeyMaterial
+
+    ns, made = seals
     city = made["city"]
-    unit_dir = root / "101"
-    for name in ("key.pem", "cert.pem", "seal.png", "manifest.json"):
-        assert (unit_dir / name).exists(), name
-    assert stat.S_IMODE((unit_dir / "key.pem").stat().st_mode) == 0o600
-    assert b"ENCRYPTED" in (unit_dir / "key.pem").read_bytes()
-    cert = x509.load_pem_x509_certificate((unit_dir / "cert.pem").read_bytes())
-    ca_cert = x509.load_pem_x509_certificate((root / "ca" / "ca_cert.pem").read_bytes())
+    stored = {m.name: m for m in KeyMaterial.objects.filter(name__startswith=f"{ns}/")}
+    for name in ("101/key", "101/cert", "101/picture", "101/manifest", "ca/key", "ca/cert"):
+        assert f"{ns}/{name}" in stored, name
+    key_row = stored[f"{ns}/101/key"]
+    plain = city.key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                   serialization.NoEncryption())
+    assert key_row.encrypted and key_row.wrapped_key and plain not in bytes(key_row.data)
+    assert stored[f"{ns}/ca/key"].encrypted and not stored[f"{ns}/101/cert"].encrypted
+    cert = x509.load_pem_x509_certificate(bytes(stored[f"{ns}/101/cert"].data))
+    ca_cert = x509.load_pem_x509_certificate(bytes(stored[f"{ns}/ca/cert"].data))
     assert cert.issuer == ca_cert.subject
     ca_cert.public_key().verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(hashes.SHA256()))
     assert isinstance(cert.public_key(), ec.EllipticCurvePublicKey)
     assert cert.public_key().curve.name == "secp256r1"
     assert cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value == "咸阳市人民政府"
-    manifest = json.loads((unit_dir / "manifest.json").read_text())
+    manifest = json.loads(bytes(stored[f"{ns}/101/manifest"].data))
     assert manifest["keeper_id"] == 7 and manifest["sha256"] == cert.fingerprint(hashes.SHA256()).hex()
     loaded = ca.load_seal(101)
     assert loaded.cert == city.cert
@@ -87,10 +87,12 @@ def test_it_refuses_a_second_seal_for_the_same_unit(seals):
         ca.create_seal(101, "咸阳市人民政府")
 
 
-def test_it_refuses_a_seal_whose_picture_was_swapped(seals, tmp_path):
-    root, _made = seals
+def test_it_refuses_a_seal_whose_picture_was_swapped(seals):
+    from office import keyring
+
+    ns, _made = seals
     ca.create_seal(199, "测试镇人民政府")
-    (root / "199" / "seal.png").write_bytes(ca.seal_picture("别的单位"))
+    keyring.put(f"{ns}/199/picture", ca.seal_picture("别的单位"))
     with pytest.raises(ca.SealError, match="印章图像与登记不符"):
         ca.load_seal(199)
 
@@ -171,15 +173,11 @@ def test_it_logs_every_use_of_a_seal(seals, single_signed):
     assert len(ca.usage_log(101)) == before + 1
 
 
-def test_it_calls_a_signature_from_another_ca_untrusted(seals, tmp_path):
-    root, _made = seals
-    os.environ["YW_SEAL_DIR"] = str(tmp_path / "other")
-    try:
+def test_it_calls_a_signature_from_another_ca_untrusted(seals):
+    with ca.namespace("stranger"):
         stranger = ca.create_seal(1, "咸阳市人民政府")  # same name, other CA
         result = render_pdf(sample_doc(1, seals=[Seal("咸阳市人民政府")]))
         signed = seal_document(result, [LocalSealSigner(stranger)])
-    finally:
-        os.environ["YW_SEAL_DIR"] = str(root)
     report = verify_pdf(signed)
     assert not report.valid
     assert report.signatures[0].intact and not report.signatures[0].trusted
@@ -210,8 +208,12 @@ def test_it_says_plainly_when_a_file_is_not_a_signed_pdf(seals):
     assert not broken.valid
 
 
-async def test_it_signs_and_verifies_from_inside_a_running_event_loop(seals):
-    _root, made = seals
+@pytest.mark.django_db(transaction=True)
+async def test_it_signs_and_verifies_from_inside_a_running_event_loop(seals, monkeypatch):
+    # pyHanko inside a running loop is the point here; the 用印 log and the CA certificate are
+    # read from the database, which Django allows in a loop only when told to.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    _ns, made = seals
     result = render_pdf(sample_doc(1, seals=[Seal("咸阳市人民政府")]))
     signed = seal_document(result, [LocalSealSigner(made["city"])])
     assert verify_pdf(signed).valid

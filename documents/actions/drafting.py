@@ -336,10 +336,7 @@ def _check_file_unclassified(upload, name):
         classified = importlib.import_module("documents.classified")
     except ModuleNotFoundError:
         return
-    upload.seek(0)
-    data = upload.read()
-    upload.seek(0)
-    classified.check_not_classified(data, name)
+    classified.check_not_classified(upload, name)  # read in place, not copied into memory
 
 
 @transaction.atomic

@@ -1,16 +1,14 @@
 """Actions on 公文 as files: PDF/.docx downloads, .docx import, seals (用印), verification.
 
-check_* validate and raise ActionError; do_* change state (files under
-MEDIA_ROOT and VAR_DIR/seals, plus an audit entry and an event).
+check_* validate and raise ActionError; do_* change state (files through office.storage,
+keys through documents.signing.ca, plus an audit entry and an event).
 """
 from __future__ import annotations
 
 import hashlib
-import os
+import json
 import threading
-from pathlib import Path
 
-from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -19,12 +17,13 @@ from documents.classified import check_not_classified
 from documents.render.adapter import to_flow_fields, to_render_doc
 from documents.render.docx import DocxRefused, check_upload_size, export_docx, import_docx
 from documents.render.model import Image
+from documents.render.ofd import render_ofd
 from documents.render.pdf import render_pdf
 from documents.render.pdfa import to_pdfa
 from documents.signing import ca
 from documents.signing.pades import MAX_PDF_BYTES, seal_document, verify_pdf
 from documents.signing.remote import LocalSealSigner
-from office import audit
+from office import audit, storage
 from office.errors import ActionError
 from office.events import send_event
 from office.models import UnitKind
@@ -45,8 +44,23 @@ def filename_for(document, ext: str) -> str:
 
 # ------------------------------------------------------------------ downloads
 
-def issued_path(document) -> Path:
-    return Path(settings.MEDIA_ROOT) / "documents" / str(document.id) / "issued.pdf"
+def _stored(document, leaf: str) -> str:
+    """The storage name (office/storage.py) of one of the document's files."""
+    return f"documents/{int(document.id)}/{leaf}"
+
+
+def issued_path(document) -> str:
+    """The storage name of the sealed (issued) PDF."""
+    return _stored(document, "issued.pdf")
+
+
+def _read_json(name):
+    if not storage.exists(name):
+        return None
+    try:
+        return json.loads(storage.read(name))
+    except ValueError:
+        return None
 
 
 def _stamp(document) -> dict:
@@ -57,18 +71,13 @@ def _stamp(document) -> dict:
 
 
 def issued_current(document) -> bool:
-    import json
-
-    path = issued_path(document)
-    if not path.exists():
+    if not storage.exists(issued_path(document)):
         return False
-    meta = path.with_name("issued.json")
-    if not meta.exists():
+    meta_name = _stored(document, "issued.json")
+    if not storage.exists(meta_name):
         return True
-    try:
-        return json.loads(meta.read_text()).get("stamp") == _stamp(document)
-    except ValueError:
-        return False
+    meta = _read_json(meta_name)
+    return bool(meta) and meta.get("stamp") == _stamp(document)
 
 
 def check_can_download(person, document) -> None:
@@ -79,10 +88,30 @@ def document_pdf(person, document) -> tuple[bytes, bool]:
     """The PDF to hand out: the sealed (signed) file once produced, else a fresh
     render of the current text. Returns (bytes, sealed)."""
     check_can_download(person, document)
-    path = issued_path(document)
     if issued_current(document):
-        return path.read_bytes(), True
+        return storage.read(issued_path(document)), True
     return render_pdf(to_render_doc(document)).pdf, False
+
+
+def issued_ofd_path(document) -> str:
+    """The storage name of the SM2-sealed (issued) OFD."""
+    return _stored(document, "issued.ofd")
+
+
+def ofd_current(document) -> bool:
+    if not storage.exists(issued_ofd_path(document)):
+        return False
+    meta = _read_json(_stored(document, "issued_ofd.json"))
+    return bool(meta) and meta.get("stamp") == _stamp(document)
+
+
+def document_ofd(person, document) -> tuple[bytes, bool]:
+    """The OFD to hand out: the SM2-sealed file once produced (for the current text), else a
+    fresh render of the current text from the same layout as the PDF. Returns (bytes, sealed)."""
+    check_can_download(person, document)
+    if ofd_current(document):
+        return storage.read(issued_ofd_path(document)), True
+    return render_ofd(to_render_doc(document)).ofd, False
 
 
 def document_docx(person, document) -> bytes:
@@ -193,15 +222,8 @@ def check_can_see_seal(person, unit_id) -> None:
     raise ActionError(_("只有本单位的印章保管人或系统管理员可以查看印章图像。"), status=403)
 
 
-def _sealing_dir(document) -> Path:
-    return issued_path(document).parent
-
-
 def _sealing_state(document) -> dict:
-    import json
-
-    path = _sealing_dir(document) / "sealing.json"
-    state = json.loads(path.read_text()) if path.exists() else None
+    state = _read_json(_stored(document, "sealing.json"))
     if not state or state.get("stamp", _stamp(document)) != _stamp(document):
         return {"boxes": [], "done": [], "stamp": _stamp(document)}  # none yet, or begun on a stale text
     state.setdefault("stamp", _stamp(document))
@@ -246,8 +268,6 @@ def do_seal(*, person, document, ip=None) -> bytes:
 
 
 def _seal_locked(person, document, ip):
-    import json
-
     from documents.render.pdf import RenderResult, SealBox
 
     post, issuers, todo = check_can_seal(person, document)
@@ -255,10 +275,8 @@ def _seal_locked(person, document, ip):
         signers = {u.id: LocalSealSigner(ca.load_seal(u.id)) for u in todo}
     except ca.SealError as exc:
         raise ActionError(str(exc), status=409) from None
-    folder = _sealing_dir(document)
-    folder.mkdir(parents=True, exist_ok=True)
     state = _sealing_state(document)
-    partial = folder / "sealing.pdf"
+    partial = _stored(document, "sealing.pdf")
     if not state["done"]:
         rdoc = to_render_doc(document)
         result = render_pdf(rdoc)
@@ -267,7 +285,7 @@ def _seal_locked(person, document, ip):
         boxes = {u.id: b for u, b in zip(issuers, result.seal_boxes)}
         state["boxes"] = [[uid, b.page, *b.box, b.organ] for uid, b in boxes.items()]
     else:
-        pdf = partial.read_bytes()
+        pdf = storage.read(partial)
     boxes = {row[0]: SealBox(row[1], tuple(row[2:6]), row[6]) for row in state["boxes"]}
     order = [u for u in issuers if u in todo]
     for unit in order:
@@ -278,26 +296,24 @@ def _seal_locked(person, document, ip):
         state["done"].append(unit.id)
     complete = all(u.id in state["done"] for u in issuers)
     target = issued_path(document) if complete else partial
-    tmp = target.with_suffix(".tmp")
-    tmp.write_bytes(pdf)
-    try:
-        with transaction.atomic():
-            audit.record("document.seal", person=person, post=post, obj=document, ip=ip,
-                         data={"sha256": hashlib.sha256(pdf).hexdigest(), "seals": [u.id for u in order],
-                               "complete": complete})
-            send_event({"type": "documents", "op": "sealed" if complete else "sealing", "document": document.id},
-                       units=[u.id for u in issuers])
-            os.replace(tmp, target)
-            if complete:
-                (folder / "issued.json").write_text(json.dumps({"stamp": state["stamp"]}, ensure_ascii=False))
-                for leftover in (partial, folder / "sealing.json"):
-                    if leftover.exists():
-                        leftover.unlink()
-            else:
-                (folder / "sealing.json").write_text(json.dumps(state, ensure_ascii=False))
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    # The file goes into storage (the local disk or the bucket every web server sees) inside the
+    # locked transaction; its SHA-256 is recorded with it and checked whenever it is read.
+    with transaction.atomic():
+        audit.record("document.seal", person=person, post=post, obj=document, ip=ip,
+                     data={"sha256": hashlib.sha256(pdf).hexdigest(), "seals": [u.id for u in order],
+                           "complete": complete})
+        send_event({"type": "documents", "op": "sealed" if complete else "sealing", "document": document.id},
+                   units=[u.id for u in issuers])
+        storage.save(target, pdf, overwrite=True)
+        if complete:
+            storage.save(_stored(document, "issued.json"),
+                         json.dumps({"stamp": state["stamp"]}, ensure_ascii=False).encode(), overwrite=True)
+            for leftover in (partial, _stored(document, "sealing.json")):
+                if storage.exists(leftover):
+                    storage.delete(leftover)
+        else:
+            storage.save(_stored(document, "sealing.json"), json.dumps(state, ensure_ascii=False).encode(),
+                         overwrite=True)
     return pdf
 
 

@@ -48,6 +48,15 @@ def document_pdf(request, doc_id: int):
     return resp
 
 
+@router.get("/{doc_id}/ofd", summary=gettext_lazy("下载公文OFD（GB/T 33190；已用印的为国密签章文件）"))
+def document_ofd(request, doc_id: int):
+    doc = actions.get_document(request.user, doc_id)
+    data, sealed = file_actions.document_ofd(request.user, doc)
+    resp = _download(data, file_actions.filename_for(doc, ".ofd"), "application/ofd")
+    resp["X-Document-Sealed"] = "1" if sealed else "0"
+    return resp
+
+
 @router.get("/{doc_id}/docx", summary=gettext_lazy("导出公文为Word文档"))
 def document_docx(request, doc_id: int):
     doc = actions.get_document(request.user, doc_id)
@@ -89,6 +98,6 @@ def seal_picture(request, unit_id: int):
     from documents.signing import ca
 
     file_actions.check_can_see_seal(request.user, unit_id)
-    resp = HttpResponse((ca.seal_dir(unit_id) / "seal.png").read_bytes(), content_type="image/png")
+    resp = HttpResponse(ca.picture(unit_id) or b"", content_type="image/png")
     resp["Cache-Control"] = "private, max-age=300"
     return resp

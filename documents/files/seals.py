@@ -85,11 +85,9 @@ def _seal_row(person, unit) -> dict:
     row = {"unit": unit, "has_seal": ca.has_seal(unit.id), "manifest": None, "uses": [], "can_create": False,
            "reason": ""}
     if row["has_seal"]:
-        import json
-
         try:
-            manifest = json.loads((ca.seal_dir(unit.id) / "manifest.json").read_text())
-        except (OSError, ValueError):
+            manifest = ca.manifest(unit.id) or {}
+        except (ca.SealError, ValueError):
             manifest = {}
         manifest["created"] = _when(manifest.get("created_at"))
         manifest["until"] = _when(manifest.get("not_after"))

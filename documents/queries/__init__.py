@@ -1,5 +1,4 @@
 """Read side of the 公文 flow: lists, search, the detail view's data, tracking and its exports."""
-import csv
 import datetime as dt
 import io
 
@@ -33,6 +32,7 @@ from documents.queries.visibility import (  # noqa: F401 (the read side's permis
     visibility_q,
     visible_documents,
 )
+from office import csvsafe
 from office.errors import ActionError
 from office.models import Unit
 
@@ -278,7 +278,7 @@ def _export_rows(data):
 def tracking_csv(data):
     buf = io.StringIO()
     buf.write("\ufeff")  # Excel reads UTF-8 with a BOM
-    w = csv.writer(buf)
+    w = csvsafe.writer(buf)  # titles and reasons are typed by people: no formulas
     w.writerow([f"{data['document']['number']} {data['document']['title']}"])
     w.writerow([str(h) for h in EXPORT_HEADER])
     for row in _export_rows(data):

@@ -1,16 +1,16 @@
 """The organisational CA and per-unit seals (picture, certificate, key).
 
-Material lives as files under <VAR_DIR>/seals/ (var/ is git-ignored):
+Material lives in the database (office/keyring.py), so that 用印 works from any web server:
 
-    seals/ca/ca_key.pem  ca_cert.pem  manifest.json
-    seals/<unit_id>/key.pem  cert.pem  seal.png  manifest.json  usage.jsonl
+    seals/ca/key (secret)  seals/ca/cert  seals/ca/manifest
+    seals/<unit_id>/key (secret)  cert  picture  manifest  usage
 
-Keys are ECDSA P-256, PEM, encrypted with a passphrase from the secret
-YW_SEAL_PASSPHRASE (or YW_SEAL_PASSPHRASE_FILE), else Django's SECRET_KEY;
-files are mode 0600. The manifest records the unit, its keeper (the unit's
-secretary keeps the seal), the certificate serial and fingerprint.
-usage.jsonl is the 用印 log (one JSON line per use). A database model for
-seals can come later; these files are the source of truth until then.
+Keys are ECDSA P-256 (PKCS#8), kept under envelope encryption: a data key per entry, wrapped by
+a key derived from YW_SEAL_PASSPHRASE (or YW_SEAL_PASSPHRASE_FILE; default: SECRET_KEY).
+`python manage.py rotate_seal_passphrase` re-wraps them under a new passphrase. The manifest
+records the unit, its keeper (the unit's secretary keeps the seal), the certificate serial and
+fingerprint; `usage` is the 用印 log (one JSON line per use). Seals made by an earlier version
+under <VAR_DIR>/seals/ are imported by `python manage.py storage_migrate`.
 
 Note: only a seal issued through the government e-seal authority (GB/T 38540,
 SM2) carries legal weight; this CA makes PAdES signatures for integrity and
@@ -18,6 +18,7 @@ provenance inside the suite. A licensed service plugs in via signing.remote.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import io
@@ -35,62 +36,73 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 CA_NAME = "一网通组织CA"
 _lock = threading.Lock()
+_namespace = {"value": "seals"}  # process-wide: a test may switch it (threads sign too)
 
 
 class SealError(Exception):
     """A seal operation that cannot proceed; the message is for people (Chinese)."""
 
 
-def seal_root() -> Path:
+def _ns() -> str:
+    return _namespace["value"]
+
+
+@contextlib.contextmanager
+def namespace(name: str):
+    """Work with another set of seals and CA (e.g. a stranger's CA in a test)."""
+    old = _ns()
+    _namespace["value"] = name
+    try:
+        yield
+    finally:
+        _namespace["value"] = old
+
+
+def _name(*parts) -> str:
+    return "/".join([_ns(), *(str(p) for p in parts)])
+
+
+def legacy_seal_root() -> Path:
+    """Where an earlier version kept seals as files (imported by storage_migrate)."""
     override = os.environ.get("YW_SEAL_DIR")
     if override:
         return Path(override)
+    from django.conf import settings
+
+    return Path(settings.VAR_DIR) / "seals"
+
+
+def _keyring():
+    from office import keyring
+
+    return keyring
+
+
+def _put(name: str, data: bytes, *, secret: bool = False, create_only: bool = False) -> None:
+    _keyring().put(name, data, secret=secret, create_only=create_only)
+
+
+def _get(name: str) -> bytes | None:
+    keyring = _keyring()
     try:
-        from django.conf import settings
-
-        if settings.configured:
-            return Path(settings.VAR_DIR) / "seals"
-    except Exception:  # pragma: no cover
-        pass
-    return Path(__file__).resolve().parent.parent.parent / "var" / "seals"
+        return keyring.get(name)
+    except keyring.KeyringError as exc:
+        raise SealError(str(exc)) from None
 
 
-def _passphrase() -> bytes:
-    value = os.environ.get("YW_SEAL_PASSPHRASE")
-    path = os.environ.get("YW_SEAL_PASSPHRASE_FILE")
-    if not value and path:
-        value = Path(path).read_text().strip()
-    if not value:
-        try:
-            from django.conf import settings
-
-            value = settings.SECRET_KEY
-        except Exception:  # pragma: no cover
-            value = None
-    if not value:
-        raise SealError("未配置印章密钥口令（YW_SEAL_PASSPHRASE）")
-    return value.encode()
+def _key_bytes(key) -> bytes:
+    return key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
 
 
-def _write(path: Path, data: bytes, private: bool = False) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
-
-
-def _key_pem(key) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.BestAvailableEncryption(_passphrase()))
-
-
-def _load_key(path: Path):
+def _load_key(name: str):
+    data = _get(name)
+    if data is None:
+        raise SealError("印章密钥缺失")
     try:
-        return serialization.load_pem_private_key(path.read_bytes(), password=_passphrase())
+        return serialization.load_der_private_key(data, password=None)
     except (ValueError, TypeError) as exc:
-        raise SealError("印章密钥无法读取（口令不符或文件损坏）") from exc
+        raise SealError("印章密钥无法读取（口令不符或数据损坏）") from exc
 
 
 def _now() -> dt.datetime:
@@ -107,13 +119,21 @@ class CA:
         return self.cert.public_bytes(serialization.Encoding.PEM)
 
 
+def _load_ca() -> CA | None:
+    pem = _get(_name("ca", "cert"))
+    if pem is None:
+        return None
+    return CA(_load_key(_name("ca", "key")), x509.load_pem_x509_certificate(pem))
+
+
 def ensure_ca(org_name: str = CA_NAME, *, years: int = 20) -> CA:
-    """Load the organisational CA, creating it on first use."""
-    root = seal_root() / "ca"
+    """Load the organisational CA, creating it on first use (one wins when servers race)."""
+    from django.db import IntegrityError, transaction
+
     with _lock:
-        if (root / "ca_cert.pem").exists():
-            cert = x509.load_pem_x509_certificate((root / "ca_cert.pem").read_bytes())
-            return CA(_load_key(root / "ca_key.pem"), cert)
+        found = _load_ca()
+        if found is not None:
+            return found
         key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name([
             x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
@@ -136,18 +156,22 @@ def ensure_ca(org_name: str = CA_NAME, *, years: int = 20) -> CA:
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
             .sign(key, hashes.SHA256())
         )
-        _write(root / "ca_key.pem", _key_pem(key), private=True)
-        _write(root / "ca_cert.pem", cert.public_bytes(serialization.Encoding.PEM))
-        _write(root / "manifest.json", json.dumps({
-            "name": org_name, "created_at": now.isoformat(), "serial": format(cert.serial_number, "x"),
-            "sha256": cert.fingerprint(hashes.SHA256()).hex(),
-        }, ensure_ascii=False, indent=2).encode())
+        try:
+            with transaction.atomic():
+                _put(_name("ca", "cert"), cert.public_bytes(serialization.Encoding.PEM), create_only=True)
+                _put(_name("ca", "key"), _key_bytes(key), secret=True)
+                _put(_name("ca", "manifest"), json.dumps({
+                    "name": org_name, "created_at": now.isoformat(), "serial": format(cert.serial_number, "x"),
+                    "sha256": cert.fingerprint(hashes.SHA256()).hex(),
+                }, ensure_ascii=False, indent=2).encode())
+        except IntegrityError:  # another server made it first: use theirs
+            return _load_ca()
         return CA(key, cert)
 
 
 def ca_certificate() -> x509.Certificate | None:
-    path = seal_root() / "ca" / "ca_cert.pem"
-    return x509.load_pem_x509_certificate(path.read_bytes()) if path.exists() else None
+    pem = _get(_name("ca", "cert"))
+    return x509.load_pem_x509_certificate(pem) if pem else None
 
 
 @dataclass
@@ -160,22 +184,16 @@ class SealMaterial:
     picture: bytes
     manifest: dict
 
-    @property
-    def directory(self) -> Path:
-        return seal_root() / str(self.unit_id)
-
-
-def seal_dir(unit_id: int) -> Path:
-    return seal_root() / str(int(unit_id))
-
 
 def create_seal(unit_id: int, unit_name: str, *, keeper_id: int | None = None, code: str | None = None,
                 years: int = 5, replace: bool = False) -> SealMaterial:
     """Issue a seal for a unit: key, certificate signed by the CA, picture."""
+    from django.db import transaction
+
     if not unit_name.strip():
         raise SealError("单位名称不能为空")
-    d = seal_dir(unit_id)
-    if (d / "cert.pem").exists() and not replace:
+    uid = int(unit_id)
+    if _keyring().exists(_name(uid, "cert")) and not replace:
         raise SealError(f"{unit_name}已有印章；更换印章须先注销原印章")
     ca = ensure_ca()
     key = ec.generate_private_key(ec.SECP256R1())
@@ -207,7 +225,7 @@ def create_seal(unit_id: int, unit_name: str, *, keeper_id: int | None = None, c
     )
     picture = seal_picture(unit_name)
     manifest = {
-        "unit_id": int(unit_id),
+        "unit_id": uid,
         "unit_name": unit_name,
         "code": code,
         "keeper_id": keeper_id,
@@ -218,32 +236,42 @@ def create_seal(unit_id: int, unit_name: str, *, keeper_id: int | None = None, c
         "picture_sha256": hashlib.sha256(picture).hexdigest(),
         "revoked_at": None,
     }
-    _write(d / "key.pem", _key_pem(key), private=True)
-    _write(d / "cert.pem", cert.public_bytes(serialization.Encoding.PEM))
-    _write(d / "seal.png", picture)
-    _write(d / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2).encode())
-    return SealMaterial(int(unit_id), unit_name, key, cert, ca.cert, picture, manifest)
+    with transaction.atomic():
+        _put(_name(uid, "key"), _key_bytes(key), secret=True)
+        _put(_name(uid, "cert"), cert.public_bytes(serialization.Encoding.PEM))
+        _put(_name(uid, "picture"), picture)
+        _put(_name(uid, "manifest"), json.dumps(manifest, ensure_ascii=False, indent=2).encode())
+    return SealMaterial(uid, unit_name, key, cert, ca.cert, picture, manifest)
+
+
+def manifest(unit_id: int) -> dict | None:
+    data = _get(_name(int(unit_id), "manifest"))
+    return json.loads(data) if data else None
+
+
+def picture(unit_id: int) -> bytes | None:
+    return _get(_name(int(unit_id), "picture"))
 
 
 def load_seal(unit_id: int) -> SealMaterial:
-    d = seal_dir(unit_id)
-    if not (d / "manifest.json").exists():
+    uid = int(unit_id)
+    found = manifest(uid)
+    if found is None:
         raise SealError("该单位尚未制作电子印章")
-    manifest = json.loads((d / "manifest.json").read_text())
-    if manifest.get("revoked_at"):
-        raise SealError(f"{manifest['unit_name']}的印章已注销")
-    picture = (d / "seal.png").read_bytes()
-    if hashlib.sha256(picture).hexdigest() != manifest.get("picture_sha256"):
+    if found.get("revoked_at"):
+        raise SealError(f"{found['unit_name']}的印章已注销")
+    pic = picture(uid) or b""
+    if hashlib.sha256(pic).hexdigest() != found.get("picture_sha256"):
         raise SealError("印章图像与登记不符，已拒绝使用")
-    cert = x509.load_pem_x509_certificate((d / "cert.pem").read_bytes())
+    cert = x509.load_pem_x509_certificate(_get(_name(uid, "cert")))
     ca = ca_certificate()
     if ca is None:
         raise SealError("组织CA缺失")
-    return SealMaterial(int(unit_id), manifest["unit_name"], _load_key(d / "key.pem"), cert, ca, picture, manifest)
+    return SealMaterial(uid, found["unit_name"], _load_key(_name(uid, "key")), cert, ca, pic, found)
 
 
 def has_seal(unit_id: int) -> bool:
-    return (seal_dir(unit_id) / "manifest.json").exists()
+    return _keyring().exists(_name(int(unit_id), "manifest"))
 
 
 def log_use(unit_id: int, *, person_id: int | None, document_id: int | None, purpose: str,
@@ -251,18 +279,55 @@ def log_use(unit_id: int, *, person_id: int | None, document_id: int | None, pur
     """Append one line to the unit's 用印 log."""
     entry = {"at": _now().isoformat(), "person_id": person_id, "document_id": document_id,
              "purpose": purpose, "sha256": digest}
-    path = seal_dir(unit_id) / "usage.jsonl"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
+    _keyring().append_line(_name(int(unit_id), "usage"), json.dumps(entry, ensure_ascii=False).encode())
     return entry
 
 
 def usage_log(unit_id: int) -> list[dict]:
-    path = seal_dir(unit_id) / "usage.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    data = _get(_name(int(unit_id), "usage")) or b""
+    return [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
+
+
+def import_legacy(root: Path | None = None, progress=None) -> int:
+    """Copy seals kept as files by an earlier version (<root>/ca, <root>/<unit_id>) into the
+    database; entries already there are kept. Returns how many units (and the CA) were imported."""
+    from django.db import transaction
+
+    root = Path(root or legacy_seal_root())
+    if not root.is_dir():
+        return 0
+    legacy_pass = _keyring().passphrase().encode()
+
+    def key_of(path):
+        try:
+            return serialization.load_pem_private_key(path.read_bytes(), password=legacy_pass)
+        except (ValueError, TypeError) as exc:
+            raise SealError(f"{path}: 印章密钥无法读取（口令不符或文件损坏）") from exc
+
+    done = 0
+    folders = sorted(p for p in root.iterdir() if p.is_dir())
+    for folder in folders:
+        with transaction.atomic():
+            if folder.name == "ca" and (folder / "ca_cert.pem").exists():
+                if not _keyring().exists(_name("ca", "cert")):
+                    _put(_name("ca", "key"), _key_bytes(key_of(folder / "ca_key.pem")), secret=True)
+                    _put(_name("ca", "cert"), (folder / "ca_cert.pem").read_bytes())
+                    if (folder / "manifest.json").exists():
+                        _put(_name("ca", "manifest"), (folder / "manifest.json").read_bytes())
+                    done += 1
+            elif folder.name.isdigit() and (folder / "manifest.json").exists():
+                uid = int(folder.name)
+                if not has_seal(uid):
+                    _put(_name(uid, "key"), _key_bytes(key_of(folder / "key.pem")), secret=True)
+                    _put(_name(uid, "cert"), (folder / "cert.pem").read_bytes())
+                    _put(_name(uid, "picture"), (folder / "seal.png").read_bytes())
+                    if (folder / "usage.jsonl").exists():
+                        _put(_name(uid, "usage"), (folder / "usage.jsonl").read_bytes())
+                    _put(_name(uid, "manifest"), (folder / "manifest.json").read_bytes())
+                    done += 1
+        if progress:
+            progress()
+    return done
 
 
 # ------------------------------------------------------------------ picture

@@ -97,29 +97,35 @@ class Controls:
         target = message.get("target")
         await self.host_command(session, action, target)
 
-    async def host_command(self, actor: Session, action: Any, target: Any) -> None:
+    async def host_command(self, actor: Any, action: Any, target: Any,
+                           from_cascade: bool = False) -> None:
+        """A host's command. In a room across several workers (cascade.py) it is passed on to the
+        other workers, and each applies it to the sessions connected to it."""
         if action == "present":
             if isinstance(target, str) and target.isdigit():
                 target = int(target)
             if target is not None and not isinstance(target, int):
                 raise SignallingError("bad_message", gettext_noop("请指定主讲人"))
+        elif action not in ("end", "mute_all", "mute", "stop_video", "remove"):
+            raise SignallingError("bad_message", gettext_noop("未知的主持人操作"))
+        elif action != "end" and action != "mute_all" and not any(
+                s.person_id == target or s.id == target for s in self.sessions.values()):
+            raise SignallingError("not_found", gettext_noop("该参会人不在会议中"))
+        if self.cascade is not None and not from_cascade:
+            self.cascade.command(action, target, actor.person_id)
+        if action == "present":
             await self.set_presenter(target)
             return
         if action == "end":
             await self.end(by=actor.person_id)
             return
         if action == "mute_all":
-            for other in list(self.sessions.values()):
-                if other.id != actor.id:
+            for other in self.local_sessions():
+                if other.id != actor.id and (actor.person_id is None or other.person_id != actor.person_id):
                     await self._mute(other, ["mic"], "audio")
             await self._broadcast_roster()
             return
-        if action not in ("mute", "stop_video", "remove"):
-            raise SignallingError("bad_message", gettext_noop("未知的主持人操作"))
-        victims = [s for s in self.sessions.values()
-                   if s.person_id == target or s.id == target]
-        if not victims:
-            raise SignallingError("not_found", gettext_noop("该参会人不在会议中"))
+        victims = [s for s in self.local_sessions() if s.person_id == target or s.id == target]
         for victim in victims:
             if action == "mute":
                 await self._mute(victim, ["mic"], "audio")

@@ -317,6 +317,7 @@ class ForwardingSender(_sender_module.RTCRtpSender):
         self._yw_history = {}
         self._yw_template = None  # the stream's RTP header: only seq, timestamp, marker change
         self._yw_route = None  # (srtp, nominated pair, send): re-resolved when either changes
+        self._yw_feedback = feedback_clock(self.transport)
 
     def _yw_packets(self, payloads: list, frame_timestamp: int) -> list:
         """Serialise one frame's RTP packets (and note them for NACKs and RTCP SR)."""
@@ -343,6 +344,7 @@ class ForwardingSender(_sender_module.RTCRtpSender):
             octets += len(payload)
             sequence_number = (sequence_number + 1) & 0xFFFF
         self._yw_seq = sequence_number
+        self._yw_feedback.sent()
         setattr(self, _P + "ntp_timestamp", _ntp_now())
         setattr(self, _P + "rtp_timestamp", timestamp)
         setattr(self, _P + "octet_count", getattr(self, _P + "octet_count") + octets)
@@ -379,6 +381,7 @@ class ForwardingSender(_sender_module.RTCRtpSender):
         track = getattr(self, _P + "track")
         if track is not None and hasattr(track, "direct_writer"):
             track.direct_writer = self._yw_write
+            track.feedback = self._yw_feedback
         try:
             while True:
                 if not getattr(self, _P + "track"):
@@ -427,6 +430,57 @@ class ForwardingSender(_sender_module.RTCRtpSender):
     async def send(self, parameters: Any) -> None:
         self._yw_payload_type = parameters.codecs[0].payloadType
         await super().send(parameters)
+
+
+FROZEN_AFTER = 3.0  # seconds of media sent to a viewer with no RTCP back: it is frozen
+
+
+class FeedbackClock:
+    """Whether a viewer's connection still answers: browsers and aiortc send RTCP (receiver
+    reports, REMB or transport-cc, NACKs) at least every second or so for every stream they
+    receive. A viewer that got media for FROZEN_AFTER seconds and sent nothing back is frozen
+    (a tab in the background, a phone asleep, a link gone): what is sent to it then only piles
+    up in its socket buffer and is played late when it wakes up. The relay sends it nothing
+    while it is frozen and asks for a keyframe when it is heard again (relay.SubscriberTrack).
+    A client never heard at all is never called frozen (it may send no RTCP)."""
+
+    __slots__ = ("heard_once", "sending_since")
+
+    def __init__(self) -> None:
+        self.heard_once = False
+        self.sending_since: "float | None" = None  # first send since the viewer was last heard
+
+    def heard(self) -> None:
+        self.heard_once = True
+        self.sending_since = None
+
+    def sent(self) -> None:
+        if self.sending_since is None:
+            self.sending_since = time.monotonic()
+
+    def frozen(self, now: float) -> bool:
+        return (self.heard_once and self.sending_since is not None
+                and now - self.sending_since > FROZEN_AFTER)
+
+
+def feedback_clock(dtls: Any) -> FeedbackClock:
+    """The FeedbackClock of a viewer's connection (one per DTLS transport, shared by its senders:
+    any RTCP on the connection counts), installed on first use."""
+    clock = getattr(dtls, "_yw_feedback", None)
+    if clock is None:
+        clock = FeedbackClock()
+        try:
+            original = dtls._handle_rtcp_data
+        except AttributeError:
+            return clock  # not aiortc's transport: never frozen (heard_once stays False)
+
+        async def _handle_rtcp_data(data: bytes) -> None:
+            clock.heard()
+            await original(data)
+
+        dtls._handle_rtcp_data = _handle_rtcp_data
+        dtls._yw_feedback = clock
+    return clock
 
 
 RTX_RESEND_INTERVAL = 0.3  # seconds before the same packet is resent again

@@ -65,6 +65,9 @@ class SubscriberTrack(MediaStreamTrack):
         # takes frames again.
         self.stalled = False
         self._delivered_at_overflow = 0
+        # set by the viewer's ForwardingSender: is its connection still answering (RTCP)?
+        self.feedback: Optional[forwarding.FeedbackClock] = None
+        self.frozen = False  # nothing sent while the viewer is frozen (forwarding.FROZEN_AFTER)
         # set by the viewer's ForwardingSender once it runs: frame -> sent now (bool)
         self.direct_writer: Optional[Callable[[forwarding.SharedFrame, int], bool]] = None
 
@@ -84,6 +87,8 @@ class SubscriberTrack(MediaStreamTrack):
 
     def push(self, shared: forwarding.SharedFrame) -> None:
         packet = shared.packet
+        if self.feedback is not None and self._frozen_drop():
+            return
         if self.waiting_keyframe:
             if not packet.is_keyframe:
                 return
@@ -111,6 +116,28 @@ class SubscriberTrack(MediaStreamTrack):
                     return
         self.queue.append(shared)
         self.event.set()
+
+    @property
+    def wants_keyframe(self) -> bool:
+        """Waiting for a keyframe and able to take it now (not stalled, not frozen)."""
+        return self.waiting_keyframe and not self.stalled and not self.frozen
+
+    def _frozen_drop(self) -> bool:
+        """Drop to live: while the viewer is frozen (no RTCP back), drop what would pile up in
+        its socket buffer; once it is heard again, resume at a keyframe, asked for at once."""
+        if self.feedback.frozen(time.monotonic()):
+            if not self.frozen:
+                self.frozen = True
+                self.dropped += len(self.queue)
+                self.queue.clear()
+            self.dropped += 1
+            self.waiting_keyframe = self.kind == "video"
+            return True
+        if self.frozen:
+            self.frozen = False
+            if self.waiting_keyframe and self.publication is not None:
+                self.publication.request_keyframe(subscribe=True)
+        return False
 
     def _timestamp(self, pts: int) -> int:
         """The viewer's RTP timestamp for a frame of the current source (idempotent per frame:
@@ -141,6 +168,7 @@ class SubscriberTrack(MediaStreamTrack):
 
     def stop(self) -> None:
         self.direct_writer = None
+        self.feedback = None
         if self.publication is not None:
             self.publication.subscribers.discard(self)
             self.publication = None
@@ -245,6 +273,11 @@ class Publication:
         self.keyframe_wanted = False
         self.last_pli = self.keyframe_due = now
         self.pli_sent += 1
+        self._ask_publisher()
+
+    def _ask_publisher(self) -> None:
+        """Send the keyframe request (an RTCP PLI to the publisher; a piped publication asks
+        the worker it comes from: cascade.py)."""
         asyncio.ensure_future(forwarding.request_keyframe(self.receiver))
 
     def _recheck_later(self, delay: float) -> None:
@@ -253,8 +286,7 @@ class Publication:
 
     def _recheck(self) -> None:
         self.recheck = None
-        if self.keyframe_wanted or any(sub.waiting_keyframe and not sub.stalled
-                                       for sub in self.subscribers):
+        if self.keyframe_wanted or any(sub.wants_keyframe for sub in self.subscribers):
             self.request_keyframe(subscribe=True)
 
     def stop(self) -> None:

@@ -86,6 +86,8 @@ class Room(Signalling, Subscriptions, Controls, Roster):
         self._roster_task: Optional[asyncio.Task] = None
         self._last_spoke: dict[str, float] = {}  # session id -> when its microphone last spoke
         self._forwarded: tuple = ()  # Ranking.forwarded() at the last speaker tick
+        self.cascade: Any = None  # cascade.Cascade when the room spans several workers
+        self.server: Optional[str] = None  # the worker serving this room's sessions ("joined")
 
     async def join(self, person_id: int, name: str, send: SendFn, *, is_host: bool = False,
                    mode: str = "video", session_id: Optional[str] = None,
@@ -98,6 +100,9 @@ class Room(Signalling, Subscriptions, Controls, Roster):
             mode = "video"
         # Joining twice (a second tab, or a reconnect): the older session is replaced.
         for old in [s for s in self.sessions.values() if s.person_id == person_id]:
+            if old.link is not None:  # on another worker: that worker replaces it
+                old.link.replace(old.id)
+                continue
             await self._safe_send(old, {"type": "replaced", "message": gettext_noop("您已在其他窗口或设备加入本会议")})
             await self._drop(old)
         session = Session(id=session_id or uuid.uuid4().hex[:12], person_id=person_id,
@@ -106,7 +111,7 @@ class Room(Signalling, Subscriptions, Controls, Roster):
         await self._safe_send(session, {"type": "joined", "session": session.id,
                                         "room": self.id, "mode": mode,
                                         "speaker": self.speaker,
-                                        "presenter": self.presenter})
+                                        "presenter": self.presenter, "server": self.server})
         await self._sync_subscriptions(session)
         await self._broadcast_roster()
         return session
@@ -116,8 +121,12 @@ class Room(Signalling, Subscriptions, Controls, Roster):
         if session is not None:
             await self._drop(session)
             await self._broadcast_roster()
-        if not self.sessions and self.on_empty is not None:
+        if not self.local_sessions() and self.on_empty is not None:
             self.on_empty(self)
+
+    def local_sessions(self) -> list:
+        """The sessions connected to this worker (not those of other workers of the room)."""
+        return [s for s in self.sessions.values() if s.link is None]
 
     async def _drop(self, session: Session) -> None:
         session.closed = True
@@ -138,6 +147,8 @@ class Room(Signalling, Subscriptions, Controls, Roster):
 
     async def close(self) -> None:
         self.ended = True
+        if self.cascade is not None:
+            self.cascade.close()
         self._speaker_task.cancel()
         self._remb_task.cancel()
         if self._roster_task is not None:
@@ -211,6 +222,8 @@ class Room(Signalling, Subscriptions, Controls, Roster):
                         await self._safe_send(session, message)
                 if self.recorder is not None:
                     self.recorder.on_change()  # the recording's voice follows the speaker
+                if self.cascade is not None:
+                    self.cascade.send_levels()  # the other workers rank with our voices too
         except asyncio.CancelledError:
             pass
 

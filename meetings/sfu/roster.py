@@ -33,6 +33,8 @@ class Roster:
                            "presenter": self.presenter}
                 for session in list(self.sessions.values()):
                     await self._safe_send(session, message)
+                if self.cascade is not None:
+                    self.cascade.local_changed()  # the other workers reconcile their copy
         except asyncio.CancelledError:
             pass
 

@@ -43,6 +43,7 @@ class Session:
     sub_offered: bool = False  # an offer awaits the client's answer
     bucket: TokenBucket = field(default_factory=TokenBucket)
     closed: bool = False
+    link: Any = None  # a session of another worker of the room (cascade.Link), else None
 
     def describe(self) -> dict:
         def live(source: str) -> bool:

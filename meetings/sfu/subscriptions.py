@@ -31,8 +31,8 @@ class Subscriptions:
 
     async def _sync_subscriptions(self, viewer: Session, ranking: Optional[Ranking] = None) -> None:
         """Point the viewer's slots at what it should receive; re-offer if slots were added."""
-        if viewer.closed:
-            return
+        if viewer.closed or viewer.link is not None:
+            return  # (a session of another worker receives from that worker)
         wanted = ranking_module.wanted(viewer, self.sessions, ranking or self._ranking(), self.may_present)
         keyed = {(owner, role): pub for owner, role, pub in wanted}
         changed = False

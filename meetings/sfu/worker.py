@@ -50,6 +50,23 @@ class _ClaimKey:
 
 
 CLAIM_KEY = _ClaimKey()
+WORKER_HEARTBEAT = 1.0  # seconds between a worker's load reports (viewer placement)
+
+
+def placement() -> str:
+    """"room" (a room on one worker) or "viewer" (each viewer on the least-loaded worker; a
+    room's workers are joined by pipes: cascade.py)."""
+    from django.conf import settings
+
+    return getattr(settings, "SFU_PLACEMENT", "room")
+
+
+def registry() -> Any:
+    from django.conf import settings
+
+    from .cascade import Registry
+
+    return Registry(settings.CHANNEL_LAYERS.get("default", {}).get("CONFIG", {}).get("prefix", ""))
 
 SendFn = Callable[[dict], Awaitable[None]]
 
@@ -77,6 +94,8 @@ class RoomHost:
         self.loop: Optional[asyncio.AbstractEventLoop] = None
         self.ice = ice
         self.on_room_closed: Optional[Callable[[Any], None]] = None
+        self.on_room_created: Optional[Callable[[Room], Any]] = None  # e.g. joins the cascade
+        self.name: Optional[str] = None  # a worker's channel name
 
     def room(self, meeting_id: Any, create: bool = True) -> Optional[Room]:
         self.loop = asyncio.get_running_loop()
@@ -86,7 +105,10 @@ class RoomHost:
             room = None
         if room is None and create:
             room = Room(meeting_id, ice_servers=self.ice, on_empty=self._empty)
+            room.server = self.name
             self.rooms[meeting_id] = room
+            if self.on_room_created is not None:
+                self.on_room_created(room)
         return room
 
     def _empty(self, room: Room) -> None:
@@ -240,6 +262,25 @@ class ChannelBackend:
         placed = await asyncio.wait_for(self.layer.receive(reply), timeout)
         return placed["worker"]
 
+    async def place_viewer(self, meeting_id: Any, timeout: float = 5.0) -> str:
+        """The least-loaded live worker (SFU_PLACEMENT=viewer): the viewer joins the room there,
+        and that worker pipes the room's media from and to the room's other workers."""
+        import random
+
+        deadline = time.monotonic() + timeout
+        reg = registry()
+        while True:
+            workers = await reg.workers()
+            if workers:
+                least = min(workers.values())
+                return random.choice([w for w, load in workers.items() if load == least])
+            if time.monotonic() > deadline:
+                raise asyncio.TimeoutError
+            await asyncio.sleep(0.5)
+
+    async def alive(self, worker: str) -> bool:
+        return await registry().alive(worker)
+
     async def forget(self, meeting_id: Any, worker: str) -> None:
         """Drop a claim whose worker does not answer (it died), so the room is placed again."""
         from django.core.cache import cache
@@ -252,7 +293,11 @@ class ChannelBackend:
                       path: Optional[str] = None, person_id: Optional[int] = None) -> dict:
         from django.core.cache import cache
 
-        worker = await cache.aget(CLAIM_KEY.format(meeting_id))
+        if placement() == "viewer":  # any worker of the room: it passes the command on
+            workers = await registry().room_workers(meeting_id)
+            worker = workers[0] if workers else None
+        else:
+            worker = await cache.aget(CLAIM_KEY.format(meeting_id))
         if not worker:
             return {"ok": False, "reason": "no_room"}
         await self.layer.send(worker, {"type": "sfu.command", "meeting": meeting_id,
@@ -274,6 +319,7 @@ class Worker:
         self.channel: Optional[str] = None
         self.stopping = asyncio.Event()
         self.senders: dict = {}
+        self.pipes: Any = None  # cascade.PipeServer with SFU_PLACEMENT=viewer
 
     def _release(self, meeting_id: Any) -> None:
         asyncio.ensure_future(self._unclaim(meeting_id))
@@ -295,11 +341,26 @@ class Worker:
             except (NotImplementedError, RuntimeError):
                 pass
         self.channel = await self.layer.new_channel("sfu.worker.")
+        self.host.name = self.channel
+        tasks = [asyncio.ensure_future(self._own_loop())]
+        if placement() == "viewer":
+            from django.conf import settings
+
+            from .cascade import PipeServer
+
+            self.registry = registry()
+            self.pipes = PipeServer(self.host, self.channel, bind=settings.SFU_PIPE_BIND,
+                                    advertise=settings.SFU_PIPE_ADVERTISE or None,
+                                    registry=self.registry)
+            await self.pipes.start()
+            self.host.on_room_created = self.pipes.attach
+            await self.registry.heartbeat(self.channel, 0)
+            tasks.append(asyncio.ensure_future(self._load_heartbeat()))
+        else:
+            tasks += [asyncio.ensure_future(self._placement_loop()),
+                      asyncio.ensure_future(self._heartbeat())]
         if ready is not None:
             ready(self.channel)
-        tasks = [asyncio.ensure_future(self._own_loop()),
-                 asyncio.ensure_future(self._placement_loop()),
-                 asyncio.ensure_future(self._heartbeat())]
         try:
             await self.stopping.wait()
         finally:
@@ -308,6 +369,22 @@ class Worker:
             for room in list(self.host.rooms.values()):
                 await room.close()
                 await self._unclaim(room.id)
+            if self.pipes is not None:
+                self.pipes.close()
+                await self.registry.forget_worker(self.channel)
+
+    async def _load_heartbeat(self) -> None:
+        """SFU_PLACEMENT=viewer: report this worker's load (its own sessions) every second, and
+        keep its rooms listed and piped to the room's other workers."""
+        while True:
+            try:
+                load = sum(len(room.local_sessions()) for room in self.host.rooms.values())
+                await self.registry.heartbeat(self.channel, load)
+                for room in list(self.host.rooms.values()):
+                    await self.pipes.refresh(room)
+            except Exception:
+                logger.exception("worker heartbeat failed")
+            await asyncio.sleep(WORKER_HEARTBEAT)
 
     async def _placement_loop(self) -> None:
         while True:

@@ -18,8 +18,8 @@ DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 @pytest.fixture
 def files_server(server_factory, tmp_path):
-    """A daphne of its own whose seals and issued files live in this test's folder."""
-    return server_factory(env={"YW_SEAL_DIR": str(tmp_path / "seals"), "MEDIA_ROOT": str(tmp_path / "media"),
+    """A daphne of its own whose issued files live in this test's folder (seals: in the database)."""
+    return server_factory(env={"MEDIA_ROOT": str(tmp_path / "media"),
                                "YW_SEAL_PASSPHRASE": "e2e-files"})
 
 

@@ -14,17 +14,17 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def sealed_pdf(tmp_path, monkeypatch):
-    monkeypatch.setenv("YW_SEAL_DIR", str(tmp_path / "seals"))
+def sealed_pdf(transactional_db, monkeypatch):
+    """A seal made in the database the server reads (committed: the server is another process)."""
     monkeypatch.setenv("YW_SEAL_PASSPHRASE", "e2e")
     material = ca.create_seal(900, "咸阳市人民政府")
     result = render_pdf(sample_doc(1, seals=[Seal("咸阳市人民政府")]))
-    return tmp_path / "seals", seal_document(result, [LocalSealSigner(material)])
+    return seal_document(result, [LocalSealSigner(material)])
 
 
 def test_it_tells_a_visitor_whether_a_sealed_pdf_is_intact(server_factory, new_page, sealed_pdf):
-    seal_dir, signed = sealed_pdf
-    server = server_factory(env={"YW_SEAL_DIR": str(seal_dir)})  # trusts the CA made above
+    signed = sealed_pdf
+    server = server_factory(env={"YW_SEAL_PASSPHRASE": "e2e"})  # trusts the CA made above
     page = new_page()
     page.goto(server.url + "/documents/files/verify/")
     page.set_input_files("#verify-file", files=[{"name": "正式文件.pdf", "mimeType": "application/pdf",

@@ -109,9 +109,15 @@ class Syncer:
         self.unit_by_ou = {}      # normalised ou DN → Unit
         self.managed_units = set()
         self.seen_people = set()  # ids of people the directory still lists
+        self.created_units = set()  # ids of the units this and earlier runs created (only those may be dissolved)
+        self.changes = []         # what was (or, in a dry run, would be) done, by name
 
     def conflict(self, dn, reason, **data):
         self.conflicts.append({"dn": dn, "reason": reason, **data})
+
+    def change(self, op, kind, name, **data):
+        if len(self.changes) < 5000:
+            self.changes.append({"op": op, "kind": kind, "name": name, **data})
 
     # --- reading the directory ------------------------------------------------------------------
     def read(self):
@@ -130,6 +136,8 @@ class Syncer:
                 for group in groups:
                     for member in group.all("member") + group.all("uniqueMember"):
                         self.members.setdefault(dirs.norm_dn(member), []).append(group.dn)
+                if cfg.nested_groups != "off":
+                    self.members = dirs.nest_memberships(self.members)
         finally:
             conn.unbind()
 
@@ -160,7 +168,9 @@ class Syncer:
             self._sync_units(ous, total, batch, units, by_code, children, named, base_depth, seen_codes,
                              do_create_unit, do_move_unit)
 
-        gone = [units[i] for i in previous_ids - self.managed_units
+        # Only a unit the sync itself created may be dissolved by it: a seeded unit the directory merely
+        # matched (or stops matching after LDAP_UNIT_BASE changes) is never dissolved by a sync.
+        gone = [units[i] for i in (previous_ids & self.created_units) - self.managed_units
                 if i in units and units[i].dissolved_at is None and not units[i].is_local]
         with Batches() as batch:
             for unit in sorted(gone, key=lambda u: -u.depth):
@@ -168,6 +178,7 @@ class Syncer:
                 try:
                     do_dissolve_unit(actor=None, unit=unit)
                     self.stats.bump("units", "deactivated")
+                    self.change("dissolve", "unit", unit.name, unit=unit.id)
                 except ActionError as exc:
                     self.conflict(unit.name, "cannot-dissolve", unit=unit.id, message=exc.message)
 
@@ -212,6 +223,8 @@ class Syncer:
                     self.conflict(entry.dn, "cannot-create", message=exc.message)
                     continue
                 units[unit.id] = unit
+                self.created_units.add(unit.id)
+                self.change("create", "unit", name, parent=parent.name if parent is not None else "")
                 if code:
                     by_code[code] = unit
                 children.setdefault((unit.parent_id, unit.name), []).append(unit)
@@ -224,6 +237,8 @@ class Syncer:
                                            by_code=by_code, do_move_unit=do_move_unit)
                 if changed:
                     self.stats.bump("units", "updated")
+                    if unit.dissolved_at is None:
+                        self.change("update", "unit", unit.name)
             self.unit_by_ou[dirs.norm_dn(entry.dn)] = unit
             self.managed_units.add(unit.id)
 
@@ -259,6 +274,7 @@ class Syncer:
         if moved:
             try:
                 moved_unit = do_move_unit(actor=None, unit=unit, new_parent=parent)
+                self.change("move", "unit", unit.name, parent=parent.name)
                 unit.parent_id, unit.path, unit.depth = parent.id, moved_unit.path, moved_unit.depth
             except ActionError as exc:
                 self.conflict(entry.dn, "cannot-move", unit=unit.id, message=exc.message)
@@ -301,6 +317,7 @@ class Syncer:
                     {k: getattr(person, k) for k in dirs.DEFAULT_ATTR_MAP}, person.ldap_dn, [], active=False,
                     reason="sync-gone", person_id=person.id)
                 self.stats.bump("people", "deactivated")
+                self.change("deactivate", "person", person.display_name or person.username, username=person.username)
                 self.stats.bump("posts", "deactivated", stats["posts_ended"])
 
     def _sync_people(self, by_username, total, batch, persons, persons_by_dn, posts, unit_for_ou, unit_for_code):
@@ -321,12 +338,16 @@ class Syncer:
             if person is not None and person.source != "ldap":
                 self.conflict(entry.dn, "local-account-exists", username=username)
                 continue
-            groups = list({dirs.norm_dn(g): g for g in
-                           entry.all(cfg.memberof_attr) + self.members.get(dirs.norm_dn(entry.dn), [])}.values())
-            active = not dirs.is_disabled(cfg, entry)
+            direct = entry.all(cfg.memberof_attr) + self.members.get(dirs.norm_dn(entry.dn), [])
+            if cfg.nested_groups != "off":  # the groups that hold the memberOf groups
+                direct += [g for d in entry.all(cfg.memberof_attr) for g in self.members.get(dirs.norm_dn(d), [])]
+            groups = list({dirs.norm_dn(g): g for g in direct}.values())
+            active = not dirs.is_disabled(cfg, entry) and not cfg.refusal(groups)
             specs = dirs.build_post_specs(cfg, entry, groups, unit_for_ou, unit_for_code)
             if person is None and not active:
                 continue  # a disabled entry nobody here has used: nothing to record
+            if active:
+                self.check_units_found(entry, fields, specs, unit_for_ou, unit_for_code)
             if person is not None and self.unchanged(person, fields, entry.dn, active, specs,
                                                      posts.get(person.id, {})):
                 continue
@@ -338,9 +359,22 @@ class Syncer:
                 continue
             if stats["person"]:
                 self.stats.bump("people", stats["person"])
+                if stats["person"] in ("created", "deactivated", "activated"):
+                    op = {"created": "create", "deactivated": "deactivate", "activated": "activate"}[stats["person"]]
+                    self.change(op, "person", fields["display_name"] or username, username=username)
             self.stats.bump("posts", "created", stats["posts_created"])
             self.stats.bump("posts", "updated", stats["posts_updated"])
             self.stats.bump("posts", "deactivated", stats["posts_ended"])
+
+    def check_units_found(self, entry, fields, specs, unit_for_ou, unit_for_code):
+        """A person whose unit codes match no unit, or who has no unit at all, is a conflict: they would
+        sign in to a system where they hold no post."""
+        codes = [c for c in entry.all(self.cfg.person_unit_attr) if c.strip()]
+        unknown = [c for c in codes if unit_for_code(c) is None]
+        if not specs:
+            self.conflict(entry.dn, "no-unit", username=fields["username"], code=", ".join(codes))
+        elif unknown:
+            self.conflict(entry.dn, "unknown-unit-code", username=fields["username"], code=", ".join(unknown))
 
     @staticmethod
     def unchanged(person, fields, dn, active, specs, existing_posts):
@@ -399,10 +433,12 @@ class Command(BaseCommand):
         progress = Progress(sys.stderr, not options["no_progress"] and options["verbosity"] > 0)
         last = DirectorySync.objects.filter(status=DirectorySync.Status.OK, dry_run=False).first()
         previous_ids = set((last.summary or {}).get("unit_ids", [])) if last else set()
+        created_before = set((last.summary or {}).get("created_unit_ids", [])) if last else set()
         log = None
         if not dry_run:
             log = DirectorySync.objects.create(started_by=options["by"][:150])
         syncer = Syncer(cfg, progress=progress)
+        syncer.created_units |= created_before
         started = time.monotonic()
         try:
             if dry_run:
@@ -412,7 +448,7 @@ class Command(BaseCommand):
             else:
                 syncer.run(previous_ids)
         except (dirs.DirectoryUnavailable, dirs.DirectoryIncomplete, CommandError, ActionError) as exc:
-            message = (dirs.down_message() if isinstance(exc, dirs.DirectoryUnavailable)
+            message = (dirs.down_message(exc.reason) if isinstance(exc, dirs.DirectoryUnavailable)
                        else getattr(exc, "message", None) or str(exc))
             if log is not None:
                 log.status = DirectorySync.Status.FAILED
@@ -425,7 +461,9 @@ class Command(BaseCommand):
         changed = any(syncer.stats.get(g) for g in ("units", "people", "posts"))
         summary = {**syncer.stats, "seen": {"units": len(syncer.ous), "people": len(syncer.people)},
                    "seconds": round(time.monotonic() - started, 2), "changed": changed,
-                   "unit_ids": sorted(syncer.managed_units)}
+                   "unit_ids": sorted(syncer.managed_units),
+                   "created_unit_ids": sorted(syncer.created_units & (syncer.managed_units | created_before)),
+                   "changes": syncer.changes[:1000]}
         if dry_run:
             log = DirectorySync.objects.create(dry_run=True, started_by=options["by"][:150])
         log.status = DirectorySync.Status.OK
@@ -434,10 +472,16 @@ class Command(BaseCommand):
         log.conflicts = syncer.conflicts[:1000]
         log.save()
         if changed and not dry_run:
-            audit.record("ldap.sync", obj=log, data={k: v for k, v in summary.items() if k != "unit_ids"}
+            audit.record("ldap.sync", obj=log, data={k: v for k, v in summary.items()
+                                                     if k not in ("unit_ids", "created_unit_ids", "changes")}
                          | {"conflicts": len(syncer.conflicts)})
         prefix = _("（试运行，未做更改）") if dry_run else ""
         self.stdout.write(prefix + summary_line(syncer.stats, syncer.conflicts))
+        if dry_run:
+            for item in syncer.changes[:200]:
+                self.stdout.write(dirs.change_line(item))
+            if len(syncer.changes) > 200:
+                self.stdout.write(_("……另有 %(n)d 项更改，见目录同步页面。") % {"n": len(syncer.changes) - 200})
         for item in syncer.conflicts[:50]:
             self.stdout.write(_("冲突：%(dn)s — %(reason)s")
                               % {"dn": item["dn"], "reason": dirs.CONFLICT_REASONS.get(item["reason"], item["reason"])})

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('office', '0004_storage_and_keys'),
+        ('office', '0005_audit_sealed_in_batches'),
     ]
 
     operations = [

@@ -1,0 +1,432 @@
+"""What leaves the archive: the 归档文件目录 (PDF, XLSX), statistics, the DA/T 46 metadata XML and
+the transfer package (one BagIt bag per 全宗, RFC 8493), and the check of a received bag.
+
+The bag is written as a stream: one 件 at a time, its files copied from storage in chunks while
+SHA-256 and SM3 are computed, manifest lines appended as each file is done, so memory does not
+grow with the number of 件. bagit (the library) validates the SHA-256 side; SM3 lives in
+manifest-sm3.txt and tagmanifest-sm3.txt, which bagit does not know, and is checked here.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import os
+import re
+import shutil
+from collections import Counter, defaultdict
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from documents.archive import checks, pdfs, store
+from documents.archive.actions import archival_code, effective
+from documents.archive.models import Component, Fonds, Item, ItemState, Retention
+
+NS = "http://www.saac.gov.cn/standard/DA/T46-2009"
+CODE_RE = re.compile(r"^(?P<fonds>[A-Za-z0-9]+)-WS\u00b7(?P<year>\d{4})-(?P<ret>Y|D30|D10)-(?P<org>[A-Za-z0-9]+)-(?P<seq>\d{4})$")
+
+
+# --------------------------------------------------------------------- catalogue
+
+def holdings(fonds, year=None, retention=None, org_code=None, states=(ItemState.ACCEPTED, ItemState.DESTROYED)):
+    qs = Item.objects.filter(fonds=fonds, state__in=states, seq__isnull=False)
+    if year:
+        qs = qs.filter(year=year)
+    if retention:
+        qs = qs.filter(retention=retention)
+    if org_code:
+        qs = qs.filter(org_code=org_code)
+    return qs.order_by("year", "retention", "org_code", "seq")
+
+
+def catalogue_rows(items):
+    """DA/T 22-2015 8.1 columns: 序号, 档号, 文号, 责任者, 题名, 日期 (8 digits), 密级, 页数, 备注."""
+    versions = defaultdict(list)
+    ids = []
+    for n, item in enumerate(items.prefetch_related("versions").iterator(chunk_size=500)
+                             if hasattr(items, "iterator") else items, 1):
+        eff = effective(item)
+        remark = eff.get("remark", "")
+        if item.state == ItemState.DESTROYED:
+            remark = (remark + " " + _("已销毁")).strip()
+        yield [str(n), item.archival_code, eff["doc_number"], eff["responsible"], eff["title"],
+               eff["doc_date"].replace("-", ""), _("非涉密"), str(item.pages), remark]
+    del versions, ids
+
+
+def _heading(fonds, year, retention=None):
+    parts = [fonds.code, fonds.name, _("%(y)s年度") % {"y": year} if year else ""]
+    if retention:
+        parts.append(str(Retention(retention).label))
+    return _("归档文件目录") + "（" + " ".join(p for p in parts if p) + "）"
+
+
+def catalogue_pdf(fonds, year=None, retention=None, org_code=None, by="") -> bytes:
+    items = holdings(fonds, year, retention, org_code)
+    pages = sum(items.values_list("pages", flat=True))
+    note = {"items": items.count(), "pages": pages, "by": by, "date": timezone.localdate().isoformat(),
+            "remark": _("本目录由一网通电子档案系统生成；已销毁的件保留目录并在备注中注明。")}
+    return pdfs.catalogue_pdf(_heading(fonds, year, retention), catalogue_rows(items), note=note, author=fonds.name)
+
+
+def catalogue_xlsx(fonds, year=None, retention=None, org_code=None) -> bytes:
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(_("归档文件目录"))
+    ws.append([_heading(fonds, year, retention)])
+    ws.append([_(c) for c in pdfs.CATALOGUE_COLS])
+    for row in catalogue_rows(holdings(fonds, year, retention, org_code)):
+        ws.append([int(row[0])] + row[1:7] + [int(row[7])] + row[8:])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def catalogue_xlsx_to(path, fonds, year):
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(_("归档文件目录"))
+    ws.append([_heading(fonds, year)])
+    ws.append([_(c) for c in pdfs.CATALOGUE_COLS])
+    for row in catalogue_rows(holdings(fonds, year)):
+        ws.append([int(row[0])] + row[1:7] + [int(row[7])] + row[8:])
+    wb.save(path)
+
+
+def statistics(fonds, year) -> dict:
+    items = Item.objects.filter(fonds=fonds, year=year, state=ItemState.ACCEPTED)
+    by_ret = Counter(items.values_list("retention", flat=True))
+    by_org = Counter(items.values_list("org_name", flat=True))
+    by_month = Counter(d.month for d in items.values_list("doc_date", flat=True))
+    return {
+        "total": items.count(), "pages": sum(items.values_list("pages", flat=True)),
+        "by_retention": [(str(Retention(r).label), by_ret.get(r, 0)) for r in Retention.values],
+        "by_org": sorted(by_org.items(), key=lambda kv: -kv[1]),
+        "by_month": [(_("%(m)d月") % {"m": m}, by_month.get(m, 0)) for m in range(1, 13)],
+    }
+
+
+def statistics_pdf(fonds, year) -> bytes:
+    return pdfs.statistics_pdf(_("%(f)s %(y)s年度档案统计") % {"f": fonds.name, "y": year}, statistics(fonds, year),
+                               author=fonds.name)
+
+
+# --------------------------------------------------------------------- DA/T 46 XML
+
+def metadata_xml(item) -> bytes:
+    """The four DA/T 46-2009 entities of a 件 as XML (element names follow the standard's terms)."""
+    ET.register_namespace("", NS)
+    eff = effective(item)
+    meta = item.metadata or {}
+    f = meta.get("file", {})
+    root = ET.Element(f"{{{NS}}}电子文件", {"版本": "DA/T 46-2009"})
+
+    def sub(parent, tag, text=None, **attrs):
+        el = ET.SubElement(parent, f"{{{NS}}}{tag}", {k: str(v) for k, v in attrs.items()})
+        if text is not None:
+            el.text = str(text)
+        return el
+
+    doc = sub(root, "文件实体")
+    sub(doc, "聚合层次", _("件"))
+    src = sub(doc, "来源")
+    sub(src, "全宗名称", item.fonds.name)
+    sub(src, "立档单位名称", item.fonds.unit.name)
+    code = sub(doc, "档号", item.archival_code or "")
+    sub(code, "全宗号", item.fonds.code)
+    sub(code, "门类代码", "WS")
+    sub(code, "年度", item.year)
+    sub(code, "保管期限", item.retention)
+    sub(code, "机构或问题", item.org_code)
+    sub(code, "件号", f"{item.seq:04d}" if item.seq else "")
+    sub(doc, "题名", eff["title"])
+    sub(doc, "文件编号", eff["doc_number"])
+    sub(doc, "责任者", eff["responsible"])
+    sub(doc, "日期", eff["doc_date"].replace("-", ""))
+    sub(doc, "文种", item.doc_type)
+    sub(doc, "紧急程度", item.urgency)
+    sub(doc, "密级", _("非涉密"))
+    sub(doc, "保管期限", str(Retention(eff["retention"]).label))
+    sub(doc, "机构名称", item.org_name)
+    sub(doc, "页数", item.pages)
+    sub(doc, "格式信息", f.get("format", "PDF/A-2b"))
+    sub(doc, "收文号", f.get("registered_no", ""))
+    comps = sub(doc, "计算机文件")
+    for c in item.components.all().order_by("order"):
+        el = sub(comps, "组件", 顺序=c.order, 类型=c.get_role_display())
+        sub(el, "计算机文件名", c.name)
+        sub(el, "计算机文件大小", c.size)
+        sub(el, "格式", c.mime)
+        sub(el, "页数", c.pages)
+        sub(el, "电子签名", _("有（PAdES，已验证）") if c.signed else _("无"))
+        sub(el, "固化信息", c.sha256, 算法="SHA-256")
+        sub(el, "固化信息", c.sm3, 算法="SM3")
+    agents = sub(root, "机构人员实体")
+    for a in meta.get("agents", []):
+        el = sub(agents, "机构人员", 类型=_("个人") if a["type"] == "person" else _("机构"))
+        sub(el, "名称", a["name"])
+        if a.get("unit"):
+            sub(el, "所属机构", a["unit"])
+    biz = sub(root, "业务实体")
+    for b in meta.get("business", []):
+        el = sub(biz, "业务行为", 行为=b["action"])
+        sub(el, "行为时间", b["at"])
+        sub(el, "机构人员", b.get("agent", ""))
+        sub(el, "机构", b.get("unit", ""))
+        sub(el, "行为描述", b.get("result", ""))
+    for label, t in ((_("归档"), item.filed_at), (_("接收"), item.accepted_at)):
+        if t:
+            el = sub(biz, "业务行为", 行为=label)
+            sub(el, "行为时间", timezone.localtime(t).isoformat())
+            sub(el, "机构人员", item.filed_name if label == _("归档") else item.accepted_name)
+    rel = sub(root, "实体关系")
+    for r in meta.get("relations", []):
+        el = sub(rel, "关系", 类型=r["type"])
+        sub(el, "关联实体", r["target"])
+    for v in item.versions.all().order_by("no"):
+        el = sub(rel, "关系", 类型=_("元数据更正"))
+        sub(el, "版本", v.no)
+        sub(el, "更正人", v.by_name)
+        sub(el, "更正时间", timezone.localtime(v.at).isoformat())
+        sub(el, "更正理由", v.reason)
+        for k, (old, new) in v.changes.items():
+            sub(el, "更正项", f"{old} → {new}", 项=k)
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+def parse_metadata_xml(data: bytes) -> dict:
+    root = ET.fromstring(data)
+    q = lambda tag: f"{{{NS}}}{tag}"  # noqa: E731
+    doc = root.find(q("文件实体"))
+    comps = []
+    for el in doc.find(q("计算机文件")).findall(q("组件")):
+        fix = {x.get("算法"): x.text for x in el.findall(q("固化信息"))}
+        comps.append({"name": el.findtext(q("计算机文件名")), "size": int(el.findtext(q("计算机文件大小")) or 0),
+                      "sha256": fix.get("SHA-256"), "sm3": fix.get("SM3"), "signed": el.findtext(q("电子签名")) != _("无"),
+                      "type": el.get("类型")})
+    return {"code": doc.findtext(q("档号")), "title": doc.findtext(q("题名")), "number": doc.findtext(q("文件编号")),
+            "components": comps}
+
+
+# --------------------------------------------------------------------- BagIt export
+
+class _Manifests:
+    def __init__(self, root: Path):
+        self.root = root
+        self.sha = open(root / "manifest-sha256.txt", "w", encoding="utf-8")
+        self.sm3 = open(root / "manifest-sm3.txt", "w", encoding="utf-8")
+        self.bytes = 0
+        self.files = 0
+
+    def add_stream(self, rel: str, blocks) -> None:
+        a, b = hashlib.sha256(), store.sm3()
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as out:
+            for block in blocks:
+                out.write(block)
+                a.update(block)
+                b.update(block)
+                self.bytes += len(block)
+        self.files += 1
+        self.sha.write(f"{a.hexdigest()}  {_encode(rel)}\n")
+        self.sm3.write(f"{b.hexdigest()}  {_encode(rel)}\n")
+
+    def close(self):
+        self.sha.close()
+        self.sm3.close()
+
+
+def _encode(path: str) -> str:
+    return path.replace("%", "%25").replace("\n", "%0A").replace("\r", "%0D")
+
+
+def _safe(name: str) -> str:
+    return "".join(ch for ch in name if ch not in '\\/:*?"<>|\r\n\t') or "file"
+
+
+def export_bag(fonds, year, out_dir, *, progress=None) -> Path:
+    """One bag for one 全宗 and 年度 under out_dir; returns its path."""
+    root = Path(out_dir) / f"{fonds.code}-{year}"
+    if root.exists():
+        shutil.rmtree(root)
+    (root / "data").mkdir(parents=True)
+    m = _Manifests(root)
+    items = holdings(fonds, year, states=(ItemState.ACCEPTED,))
+    total = items.count()
+    try:
+        for n, item in enumerate(items.select_related("fonds__unit").iterator(chunk_size=200), 1):
+            folder = f"data/{item.archival_code}"
+            for c in Component.objects.filter(item=item).order_by("order"):
+                m.add_stream(f"{folder}/{c.order:02d}-{_safe(c.name)}", store.chunks(c.storage_name))
+            m.add_stream(f"{folder}/metadata.xml", [metadata_xml(item)])
+            if progress:
+                progress(n, total)
+        m.add_stream("data/catalogue/归档文件目录.pdf", [catalogue_pdf(fonds, year)])
+        xlsx = root / "data" / "catalogue" / "tmp.xlsx"
+        catalogue_xlsx_to(xlsx, fonds, year)
+        m.add_stream("data/catalogue/归档文件目录.xlsx", _file_chunks(xlsx, remove=True))
+    finally:
+        m.close()
+    (root / "bagit.txt").write_text("BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n", encoding="utf-8")
+    info = {
+        "Source-Organization": fonds.unit.name,
+        "External-Identifier": f"{fonds.code}-{year}",
+        "External-Description": _("全宗 %(c)s %(n)s %(y)s年度文书档案，%(k)d件") % {
+            "c": fonds.code, "n": fonds.name, "y": year, "k": total},
+        "Bagging-Date": timezone.localdate().isoformat(),
+        "Bag-Software-Agent": "yiwangtong archive (bagit-python compatible)",
+        "Payload-Oxum": f"{m.bytes}.{m.files}",
+        "Bag-Count": "1 of 1",
+    }
+    (root / "bag-info.txt").write_text("".join(f"{k}: {v}\n" for k, v in info.items()), encoding="utf-8")
+    tags = ["bagit.txt", "bag-info.txt", "manifest-sha256.txt", "manifest-sm3.txt"]
+    for alg, fname in (("sha256", "tagmanifest-sha256.txt"), ("sm3", "tagmanifest-sm3.txt")):
+        with open(root / fname, "w", encoding="utf-8") as fh:
+            for t in tags:
+                h = hashlib.new(alg)
+                for block in _file_chunks(root / t):
+                    h.update(block)
+                fh.write(f"{h.hexdigest()}  {t}\n")
+    return root
+
+
+def _file_chunks(path, remove=False):
+    try:
+        with open(path, "rb") as fh:
+            while True:
+                block = fh.read(store.CHUNK)
+                if not block:
+                    return
+                yield block
+    finally:
+        if remove:
+            os.unlink(path)
+
+
+def export(out_dir, year, fonds_code=None, *, progress=None) -> list[Path]:
+    qs = Fonds.objects.all().order_by("code")
+    if fonds_code:
+        qs = qs.filter(code=fonds_code)
+    bags = []
+    for fonds in qs:
+        if holdings(fonds, year, states=(ItemState.ACCEPTED,)).exists() or fonds_code:
+            bags.append(export_bag(fonds, year, out_dir, progress=progress))
+    return bags
+
+
+# --------------------------------------------------------------------- checking a received bag
+
+def _read_manifest(path: Path) -> dict:
+    out = {}
+    if not path.exists():
+        return out
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            digest, _sep, name = line.partition("  ")
+            if not name:
+                digest, _sep, name = line.partition(" ")
+            out[name.replace("%0A", "\n").replace("%0D", "\r").replace("%25", "%")] = digest.lower()
+    return out
+
+
+def _hash_file(path: Path, alg: str) -> str:
+    h = hashlib.new(alg)
+    for block in _file_chunks(path):
+        h.update(block)
+    return h.hexdigest()
+
+
+def check_bag(path, *, deep=True, progress=None) -> list[tuple[str, str, str]]:
+    """Every failure as (file, check, reason); [] means the bag passes."""
+    import bagit
+
+    root = Path(path)
+    fails: list[tuple[str, str, str]] = []
+    if not (root / "bagit.txt").exists():
+        return [(str(root), "bagit", _("不是BagIt包（缺少bagit.txt）"))]
+    for name in ("manifest-sha256.txt", "manifest-sm3.txt", "tagmanifest-sha256.txt", "tagmanifest-sm3.txt"):
+        if not (root / name).exists():
+            fails.append((name, "manifest", _("缺少清单文件")))
+    try:
+        bag = bagit.Bag(str(root))
+        bag.validate(processes=1)
+    except bagit.BagValidationError as exc:
+        for d in getattr(exc, "details", None) or []:
+            fails.append((getattr(d, "path", str(root)), "manifest-sha256", str(d)))
+        if not getattr(exc, "details", None):
+            fails.append((str(root), "manifest-sha256", str(exc.message if hasattr(exc, "message") else exc)))
+    except bagit.BagError as exc:
+        fails.append((str(root), "bagit", str(exc)))
+    sm3 = _read_manifest(root / "manifest-sm3.txt")
+    sha = _read_manifest(root / "manifest-sha256.txt")
+    payload = {str(p.relative_to(root)) for p in (root / "data").rglob("*") if p.is_file()}
+    for rel in sorted(payload | set(sm3)):
+        p = root / rel
+        if rel not in sm3:
+            fails.append((rel, "manifest-sm3", _("不在SM3清单中")))
+        elif not p.exists():
+            fails.append((rel, "manifest-sm3", _("清单中的文件缺失")))
+        elif _hash_file(p, "sm3") != sm3[rel]:
+            fails.append((rel, "manifest-sm3", _("SM3摘要不符")))
+    for rel, digest in _read_manifest(root / "tagmanifest-sm3.txt").items():
+        if not (root / rel).exists() or _hash_file(root / rel, "sm3") != digest:
+            fails.append((rel, "tagmanifest-sm3", _("SM3摘要不符")))
+    # per 件: metadata against content, the 四性 of each file, 件号 without gaps
+    classes = defaultdict(list)
+    folders = sorted(p for p in (root / "data").iterdir() if p.is_dir() and p.name != "catalogue") \
+        if (root / "data").exists() else []
+    for n, folder in enumerate(folders, 1):
+        rel_folder = str(folder.relative_to(root))
+        m = CODE_RE.match(folder.name)
+        if not m:
+            fails.append((rel_folder, "archival-code", _("文件夹名不是档号")))
+        else:
+            classes[(m["fonds"], m["year"], m["ret"], m["org"])].append(int(m["seq"]))
+        xml = folder / "metadata.xml"
+        if not xml.exists():
+            fails.append((f"{rel_folder}/metadata.xml", "metadata", _("缺少元数据")))
+            continue
+        try:
+            meta = parse_metadata_xml(xml.read_bytes())
+        except Exception:
+            fails.append((f"{rel_folder}/metadata.xml", "metadata", _("元数据无法解析")))
+            continue
+        if meta["code"] != folder.name:
+            fails.append((f"{rel_folder}/metadata.xml", "metadata", _("元数据中的档号与文件夹不符")))
+        files = {p.name[3:]: p for p in folder.iterdir() if p.name != "metadata.xml"}
+        main = None
+        for comp in meta["components"]:
+            p = files.get(_safe(comp["name"]))
+            rel = f"{rel_folder}/{p.name}" if p else f"{rel_folder}/{comp['name']}"
+            if p is None:
+                fails.append((rel, "completeness", _("元数据列出的组件缺失")))
+                continue
+            data = p.read_bytes()
+            sha_now, sm_now = store.digests(data)
+            if sha_now != comp["sha256"] or sm_now != comp["sm3"]:
+                fails.append((rel, "fixity", _("与元数据记录的摘要不符")))
+            for r in checks.check_blob(p.name, data, mime="application/pdf" if p.suffix == ".pdf" else "",
+                                       signed=comp["signed"], deep=deep):
+                if not r["ok"]:
+                    fails.append((rel, r["check"], r["reason"]))
+            if comp["type"] in (_("正本"), _("来文")):
+                main = data
+        if main is not None:
+            r = checks.check_content(meta["title"], meta["number"], main)
+            if not r["ok"]:
+                fails.append((rel_folder, "content", r["reason"]))
+        if progress:
+            progress(n, len(folders))
+    for key, seqs in classes.items():
+        have = set(seqs)
+        gap = [s for s in range(1, max(have) + 1) if s not in have]
+        if gap:
+            fails.append((f"data/{key[0]}-WS·{key[1]}-{key[2]}-{key[3]}", "sequence",
+                          _("件号不连续，缺：%(x)s") % {"x": "、".join(f"{g:04d}" for g in gap[:20])}))
+    return fails

@@ -1,0 +1,94 @@
+"""Bad input found from the outside gets a 4xx with a message in the reader's language, never a 500."""
+import re
+import urllib.error
+import urllib.request
+
+import pytest
+
+HUGE = "9" * 25
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+@pytest.fixture
+def quiet_client(client_for):
+    def make(person):
+        client = client_for(person)
+        client.raise_request_exception = False
+        return client
+
+    return make
+
+
+def _chinese_detail(response):
+    body = response.json()
+    assert CJK.search(body["detail"]), body
+    return body["detail"]
+
+
+def test_it_lists_the_document_types_with_their_templates(units, county_secretary, quiet_client):
+    r = quiet_client(county_secretary).get("/api/documents/types")
+    assert r.status_code == 200
+    types = {t["value"]: t for t in r.json()}
+    assert len(types) == 15
+    assert types["通知"]["label"] == "通知"
+    assert types["请示"]["body_template"][-1]["text"] == "妥否，请批示。"
+
+
+@pytest.mark.parametrize("url", [
+    f"/api/documents/?page={HUGE}", f"/api/documents/?sender={HUGE}", f"/api/documents/inbox?sender={HUGE}",
+    f"/api/documents/inbox?page={HUGE}", f"/api/documents/outbox?page={HUGE}", f"/api/documents/archive?page={HUGE}",
+    f"/api/office/units?parent={HUGE}", f"/api/office/people?unit={HUGE}", f"/api/office/units/{HUGE}",
+    f"/api/documents/{HUGE}", f"/api/meetings/units/expand?unit={HUGE}",
+])
+def test_it_answers_a_huge_number_in_the_api_with_a_chinese_4xx(units, county_secretary, quiet_client, url):
+    r = quiet_client(county_secretary).get(url)
+    assert 400 <= r.status_code < 500, (url, r.status_code, r.content[:200])
+    _chinese_detail(r)
+
+
+@pytest.mark.parametrize("url", [f"/documents/{HUGE}/", f"/directory/unit/{HUGE}/", f"/meetings/{HUGE}/",
+                                 f"/documents/?page={HUGE}", f"/documents/archive/?page={HUGE}"])
+def test_it_answers_a_huge_number_in_a_page_address_without_a_500(units, county_secretary, quiet_client, url):
+    r = quiet_client(county_secretary).get(url)
+    assert r.status_code in (200, 400, 404), (url, r.status_code)
+
+
+def test_it_answers_every_api_error_with_a_chinese_json_body(units, county_secretary, quiet_client, client):
+    c = quiet_client(county_secretary)
+    r = c.get("/api/no-such-thing")
+    assert r.status_code == 404
+    _chinese_detail(r)
+    r = c.delete("/api/documents/types")
+    assert r.status_code == 405
+    _chinese_detail(r)
+    client.raise_request_exception = False
+    r = client.get("/api/documents/")
+    assert r.status_code == 401
+    _chinese_detail(r)
+    r = c.post("/api/documents/", "{not json", content_type="application/json")
+    assert r.status_code == 400
+    _chinese_detail(r)
+
+
+def test_it_answers_an_unexpected_api_failure_with_a_chinese_json_500(units, county_secretary, quiet_client,
+                                                                        monkeypatch):
+    from documents import queries
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(queries, "search", broken)
+    r = quiet_client(county_secretary).get("/api/documents/")
+    assert r.status_code == 500
+    assert "boom" not in _chinese_detail(r)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_answers_a_static_path_that_climbs_out_with_404(server_factory):
+    url = server_factory().url
+    for path in ("/static/..%2f..%2fvar/yiwangtong.sqlite3", "/static/%2e%2e/%2e%2e/README.md",
+                 "/static/..%2f..%2f..%2fetc/passwd"):
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(url + path, timeout=10)
+        assert e.value.code == 404, path
+        assert "没有找到" in e.value.read().decode()
