@@ -133,6 +133,9 @@ def directory(request):
         posts = (Post.objects.active().filter(Q(person__display_name__contains=q) | Q(person__username=q))
                  .select_related("person", "unit")[:50])
         return render(request, "office/directory_search.html", {"q": q, "units": units, "posts": posts})
+    post = request.post
+    if post is not None:  # start where the person works; the breadcrumbs lead up the tree
+        return unit_detail(request, post.unit_id)
     city = Unit.objects.filter(kind=UnitKind.CITY).first()
     if city is None:
         return render(request, "office/directory_unit.html", {"unit": None, "children": [], "posts": []})
