@@ -45,6 +45,7 @@ run: system-deps venv
 	$(PY) manage.py migrate --noinput -v0 && \
 	$(PY) manage.py seed_demo --if-empty && \
 	$(PY) manage.py seed_documents --if-empty && \
+	$(PY) manage.py seed_archive --if-empty && \
 	$(PY) manage.py seed_meetings --if-empty; status=$$?; \
 	wait $$fonts; grep -E "ready|cached|失败|done in" var/prepare_fonts.log; \
 	[ $$status -eq 0 ] || exit $$status; \

@@ -158,19 +158,29 @@ def suggest_title(request, doc_type: str, subject: str = ""):
 
 
 @router.get("/recipients/preview", summary=gettext_lazy("预览收文范围（展开“某单位下所有村”等，并列出被越过的机关）"))
-def recipients_preview(request, main: str = "", cc: str = ""):
+def recipients_preview(request, main: str = "", cc: str = "", doc_type: str = ""):
     from documents import rules
 
     main_units, cc_units, label = actions.resolve_recipients([x for x in main.split(",") if x],
                                                              [x for x in cc.split(",") if x])
-    skipped = []
+    skipped, problem = [], ""
     if request.post is not None and main_units:
-        org = rules.Org([request.post.unit, *main_units])
+        unit = request.post.unit
+        kind = doc_type if doc_type in DocType.values else None
+        org = rules.Org([unit, *main_units, *cc_units])
         listed = {u.id for u in main_units} | {u.id for u in cc_units}
-        skipped = [{"id": u.id, "name": u.name} for u in rules.skipped_units(org, request.post.unit, main_units)
-                   if u.id not in listed]
+        # 越级 is offered only where the table allows the 主送 at all (a 命令 up the line is not).
+        if kind is None or all(rules.allowed(kind, org.sender_kind(unit), org.relation_of(unit, u))[0]
+                               for u in main_units):
+            skipped = [u for u in rules.skipped_units(org, unit, main_units, kind) if u.id not in listed]
+        if kind is not None:
+            try:
+                rules.check_routing(sender=unit, doc_type=kind, main=main_units, cc=cc_units + skipped, org=org)
+            except rules.RuleViolation as e:
+                problem = e.message
     return {"main_count": len(main_units), "cc_count": len(cc_units), "label": label,
-            "main": [{"id": u.id, "name": u.name} for u in main_units[:50]], "skipped": skipped}
+            "main": [{"id": u.id, "name": u.name} for u in main_units[:50]],
+            "skipped": [{"id": u.id, "name": u.name} for u in skipped], "problem": problem}
 
 
 @router.get("/inbox", summary=gettext_lazy("收文（当前岗位所在单位）"))

@@ -19,6 +19,7 @@ RULES = {
     "upward_signer": gettext_lazy("上行文须有签发人"),
     "upward_no_cc_down": gettext_lazy("请示、报告不得抄送下级机关"),
     "report_no_request": gettext_lazy("报告不得夹带请示事项"),
+    "down_within_authority": gettext_lazy("下行文只发给本机关管辖范围内的单位"),
     "dept_no_directive": gettext_lazy("政府部门不得向下级政府发布指令性公文"),
     "internal_no_outside": gettext_lazy("内设机构不得对外正式行文"),
     "joint_same_level": gettext_lazy("联合行文限于同级机关"),
@@ -28,8 +29,100 @@ RULES = {
     "unclassified_only": gettext_lazy("本系统只办理非涉密公文"),
 }
 
-UPWARD = ("请示", "报告")
-DIRECTIVE = ("决议", "决定", "命令", "意见", "通知", "通报", "批复")
+# --- the rule table (gongwen.md, Art. 14): direction of every 文种 ------------------------------
+UP, DOWN, LATERAL, ANY = "up", "down", "lateral", "any"
+DIRECTION_LABELS = {UP: gettext_lazy("上行文"), DOWN: gettext_lazy("下行文"), LATERAL: gettext_lazy("平行文"),
+                    ANY: gettext_lazy("可上行、下行或平行")}
+# 意见 may go up, down or across and takes the rules of the direction it goes (per recipient).
+# 公告/通告/公报 are published; addressed to units, they go down the line like a notice.
+# 议案 goes to the same level's people's congress (not a unit of this graph); it is treated as 平行.
+# 纪要 records a meeting and goes to whoever took part or is concerned: 平行.
+DOC_DIRECTIONS = {
+    "命令": DOWN, "决定": DOWN, "决议": DOWN, "批复": DOWN, "通知": DOWN, "通报": DOWN,
+    "公告": DOWN, "通告": DOWN, "公报": DOWN,
+    "请示": UP, "报告": UP,
+    "意见": ANY,
+    "函": LATERAL, "议案": LATERAL, "纪要": LATERAL,
+}
+
+# --- who the recipient is, seen from the sender (the organisation graph) ------------------------
+SENDER_KINDS = {
+    "government": gettext_lazy("政府（机关本身）"),
+    "office": gettext_lazy("政府办公室"),
+    "bureau": gettext_lazy("政府部门"),
+    "internal": gettext_lazy("内设机构"),
+}
+RELATIONS = {
+    "self": gettext_lazy("本机关"),
+    "superior": gettext_lazy("直接上级机关"),
+    "superior_superior": gettext_lazy("上级的上级机关"),
+    "line_superior": gettext_lazy("上级业务主管部门"),
+    "superior_department": gettext_lazy("上级政府的部门"),
+    "higher_department": gettext_lazy("更上级政府的部门"),
+    "own_department": gettext_lazy("本级政府的部门"),
+    "own_section": gettext_lazy("本部门的内设机构"),
+    "same_government": gettext_lazy("同一政府的其他部门"),
+    "subordinate": gettext_lazy("直接下级机关"),
+    "deeper_subordinate": gettext_lazy("下级的下级单位"),
+    "subordinate_department": gettext_lazy("下级政府的部门"),
+    "line_subordinate": gettext_lazy("下级对口部门"),
+    "peer": gettext_lazy("同一上级下的同级单位"),
+    "outside": gettext_lazy("其他地区的单位"),
+}
+# Relations that skip a level (越级): allowed only with every skipped government copied (抄送).
+SKIP_RELATIONS = frozenset({"superior_superior", "deeper_subordinate"})
+_ALL = frozenset(RELATIONS) - {"self"}
+_GOV_DOWN = frozenset({"own_department", "own_section", "subordinate", "subordinate_department", "deeper_subordinate"})
+# Per direction and sender kind, the relations a 主送 recipient may have.
+ALLOWED = {
+    # a government, and its 办公室 by authorisation: everything under it; a department: its own
+    # sections and the same professional line one level down.
+    DOWN: {"government": _GOV_DOWN, "office": _GOV_DOWN,
+           "bureau": frozenset({"own_section", "line_subordinate"}), "internal": frozenset({"own_section"})},
+    # up one level to one unit (a department also to its line's superior department); 越级 with a copy.
+    UP: {"government": frozenset({"superior", "superior_superior"}),
+         "office": frozenset({"superior", "line_superior", "superior_superior"}),
+         "bureau": frozenset({"superior", "line_superior", "superior_superior"}),
+         "internal": frozenset({"superior"})},
+    LATERAL: {kind: _ALL for kind in SENDER_KINDS},
+}
+# How 意见 (ANY) reads each relation.
+_UP_RELATIONS = frozenset({"superior", "superior_superior", "line_superior"})
+_DOWN_RELATIONS = frozenset({"own_department", "own_section", "subordinate", "deeper_subordinate",
+                             "subordinate_department", "line_subordinate"})
+
+UPWARD = tuple(t for t, d in DOC_DIRECTIONS.items() if d == UP)
+
+
+def direction_of(doc_type):
+    return DOC_DIRECTIONS.get(doc_type, LATERAL)
+
+
+def direction_for(doc_type, relation):
+    """The direction a document of `doc_type` takes to a recipient of `relation`."""
+    d = direction_of(doc_type)
+    if d != ANY:
+        return d
+    if relation in _UP_RELATIONS:
+        return UP
+    if relation in _DOWN_RELATIONS:
+        return DOWN
+    return LATERAL
+
+
+def allowed(doc_type, sender_kind, relation):
+    """(allowed, rule name) for a 主送 recipient: the rule table alone, without the 越级 copy."""
+    if relation == "self":
+        return False, "no_self"
+    d = direction_for(doc_type, relation)
+    if relation in ALLOWED[d][sender_kind]:
+        return True, None
+    if d == UP:
+        return False, "upward_to_superior"
+    if d == DOWN and sender_kind == "bureau" and relation in ("subordinate", "deeper_subordinate",
+                                                              "subordinate_department"):
+        return False, "dept_no_directive"
+    return False, "down_within_authority"
 
 
 class RuleViolation(ActionError):
@@ -130,6 +223,76 @@ class Org:
             return "up"
         return "lateral"
 
+    def sender_kind(self, unit):
+        """"government", "office" (a government's 办公室), "bureau" (a department with its own
+        机关代字) or "internal" (内设机构)."""
+        if unit.kind != UnitKind.DEPARTMENT:
+            return "government"
+        if unit.is_office:
+            return "office"
+        return "bureau" if is_organ_department(unit) else "internal"
+
+    def parent_government(self, unit):
+        g = self.government(unit)
+        parent = self.by_id.get(g.parent_id) if g.parent_id else None
+        return self.government(parent) if parent is not None else None
+
+    def line_key(self, unit):
+        """A department's professional line: its name without its government's (秦都区财政局 → 财政局)."""
+        g = self.government(unit)
+        name = unit.name
+        for prefix in (g.name, g.short_name, g.name.replace("人民政府", "")):
+            if prefix and name.startswith(prefix):
+                name = name[len(prefix):]
+                break
+        return name.removeprefix("人民").lstrip("市县区镇")
+
+    def depth_between(self, upper, lower):
+        """Government levels from `upper` down to `lower` (governments; None unless upper is above)."""
+        ids = _path_ids(lower)
+        if upper.id not in ids:
+            return None
+        return len([i for i in ids[ids.index(upper.id) + 1:]
+                    if i in self.by_id and self.by_id[i].kind != UnitKind.DEPARTMENT])
+
+    def relation_of(self, sender, recipient):
+        """Who `recipient` is for `sender`: one of RELATIONS (see the table above)."""
+        if recipient.id == sender.id:
+            return "self"
+        kind = self.sender_kind(sender)
+        gs, gr = self.government(sender), self.government(recipient)
+        is_dept = kind != "government"
+        organ = recipient.kind != UnitKind.DEPARTMENT or recipient.is_office  # a government or its office
+        if gs.id == gr.id:
+            if is_dept and sender.path.startswith(recipient.path):
+                return "superior"  # its own government (or the department above a section)
+            if is_dept and recipient.is_office and recipient.parent_id == gs.id and kind != "office":
+                return "superior"
+            if is_dept and recipient.path.startswith(sender.path):
+                return "own_section"
+            if kind in ("government", "office"):
+                return "superior" if kind == "office" and recipient.id == gs.id else "own_department"
+            return "same_government"
+        up = self.depth_between(gr, gs)
+        if up is not None:  # the recipient's government is above the sender's
+            levels = up + (1 if is_dept else 0)
+            if is_dept and up == 1 and recipient.kind == UnitKind.DEPARTMENT \
+                    and self.line_key(recipient) == self.line_key(sender):
+                return "line_superior"
+            if organ:
+                return "superior" if levels == 1 else "superior_superior"
+            return "superior_department" if up == 1 else "higher_department"
+        down = self.depth_between(gs, gr)
+        if down is not None:  # below the sender's government
+            if organ:
+                return "subordinate" if down == 1 else "deeper_subordinate"
+            if kind == "bureau" and down == 1 and self.line_key(recipient) == self.line_key(sender):
+                return "line_subordinate"
+            return "subordinate_department" if down == 1 else "deeper_subordinate"
+        if gs.parent_id and gs.parent_id == gr.parent_id:
+            return "peer"
+        return "outside"
+
 
 def _path_ids(unit):
     return [int(x) for x in (unit.path or "").strip("/").split("/") if x] or [unit.id]
@@ -148,19 +311,23 @@ def _names(units):
     return "、".join(u.name for u in units)
 
 
-def skipped_units(org, sender, units):
-    """Governments a downward or upward document would skip (越级), in tree order."""
+def skipped_units(org, sender, units, doc_type=None):
+    """Governments a 主送 to `units` would skip (越级), in tree order. With `doc_type`, only where
+    the type goes along the line (上行/下行): a 函 between units skips nobody."""
     skipped = {}
     gs = org.government(sender)
+    is_dept = org.sender_kind(sender) != "government"
     for r in units:
-        gr = org.government(r)
-        rel = org.relation(sender, r)
-        if rel == "down":
-            between = org.governments_between(gs, gr)
-        elif rel == "up":
-            between = org.governments_between(gr, gs)
-        else:
+        rel = org.relation_of(sender, r)
+        if rel not in SKIP_RELATIONS:
             continue
+        if doc_type is not None and direction_for(doc_type, rel) not in (UP, DOWN):
+            continue
+        gr = org.government(r)
+        if rel == "superior_superior":
+            between = org.governments_between(gr, gs) + ([gs] if is_dept else [])
+        else:
+            between = org.governments_between(gs, gr)
         for u in between:
             skipped[u.id] = u
     return sorted(skipped.values(), key=lambda u: u.path)
@@ -174,6 +341,17 @@ def _covers(org, unit, listed_ids):
                for i in listed_ids)
 
 
+def _refusal(rule, sender, recipient, relation, doc_type):
+    names = {"s": sender.name, "r": recipient.name, "t": doc_type, "rel": RELATIONS[relation]}
+    if rule == "no_self":
+        return RuleViolation(rule, _("收文单位中不能有发文机关“%(name)s”本身。") % {"name": sender.name})
+    if rule == "upward_to_superior":
+        return RuleViolation(rule, _("“%(r)s”不是“%(s)s”的上级机关（是%(rel)s），%(t)s只报送直接上级机关。") % names)
+    if rule == "dept_no_directive":
+        return RuleViolation(rule, _("“%(s)s”不能向下级政府“%(r)s”发%(t)s；可改用函，或以政府办公室名义发文。") % names)
+    return RuleViolation(rule, _("“%(r)s”是“%(s)s”的%(rel)s，不在其管辖范围内，%(t)s不能主送它；可改用函。") % names)
+
+
 def check_routing(*, sender, doc_type, main, cc=(), co_issuers=(), title="", body_text="", org=None):
     """Every routing rule for a document `sender` sends to `main` (主送) and `cc` (抄送)."""
     main, cc, co_issuers = list(main), list(cc), list(co_issuers)
@@ -183,7 +361,7 @@ def check_routing(*, sender, doc_type, main, cc=(), co_issuers=(), title="", bod
 
     for u in everyone:
         if u.id == sender.id:
-            raise RuleViolation("no_self", _("收文单位中不能有发文机关“%(name)s”本身。") % {"name": sender.name})
+            raise _refusal("no_self", sender, u, "self", doc_type)
 
     # Internal offices (内设机构 without a 机关代字) stay inside their unit.
     if is_internal_office(sender):
@@ -193,13 +371,6 @@ def check_routing(*, sender, doc_type, main, cc=(), co_issuers=(), title="", bod
             raise RuleViolation("internal_no_outside", _("“%(s)s”是内设机构，不能向本单位以外的“%(r)s”行文，请以本单位或办公室名义发文。")
                                 % {"s": sender.name, "r": _names(outside[:3])})
 
-    # A government's departments do not instruct lower governments (the 办公室 may, by authorisation).
-    if sender.kind == UnitKind.DEPARTMENT and not sender.is_office and doc_type in DIRECTIVE:
-        lower = [u for u in everyone if u.kind != UnitKind.DEPARTMENT and org.relation(sender, u) == "down"]
-        if lower:
-            raise RuleViolation("dept_no_directive", _("“%(s)s”不能向下级政府“%(r)s”发%(t)s；可改用函，或以政府办公室名义发文。")
-                                % {"s": sender.name, "r": _names(lower[:3]), "t": doc_type})
-
     # Joint documents only between units of one level.
     for u in co_issuers:
         if u.id == sender.id:
@@ -208,16 +379,20 @@ def check_routing(*, sender, doc_type, main, cc=(), co_issuers=(), title="", bod
             raise RuleViolation("joint_same_level", _("“%(u)s”与“%(s)s”不是同级机关，不能联合行文。")
                                 % {"u": u.name, "s": sender.name})
 
-    if doc_type in UPWARD:
-        if len(main) != 1:
-            raise RuleViolation("upward_one_main", _("%(t)s只能主送一个上级机关，现在主送了%(n)d个；其他机关可以抄送。")
-                                % {"t": doc_type, "n": len(main)})
-        target = main[0]
-        rel = org.relation(sender, target)
-        own_superior = rel == "same" and sender.kind == UnitKind.DEPARTMENT and (
-            target.id == org.government(sender).id or (target.is_office and target.parent_id == org.government(sender).id))
-        if rel != "up" and not own_superior:
-            raise RuleViolation("upward_to_superior", _("“%(r)s”不是“%(s)s”的上级机关。") % {"r": target.name, "s": sender.name})
+    relations = [(u, org.relation_of(sender, u)) for u in main]
+    upward = direction_of(doc_type) == UP or any(direction_for(doc_type, rel) == UP for _u, rel in relations)
+    if upward and len(main) != 1:
+        raise RuleViolation("upward_one_main", _("%(t)s只能主送一个上级机关，现在主送了%(n)d个；其他机关可以抄送。")
+                            % {"t": doc_type, "n": len(main)})
+
+    # The table: who may be the 主送 of this 文种 from this sender.
+    kind = org.sender_kind(sender)
+    for u, rel in relations:
+        ok, rule = allowed(doc_type, kind, rel)
+        if not ok:
+            raise _refusal(rule, sender, u, rel, doc_type)
+
+    if upward:
         down = [u for u in cc if org.relation(sender, u) == "down"]
         if down:
             raise RuleViolation("upward_no_cc_down", _("%(t)s不能抄送下级机关“%(r)s”。") % {"t": doc_type, "r": _names(down[:3])})
@@ -227,8 +402,8 @@ def check_routing(*, sender, doc_type, main, cc=(), co_issuers=(), title="", bod
                 if phrase in text:
                     raise RuleViolation("report_no_request", _("报告中出现了请示事项（“%(p)s”）；请示事项请另行请示。") % {"p": phrase})
 
-    # No skipping levels: a skipped government must at least get a 抄送.
-    missing = [u for u in skipped_units(org, sender, main) if not _covers(org, u, listed)]
+    # 越级 (only where the table allows it): every skipped government must get a 抄送.
+    missing = [u for u in skipped_units(org, sender, main, doc_type) if not _covers(org, u, listed)]
     if missing:
         raise RuleViolation("no_skip", _("越过了“%(u)s”；确需越级行文的，须同时抄送被越过的机关。") % {"u": _names(missing[:5])})
     return org

@@ -1,7 +1,6 @@
 """JSON API of meetings and training, mounted at /api/meetings/ by office/api.py."""
 from datetime import datetime
 
-from django.conf import settings
 
 from django.http import JsonResponse
 from django.utils import timezone
@@ -201,14 +200,11 @@ def uninvite(request, meeting_id: int, invitation_id: int):
     return 204, None
 
 
-def ice_servers():
-    servers = []
-    if settings.STUN_URLS:
-        servers.append({"urls": list(settings.STUN_URLS)})
-    if settings.TURN_URLS:
-        servers.append({"urls": list(settings.TURN_URLS), "username": settings.TURN_USERNAME,
-                        "credential": settings.TURN_PASSWORD or ""})
-    return servers
+def ice_servers(person=None):
+    """STUN/TURN for a signed-in person: time-limited TURN credentials of their own (turn.py)."""
+    from meetings.sfu.turn import ice_servers as servers
+
+    return servers(person.id if person is not None else "anonymous")
 
 
 @router.post("/{meeting_id}/join", summary=gettext_lazy("入会检查（等候室时登记等候）"))
@@ -221,7 +217,7 @@ def join(request, meeting_id: int):
             return JsonResponse({"detail": exc.message, "code": exc.code}, status=403)
         raise
     return {"meeting": meeting.id, "is_host": actions.is_host(request.user, meeting),
-            "ice_servers": ice_servers(), "person": _ref(request.user)}
+            "ice_servers": ice_servers(request.user), "person": _ref(request.user)}
 
 
 class ModeIn(Schema):

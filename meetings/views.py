@@ -148,7 +148,7 @@ def room(request, meeting_id):
     host = actions.is_host(person, meeting)
     config = {
         "meeting": meeting.id, "title": meeting.title, "person": person.id,
-        "name": person.display_name or person.username, "is_host": host, "ice_servers": ice_servers(),
+        "name": person.display_name or person.username, "is_host": host, "ice_servers": ice_servers(person),
         "ws": f"/ws/meetings/{meeting.id}/", "api": f"/api/meetings/{meeting.id}/",
         "record": meeting.record, "waiting": waiting,
     }

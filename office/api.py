@@ -16,7 +16,7 @@ from ninja.errors import AuthenticationError, AuthorizationError, HttpError, Val
 from ninja.security import django_auth
 
 from office import todo
-from office.errors import ActionError, status_message, upload_too_large_message
+from office.errors import ActionError, status_message, unavailable_message, upload_too_large_message
 from office.models import Post, Unit
 
 logger = logging.getLogger("office.api")
@@ -90,6 +90,9 @@ def _overflow(request, exc):
 @api.exception_handler(Exception)
 def _server_error(request, exc):
     logger.error("API error on %s %s", request.method, request.path, exc_info=exc)
+    down = unavailable_message(exc)
+    if down:  # the database or Redis is down: a 503 that says so
+        return api.create_response(request, {"detail": down}, status=503)
     return api.create_response(request, {"detail": status_message(500)}, status=500)
 
 
@@ -302,6 +305,7 @@ api.add_router("/office/", router)
 
 
 # Each app's router by dotted path, so the core imports none of them.
+api.add_router("/documents/archive/", "documents.archive.api.router")
 api.add_router("/documents/", "documents.api.router")
 api.add_router("/documents/files/", "documents.files.api.router")
 api.add_router("/meetings/", "meetings.api.router")

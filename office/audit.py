@@ -135,12 +135,32 @@ def seal(*, wait=False, batch=SEAL_BATCH):
                 entry.seq = seq
                 entry.prev_hash = last_hash
                 entry.entry_hash = last_hash = compute_hash(last_hash, entry)
-            AuditEntry.objects.bulk_update(pending, ["seq", "prev_hash", "entry_hash"], batch_size=1000)
+            _write_seals(pending)
             head.seq, head.last_hash = seq, last_hash
             head.save(update_fields=["seq", "last_hash"])
         total += len(pending)
         if len(pending) < batch:
             return total
+
+
+def _write_seals(entries):
+    """Store seq and hashes of sealed entries: one UPDATE … FROM (VALUES …) per 1,000 on PostgreSQL
+    (Django's bulk_update builds CASE expressions that cost seconds at this size)."""
+    from django.db import connection
+
+    table = connection.ops.quote_name(AuditEntry._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            cursor.executemany(f"UPDATE {table} SET seq = %s, prev_hash = %s, entry_hash = %s WHERE id = %s",
+                               [(e.seq, e.prev_hash, e.entry_hash, e.id) for e in entries])
+            return
+        for start in range(0, len(entries), 1000):
+            chunk = entries[start:start + 1000]
+            values = ",".join(["(%s::bigint, %s::bigint, %s, %s)"] * len(chunk))
+            cursor.execute(
+                f"UPDATE {table} AS e SET seq = v.seq, prev_hash = v.prev, entry_hash = v.h "
+                f"FROM (VALUES {values}) AS v(id, seq, prev, h) WHERE e.id = v.id",
+                [x for e in chunk for x in (e.id, e.seq, e.prev_hash, e.entry_hash)])
 
 
 class ChainBroken(Exception):

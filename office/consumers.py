@@ -66,6 +66,9 @@ class EventsConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             return
         self.keys = await _keys_for(user.id)
         await hub.ensure_listening()
+        if hub.bus_down:  # no live events can flow now: the page keeps its "live link down" badge
+            await self.close(code=4503)
+            return
         hub.register(self, self.keys)
         await self.accept()
         self.protocol = _daphne_protocol(self.base_send)

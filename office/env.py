@@ -89,7 +89,12 @@ def parse_database_url(url, *, name="DATABASE_URL"):
             "PORT": str(port or ""),
             # Under ASGI persistent connections leak; psycopg's pool is used instead.
             "CONN_MAX_AGE": 0,
-            "OPTIONS": {"pool": {"min_size": 1, "max_size": 20, "timeout": 20}, **options},
+            # Each pooled connection is checked when taken (one round trip): after a PostgreSQL
+            # restart the dead ones are replaced instead of failing one request each.
+            "CONN_HEALTH_CHECKS": True,
+            # timeout: how long a request waits for a connection; while PostgreSQL is down every
+            # request waits this long before its 503, so it is short.
+            "OPTIONS": {"pool": {"min_size": 1, "max_size": 20, "timeout": 5}, **options},
         }
     if parsed.scheme == "sqlite":
         path = unquote(url[len("sqlite://"):]).lstrip("/") if url.startswith("sqlite:///") else ""

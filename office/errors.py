@@ -42,7 +42,7 @@ def status_message(status):
 
 def status_title(status):
     titles = {400: _("请求不正确"), 401: _("请先登录"), 403: _("无权访问"), 404: _("没有找到"),
-              405: _("不支持的请求"), 413: _("文件太大")}
+              405: _("不支持的请求"), 413: _("文件太大"), 503: _("服务暂时不可用")}
     return titles.get(status, _("服务器出错") if status >= 500 else _("请求不正确"))
 
 
@@ -103,7 +103,28 @@ def page_not_found(request, exception=None):
     return error_response(request, 404, message)
 
 
+def unavailable_message(exception):
+    """The Chinese message for a backing service that is down (database, Redis), or None."""
+    import sys
+
+    from django.db import InterfaceError, OperationalError
+
+    exception = exception or sys.exc_info()[1]
+    if isinstance(exception, (OperationalError, InterfaceError)):
+        return _("数据库暂时无法连接，请稍后再试；已保存的内容不会丢失。")
+    if exception.__class__.__module__.startswith("redis"):
+        return _("消息服务暂时无法连接，请稍后再试；已保存的内容不会丢失。")
+    return None
+
+
 def server_error(request):
+    message = unavailable_message(None)
+    if message:  # the database or Redis is down (a restart): say so, as a 503
+        from django.contrib.auth.models import AnonymousUser
+
+        # The shell without asking the database again (each try would wait for the pool's timeout).
+        request.user, request.posts, request.post, request._messages = AnonymousUser(), [], None, []
+        return error_response(request, 503, message)
     return error_response(request, 500)
 
 

@@ -25,6 +25,10 @@ class Hub:
         self.loop = None
         self.channel_name = None
         self.start_lock = self.start_lock_loop = None
+        # True while the channel layer (Redis) fails: sockets are closed (code 4503) so that pages
+        # show the live link down, and refused until the bus answers again; on reconnecting a page
+        # refetches what it shows (the events of the outage are lost, the database is not).
+        self.bus_down = False
 
     def register(self, consumer, keys):
         for key in keys:
@@ -72,10 +76,15 @@ class Hub:
                 except asyncio.CancelledError:
                     raise
                 except Exception:  # a Redis hiccup: back off, rejoin, carry on
-                    log.exception("event bus receive failed")
+                    if not self.bus_down:
+                        log.exception("event bus receive failed: closing the live sockets until it is back")
+                        self.bus_down = True
+                        await self._close_all()
                     await asyncio.sleep(1)
                     try:
                         await layer.group_add(BUS_GROUP, channel_name)
+                        self.bus_down = False
+                        log.warning("event bus is back")
                     except Exception:
                         pass
                     continue
@@ -85,6 +94,14 @@ class Hub:
                     log.exception("event delivery failed")
         finally:
             keeper.cancel()
+
+    async def _close_all(self, code=4503):
+        consumers = {c for members in self.by_key.values() for c in members}
+        for consumer in consumers:
+            try:
+                await consumer.close(code=code)
+            except Exception:  # noqa: BLE001 - a socket already gone
+                pass
 
     async def _keep_membership(self, layer, channel_name):
         """Re-join the bus group on a timer, whether or not messages arrive.

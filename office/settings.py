@@ -249,11 +249,18 @@ STUN_URLS = env_list("STUN_URLS", [])
 TURN_URLS = env_list("TURN_URLS", [])
 TURN_USERNAME = env_str("TURN_USERNAME", "")
 TURN_PASSWORD = env_secret("TURN_PASSWORD", "")
+# coturn's use-auth-secret: each signed-in person gets credentials of their own, valid this long
+TURN_SECRET = env_secret("TURN_SECRET", "")
+TURN_CREDENTIAL_TTL = env_int("TURN_CREDENTIAL_TTL", 86400, minimum=60, maximum=7 * 86400)
 
 # --- periodic jobs (office/scheduler.py) ------------------------------------------------------
-YW_JOBS = env_list("YW_JOBS", ["documents.reminders.run_reminders", "meetings.actions.send_reminders"])
+YW_JOBS = env_list("YW_JOBS", ["documents.reminders.run_reminders", "meetings.actions.send_reminders",
+                               "documents.archive.jobs.verify_fixity"])
 YW_JOBS_IN_PROCESS = env_bool("YW_JOBS_IN_PROCESS", True)
 YW_JOBS_INTERVAL = env_int("YW_JOBS_INTERVAL", 60, minimum=5, maximum=3600)
+# The archive's periodic fixity pass: components per job run, hours between two full passes.
+ARCHIVE_FIXITY_CHUNK = env_int("ARCHIVE_FIXITY_CHUNK", 200, minimum=1, maximum=100000)
+ARCHIVE_FIXITY_INTERVAL_HOURS = env_int("ARCHIVE_FIXITY_INTERVAL_HOURS", 24, minimum=0, maximum=24 * 365)
 DOCUMENTS_ESCALATE_AFTER_HOURS = env_int("DOCUMENTS_ESCALATE_AFTER_HOURS", 24, minimum=1, maximum=24 * 30)
 
 NINJA_PAGINATION_PER_PAGE = 50

@@ -154,7 +154,7 @@ def test_it_refuses_to_seal_before_sign_off_or_by_others(city_secretary, city_le
 def test_it_says_plainly_what_is_wrong_with_a_verification_upload(client_for, county_secretary):
     anyone = Client()
     resp = _upload(anyone, "/api/documents/files/verify", b"hello", "a.pdf")
-    assert resp.status_code == 400 and resp.json()["detail"] == "不是PDF文件。"
+    assert resp.status_code == 400 and resp.json()["detail"] == "不是PDF或OFD文件。"
     unsigned = client_for(county_secretary).get(f"/api/documents/files/{draft(county_secretary).id}/pdf").content
     report = _upload(anyone, "/api/documents/files/verify", unsigned, "a.pdf").json()
     assert report["valid"] is False and "没有电子签章" in report["message"]

@@ -42,3 +42,43 @@ def test_it_offers_the_ofd_on_the_document_page(county_secretary, client_for):
     doc = draft(county_secretary, title="关于做好冬季防火工作的通知")
     page = client_for(county_secretary).get(f"/documents/{doc.id}/").content.decode()
     assert f'href="/api/documents/files/{doc.id}/ofd"' in page and "下载OFD" in page
+
+
+@pytest.mark.django_db
+def test_seal_use_writes_an_sm2_sealed_ofd_that_the_verify_page_and_api_check(city_secretary, city_leader, units,
+                                                                                 client_for):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from documents.signing import ca
+    from tests.test_documents_support import dispatched
+
+    doc = dispatched(city_secretary, city_leader, title="关于做好冬季防火工作的通知", main=[units["秦都区"].id])
+    keeper = client_for(city_secretary)
+    assert keeper.post(f"/api/documents/files/seals/{doc.unit_id}").status_code == 201
+    assert keeper.post(f"/api/documents/files/{doc.id}/seal").status_code == 200
+    ofd = keeper.get(f"/api/documents/files/{doc.id}/ofd")
+    assert ofd.status_code == 200 and ofd["X-Document-Sealed"] == "1"
+    with zipfile.ZipFile(io.BytesIO(ofd.content)) as zf:
+        assert "Doc_0/Signs/Sign_0/SignedValue.dat" in zf.namelist()
+    uses = [u["purpose"] for u in ca.usage_log(doc.unit_id)]
+    assert "用印（OFD，SM2）" in uses  # the 用印 log records the OFD seal too
+
+    def upload(url, data, name):
+        return Client().post(url, {"file": SimpleUploadedFile(name, data, content_type="application/ofd")})
+
+    report = upload("/api/documents/files/verify", ofd.content, "正式文件.ofd").json()
+    assert report["valid"] is True and report["modified_after_signing"] is False
+    assert report["signatures"][0]["organisation"] == doc.unit.name and report["signatures"][0]["trusted"]
+    with zipfile.ZipFile(io.BytesIO(ofd.content)) as zf:
+        files = {n: zf.read(n) for n in zf.namelist()}
+    page = files["Doc_0/Pages/Page_0/Content.xml"]
+    files["Doc_0/Pages/Page_0/Content.xml"] = page.replace("冬季".encode(), "夏季".encode(), 1)
+    from documents.render.ofd import pack
+
+    tampered = pack(files)
+    bad = upload("/api/documents/files/verify", tampered, "x.ofd").json()
+    assert bad["valid"] is False and bad["modified_after_signing"] is True
+    assert any("Content.xml" in p for p in bad["signatures"][0]["problems"])
+    html = upload("/documents/files/verify/", ofd.content, "正式文件.ofd").content.decode()
+    assert "签章有效" in html and doc.unit.name in html
+    assert "签章无效" in upload("/documents/files/verify/", tampered, "x.ofd").content.decode()

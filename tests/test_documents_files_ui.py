@@ -52,15 +52,17 @@ def test_it_shows_the_seal_button_only_to_the_issuing_units_secretary_after_sign
     assert 'id="seal-doc"' not in _files_section(_page(sec, f"/documents/{doc.id}/"))  # waiting for 签发
     approve_all(doc, city_leader)
     section = _files_section(_page(sec, f"/documents/{doc.id}/"))
-    assert 'id="seal-doc"' in section and "用印" in section
+    assert 'id="seal-doc"' not in section  # no seal yet: nothing to press, only the way to make one
     assert "尚未制作电子印章" in section and 'href="/documents/files/seals/"' in section
+    assert sec.post(f"/api/documents/files/seals/{doc.unit_id}").status_code == 201
+    section = _files_section(_page(sec, f"/documents/{doc.id}/"))
+    assert 'id="seal-doc"' in section and "用印" in section
     assert "建议先登记编号再用印" in section
     # the 办公室's secretary keeps the government's seal too; the leader and other units do not
     assert 'id="seal-doc"' in _files_section(_page(client_for(city_office_secretary), f"/documents/{doc.id}/"))
     assert 'id="seal-doc"' not in _files_section(_page(client_for(city_leader), f"/documents/{doc.id}/"))
 
     actions.do_register(person=city_secretary, post=post_of(city_secretary), doc=doc)
-    assert sec.post(f"/api/documents/files/seals/{doc.unit_id}").status_code == 201
     section = _files_section(_page(sec, f"/documents/{doc.id}/"))
     assert "尚未制作电子印章" not in section and "建议先登记编号" not in section
     assert sec.post(f"/api/documents/files/{doc.id}/seal").status_code == 200
@@ -77,6 +79,7 @@ def test_it_keeps_a_departments_seal_with_its_own_secretary_not_the_government_o
     sign_off(doc, city_finance_secretary, city_leader)
     approve_all(doc, city_leader)
     assert doc.state == "signed"
+    assert client_for(city_finance_secretary).post(f"/api/documents/files/seals/{doc.unit_id}").status_code == 201
     own = _files_section(_page(client_for(city_finance_secretary), f"/documents/{doc.id}/"))
     assert 'id="seal-doc"' in own
     from documents.files.seals import files_context

@@ -105,3 +105,74 @@ def test_it_finds_classified_markings(text):
 @pytest.mark.parametrize("text", ["关于保守国家秘密的通知", "关于机密文件交接的函", "秘密地进行"])
 def test_it_lets_ordinary_words_about_secrets_pass(text):
     assert rules.classified_marking(text) is None
+
+
+# --- the cases issue 11 found: directive and downward documents sent up or across ---------------
+def test_it_refuses_a_towns_order_to_a_county_not_its_own(units, town_secretary, client_for):
+    status, body = _create(client_for(town_secretary), doc_type="命令", title="关于有关事项的命令",
+                           main=[units["乾县"].id])
+    assert status == 400 and "下行文只发给本机关管辖范围内的单位" in body["detail"] and "乾县人民政府" in body["detail"]
+
+
+def test_it_refuses_a_towns_notice_to_a_village_of_another_county(units, town_secretary, client_for):
+    status, body = _create(client_for(town_secretary), main=[units["东街社区"].id])
+    assert status == 400 and "下行文只发给本机关管辖范围内的单位" in body["detail"]
+
+
+@pytest.mark.parametrize("doc_type", ["命令", "决定"])
+def test_it_refuses_a_villages_directive_upward_even_with_the_skipped_town_copied(doc_type, units, village_cadre,
+                                                                                  client_for):
+    c = client_for(village_cadre)
+    title = f"关于有关事项的{doc_type}"
+    for extra in ({}, {"add_skipped_cc": True}, {"cc": [units["人民路街道"].id]}):
+        status, body = _create(c, doc_type=doc_type, title=title, main=[units["秦都区"].id], **extra)
+        assert status == 400 and "下行文只发给本机关管辖范围内的单位" in body["detail"], (extra, body)
+    status, body = _create(c, doc_type=doc_type, title=title, main=[units["人民路街道"].id])
+    assert status == 400 and "下行文只发给本机关管辖范围内的单位" in body["detail"]
+
+
+def test_it_lets_a_village_report_past_its_town_only_with_the_town_copied(units, village_cadre, client_for):
+    c = client_for(village_cadre)
+    status, body = _create(c, doc_type="报告", title="关于有关情况的报告", main=[units["秦都区"].id])
+    assert status == 400 and "不得越级行文" in body["detail"] and "人民路街道办事处" in body["detail"]
+    status, body = _create(c, doc_type="报告", title="关于有关情况的报告", main=[units["秦都区"].id], add_skipped_cc=True)
+    assert status == 201, body
+
+
+def test_it_rechecks_a_legal_document_when_it_is_edited(units, town_secretary, client_for):
+    c = client_for(town_secretary)
+    status, body = _create(c, doc_type="函", title="关于商请协助的函", main=[units["乾县"].id])
+    assert status == 201, body
+    status, body = call(c, "patch", f"/api/documents/{body['id']}", {"doc_type": "命令", "title": "关于有关事项的命令"})
+    assert status == 400 and "下行文只发给本机关管辖范围内的单位" in body["detail"]
+
+
+# --- the compose page: the 越级 copy is offered only where it is allowed, never ticked -------------
+def _preview(client, main, doc_type, cc=""):
+    resp = client.get("/api/documents/recipients/preview", {"main": main, "cc": cc, "doc_type": doc_type})
+    assert resp.status_code == 200, resp.content
+    return resp.json()
+
+
+def test_it_offers_the_skip_copy_only_where_the_rules_allow_a_skip(units, village_cadre, city_secretary, client_for):
+    village = client_for(village_cadre)
+    data = _preview(village, str(units["秦都区"].id), "报告")
+    assert [u["name"] for u in data["skipped"]] == ["人民路街道办事处"] and not data["problem"]
+    data = _preview(village, str(units["秦都区"].id), "命令")
+    assert data["skipped"] == [] and "下行文只发给本机关管辖范围内的单位" in data["problem"]
+    data = _preview(village, str(units["人民路街道"].id), "报告")
+    assert data["skipped"] == [] and not data["problem"]
+    city = client_for(city_secretary)
+    data = _preview(city, f"under:{units['人民路街道'].id}:village", "通知")
+    assert [u["name"] for u in data["skipped"]] == ["秦都区人民政府", "人民路街道办事处"]
+    data = _preview(city, str(units["乾县"].id), "函")
+    assert data["skipped"] == [] and not data["problem"]
+
+
+def test_the_compose_page_shows_the_skip_copy_unticked_and_hidden_until_needed(city_secretary, client_for):
+    import re
+
+    html = client_for(city_secretary).get("/documents/new/").content.decode()
+    label = re.search(r'<label[^>]*id="skip-cc-option"[^>]*>\s*<input[^>]*>', html).group(0)
+    assert "hidden" in label.split(">")[0]
+    assert 'name="add_skipped_cc"' in label and "checked" not in label

@@ -39,6 +39,7 @@ from documents.actions.drafting import (
     check_body,
     check_can_edit,
     check_document_fields,
+    check_document_routing,
     check_routing_for,
     do_add_attachment,
     do_create_document,

@@ -5,6 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from documents.actions.common import _ev, _name, _require_post, default_deadline
+from documents.actions.drafting import check_document_routing
 from documents.models import Dispatch, DocState, Document, Receipt, RecipientRole, Reply
 from office import audit
 from office.errors import ActionError
@@ -26,6 +27,7 @@ def do_dispatch(*, person, post, doc, ip=None):
     dissolved = [u for u in main + cc if u.dissolved_at is not None]
     if dissolved:
         raise ActionError(_("收文单位已撤销：%(u)s") % {"u": "、".join(u.name for u in dissolved[:5])})
+    check_document_routing(doc)
     now = timezone.now()
     try:
         with transaction.atomic():

@@ -137,17 +137,26 @@ def resolve_recipients(main_spec, cc_spec):
 
 
 def check_routing_for(doc_unit, doc_type, main, cc, co_issuers=(), title="", body_text="", add_skipped_cc=False):
-    """Apply the routing rules; with add_skipped_cc, skipped governments are added to 抄送 first."""
+    """Apply the routing rules (at draft, edit, 送审, 签发, 登记 and 核发); with add_skipped_cc, the
+    governments a permitted 越级 skips are added to 抄送 first."""
     org = rules.Org([doc_unit, *main, *cc, *co_issuers])
     if add_skipped_cc:
         listed = {u.id for u in main} | {u.id for u in cc}
-        for u in rules.skipped_units(org, doc_unit, main):
+        for u in rules.skipped_units(org, doc_unit, main, doc_type):
             if u.id not in listed:
                 cc.append(u)
                 listed.add(u.id)
     rules.check_routing(sender=doc_unit, doc_type=doc_type, main=main, cc=cc, co_issuers=co_issuers, title=title,
                         body_text=body_text, org=org)
     return cc
+
+
+def check_document_routing(doc):
+    """The routing rules over a saved document's recipients, as they are now (rechecked at every
+    stage: a document made legal and then edited, or whose units moved, is checked again)."""
+    main, cc = list(doc.main_recipients.all()), list(doc.cc_recipients.all())
+    check_routing_for(doc.unit, doc.doc_type, main, cc, list(doc.co_issuers.all()), doc.title, doc.body_text)
+    return main, cc
 
 
 def _snapshot(doc):

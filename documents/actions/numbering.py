@@ -1,4 +1,4 @@
-"""登记: the 发文字号 (gapless, concurrency-safe sequences) and its voiding."""
+"""登记: the 发文字号 or, for a 命令, the 令号 (gapless, concurrency-safe sequences) and its voiding."""
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -6,7 +6,7 @@ from django.utils.translation import gettext as _
 
 from documents import rules
 from documents.actions.common import _ev, _require_post, _text
-from documents.actions.drafting import check_routing_for
+from documents.actions.drafting import check_document_routing
 from documents.models import DocState, DocType, Document, NumberSequence, VoidedNumber
 from documents.queries.visibility import _office_of
 from office import audit
@@ -15,8 +15,26 @@ from office.events import send_event
 
 
 def default_prefix(doc):
+    if doc.doc_type == DocType.ORDER:
+        return ""  # a 命令 is numbered 第N号 in its organ's 令号 sequence
     base = doc.unit.doc_prefix or doc.unit.short_name or doc.unit.name[:8]
     return base + ("函" if doc.doc_type == DocType.LETTER else "发")
+
+
+def order_sequence(doc):
+    """(kind, prefix, year) of the 令号 sequence of `doc`'s issuing organ: one per organ, no year."""
+    return NumberSequence.ORDER, f"unit:{doc.unit_id}", 0
+
+
+def sequence_of(doc):
+    """(kind, prefix, year) of the sequence `doc`'s registered number was taken from."""
+    if doc.doc_type == DocType.ORDER:
+        return order_sequence(doc)
+    return NumberSequence.SEND, doc.number_prefix, doc.number_year
+
+
+def format_order_number(n):
+    return f"第{n}号"
 
 
 def take_number(kind, prefix, year):
@@ -54,15 +72,16 @@ def do_register(*, person, post, doc, prefix=None, copies=0, ip=None):
     if doc.state != DocState.SIGNED:
         raise ActionError(_("公文须经签发定稿后才能登记（当前：%(s)s）。") % {"s": doc.get_state_display()}, status=409)
     rules.check_signers(doc.doc_type, doc.signer_names)
-    main, cc = list(doc.main_recipients.all()), list(doc.cc_recipients.all())
-    if not main:
+    if not doc.main_recipients.exists():
         raise ActionError(_("请先选择主送机关。"))
-    check_routing_for(doc.unit, doc.doc_type, main, cc, list(doc.co_issuers.all()), doc.title, doc.body_text)
-    prefix = _text(prefix, _("机关代字"), 30) or default_prefix(doc)
-    if doc.unit.doc_prefix and not prefix.startswith(doc.unit.doc_prefix):
-        raise ActionError(_("机关代字须以本机关代字“%(p)s”开头。") % {"p": doc.unit.doc_prefix})
-    if any(ch in prefix for ch in "〔〕[]()（）0123456789"):
-        raise ActionError(_("机关代字中不能有括号或数字。"))
+    main, cc = check_document_routing(doc)
+    order = doc.doc_type == DocType.ORDER  # a 命令 carries its organ's 令号 (第N号), not a 发文字号
+    if not order:
+        prefix = _text(prefix, _("机关代字"), 30) or default_prefix(doc)
+        if doc.unit.doc_prefix and not prefix.startswith(doc.unit.doc_prefix):
+            raise ActionError(_("机关代字须以本机关代字“%(p)s”开头。") % {"p": doc.unit.doc_prefix})
+        if any(ch in prefix for ch in "〔〕[]()（）0123456789"):
+            raise ActionError(_("机关代字中不能有括号或数字。"))
     try:
         copies = int(copies or 0)
     except (TypeError, ValueError):
@@ -72,9 +91,15 @@ def do_register(*, person, post, doc, prefix=None, copies=0, ip=None):
     year = timezone.localdate().year
     office = _office_of(doc.unit)
     # Everything above only reads; the number is taken last, so its row stays locked briefly.
-    _seq, n = take_number(NumberSequence.SEND, prefix, year)
-    doc.number = format_number(prefix, year, n)
-    doc.number_prefix, doc.number_year, doc.number_seq = prefix, year, n
+    if order:
+        kind, prefix, seq_year = order_sequence(doc)
+        _seq, n = take_number(kind, prefix, seq_year)
+        doc.number = format_order_number(n)
+        doc.number_prefix, doc.number_year, doc.number_seq = f"令:{doc.unit_id}", 0, n
+    else:
+        _seq, n = take_number(NumberSequence.SEND, prefix, year)
+        doc.number = format_number(prefix, year, n)
+        doc.number_prefix, doc.number_year, doc.number_seq = prefix, year, n
     doc.copies = copies or (len(main) + len(cc))
     doc.registered_at = timezone.now()
     doc.issued_by = office or doc.unit
@@ -98,7 +123,8 @@ def do_void_number(*, person, post, doc, reason, ip=None):
         raise ActionError(_("公文已分发，字号不能作废。"), status=409)
     if doc.state != DocState.REGISTERED or doc.number_seq is None:
         raise ActionError(_("该公文还没有字号。"), status=409)
-    seq = NumberSequence.objects.get(kind=NumberSequence.SEND, prefix=doc.number_prefix, year=doc.number_year)
+    kind, prefix, year = sequence_of(doc)
+    seq = NumberSequence.objects.get(kind=kind, prefix=prefix, year=year)
     VoidedNumber.objects.create(sequence=seq, seq=doc.number_seq, number=doc.number, document=doc, reason=reason,
                                 voided_by=person)
     old = doc.number

@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 
 from documents import rules
 from documents.actions.common import _ev, _name, _notify_active_steps, _secretary_post, _text, MAX_OPINION
-from documents.actions.drafting import _save_version, check_routing_for
+from documents.actions.drafting import _save_version, check_document_routing
 from documents.models import Decision, DocState, Document, Step, StepKind, StepState
 from documents.queries.visibility import active_steps, check_can_view, person_posts
 from office import audit
@@ -28,9 +28,8 @@ def check_submit(person, post, doc, *, reviewers, countersign, signers):
         raise ActionError(_("只有起草人或本单位秘书可以送审。"), status=403)
     if not doc.main_recipients.exists():
         raise ActionError(_("请先选择主送机关。"))
-    main, cc = list(doc.main_recipients.all()), list(doc.cc_recipients.all())
+    check_document_routing(doc)
     co = list(doc.co_issuers.all())
-    check_routing_for(doc.unit, doc.doc_type, main, cc, co, doc.title, doc.body_text)
     if not doc.body:
         raise ActionError(_("正文不能为空。"))
     if not signers:
@@ -141,6 +140,8 @@ def do_decide(*, person, step_id, decision, opinion="", ip=None):
         raise ActionError(_("还没有轮到这一环节，请等前面的环节办理完毕。"), status=409)
     if decision in (Decision.RETURN, Decision.AGREE_WITH_OPINION) and not opinion:
         raise ActionError(_("退回或附意见时请填写意见。"))
+    if step.kind == StepKind.SIGNOFF and decision != Decision.RETURN:
+        check_document_routing(doc)  # 签发 signs only a document that may go where it is addressed
     now = timezone.now()
     step.decision = decision
     step.opinion = opinion or (_("同意") if decision == Decision.AGREE else "")

@@ -83,9 +83,7 @@ def _active_content(pdf) -> list[str]:
         for label in _embedded_names(names.EmbeddedFiles):
             if EXECUTABLE_EXT.search(label):
                 found.append(_("嵌入了可执行文件 %(n)s") % {"n": label})
-    for obj in pdf.objects:
-        if not isinstance(obj, pikepdf.Dictionary):
-            continue
+    for obj in _dictionaries(pdf):
         s = obj.get("/S")
         if s == "/JavaScript" or "/JS" in obj:
             found.append(_("JavaScript 动作"))
@@ -100,6 +98,29 @@ def _active_content(pdf) -> list[str]:
             if any(head.startswith(m) for m in EXECUTABLE_MAGIC[:4]):
                 found.append(_("嵌入了可执行内容"))
     return sorted(set(found))
+
+
+def _dictionaries(pdf, limit=200000):
+    """Every dictionary reachable from the trailer (direct ones too, e.g. an /OpenAction)."""
+    seen = set()
+    stack = [pdf.trailer]
+    while stack and len(seen) < limit:
+        obj = stack.pop()
+        if isinstance(obj, (pikepdf.Dictionary, pikepdf.Stream)):
+            if obj.is_indirect:
+                key = obj.objgen
+                if key in seen:
+                    continue
+                seen.add(key)
+            d = obj.stream_dict if isinstance(obj, pikepdf.Stream) else obj
+            if isinstance(obj, pikepdf.Dictionary):
+                yield obj
+            for k in list(d.keys()):
+                if k in ("/Parent", "/P"):
+                    continue
+                stack.append(d[k])
+        elif isinstance(obj, pikepdf.Array):
+            stack.extend(list(obj))
 
 
 def _embedded_names(tree) -> list[str]:

@@ -430,3 +430,29 @@ def check_bag(path, *, deep=True, progress=None) -> list[tuple[str, str, str]]:
             fails.append((f"data/{key[0]}-WS·{key[1]}-{key[2]}-{key[3]}", "sequence",
                           _("件号不连续，缺：%(x)s") % {"x": "、".join(f"{g:04d}" for g in gap[:20])}))
     return fails
+
+
+def bag_zip(fonds, year, *, person=None):
+    """The bag of one 全宗 and 年度 as a zip in a temporary folder, after the 四性 check at
+    transfer (a failure refuses). Returns (path, cleanup)."""
+    import tempfile
+    import zipfile
+
+    from documents.archive.models import CheckStage
+    from office.errors import ActionError
+
+    items = holdings(fonds, year, states=(ItemState.ACCEPTED,))
+    run = checks.run_checks(items, CheckStage.TRANSFER, fonds=fonds, scope=f"{fonds.code}-{year}", person=person,
+                            deep=False)
+    if not run.ok:
+        raise ActionError(_("有 %(n)d 件未通过四性检测，不能移交（见检测报告 #%(r)d）。") % {"n": run.failed, "r": run.id},
+                          status=422)
+    tmp = Path(tempfile.mkdtemp(prefix="yw-bag-"))
+    bag = export_bag(fonds, year, tmp)
+    zpath = tmp / f"{bag.name}.zip"
+    with zipfile.ZipFile(zpath, "w", zipfile.ZIP_DEFLATED) as z:
+        for p in sorted(bag.rglob("*")):
+            if p.is_file():
+                z.write(p, f"{bag.name}/{p.relative_to(bag)}")
+    shutil.rmtree(bag)
+    return zpath, lambda: shutil.rmtree(tmp, ignore_errors=True)

@@ -1,9 +1,6 @@
 """档案 pages. Every change goes through documents.archive.actions; refusals come back as a 4xx
 with the reason."""
 import json
-import tempfile
-import zipfile
-from pathlib import Path
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -313,25 +310,12 @@ def export_bag(request):
         year = _int(request.POST.get("year")) or year
         if fonds.id not in actions.archivist_fonds_ids(request.user):
             raise ActionError(_("只有本全宗的档案员可以导出移交包。"), status=403)
-        tmp = Path(tempfile.mkdtemp(prefix="yw-bag-"))
-        bag = exports.export_bag(fonds, year, tmp)
-        items = exports.holdings(fonds, year, states=(ItemState.ACCEPTED,))
-        checks.run_checks(items, CheckStage.TRANSFER, fonds=fonds, scope=f"{fonds.code}-{year}", person=request.user,
-                          deep=False)
+        path, cleanup = exports.bag_zip(fonds, year, person=request.user)
         actions.audit_view(request.user, None, f"export:{fonds.code}:{year}", ip=client_ip(request), post=request.post)
     except ActionError as exc:
         return _error(request, exc)
-    zpath = tmp / f"{bag.name}.zip"
-    with zipfile.ZipFile(zpath, "w", zipfile.ZIP_DEFLATED) as z:
-        for p in sorted(bag.rglob("*")):
-            if p.is_file():
-                z.write(p, f"{bag.name}/{p.relative_to(bag)}")
-    import shutil
-
-    shutil.rmtree(bag)
-    fh = open(zpath, "rb")
-    resp = FileResponse(fh, as_attachment=True, filename=zpath.name, content_type="application/zip")
-    resp._resource_closers.append(lambda: shutil.rmtree(tmp, ignore_errors=True))
+    resp = FileResponse(open(path, "rb"), as_attachment=True, filename=path.name, content_type="application/zip")
+    resp._resource_closers.append(cleanup)
     return resp
 
 

@@ -22,7 +22,9 @@ from documents.render.pdf import render_pdf
 from documents.render.pdfa import to_pdfa
 from documents.signing import ca
 from documents.signing.pades import MAX_PDF_BYTES, seal_document, verify_pdf
-from documents.signing.remote import LocalSealSigner
+from documents.signing import gm_seals
+from documents.signing.ofd_sign import is_ofd, seal_boundary_mm, sign_ofd, verify_ofd
+from documents.signing.remote import LocalSealSigner, LocalSM2Signer
 from office import audit, storage
 from office.errors import ActionError
 from office.events import send_event
@@ -162,9 +164,10 @@ def check_import_docx(upload) -> dict:
 # ------------------------------------------------------------------ seals
 
 def _keeper_post(person, unit):
-    """A post of `person` allowed to keep/use `unit`'s seal: its secretary (or admin)."""
+    """A post of `person` that keeps `unit`'s seal (印章保管人): the unit's secretary. An
+    administrator may make a seal for a unit but never apply it."""
     for post in actions.person_posts(person):
-        if post.unit_id == unit.id and (post.has_role("secretary") or post.has_role("admin")):
+        if post.unit_id == unit.id and post.has_role("secretary"):
             return post
     return None
 
@@ -190,11 +193,13 @@ def do_create_seal(*, person, unit, ip=None) -> dict:
     keeper = _keeper_post(person, unit)
     try:
         material = ca.create_seal(unit.id, unit.name, keeper_id=person.id if keeper else None, code=unit.code)
+        gm = gm_seals.create_seal(unit.id, unit.name, code=unit.code, picture=material.picture)
     except ca.SealError as exc:
         raise ActionError(str(exc), status=409) from None
     with transaction.atomic():
         audit.record("seal.create", person=person, post=post, obj=unit, ip=ip,
-                     data={"serial": material.manifest["serial"], "sha256": material.manifest["sha256"]})
+                     data={"serial": material.manifest["serial"], "sha256": material.manifest["sha256"],
+                           "sm2_serial": format(gm.cert.serial_number, "x")})
         send_event({"type": "seal", "op": "created", "unit_id": unit.id}, units=[unit.id])
     return material.manifest
 
@@ -273,10 +278,17 @@ def _seal_locked(person, document, ip):
     post, issuers, todo = check_can_seal(person, document)
     try:
         signers = {u.id: LocalSealSigner(ca.load_seal(u.id)) for u in todo}
+        # the 国密 seal beside it (a seal made before 国密 seals gets its SM2 seal now)
+        gm_signers = {u.id: LocalSM2Signer(gm_seals.ensure_seal(u.id, u.name, code=u.code)) for u in todo}
     except ca.SealError as exc:
         raise ActionError(str(exc), status=409) from None
     state = _sealing_state(document)
     partial = _stored(document, "sealing.pdf")
+    partial_ofd = _stored(document, "sealing.ofd")
+    if not state["done"] or not storage.exists(partial_ofd):
+        ofd = render_ofd(to_render_doc(document)).ofd  # the same layout: the same seal boxes
+    else:
+        ofd = storage.read(partial_ofd)
     if not state["done"]:
         rdoc = to_render_doc(document)
         result = render_pdf(rdoc)
@@ -293,6 +305,9 @@ def _seal_locked(person, document, ip):
         one = RenderResult(pdf, 0, [box])
         pdf = seal_document(one, [signers[unit.id]], person_id=person.id, document_id=document.id,
                             field_prefix=f"seal-{unit.id}-")
+        ofd = sign_ofd(ofd, gm_signers[unit.id], page=box.page, boundary_mm=seal_boundary_mm(box.box))
+        ca.log_use(unit.id, person_id=person.id, document_id=document.id, purpose="用印（OFD，SM2）",
+                   digest=hashlib.sha256(ofd).hexdigest())
         state["done"].append(unit.id)
     complete = all(u.id in state["done"] for u in issuers)
     target = issued_path(document) if complete else partial
@@ -305,10 +320,13 @@ def _seal_locked(person, document, ip):
         send_event({"type": "documents", "op": "sealed" if complete else "sealing", "document": document.id},
                    units=[u.id for u in issuers])
         storage.save(target, pdf, overwrite=True)
+        storage.save(issued_ofd_path(document) if complete else partial_ofd, ofd, overwrite=True)
         if complete:
             storage.save(_stored(document, "issued.json"),
                          json.dumps({"stamp": state["stamp"]}, ensure_ascii=False).encode(), overwrite=True)
-            for leftover in (partial, _stored(document, "sealing.json")):
+            storage.save(_stored(document, "issued_ofd.json"),
+                         json.dumps({"stamp": state["stamp"]}, ensure_ascii=False).encode(), overwrite=True)
+            for leftover in (partial, partial_ofd, _stored(document, "sealing.json")):
                 if storage.exists(leftover):
                     storage.delete(leftover)
         else:
@@ -336,10 +354,14 @@ def check_verify_upload(upload) -> bytes:
     data = upload.read(MAX_PDF_BYTES + 1)
     if len(data) > MAX_PDF_BYTES:
         raise ActionError(_("文件过大（最大%(n)d MB）。") % {"n": MAX_PDF_BYTES // (1024 * 1024)}, status=413)
-    if not data.startswith(b"%PDF-"):
-        raise ActionError(_("不是PDF文件。"))
+    if not data.startswith(b"%PDF-") and not is_ofd(data):
+        raise ActionError(_("不是PDF或OFD文件。"))
     return data
 
 
 def verify_upload(upload) -> dict:
-    return verify_pdf(check_verify_upload(upload)).as_dict()
+    """PDF (PAdES) or OFD (SM2/SM3 seals, GB/T 38540)."""
+    data = check_verify_upload(upload)
+    if is_ofd(data):
+        return verify_ofd(data).as_dict()
+    return verify_pdf(data).as_dict()

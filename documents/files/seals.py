@@ -34,8 +34,9 @@ def files_context(person, doc) -> dict:
     todo = sealable and not status["complete"] and any(u.id not in sealed_ids for u in mine)
     # a co-issuer's keeper waits until the lead (主办) unit has sealed
     waiting_for_lead = todo and doc.unit_id not in sealed_ids and doc.unit_id not in {u.id for u in mine}
-    can_seal = todo and not waiting_for_lead
-    missing = [u for u in mine if not ca.has_seal(u.id)] if can_seal else []
+    # every issuer needs its seal before anyone can press 用印 (file_actions.check_can_seal)
+    missing = [u for u in issuers if not ca.has_seal(u.id)] if todo and not waiting_for_lead else []
+    can_seal = todo and not waiting_for_lead and not missing
     return {
         "complete": status["complete"],
         "units": status["units"],

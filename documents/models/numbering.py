@@ -1,4 +1,4 @@
-"""发文字号 and 收文号 sequences: one row per (kind, prefix, year), locked while a number is taken."""
+"""发文字号, 令号 and 收文号 sequences: one row per (kind, prefix, year), locked while a number is taken."""
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -8,10 +8,13 @@ from django.utils.translation import gettext_lazy as _
 class NumberSequence(models.Model):
     SEND = "send"
     RECEIVE = "receive"
+    ORDER = "order"  # 令号 of 命令: 第N号, one sequence per issuing organ, running on across years
 
-    kind = models.CharField(max_length=8, default=SEND, choices=[(SEND, _("发文")), (RECEIVE, _("收文"))])
-    prefix = models.CharField(max_length=40)  # 机关代字 (e.g. 咸政发) or, for 收文, "unit:<id>"
-    year = models.PositiveIntegerField()
+    kind = models.CharField(max_length=8, default=SEND,
+                            choices=[(SEND, _("发文")), (RECEIVE, _("收文")), (ORDER, _("令号"))])
+    # 机关代字 (e.g. 咸政发); for 收文 and 令号, "unit:<id>" of the unit that numbers
+    prefix = models.CharField(max_length=40)
+    year = models.PositiveIntegerField()  # 0 for 令号
     last = models.PositiveIntegerField(default=0)
 
     class Meta:

@@ -72,18 +72,10 @@ SendFn = Callable[[dict], Awaitable[None]]
 
 
 def ice_servers() -> list:
-    """STUN/TURN servers from settings (STUN_URLS, TURN_URLS, TURN_USERNAME, TURN_PASSWORD)."""
-    from django.conf import settings
+    """STUN servers for the SFU's own connections (meetings/sfu/turn.py: no TURN for itself)."""
+    from .turn import ice_servers as servers
 
-    servers = []
-    stun = list(getattr(settings, "STUN_URLS", []) or [])
-    turn = list(getattr(settings, "TURN_URLS", []) or [])
-    if stun:
-        servers.append({"urls": stun})
-    if turn:
-        servers.append({"urls": turn, "username": getattr(settings, "TURN_USERNAME", ""),
-                        "credential": getattr(settings, "TURN_PASSWORD", "")})
-    return servers
+    return servers(None)
 
 
 class RoomHost:

@@ -35,6 +35,10 @@ def test_it_drafts_signs_registers_dispatches_receives_and_tracks_a_notice_live(
     sec.select_option("#pick-scope", "village")
     sec.click("#add-main")
     sec.locator("#recipient-preview").get_by_text("主送 2 个单位").wait_for()
+    # skipping 秦都区 and 人民路街道 is allowed for a 通知 with them copied: offered, not ticked
+    sec.locator("#skip-cc-option").wait_for(state="visible")
+    assert not sec.is_checked("#add_skipped_cc")
+    sec.check("#add_skipped_cc")
     sec.fill("#body", "为做好今冬明春防火工作，现将有关事项通知如下：\n一、提高认识\n各村（社区）要高度重视。")
     sec.click("#save-draft")
     sec.wait_for_url(re.compile(r"/documents/\d+/$"))

@@ -45,19 +45,30 @@ function render() {
   preview();
 }
 
+// The 越级 copy is offered only when the rules allow the skip, and never ticked for the user.
+function offerSkip(show) {
+  const option = $("#skip-cc-option");
+  if (!option) return;
+  option.hidden = !show;
+  if (!show) $("#add_skipped_cc").checked = false;
+}
+
 let previewTimer = null;
 function preview() {
   clearTimeout(previewTimer);
   previewTimer = setTimeout(async () => {
     const main = read("#main"), cc = read("#cc");
     const out = $("#recipient-preview");
-    if (!main.length) { out.textContent = ""; return; }
-    const res = await fetch(`/api/documents/recipients/preview?main=${encodeURIComponent(main.join(","))}&cc=${encodeURIComponent(cc.join(","))}`);
+    if (!main.length) { out.textContent = ""; offerSkip(false); return; }
+    const params = new URLSearchParams({ main: main.join(","), cc: cc.join(","), doc_type: $("#doc_type").value });
+    const res = await fetch(`/api/documents/recipients/preview?${params}`);
     const data = await res.json();
-    if (!res.ok) { out.textContent = data.detail || ""; return; }
+    if (!res.ok) { out.textContent = data.detail || ""; offerSkip(false); return; }
     let text = interpolate(gettext("主送 %(main)s 个单位，抄送 %(cc)s 个单位。"), { main: data.main_count, cc: data.cc_count }, true);
     if (data.skipped.length) text += " " + interpolate(gettext("越级：将越过 %(units)s，须抄送。"), { units: data.skipped.map((u) => u.name).join(gettext("、")) }, true);
+    if (data.problem) text += " " + data.problem;
     out.textContent = text;
+    offerSkip(data.skipped.length > 0);
   }, 250);
 }
 
@@ -104,6 +115,7 @@ async function loadTemplates() {
   }
   return templates;
 }
+$("#doc_type").addEventListener("change", preview);
 $("#doc_type").addEventListener("change", async (e) => {
   const body = $("#body");
   const t = (await loadTemplates()).find((x) => x.value === e.target.value);

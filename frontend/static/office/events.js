@@ -2,6 +2,31 @@
 // as a DOM CustomEvent "yw:event"; on (re)connect a "yw:resync" tells pages to refetch state,
 // because pushed events are hints and some may have been missed while disconnected.
 const dot = document.getElementById("live-dot");
+const liveText = document.getElementById("live-text");
+let wasDown = false;
+let backTimer = null;
+
+// The live badge says when the live link is down and when it is back (texts from the page).
+function showLive(up) {
+  if (dot) {
+    dot.classList.toggle("on", up);
+    dot.classList.toggle("down", !up && wasDown);
+    const label = up ? dot.dataset.up : dot.dataset.down;
+    if (label) { dot.title = label; dot.setAttribute("aria-label", label); }
+  }
+  if (!liveText) return;
+  clearTimeout(backTimer);
+  if (!up && wasDown) {
+    liveText.textContent = dot ? dot.dataset.down || "" : "";
+    liveText.hidden = false;
+  } else if (up && liveText.dataset.shown === "down") {
+    liveText.textContent = dot ? dot.dataset.back || "" : "";
+    backTimer = setTimeout(() => { liveText.hidden = true; liveText.textContent = ""; }, 5000);
+  } else if (up) {
+    liveText.hidden = true;
+  }
+  liveText.dataset.shown = up ? "up" : (wasDown ? "down" : "");
+}
 const badge = document.getElementById("todo-badge");
 let socket = null;
 let retry = 500;
@@ -23,7 +48,7 @@ function connect() {
   socket = new WebSocket(`${scheme}://${location.host}/ws/`);
   socket.addEventListener("open", () => {
     retry = 500;
-    if (dot) dot.classList.add("on");
+    showLive(true);
     refreshBadge();
     document.dispatchEvent(new CustomEvent("yw:resync"));
   });
@@ -37,7 +62,8 @@ function connect() {
     document.dispatchEvent(new CustomEvent("yw:event", { detail: event }));
   });
   socket.addEventListener("close", () => {
-    if (dot) dot.classList.remove("on");
+    wasDown = true;
+    showLive(false);
     setTimeout(connect, retry);
     retry = Math.min(retry * 2, 15000);
   });
