@@ -2,7 +2,9 @@
 """Benchmark: 公文 rendering, signing, .docx import, and LibreOffice side by side.
 
 Rows: render time of a ~3-page and a ~30-page document (median, p95) and PDF
-size; PDF/A conversion; seal signing and verification; import of a 50-page
+size, and the OFD (GB/T 33190) of the same layout beside it; PDF/A conversion;
+seal signing and verification (PAdES and SM2/SM3 on OFD, and raw SM2 sign and
+verify); import of a 50-page
 .docx; LibreOffice (Debian's libreoffice-writer-nogui, installed here when
 missing, bounded) converting the same .docx files to PDF, and the ratio
 (goal: ours ≥ 20× faster). Loopback only; bounded to well under 3 minutes.
@@ -94,6 +96,7 @@ def main() -> int:
     call_command("migrate", verbosity=0)
     from documents.render import fonts
     from documents.render.docx import export_docx, import_docx
+    from documents.render.ofd import render_ofd
     from documents.render.pdf import render_pdf
     from documents.render.pdfa import to_pdfa
     from documents.render.samples import sample_doc
@@ -113,6 +116,9 @@ def main() -> int:
         ours[n] = med
         row(f"render {res.pages}-page 公文 to PDF (reportlab)", med, p95,
             f"{len(res.pdf) / 1024:.0f} KiB, {runs} runs")
+        med, p95, res = timed(lambda d=doc: render_ofd(d), runs)
+        row(f"render {res.pages}-page 公文 to OFD (same layout)", med, p95,
+            f"{len(res.ofd) / 1024:.0f} KiB, {runs} runs")
     med, p95, res = timed(lambda: to_pdfa(render_pdf(docs[3]).pdf), 10)
     row("render + PDF/A-2b (pikepdf)", med, p95, f"{len(res) / 1024:.0f} KiB")
 
@@ -141,6 +147,26 @@ def main() -> int:
         row("sign joint document (3 seals)", med, p95, "")
         med, p95, rep = timed(lambda: verify_pdf(js), 3)
         row("verify joint document (3 signatures)", med, p95, "valid" if rep.valid else "INVALID")
+
+        from documents.signing import gm_seals, sm2
+        from documents.signing.ofd_sign import seal_boundary_mm, sign_ofd, verify_ofd
+        from documents.signing.remote import LocalSM2Signer
+
+        t0 = time.perf_counter()
+        gm = gm_seals.create_seal(1, "咸阳市人民政府")
+        row("create SM2 CA + unit SES_Seal", time.perf_counter() - t0, None, "once per unit")
+        message = os.urandom(4096)
+        med, p95, sig = timed(lambda: gm.key.sign(message), 20)
+        row("SM2 sign (SM3, 4 KiB message)", med, p95, "pure Python, 20 runs")
+        med, p95, ok = timed(lambda: sm2.verify(gm.key.public, message, sig), 20)
+        row("SM2 verify", med, p95, "valid" if ok else "INVALID")
+        ofd = render_ofd(doc)
+        box = ofd.seal_boxes[0]
+        med, p95, sealed = timed(lambda: sign_ofd(ofd.ofd, LocalSM2Signer(gm), page=box.page,
+                                                  boundary_mm=seal_boundary_mm(box.box)), 10)
+        row("sign OFD (SES_Signature, SM3 references)", med, p95, f"{len(sealed) / 1024:.0f} KiB signed")
+        med, p95, rep = timed(lambda: verify_ofd(sealed), 10)
+        row("verify sealed OFD", med, p95, "valid" if rep.valid else "INVALID")
 
     work = Path(tempfile.mkdtemp(prefix="bench_render_"))
     try:

@@ -205,9 +205,10 @@ def render_ofd(doc: RenderDoc) -> OfdResult:
 def pack(files: dict[str, bytes]) -> bytes:
     """The OFD package: a ZIP with OFD.xml first; fixed timestamps so that equal input gives equal bytes."""
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, data in files.items():
             info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, data)
+            # fonts and pictures: fast deflate (they are most of the bytes); the XML: the default
+            zf.writestr(info, data, compresslevel=1 if name.endswith((".ttf", ".png", ".jpeg")) else 6)
     return buf.getvalue()

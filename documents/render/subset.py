@@ -10,6 +10,8 @@ fpgm/prep/cvt/gasp) are written with fresh checksums.
 from __future__ import annotations
 
 import struct
+import sys
+from array import array
 
 from reportlab.pdfbase import pdfmetrics
 
@@ -48,9 +50,20 @@ def _components(glyph: bytes) -> list[int]:
     return out
 
 
+def _be32(values) -> array:
+    """Big-endian 32-bit words (array arithmetic stays in C)."""
+    words = array("I", values)
+    if sys.byteorder == "little":
+        words.byteswap()
+    return words
+
+
 def _checksum(data: bytes) -> int:
-    data += b"\0" * (-len(data) % 4)
-    return sum(struct.unpack(f">{len(data) // 4}L", data)) & 0xFFFFFFFF
+    data = bytes(data) + b"\0" * (-len(data) % 4)
+    words = array("I", data)
+    if sys.byteorder == "little":
+        words.byteswap()
+    return sum(words) & 0xFFFFFFFF
 
 
 def _cmap(mapping: dict[int, int]) -> bytes:
@@ -83,15 +96,14 @@ def subset_font(role: str, chars: set[str]) -> bytes:
                 todo.append(comp)
     num = max(wanted) + 1
     new_glyf = bytearray()
-    loca = [0]
-    for gid in range(num):
-        if gid in wanted:
-            new_glyf += glyf[pos[gid]:pos[gid + 1]]
-            new_glyf += b"\0" * (-len(new_glyf) % 4)
-        loca.append(len(new_glyf))
-    long_loca = len(new_glyf) >= 0x20000
-    loca_bytes = struct.pack(f">{len(loca)}L", *loca) if long_loca else struct.pack(
-        f">{len(loca)}H", *(o // 2 for o in loca))
+    loca: list[int] = []  # loca[g] = where glyph g starts; the glyphs not used are empty
+    for gid in sorted(wanted):
+        loca.extend([len(new_glyf)] * (gid + 1 - len(loca)))
+        new_glyf += glyf[pos[gid]:pos[gid + 1]]
+        new_glyf += b"\0" * (-len(new_glyf) % 4)
+    loca.append(len(new_glyf))
+    long_loca = True  # 32-bit offsets: no per-glyph arithmetic (the ZIP deflates the runs)
+    loca_bytes = _be32(loca).tobytes()
 
     hhea = bytearray(_table(face, "hhea"))
     n_hm = struct.unpack(">H", hhea[34:36])[0]

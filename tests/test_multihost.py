@@ -1,0 +1,131 @@
+"""The suite on three hosts (network namespaces), deployed from deploy/ and reached through nginx.
+
+A services host runs its own PostgreSQL, Redis and SeaweedFS; two application hosts run two
+daphne units and one SFU worker unit each (deploy/systemd, env from deploy/env.template); nginx
+(deploy/nginx/yiwangtong.conf) balances HTTP and websockets across the four daphnes.
+"""
+import json
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+from tests.multihost import Cluster
+from tests.test_events_multiprocess import Browser
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    c = Cluster(tmp_path_factory.mktemp("multihost")).start()
+    yield c
+    c.close()
+
+
+def sql(cluster, query):
+    out = subprocess.run(["psql", "-h", cluster.hosts["svc"], "-U", "postgres", "-d", "yiwangtong", "-qAtc", query],
+                         check=True, capture_output=True, text=True, timeout=30).stdout.strip()
+    return out.splitlines()
+
+
+def get(browser, path):
+    try:
+        with browser.opener.open(browser.server.url + path, timeout=30) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
+def events_until(sockets, predicate, timeout=20):
+    """Read each socket until a frame satisfies predicate → (sockets that got one, sockets found closed)."""
+    got, closed = set(), set()
+    deadline = time.monotonic() + timeout
+    for i, ws in enumerate(sockets):
+        while time.monotonic() < deadline:
+            try:
+                frame = json.loads(ws.recv(timeout=max(0.1, deadline - time.monotonic())))
+            except TimeoutError:
+                break
+            except ConnectionClosed:
+                closed.add(i)
+                break
+            if predicate(frame):
+                got.add(i)
+                break
+    return got, closed
+
+
+def test_it_runs_the_whole_document_trip_through_nginx_on_two_hosts_and_survives_a_killed_daphne(cluster):
+    (qindu,) = sql(cluster, "SELECT id FROM office_unit WHERE code='610402000000'")
+    (leader_post,) = sql(cluster, "SELECT p.id FROM office_post p JOIN office_person u ON u.id=p.person_id "
+                                  "WHERE u.username='city_leader'")
+    secretary = Browser(cluster).login("city_secretary")
+    leader = Browser(cluster).login("city_leader")
+    county = Browser(cluster).login("county_secretary")
+    # the county's secretary has the inbox open: four sockets, one through nginx to each daphne
+    sockets = [county.websocket() for _ in range(4)]
+
+    status, body = secretary.post_json("/api/documents/", {
+        "title": "关于做好冬季防火工作的通知", "doc_type": "通知", "main": [int(qindu)],
+        "body": [{"kind": "p", "text": "各区县人民政府：现就做好冬季防火工作通知如下。"}]})
+    assert status == 201, body
+    doc = body["id"]
+    status, body = secretary.post_json(f"/api/documents/{doc}/submit", {"signers": [int(leader_post)]})
+    assert status == 200, body
+
+    # one daphne dies in the middle of the trip: nginx passes everything to the other three
+    victim = cluster.daphnes[0]
+    cluster.kill(victim)
+    # the page whose socket was on it reconnects through nginx and lands on a live daphne
+    reconnected = county.websocket()
+    sockets.append(reconnected)
+    (step,) = sql(cluster, f"SELECT id FROM documents_step WHERE document_id={doc} AND state='pending' ORDER BY round, \"order\" LIMIT 1")
+    status, body = leader.post_json(f"/api/documents/steps/{step}/decide", {"decision": "agree", "opinion": "同意"})
+    assert status == 200, body
+    status, body = secretary.post_json(f"/api/documents/{doc}/register", {})
+    assert status == 200 and body["number"], body
+    status, body = secretary.post_json(f"/api/documents/{doc}/dispatch", {})
+    assert status == 200 and body["recipients"] >= 1, body
+
+    # the dispatch event reaches every open socket of the county's, on both hosts
+    got, closed = events_until(sockets, lambda f: f.get("type") == "documents")
+    assert len(closed) <= 1 and len(got) + len(closed) == len(sockets), (got, closed)
+    assert 4 not in closed and 4 in got  # the reconnected page hears it too
+
+    # 用印 on whichever daphne; the sealed PDF is in the bucket and downloads through any other
+    (unit,) = sql(cluster, f"SELECT unit_id FROM documents_document WHERE id={doc}")
+    status, body = secretary.post_json(f"/api/documents/files/seals/{unit}", {})
+    assert status == 201, body
+    status, body = secretary.post_json(f"/api/documents/files/{doc}/seal", {})
+    assert status == 200 and body["sealed"] is True, body
+    pdfs = [get(secretary, f"/api/documents/files/{doc}/pdf") for _ in range(3)]
+    assert all(s == 200 and h.get("X-Document-Sealed") == "1" for s, h, _ in pdfs)
+    assert len({data for _, _, data in pdfs}) == 1
+    objects = cluster.seaweed.client().list_objects_v2(Bucket="yiwangtong", Prefix=f"documents/{doc}/")
+    assert f"documents/{doc}/issued.pdf" in [o["Key"] for o in objects["Contents"]]
+
+    # the county signs for it, registers it and finishes it (办结)
+    with county.opener.open(cluster.url + "/api/documents/inbox", timeout=30) as r:
+        rows = json.loads(r.read())
+    rows = rows.get("items", rows) if isinstance(rows, dict) else rows
+    receipt = next(row["receipt_id"] for row in rows if row["document_id"] == doc)
+    for step_path, payload in (("sign", {}), ("register", {}), ("finish", {"note": "已落实"})):
+        status, body = county.post_json(f"/api/documents/receipts/{receipt}/{step_path}", payload)
+        assert status == 200, (step_path, body)
+    (state,) = sql(cluster, f"SELECT state FROM documents_receipt WHERE id={receipt}")
+    assert state == "done"
+
+    # nothing was lost or answered with an error, and both hosts served the trip
+    time.sleep(0.5)
+    for ws in sockets:
+        ws.close()
+    used = cluster.upstreams_of(r"/api/documents")
+    assert {u.split(":")[0] for u in used} == {cluster.hosts["app1"], cluster.hosts["app2"]}
+    log = cluster.access_log.read_text()
+    assert " 502 " not in log and " 500 " not in log
+    after_kill = cluster.upstreams_of(r"/api/documents/steps/")
+    assert victim.upstream not in after_kill[-1:]
