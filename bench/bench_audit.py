@@ -57,10 +57,14 @@ def run(t):
     counts[t] = n
     connections.close_all()
 
+import resource
+cpu0 = resource.getrusage(resource.RUSAGE_SELF)
 workers = [threading.Thread(target=run, args=(t,)) for t in range(threads)]
 for w in workers: w.start()
 for w in workers: w.join()
-print("WRITES", sum(counts))
+cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+print("WRITES", sum(counts), "CPU", cpu)
 """
 
 CATCH_UP = r"""
@@ -85,7 +89,29 @@ def manage(env, *args):
         raise SystemExit(f"manage.py {' '.join(args)} failed: {done.stderr[-2000:]}")
 
 
-def run_load(env, locked):
+def server_cpu(server):
+    """CPU seconds used so far by our PostgreSQL cluster (the postmaster and its children)."""
+    if server is None:
+        return None
+    root = server.pid()
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, ppid = int(entry), int(fields[1])
+        if pid == root:  # itself, and the backends it has reaped (connections closed)
+            total += sum(int(x) for x in fields[11:15]) / tick
+        elif ppid == root:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def run_load(env, locked, server=None):
     procs = [subprocess.Popen([PY, "-c", WORKER, str(SECONDS), str(THREADS), "1" if locked else "0"],
                               cwd=BASE_DIR, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
@@ -95,7 +121,8 @@ def run_load(env, locked):
         if not line.startswith("READY"):
             raise SystemExit(f"writer did not start: {proc.stderr.read()[-2000:]}")
     start_at = time.time() + 0.5
-    total = 0
+    total, client_cpu = 0, 0.0
+    server_before = server_cpu(server)
     for proc in procs:
         proc.stdin.write(f"{start_at}\n")
         proc.stdin.flush()
@@ -104,7 +131,9 @@ def run_load(env, locked):
         if proc.returncode != 0:
             raise SystemExit(f"writer failed: {err[-2000:]}")
         total += int(re.search(r"WRITES (\d+)", out).group(1))
-    return total
+        client_cpu += float(re.search(r"CPU (\S+)", out).group(1))
+    server_used = server_cpu(server) - server_before if server is not None else None
+    return total, client_cpu, server_used
 
 
 def catch_up(env):
@@ -132,11 +161,16 @@ def main():
         print(f"| area | measurement{' ' * 39} | {'value':>18} | notes")
         writers = PROCESSES * THREADS
         for locked, label in ((False, "sealed in batches (now)"), (True, "one head row locked per write (before)")):
-            total = run_load(env, locked)
+            total, client_cpu, server_used = run_load(env, locked, server)
             result = catch_up(env)
             row(f"audited writes/s, {label}", f"{total / SECONDS:,.0f} /s",
                 f"{total} writes by {writers} writers ({PROCESSES} processes × {THREADS} threads) in {SECONDS:.0f} s; "
                 f"{result['PENDING']} left to seal at the end, sealed in {float(result['SEAL_S']) * 1000:.0f} ms")
+            per_write = (client_cpu + (server_used or 0)) / max(total, 1) * 1000
+            row(f"CPU per audited write ({label})", f"{per_write:.2f} ms",
+                f"client {client_cpu / max(total, 1) * 1000:.2f} ms + PostgreSQL "
+                f"{(server_used or 0) / max(total, 1) * 1000:.2f} ms (incl. sealing): an idle 2-core machine "
+                f"does about {2000 / max(per_write, 0.001):,.0f} writes/s")
             row(f"audit_verify after it ({label})", f"{float(result['VERIFY_S']):.2f} s",
                 f"{result['VERIFIED']} entries, chain intact")
     finally:

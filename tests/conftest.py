@@ -54,6 +54,20 @@ def _default_language():
     translation.deactivate()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _media_of_this_run(tmp_path_factory):
+    """Files the tests store go to a folder of this run, not var/media: a sealed PDF left there by
+    one run (documents/1/issued.pdf) would be taken as the issued file of the next run's document 1
+    (and refused, having no recorded checksum in the fresh database). Servers started by the tests
+    inherit it through the environment."""
+    from django.test.utils import override_settings
+
+    media = tmp_path_factory.mktemp("media")
+    os.environ["MEDIA_ROOT"] = str(media)
+    with override_settings(MEDIA_ROOT=media):
+        yield media
+
+
 @pytest.fixture(autouse=True)
 def _local_cache(settings):
     """The test process caches in memory: Django's RedisCache.clear() is a FLUSHDB, which would

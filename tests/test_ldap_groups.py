@@ -93,3 +93,24 @@ def test_it_ends_the_directory_posts_of_a_deleted_person(directory):
     person.refresh_from_db()
     assert not person.is_active
     assert not Post.objects.filter(person=person, active=True).exists()
+
+
+def test_it_does_not_hold_a_page_for_the_whole_timeout_of_a_hung_directory(directory, ldap_settings):
+    from tests.ldap_server import Blackhole
+
+    client = Client()
+    assert client.post("/login/", {"username": "wangfang", "password": PASSWORD}).status_code == 302
+    person = Person.objects.get(username="wangfang")
+    hung = Blackhole()
+    try:
+        ldap_settings.LDAP_URL = [hung.url]
+        ldap_settings.LDAP_TIMEOUT = 60  # the directory's answer cannot come while these pages run
+        ldap_settings.LDAP_RECHECK_WAIT_MS = 200
+        assert client.get("/").status_code == 200  # answered while the re-check still waits
+        assert client.get("/").status_code == 200  # and the next page does not wait for it again
+        future, _started = ldap._pending[person.id]
+        assert not future.done()  # the re-check is still waiting on the directory, behind the pages
+        person.refresh_from_db()
+        assert person.is_active
+    finally:
+        hung.close()

@@ -96,10 +96,9 @@ def test_it_seals_a_signed_off_notice_through_the_button_and_the_download_verifi
     login(sec, base, "city_secretary")
     sec.goto(f"{base}/documents/{doc.id}/")
     assert sec.locator("#seal-state").inner_text() == "未用印"
-    # no seal yet: the button answers with the Chinese refusal
-    sec.click("#seal-doc")
-    sec.locator("#seal-error").wait_for()
-    assert "尚未制作电子印章" in sec.locator("#seal-error").inner_text()
+    # no seal yet: no 用印 button; the page says which seal to make
+    assert sec.locator("#seal-doc").count() == 0
+    assert "尚未制作电子印章" in sec.locator("#seal-missing").inner_text()
 
     # 制作印章 on the seals page (reached from the detail page), with its picture
     sec.click("#seal-missing a")
