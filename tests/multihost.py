@@ -208,7 +208,7 @@ class Cluster:
             # the same path on every host, as /var/lib/yiwangtong would be (a worker writes its
             # recording in its own spool there before it goes into the bucket)
             "VAR_DIR": str(self.workdir / "var"), "STATIC_ROOT": str(self.workdir / "static"),
-            "HOST_ADDRESS": self.hosts.get(host, "127.0.0.1"),
+            "HOST_ADDRESS": self.hosts.get(host, "127.0.0.1"), "PROXY_ADDRESSES": f"{self.net}.1",
         })
         (config / f"env-{host}").write_text(text)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_ALLOW", "DATABASE_URL", "REDIS_URL",
