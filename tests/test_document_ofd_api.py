@@ -82,3 +82,16 @@ def test_seal_use_writes_an_sm2_sealed_ofd_that_the_verify_page_and_api_check(ci
     html = upload("/documents/files/verify/", ofd.content, "正式文件.ofd").content.decode()
     assert "签章有效" in html and doc.unit.name in html
     assert "签章无效" in upload("/documents/files/verify/", tampered, "x.ofd").content.decode()
+
+
+@pytest.mark.django_db
+def test_the_seals_page_shows_the_sm2_seal_made_with_the_seal(city_secretary, client_for):
+    from documents.signing import gm_seals
+
+    keeper = client_for(city_secretary)
+    unit_id = post_of(city_secretary).unit_id
+    assert keeper.post(f"/api/documents/files/seals/{unit_id}").status_code == 201
+    serial = gm_seals.serial(unit_id)
+    assert serial
+    page = keeper.get("/documents/files/seals/").content.decode()
+    assert f'id="sm2-serial-{unit_id}">{serial}<' in page

@@ -5,14 +5,13 @@ import asyncio
 import base64
 import hashlib
 import hmac
-import subprocess
 import time
 
 import pytest
 from aioice import turn as aioice_turn
 
 from meetings.sfu.turn import credentials
-from tests.conftest import free_port
+from tests.coturn import Coturn
 
 SECRET = "village-training-secret"
 URLS = ["turn:turn.example.gov.cn:3478?transport=udp", "turn:turn.example.gov.cn:3478?transport=tcp",
@@ -21,21 +20,8 @@ URLS = ["turn:turn.example.gov.cn:3478?transport=udp", "turn:turn.example.gov.cn
 
 @pytest.fixture(scope="module")
 def coturn(tmp_path_factory):
-    port = free_port()
-    log = tmp_path_factory.mktemp("coturn") / "turn.log"
-    proc = subprocess.Popen(
-        ["turnserver", "-n", "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1",
-         f"--listening-port={port}", "--realm=yiwangtong", "--use-auth-secret",
-         f"--static-auth-secret={SECRET}", "--no-cli", "--no-tls", "--no-dtls",
-         "--allow-loopback-peers", f"--log-file={log}", "--simple-log",
-         f"--min-port={port + 1}", f"--max-port={port + 200}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and "Total General servers" not in (log.read_text() if log.exists() else ""):
-        time.sleep(0.1)
-    yield port
-    proc.terminate()
-    proc.wait(10)
+    with Coturn("127.0.0.1", SECRET, tmp_path_factory.mktemp("coturn"), loopback_peers=True) as port:
+        yield port
 
 
 def test_it_makes_coturn_rest_api_credentials():

@@ -11,14 +11,14 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 
 import pytest
 from asgiref.sync import sync_to_async
 
-from tests.conftest import BASE_DIR, free_port
-from tests.sfu_peers import Peer, wait_until
+from tests.conftest import BASE_DIR
+from tests.coturn import Coturn
+from tests.sfu_peers import Peer
 from tests.test_sfu_workers import schedule
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -94,20 +94,8 @@ def village():
 
 @pytest.fixture(scope="module")
 def coturn(village, tmp_path_factory):
-    port = free_port()
-    log = tmp_path_factory.mktemp("coturn") / "turn.log"
-    proc = subprocess.Popen(
-        ["turnserver", "-n", f"--listening-ip={village.host_address}", f"--relay-ip={village.host_address}",
-         f"--listening-port={port}", "--realm=yiwangtong", "--use-auth-secret",
-         f"--static-auth-secret={SECRET}", "--no-cli", "--no-tls", "--no-dtls", f"--log-file={log}",
-         "--simple-log", f"--min-port={port + 1}", f"--max-port={port + 400}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and "Total General servers" not in (log.read_text() if log.exists() else ""):
-        time.sleep(0.1)
-    yield port
-    proc.terminate()
-    proc.wait(10)
+    with Coturn(village.host_address, SECRET, tmp_path_factory.mktemp("coturn")) as port:
+        yield port
 
 
 @pytest.fixture

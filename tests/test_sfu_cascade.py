@@ -4,7 +4,6 @@ A publisher on one worker is seen by viewers on the other (encoded frames piped 
 decoded), the roster lists everyone, a presenter handover and host commands reach both, key
 frame requests travel back, and when a worker goes away the other
 drops its sessions and keeps serving its own viewers."""
-import asyncio
 
 import pytest
 import pytest_asyncio

@@ -14,7 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import websockets  # noqa: E402
-from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection  # noqa: E402
+from aiortc import RTCConfiguration, RTCIceServer  # noqa: E402
 
 from tests import sfu_peers  # noqa: E402
 

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from documents import actions
 from documents.files import actions as file_actions
 from documents.render.docx import MAX_DOCX_BYTES
-from documents.signing import ca
+from documents.signing import ca, gm_seals
 from office.audit import client_ip
 from office.errors import ActionError
 from office.models import Unit, UnitKind
@@ -93,6 +93,7 @@ def _seal_row(person, unit) -> dict:
         manifest["created"] = _when(manifest.get("created_at"))
         manifest["until"] = _when(manifest.get("not_after"))
         row["manifest"] = manifest
+        row["sm2_serial"] = gm_seals.serial(unit.id)  # the 国密 seal beside it (None until issued)
         from office.models import Person
 
         uses = ca.usage_log(unit.id)[-10:]

@@ -88,6 +88,12 @@ def _load_key(name: str) -> sm2.PrivateKey:
         raise ca.SealError("国密印章密钥无法读取（口令不符或数据损坏）") from exc
 
 
+def serial(unit_id: int) -> str | None:
+    """The serial of the unit's SM2 certificate, or None when it has no SM2 seal yet."""
+    data = ca._get(ca._name(int(unit_id), "sm2", "manifest"))
+    return json.loads(data).get("serial") if data else None
+
+
 def has_seal(unit_id: int) -> bool:
     return ca._keyring().exists(ca._name(int(unit_id), "sm2", "seal"))
 
