@@ -205,8 +205,10 @@ class Cluster:
             "S3_ENDPOINT_URL": s3["S3_ENDPOINT_URL"], "S3_BUCKET": "yiwangtong",
             "S3_ACCESS_KEY_ID": s3["S3_ACCESS_KEY_ID"], "CONFIG_DIR": str(config),
             "SERVER_NAME": "127.0.0.1", "PUBLIC_URL": f"http://127.0.0.1:{self.nginx_port}",
-            "VAR_DIR": str(self.workdir / f"var-{host}"), "STATIC_ROOT": str(self.workdir / "static"),
-            "HOST_ADDRESS": self.hosts.get(host, "127.0.0.1"),
+            # the same path on every host, as /var/lib/yiwangtong would be (a worker writes its
+            # recording in its own spool there before it goes into the bucket)
+            "VAR_DIR": str(self.workdir / "var"), "STATIC_ROOT": str(self.workdir / "static"),
+            "HOST_ADDRESS": self.hosts.get(host, "127.0.0.1"), "PROXY_ADDRESSES": f"{self.net}.1",
         })
         (config / f"env-{host}").write_text(text)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_ALLOW", "DATABASE_URL", "REDIS_URL",

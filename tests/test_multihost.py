@@ -9,6 +9,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 from websockets.exceptions import ConnectionClosed
@@ -129,3 +130,117 @@ def test_it_runs_the_whole_document_trip_through_nginx_on_two_hosts_and_survives
     assert " 502 " not in log and " 500 " not in log
     after_kill = cluster.upstreams_of(r"/api/documents/steps/")
     assert victim.upstream not in after_kill[-1:]
+
+
+async def nginx_peer(cluster, browser, meeting_id, name, **kw):
+    """An aiortc participant whose signalling websocket goes through nginx to whichever daphne."""
+    import asyncio
+
+    import websockets
+
+    from tests.sfu_peers import Peer
+
+    ws = await websockets.connect(
+        f"{cluster.url.replace('http://', 'ws://')}/ws/meetings/{meeting_id}/",
+        additional_headers={"Cookie": f"sessionid={browser.cookie('sessionid')}"}, origin=cluster.url,
+        max_size=1 << 22, open_timeout=20)
+
+    async def send(message):
+        await ws.send(json.dumps(message))
+
+    peer = Peer(name, send, **kw)
+
+    async def read():
+        try:
+            async for raw in ws:
+                await peer.deliver(json.loads(raw))
+        except (websockets.ConnectionClosed, asyncio.CancelledError):
+            pass
+
+    peer.ws = ws
+    peer.reader = asyncio.ensure_future(read())
+    await peer.wait_for(lambda m: m.get("type") == "hello", 15)
+    return peer
+
+
+def udp_sockets(unit):
+    """UDP sockets in the unit's host namespace (only an SFU worker holding a room has any)."""
+    lines = Path(f"/proc/{unit.proc.pid}/net/udp").read_text().splitlines()[1:]
+    lines += Path(f"/proc/{unit.proc.pid}/net/udp6").read_text().splitlines()[1:]
+    return len(lines)
+
+
+async def close_peers(*peers):
+    for peer in peers:
+        peer.reader.cancel()
+        await peer.close()
+        await peer.ws.close()
+
+
+async def meeting_with_media(cluster, host, town, meeting_id):
+    from tests.sfu_peers import wait_until
+
+    presenter = await nginx_peer(cluster, host, meeting_id, "host", camera=True, mic=True)
+    viewer = await nginx_peer(cluster, town, meeting_id, "town")
+    await presenter.send({"type": "join"})
+    await viewer.send({"type": "join"})
+    await presenter.wait_for(lambda m: m.get("type") == "joined", 30)
+    await viewer.wait_for(lambda m: m.get("type") == "joined", 30)
+    await presenter.publish()
+    assert await wait_until(lambda: bool(viewer.video_by(presenter.session)
+                                         and viewer.video_by(presenter.session).good >= 20), 40), \
+        "the viewer got no video through the SFU worker"
+    return presenter, viewer
+
+
+async def test_it_holds_a_meeting_across_hosts_records_it_and_places_the_room_again_when_a_worker_dies(cluster):
+    import asyncio
+    import datetime
+
+    host = Browser(cluster).login("county_secretary")
+    town = Browser(cluster).login("town_secretary")
+    (town_id,) = sql(cluster, "SELECT id FROM office_person WHERE username='town_secretary'")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    status, body = await asyncio.to_thread(host.post_json, "/api/meetings/", {
+        "title": "跨主机视频会议", "starts_at": now.isoformat(), "ends_at": (now + datetime.timedelta(hours=1)).isoformat(),
+        "person_ids": [int(town_id)], "record": True})
+    assert status == 201, body
+    meeting = body["id"]
+
+    presenter, viewer = await meeting_with_media(cluster, host, town, meeting)
+    # record on the room's worker; the file goes to the bucket and plays through nginx from any daphne
+    status, body = await asyncio.to_thread(host.post_json, f"/api/meetings/{meeting}/host", {"command": "record_start"})
+    assert status == 200, body
+    await asyncio.sleep(4)
+    status, body = await asyncio.to_thread(host.post_json, f"/api/meetings/{meeting}/host", {"command": "record_stop"})
+    assert status == 200, body
+    rows = []
+    for _ in range(60):
+        _s, _h, raw = await asyncio.to_thread(get, town, f"/api/meetings/{meeting}/recordings")
+        rows = json.loads(raw)
+        if rows:
+            break
+        await asyncio.sleep(0.5)
+    assert rows, "no recording was listed"
+    played = [await asyncio.to_thread(get, town, rows[0]["file_url"]) for _ in range(3)]
+    assert all(s == 200 and data[:4] == b"\x1a\x45\xdf\xa3" for s, _, data in played)  # WebM
+    await asyncio.sleep(0.3)
+    served_by = {u.split(":")[0] for u in cluster.upstreams_of(rf"/recordings/{rows[0]['id']}/file")}
+    assert served_by == {cluster.hosts["app1"], cluster.hosts["app2"]}  # played through both hosts
+    objects = cluster.seaweed.client().list_objects_v2(Bucket="yiwangtong", Prefix=f"meetings/{meeting}/recordings/")
+    assert objects.get("KeyCount", 0) == 1
+
+    # the worker holding the room dies with its host's process: the room is placed on the other
+    # host's worker and the participants rejoin there
+    holding = [w for w in cluster.workers if udp_sockets(w)]
+    assert len(holding) == 1, "the room should run on exactly one worker"
+    cluster.kill(holding[0])
+    await close_peers(presenter, viewer)
+    presenter, viewer = await meeting_with_media(cluster, host, town, meeting)
+    survivor = next(w for w in cluster.workers if w is not holding[0])
+    assert udp_sockets(survivor)
+    await close_peers(presenter, viewer)
+
+    await asyncio.sleep(0.5)
+    # the participants' signalling went through nginx to more than one daphne
+    assert len(set(cluster.upstreams_of(rf"/ws/meetings/{meeting}/"))) >= 2

@@ -365,7 +365,7 @@ def metadata_for(a: Assembly) -> dict:
         act(s.get_kind_display(), s.acted_at, s.acted_name, post_unit,
             (s.opinion or s.get_decision_display()) + (f"（代{s.acted_for_name}）" if s.acted_for_name else ""))
     for e in AuditEntry.objects.filter(action="document.seal", object_type="documents.document",
-                                       object_id=str(doc.id)).order_by("seq"):
+                                       object_id=str(doc.id)).order_by("id"):
         act(_("用印"), e.at, e.person_name, e.unit_name or sender, e.data.get("sha256", ""))
     if doc.registered_at:
         act(_("登记"), doc.registered_at, "", sender, doc.number or "")
