@@ -257,3 +257,7 @@ class HostAction(models.Model):
     class Meta:
         ordering = ["at", "id"]
         verbose_name = _("主持人操作")
+
+
+# Training's own models (replay progress, completion reminders) live with the training package.
+from meetings.training.models import CompletionReminder, ReplayProgress  # noqa: E402,F401

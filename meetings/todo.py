@@ -51,3 +51,4 @@ def counter(person):
 
 
 todo.register(provider, counter)
+import meetings.training.todo  # noqa: E402,F401  (the 催办 待办 of trainings)

@@ -217,8 +217,12 @@ def attendance_svg(request, meeting_id):
 @login_required
 @_refusals
 def recording_page(request, meeting_id, recording_id):
+    from meetings.training.actions import resume_state
+
     meeting, recording = actions.check_recording(request.user, meeting_id, recording_id)
-    return render(request, "meetings/recording.html", {"meeting": meeting, "recording": recording})
+    replay = resume_state(request.user, meeting, recording)
+    replay |= {"share_percent": round(replay["share"] * 100), "required_percent": round(replay["required_share"] * 100)}
+    return render(request, "meetings/recording.html", {"meeting": meeting, "recording": recording, "replay": replay})
 
 
 @login_required

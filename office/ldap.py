@@ -926,7 +926,7 @@ def fetch_sign_in(cfg, username, password):
 
 
 def prepare_sign_in(username, password):
-    """(username, password) when a sign-in with these should ask the directory, else None (a local
+    """(config, username, password) when a sign-in with these should ask the directory, else None (a local
     account, bad input, no directory configured: authenticate() answers those by itself)."""
     from office.models import Person
 
@@ -1078,6 +1078,8 @@ def recheck_snapshot(cfg, person):
     now = time.monotonic()
     with _pending_lock:
         pending = _pending.get(person.id)
+        if pending is not None and pending[0].done() and now - pending[1] > max(cfg.recheck_seconds, 60):
+            pending = _pending.pop(person.id) and None  # an answer too old to act on: ask again
         if pending is None:
             if _directory_slow(cfg, now):
                 return None  # another re-check is already waiting on the directory: do not queue behind it

@@ -64,6 +64,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "office.middleware.CurrentPostMiddleware",
+    "office.middleware.PersonLanguageMiddleware",
     "office.middleware.BodyTooLargeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -226,6 +227,8 @@ YW_SPOOL_DIR = Path(env_str("YW_SPOOL_DIR", str(VAR_DIR / "spool")))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 YW_MAX_UPLOAD_BYTES = env_int("YW_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1024)
+# A training's recording watched to this share (per cent) counts as completed by replay (回放).
+TRAINING_REPLAY_PERCENT = env_int("TRAINING_REPLAY_PERCENT", 80, minimum=1, maximum=100)
 # office/uploads.py: a multipart upload stops at YW_MAX_UPLOAD_BYTES while it streams in
 FILE_UPLOAD_HANDLERS = [
     "office.uploads.LimitedUploadHandler",

@@ -163,13 +163,17 @@ def request_with_reply(unit) -> bool:
 
 
 def _reply_waits_for_request(receipt) -> bool:
-    """A received 批复 goes into its 请示's 件 (unit setting) while that 请示 is not yet filed."""
+    """A received 批复 goes into its 请示's 件 (unit setting): it is not due on its own while that
+    请示 is unfiled, nor once the 请示's 件 holds it."""
     doc = receipt.document
     if doc.doc_type != "批复" or not doc.reply_to_id or doc.reply_to.unit_id != receipt.unit_id:
         return False
     if not request_with_reply(receipt.unit):
         return False
-    return not Item.objects.filter(document_id=doc.reply_to_id, direction=Direction.SENT).exists()
+    item = Item.objects.filter(document_id=doc.reply_to_id, direction=Direction.SENT).first()
+    if item is None:
+        return True
+    return item.components.filter(role=ComponentRole.REPLY, source=f"document:{doc.id}").exists()
 
 
 def pending(unit_ids, limit=200) -> list[dict]:
@@ -365,7 +369,7 @@ def metadata_for(a: Assembly) -> dict:
         act(s.get_kind_display(), s.acted_at, s.acted_name, post_unit,
             (s.opinion or s.get_decision_display()) + (f"（代{s.acted_for_name}）" if s.acted_for_name else ""))
     for e in AuditEntry.objects.filter(action="document.seal", object_type="documents.document",
-                                       object_id=str(doc.id)).order_by("seq"):
+                                       object_id=str(doc.id)).order_by("id"):
         act(_("用印"), e.at, e.person_name, e.unit_name or sender, e.data.get("sha256", ""))
     if doc.registered_at:
         act(_("登记"), doc.registered_at, "", sender, doc.number or "")
