@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test bench venv system-deps fonts messages migrate serve clean
+.PHONY: run test bench venv system-deps fonts messages migrate serve clean node-tools
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,13 @@ venv: $(VENV)/.installed
 system-deps:
 	bash scripts/install-system-deps.sh
 
+# axe-core for the accessibility test, from the npm registry (package.json), served to the tests locally.
+node-tools: node_modules/axe-core/axe.min.js
+
+node_modules/axe-core/axe.min.js: package.json
+	npm install --no-audit --no-fund --silent
+	touch $@
+
 fonts: venv
 	$(PY) scripts/prepare_fonts.py
 
@@ -28,15 +35,24 @@ messages: venv
 migrate: venv
 	$(PY) manage.py migrate --noinput -v0
 
-run: system-deps venv fonts messages migrate
-	$(PY) manage.py seed_demo --if-empty
-	$(PY) manage.py seed_documents --if-empty
-	$(PY) manage.py seed_archive --if-empty
-	$(PY) manage.py seed_meetings --if-empty
-	@echo "一网通 http://$(HOST):$(PORT)/ — 演示账号见上 (demo logins above; password Demo-2026!)"
-	$(PY) -m daphne -b $(HOST) -p $(PORT) asgi:application
+# The fonts for 公文 PDFs are converted once (cached in var/fonts/prepared) while the database is
+# migrated and seeded; daphne starts when both are done, and "listening on" is printed once it answers.
+run: system-deps venv
+	@mkdir -p var
+	@echo "[make run] preparing fonts in the background (log: var/prepare_fonts.log)"
+	@$(PY) scripts/prepare_fonts.py > var/prepare_fonts.log 2>&1 & fonts=$$!; \
+	$(PY) manage.py compilemessages -v0 --ignore=.venv && \
+	$(PY) manage.py migrate --noinput -v0 && \
+	$(PY) manage.py seed_demo --if-empty && \
+	$(PY) manage.py seed_documents --if-empty && \
+	$(PY) manage.py seed_archive --if-empty && \
+	$(PY) manage.py seed_meetings --if-empty; status=$$?; \
+	wait $$fonts; grep -E "ready|cached|失败|done in" var/prepare_fonts.log; \
+	[ $$status -eq 0 ] || exit $$status; \
+	echo "一网通 — 演示账号见上 (demo logins above; password Demo-2026!)"; \
+	exec $(PY) scripts/serve.py $(HOST) $(PORT)
 
-test: system-deps venv fonts messages
+test: system-deps venv fonts messages node-tools
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: system-deps venv fonts

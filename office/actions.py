@@ -196,3 +196,21 @@ def do_create_person(*, actor=None, username, display_name, password=None, email
         person.save()
         audit.record("person.create", person=actor, obj=person, ip=ip, data={"username": username})
     return person
+
+
+def check_language(code):
+    from django.conf import settings
+
+    if code not in dict(settings.LANGUAGES):
+        raise ActionError(_("不支持这种语言。"))
+    return code
+
+
+def do_set_language(*, person, code, ip=None):
+    """The person's interface language, remembered on every device they sign in from."""
+    code = check_language(code)
+    with transaction.atomic():
+        Person.objects.filter(id=person.id).update(language=code)
+        audit.record("person.language", person=person, obj=person, ip=ip, data={"language": code})
+    person.language = code
+    return code

@@ -5,6 +5,7 @@ office names the apps' routers by dotted path, so the core imports none of them.
 import logging
 from datetime import datetime
 
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.db.models import Q
 from django.http import Http404
@@ -26,6 +27,7 @@ api = NinjaAPI(
     description=gettext_lazy("咸阳协同办公一网通：组织机构、公文、会议与培训。"),
     auth=django_auth,
     urls_namespace="api",
+    docs_decorator=login_required,  # the API's documentation is for signed-in people only
 )
 
 

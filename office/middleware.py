@@ -67,3 +67,26 @@ class ApiJsonErrorsMiddleware:
             if header in response:
                 replaced[header] = response[header]
         return replaced
+
+
+class PersonLanguageMiddleware:
+    """A signed-in person's chosen language (语言, in the user menu) wins over the browser's; the
+    language cookie follows it, so that websockets (office.i18n) speak the same language."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.conf import settings
+        from django.utils import translation
+
+        user = getattr(request, "user", None)
+        chosen = getattr(user, "language", "") if user is not None and user.is_authenticated else ""
+        if chosen:
+            translation.activate(chosen)
+            request.LANGUAGE_CODE = chosen
+        response = self.get_response(request)
+        if chosen and request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME) != chosen:
+            response.set_cookie(settings.LANGUAGE_COOKIE_NAME, chosen, max_age=settings.LANGUAGE_COOKIE_AGE,
+                                path=settings.LANGUAGE_COOKIE_PATH, samesite=settings.LANGUAGE_COOKIE_SAMESITE)
+        return response

@@ -12,6 +12,7 @@ class ProgressBar:
         self.done = 0
         self.started = time.monotonic()
         self._last = 0.0
+        self._shown = -1  # the last value drawn: a bar is drawn at 100% once
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
 
     def advance(self, n=1):
@@ -22,7 +23,10 @@ class ProgressBar:
         now = time.monotonic()
         if self.done < self.total and now - self._last < (0.1 if self.tty else 2.0):
             return
+        if self.done == self._shown:
+            return
         self._last = now
+        self._shown = self.done
         filled = int(self.width * self.done / self.total)
         pct = 100 * self.done / self.total
         line = f"{self.label} [{'#' * filled}{'.' * (self.width - filled)}] {pct:5.1f}% {self.done}/{self.total}"

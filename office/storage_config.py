@@ -13,7 +13,7 @@ BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 ADDRESSING_STYLES = ("path", "virtual", "auto")
 LOCAL_BACKEND = "office.storage.LocalStorage"
 S3_BACKEND = "office.storage.S3Storage"
-STATICFILES = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+STATICFILES = {"BACKEND": "office.staticfiles.VersionedStaticFilesStorage"}  # ?v=<hash> URLs
 
 
 def s3_options(*, endpoint_url, bucket, access_key, secret_key, region="us-east-1", addressing_style="path"):

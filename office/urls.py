@@ -10,6 +10,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("post/switch/", views.switch_post, name="switch-post"),
     path("me/", views.my_account, name="my-account"),
+    path("language/", views.set_language, name="set-language"),
     path("directory/", views.directory, name="directory"),
     path("directory/unit/<int:unit_id>/", views.unit_detail, name="unit-detail"),
     path("api/", api.urls),

@@ -133,6 +133,9 @@ def directory(request):
         posts = (Post.objects.active().filter(Q(person__display_name__contains=q) | Q(person__username=q))
                  .select_related("person", "unit")[:50])
         return render(request, "office/directory_search.html", {"q": q, "units": units, "posts": posts})
+    post = request.post
+    if post is not None:  # start where the person works; the breadcrumbs lead up the tree
+        return unit_detail(request, post.unit_id)
     city = Unit.objects.filter(kind=UnitKind.CITY).first()
     if city is None:
         return render(request, "office/directory_unit.html", {"unit": None, "children": [], "posts": []})
@@ -193,3 +196,20 @@ def my_account(request):
         "colleagues": colleagues, "given": given, "received": received, "error": error,
         "now": timezone.localtime(),
     }, status=400 if error else 200)
+
+
+@login_required
+@require_POST
+def set_language(request):
+    """语言: remembered on the person (every device) and in Django's language cookie (this browser)."""
+    from django.views.i18n import set_language as django_set_language
+
+    try:
+        actions.do_set_language(person=request.user, code=request.POST.get("language", ""), ip=audit.client_ip(request))
+    except ActionError as exc:
+        messages.error(request, exc.message)
+        return redirect("/")
+    from django.utils import translation
+
+    translation.activate(request.user.language)
+    return django_set_language(request)

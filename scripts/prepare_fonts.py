@@ -53,6 +53,9 @@ def say(msg: str) -> None:
     print(f"[prepare_fonts] {msg}", flush=True)
 
 
+_progress = None  # a shared multiprocessing.Value (per-mille done) when run in a worker process
+
+
 def otf_to_ttf(font) -> None:
     """Convert a CFF-outline fontTools TTFont to TrueType outlines in place."""
     from fontTools.pens.cu2quPen import Cu2QuPen
@@ -68,9 +71,10 @@ def otf_to_ttf(font) -> None:
         tt_pen = TTGlyphPen(glyph_set)
         glyph_set[name].draw(Cu2QuPen(tt_pen, max_err=1.0, reverse_direction=True))
         glyphs[name] = tt_pen.glyph()
-        if i % step == 0:
-            print(f"\r    converting outlines {i * 100 // total:3d}% ({i}/{total})", end="", flush=True)
-    print(f"\r    converting outlines 100% ({total}/{total})", flush=True)
+        if i % step == 0 and _progress is not None:
+            _progress.value = i * 1000 // total
+    if _progress is not None:
+        _progress.value = 1000
 
     font["loca"] = newTable("loca")
     glyf = font["glyf"] = newTable("glyf")
@@ -186,6 +190,25 @@ def write_stamp(dest: Path, name: str) -> None:
     (dest / (name + ".ok")).write_text(time.strftime("%Y-%m-%dT%H:%M:%S") + "\n")
 
 
+_counters = []  # one shared per-mille counter per job, inherited by the forked workers
+
+
+def _run_job(index, name, role, dest):
+    """One font in a worker process: (name, role, error or None, seconds)."""
+    global _progress
+    _progress = _counters[index]
+    t0 = time.monotonic()
+    with tempfile.TemporaryDirectory() as wd:
+        try:
+            if name.startswith("Fandol"):
+                prepare_fangsong(dest, Path(wd))
+            else:
+                prepare_xiaobiaosong(dest)
+        except Exception as exc:  # one readable line
+            return name, role, str(exc), time.monotonic() - t0
+    return name, role, None, time.monotonic() - t0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Prepare free stand-in fonts for 公文 PDFs")
     parser.add_argument("--dest", default=os.environ.get("YW_PREPARED_FONT_DIR", str(DEFAULT_DEST)))
@@ -194,30 +217,46 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     dest = Path(args.dest)
     dest.mkdir(parents=True, exist_ok=True)
-    jobs = [
-        ("FandolFang-Regular.ttf", "仿宋", lambda wd: prepare_fangsong(dest, wd)),
-        ("NotoSerifCJKsc-Bold.ttf", "小标宋", lambda wd: prepare_xiaobiaosong(dest)),
-    ]
+    jobs = [("FandolFang-Regular.ttf", "仿宋"), ("NotoSerifCJKsc-Bold.ttf", "小标宋")]
     started = time.monotonic()
     failed = False
-    for name, role, job in jobs:
+    todo = []
+    for name, role in jobs:
         if stamp_ok(dest, name) and not args.force:
             say(f"{role}: {name} already prepared (cached)")
-            continue
-        t0 = time.monotonic()
-        with tempfile.TemporaryDirectory() as wd:
-            try:
-                job(Path(wd))
-            except Exception as exc:  # one readable line
-                print(f"[prepare_fonts] 字体准备失败（{role}）：{exc}", file=sys.stderr)
+        else:
+            todo.append((name, role))
+    if todo:
+        # The conversions are independent and CPU-bound: one process each, side by side, under one bar.
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        sys.path.insert(0, str(ROOT))
+        from office.progress import ProgressBar
+
+        say("converting " + "、".join(role for _n, role in todo) + " (once; cached in " + str(dest) + ")")
+        ctx = multiprocessing.get_context("fork")
+        counters = [ctx.Value("i", 0) for _ in todo]
+        _counters[:] = counters
+        bar = ProgressBar(1000 * len(todo), label="[prepare_fonts] fonts", stream=sys.stdout)
+        with ProcessPoolExecutor(max_workers=min(len(todo), os.cpu_count() or 1), mp_context=ctx) as pool:
+            futures = [pool.submit(_run_job, i, name, role, dest) for i, (name, role) in enumerate(todo)]
+            while not all(f.done() for f in futures):
+                bar.update(sum(c.value for c in counters))
+                time.sleep(0.5)
+            bar.finish()
+            results = [f.result() for f in futures]
+        for name, role, error, seconds in results:
+            if error is not None:
+                print(f"[prepare_fonts] 字体准备失败（{role}）：{error}", file=sys.stderr)
                 if args.strict:
                     return 1
                 say(f"{role}: continuing with the installed fallback face (documents.render.fonts.FALLBACK)")
                 failed = True
                 continue
-        write_stamp(dest, name)
-        size = (dest / name).stat().st_size / 1e6
-        say(f"{role}: {name} ready, {size:.1f} MB in {time.monotonic() - t0:.1f} s")
+            write_stamp(dest, name)
+            size = (dest / name).stat().st_size / 1e6
+            say(f"{role}: {name} ready, {size:.1f} MB in {seconds:.1f} s")
     for path in ("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
                  "/usr/share/fonts/truetype/lxgw-wenkai/LXGWWenKai-Regular.ttf",
                  "/usr/share/fonts/truetype/arphic-gbsn00lp/gbsn00lp.ttf"):

@@ -6,7 +6,7 @@ from django.urls import reverse
 def test_it_shows_the_city_with_its_counties_and_departments(units, town_secretary, client_for, django_assert_max_num_queries):
     client = client_for(town_secretary)
     with django_assert_max_num_queries(12):
-        page = client.get("/directory/").content.decode()
+        page = client.get(reverse("unit-detail", args=[units["咸阳市"].id])).content.decode()
     assert "咸阳市人民政府" in page and "秦都区人民政府" in page and "乾县人民政府" in page
     assert "咸阳市财政局" in page and "610400000000" in page
     assert "张市长" in page  # the city's people and posts
@@ -47,3 +47,13 @@ def test_it_serves_the_shell_with_a_phone_viewport_meta(units, county_secretary,
     page = client_for(county_secretary).get(reverse("home")).content.decode()
     assert 'name="viewport"' in page and "width=device-width" in page
     assert "/static/office/app.css" in page and "cdn" not in page.lower()
+
+
+def test_it_starts_at_the_persons_own_unit_with_office_phone_numbers(units, town_secretary, client_for):
+    from office.models import Person
+
+    Person.objects.filter(id=town_secretary.id).update(phone="029-33210001")
+    page = client_for(town_secretary).get("/directory/").content.decode()
+    assert '<strong aria-current="page">人民路街道办事处</strong>' in page  # the own unit, at the end of the breadcrumbs
+    assert "秦都区人民政府" in page  # a step up the tree
+    assert "029-33210001" in page

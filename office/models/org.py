@@ -1,5 +1,6 @@
 """The four-level organisation: units, people, posts, delegations."""
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -174,6 +175,8 @@ class Person(AbstractBaseUser):
     is_superuser = models.BooleanField(default=False)  # break-glass administrator
     source = models.CharField(max_length=8, default="local", choices=[("local", _("本地")), ("ldap", _("目录"))])
     ldap_dn = models.CharField(max_length=500, blank=True, db_index=True)
+    # The interface language the person chose in the user menu (empty: the browser's).
+    language = models.CharField(max_length=8, blank=True, default="", choices=settings.LANGUAGES)
     date_joined = models.DateTimeField(default=timezone.now)
 
     objects = PersonManager()

@@ -6,14 +6,14 @@ const COLORS = { delivered: "#94a3b8", signed: "#3b82f6", returned: "#dc2626", o
 let data = null;
 let timer = null;
 
-const fmt = (v) => (v ? new Date(v).toLocaleString("zh-CN", { hour12: false, month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" }) : "");
+const fmt = (v) => (v ? new Date(v).toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", hour12: false, month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" }) : "");
 
 function renderSummary() {
   for (const [k, v] of Object.entries(data.summary)) {
     const b = root.querySelector(`[data-count="${k}"]`);
     if (b) b.textContent = v;
   }
-  document.getElementById("updated-at").textContent = gettext("更新于 ") + new Date().toLocaleTimeString("zh-CN", { hour12: false });
+  document.getElementById("updated-at").textContent = gettext("更新于 ") + new Date().toLocaleTimeString("zh-CN", { timeZone: "Asia/Shanghai", hour12: false });
 }
 
 function renderTable() {

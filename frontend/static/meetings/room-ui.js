@@ -100,14 +100,14 @@ async function refreshParticipants() {
   const waitingHtml = waiting.map((p) => `<li data-person="${p.person_id}" class="waiting"><span class="pname">${esc(p.name)} <span class="tag warn">${gettext("等候中")}</span></span>
       <span class="person-actions"><button class="host-menu-btn" data-command="admit" data-target="${p.person_id}">${gettext("准许入会")}</button></span></li>`).join("");
   list.innerHTML = waitingHtml + rows.map((p) => {
-    const tags = [p.host ? gettext("主持人") : "", p.presenter ? gettext("主讲") : "", p.media_mode === "audio" ? gettext("仅音频") : p.media_mode === "small" ? gettext("低清视频") : "", p.hand ? "✋" : ""]
+    const tags = [p.host ? gettext("主持人") : "", p.presenter ? gettext("主讲") : "", p.media_mode === "audio" ? gettext("仅音频") : p.media_mode === "small" ? gettext("低清视频") : "", p.hand ? HAND : ""]
       .filter(Boolean).map((t) => `<span class="tag">${t}</span>`).join(" ");
     const menu = cfg.is_host && p.person_id !== me ? `<span class="person-actions">
         <button class="host-menu-btn" data-command="mute" data-target="${p.person_id}" title="${gettext("静音")}">${gettext("静音")}</button>
         <button class="host-menu-btn" data-command="stop_video" data-target="${p.person_id}" title="${gettext("关闭视频")}">${gettext("关视频")}</button>
         <button class="host-menu-btn" data-command="present" data-target="${p.person_id}" title="${gettext("设为主讲")}">${gettext("主讲")}</button>
         ${p.hand ? `<button class="host-menu-btn" data-command="lower_hand" data-target="${p.person_id}">${gettext("放下手")}</button>` : ""}
-        ${p.host ? "" : `<button class="host-menu-btn" data-command="remove" data-target="${p.person_id}" title="${gettext("移出会议")}">${gettext("移出")}</button>`}
+        ${p.host ? "" : `<button class="host-menu-btn danger" data-command="remove" data-target="${p.person_id}" title="${gettext("移出会议")}">${gettext("移出")}</button>`}
       </span>` : "";
     return `<li data-person="${p.person_id}"><span class="pname">${esc(p.name)} ${tags}</span>${menu}</li>`;
   }).join("");
@@ -117,9 +117,13 @@ list && list.addEventListener("click", (e) => {
   if (b) hostCommand(b.dataset.command, Number(b.dataset.target));
 });
 
+// A raised hand as an SVG icon (an emoji shows as a box on machines without an emoji font).
+const HAND = `<svg class="icon" viewBox="0 0 24 24" width="14" height="14" role="img" aria-label="${gettext("举手")}"><path fill="currentColor" d="M12 2a1.5 1.5 0 0 1 1.5 1.5V11h1V4.5a1.5 1.5 0 0 1 3 0V12h1V7.5a1.5 1.5 0 0 1 3 0V15c0 4-3 7-7 7h-1.2a7 7 0 0 1-5.6-2.8l-4-5.3a1.5 1.5 0 0 1 2.3-1.9L7 14V5.5a1.5 1.5 0 0 1 3 0V11h.5V3.5A1.5 1.5 0 0 1 12 2z"/></svg>`;
+
 // ---------------------------------------------------------------- host menu
 export async function hostCommand(command, target = null) {
   if (command === "end" && !confirm(gettext("确定为所有人结束会议？"))) return;
+  if (command === "remove" && !confirm(gettext("确定将此人移出会议？"))) return;
   try {
     const out = await api("host", "POST", { command, target });
     if (command === "record_start" || command === "record_stop") {

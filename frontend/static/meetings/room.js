@@ -84,12 +84,23 @@ function gathered(pc, ms = 3000) {
 }
 
 // ------------------------------------------------------------------ local media
+function devicePrefs() {
+  try { return JSON.parse(localStorage.getItem("yw.devices") || "{}"); } catch (e) { return {}; }
+}
+
+function joinPrefs() {  // "join muted" / "camera off", for the one join right after the check
+  try { const p = JSON.parse(sessionStorage.getItem("yw.join") || "{}"); sessionStorage.removeItem("yw.join"); return p; }
+  catch (e) { return {}; }
+}
+
 async function openLocal() {
   if (local) return local;
   try {
+    const dev = devicePrefs();  // chosen in the pre-join check (meetings/prejoin.js)
     local = await navigator.mediaDevices.getUserMedia({
-      audio: { echoCancellation: true, noiseSuppression: true },
-      video: { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 30, max: 30 } },
+      audio: { echoCancellation: true, noiseSuppression: true, ...(dev.audio ? { deviceId: { ideal: dev.audio } } : {}) },
+      video: { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 30, max: 30 },
+               ...(dev.video ? { deviceId: { ideal: dev.video } } : {}) },
     });
   } catch (e) {
     try { local = await navigator.mediaDevices.getUserMedia({ audio: true }); banner(gettext("未能打开摄像头，仅使用麦克风。")); }
@@ -639,7 +650,11 @@ function onMessage(msg) {
       presenter = msg.presenter === undefined || msg.presenter === null ? null : Number(msg.presenter);
       stats.presenter = presenter;
       status(gettext("已连接"));
-      publish().catch((e) => banner(gettext("发布音视频失败：") + e.message));
+      publish().then(() => {
+        const p = joinPrefs();
+        if (p.muted) setMuted("audio", true);
+        if (p.cameraOff) setMuted("video", true);
+      }).catch((e) => banner(gettext("发布音视频失败：") + e.message));
       break;
     case "answer":
       if (msg.pc === "pub" && pub) pubBusy = pubBusy.then(() => pub.setRemoteDescription({ type: "answer", sdp: msg.sdp }))
