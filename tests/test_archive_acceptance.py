@@ -88,3 +88,16 @@ def test_it_lets_only_the_fonds_archivist_accept(units, city_secretary, city_lea
     resp = client_for(county_secretary).post(f"/api/documents/archive/items/{item.id}/accept")
     assert resp.status_code in (403, 404)
     assert Item.objects.get(id=item.id).state == ItemState.SUBMITTED
+
+
+def test_it_answers_odd_ids_with_a_4xx(units, archivist, client_for):
+    huge = "9" * 25
+    c = client_for(archivist)
+    c.raise_request_exception = False
+    for url in (f"/documents/archive/items/{huge}/", f"/documents/archive/items/1/components/{huge}/",
+                f"/documents/archive/reports/{huge}/", f"/documents/archive/items/{huge}/metadata.xml"):
+        assert c.get(url).status_code == 404, url
+    for url in (f"/api/documents/archive/items/{huge}", f"/api/documents/archive/access/{huge}/decide",
+                f"/api/documents/archive/disposals/{huge}/decide"):
+        r = c.post(url, {"approve": True}, content_type="application/json") if "decide" in url else c.get(url)
+        assert 400 <= r.status_code < 500, (url, r.status_code)

@@ -81,3 +81,18 @@ def test_it_refuses_filing_by_someone_outside_the_unit(units, city_secretary, ci
     with pytest.raises(ActionError) as exc:
         actions.do_file(person=outsider, document_id=doc.id)
     assert exc.value.status == 403
+
+
+def test_it_lets_the_archivist_move_a_village_into_another_fonds(units, archivist, city_secretary, client_for):
+    with_fonds()
+    village = units["人民路社区"]
+    c = client_for(archivist)
+    refused = c.post(f"/api/documents/archive/settings/{village.id}", {"fonds": "Z001"}, content_type="application/json")
+    assert refused.status_code == 403  # the town's 全宗, not the city archivist's
+    from office.models import Person
+
+    admin = Person.objects.get(username="admin")
+    ok = client_for(admin).post(f"/api/documents/archive/settings/{village.id}", {"fonds": "Z001"},
+                                content_type="application/json")
+    assert ok.status_code == 200 and ok.json()["fonds"] == "Z001"
+    assert assemble.fonds_for(village).code == "Z001"

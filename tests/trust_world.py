@@ -59,12 +59,20 @@ def build_world(units, people):
     filed = dispatched(county_secretary, county_leader, title=ARCHIVED_TITLE, main=[town.id])
     item = archive.do_file(person=county_secretary, post=post_of(county_secretary), document_id=filed.id)
     check_run = run_checks([item], CheckStage.MANUAL, person=county_secretary)
+    import datetime as dt
+
+    from documents.archive.models import AccessRequest, Disposal
+
+    borrow = AccessRequest.objects.create(item=item, person=county_secretary, person_name="吴秘书",
+                                          unit_name="秦都区人民政府", reason="查阅", until=dt.date(2099, 1, 1))
+    disposal = Disposal.objects.create(item=item, action="destroy", reason="到期", proposed_by=county_secretary,
+                                       proposed_name="吴秘书")
     return {
         "doc_id": doc.id, "att_id": attachment.id, "step_id": step.id, "receipt_id": receipt.id,
         "assignment_id": assignment.id, "circulation_id": circulation.id, "unit_id": units["秦都区"].id,
         "meeting_id": meeting.id, "invitation_id": invitation.id, "material_id": material.id,
         "recording_id": recording.id, "item_id": item.id, "component_id": item.components.first().id,
-        "run_id": check_run.id,
+        "run_id": check_run.id, "request_id": borrow.id, "disposal_id": disposal.id,
         # a path parameter that names the draft (with the attachment and steps) instead
         "_draft_id": paper.id,
     }

@@ -144,11 +144,22 @@ def _leader_post(person, fonds):
     raise ActionError(_("只有立档单位的领导可以审批。"), status=403)
 
 
-def get_item(person, item_id, *, lock=False) -> Item:
+MAX_ID = 2 ** 63 - 1
+
+
+def row_id(value):
+    """An id from a path or form, or 0 (nothing has it) when it is not a number the database holds."""
     try:
-        item_id = int(item_id)
+        value = int(value)
     except (TypeError, ValueError):
-        raise ActionError(_("没有找到该件，或您无权查看。"), status=404) from None
+        return 0
+    return value if 0 < value <= MAX_ID else 0
+
+
+def get_item(person, item_id, *, lock=False) -> Item:
+    item_id = row_id(item_id)
+    if not item_id:
+        raise ActionError(_("没有找到该件，或您无权查看。"), status=404)
     qs = Item.objects.select_related("fonds", "unit", "document")
     if lock:
         qs = qs.select_for_update(of=("self",))
@@ -403,7 +414,7 @@ def effective(item) -> dict:
     """The 件's descriptive metadata with every correction applied, in order."""
     out = {"title": item.title, "doc_number": item.doc_number, "responsible": item.responsible,
            "doc_date": item.doc_date.isoformat(), "remark": "", "retention": item.retention}
-    for v in item.versions.all().order_by("no"):
+    for v in sorted(item.versions.all(), key=lambda v: v.no):  # prefetch-friendly
         for k, (_old, new) in v.changes.items():
             out[k] = new
     return out
@@ -624,7 +635,7 @@ def do_decide_disposal(*, person, disposal_id, approve: bool, note="", ip=None) 
     """A leader of the 立档单位 approves or rejects a destruction. Approval deletes the content,
     keeps the metadata and writes the 销毁清册 line."""
     with transaction.atomic():
-        d = Disposal.objects.select_for_update().select_related("item__fonds").filter(id=disposal_id).first()
+        d = Disposal.objects.select_for_update().select_related("item__fonds").filter(id=row_id(disposal_id)).first()
         if d is None:
             raise ActionError(_("没有找到该鉴定意见。"), status=404)
         item = d.item
@@ -656,11 +667,7 @@ def do_decide_disposal(*, person, disposal_id, approve: bool, note="", ip=None) 
 
 def do_request_access(*, person, post=None, item_id, reason, until, ip=None) -> AccessRequest:
     reason = _reason(reason, _("借阅理由"))
-    try:
-        item_id = int(item_id)
-    except (TypeError, ValueError):
-        raise ActionError(_("没有找到该件。"), status=404) from None
-    item = Item.objects.select_related("fonds").filter(id=item_id, state=ItemState.ACCEPTED).first()
+    item = Item.objects.select_related("fonds").filter(id=row_id(item_id), state=ItemState.ACCEPTED).first()
     if item is None:
         raise ActionError(_("没有找到该件。"), status=404)
     if is_member(person, item):
@@ -688,7 +695,8 @@ def do_request_access(*, person, post=None, item_id, reason, until, ip=None) -> 
 
 def do_decide_access(*, person, request_id, approve: bool, note="", ip=None) -> AccessRequest:
     with transaction.atomic():
-        req = AccessRequest.objects.select_for_update().select_related("item__fonds").filter(id=request_id).first()
+        req = AccessRequest.objects.select_for_update().select_related("item__fonds").filter(id=row_id(request_id)) \
+            .first()
         if req is None:
             raise ActionError(_("没有找到该借阅申请。"), status=404)
         acting = _leader_post(person, req.item.fonds)
@@ -708,7 +716,7 @@ def component_for_view(person, item_id, component_id, *, ip=None, post=None) -> 
     """A component's bytes for viewing or download, audited. People of the 全宗 get the stored
     file; a borrower gets a watermarked rendition (name, unit, time on every page)."""
     item = get_item(person, item_id)
-    comp = Component.objects.filter(item=item, id=component_id).first()
+    comp = Component.objects.filter(item=item, id=row_id(component_id)).first()
     if comp is None:
         raise ActionError(_("没有找到该组件。"), status=404)
     if comp.deleted_at is not None or item.state == ItemState.DESTROYED:

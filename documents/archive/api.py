@@ -76,7 +76,8 @@ def items(request, q: str = "", year: int | None = None, retention: str = "", do
         qs = qs.filter(fonds__code=fonds[:20])
     if not 1 <= page <= 100000:
         raise ActionError(_("页码不正确。"))
-    qs = qs.select_related("fonds").order_by("-year", "fonds__code", "retention", "org_code", "seq", "id")
+    qs = qs.select_related("fonds").prefetch_related("versions") \
+        .order_by("-year", "fonds__code", "retention", "org_code", "seq", "id")
     total = qs.count()
     if q.strip():
         actions.audit_view(request.user, None, f"search:{q[:100]}", ip=client_ip(request), post=request.post)
@@ -239,3 +240,27 @@ def decide_disposal(request, disposal_id: int, payload: DecideIn):
     d = actions.do_decide_disposal(person=request.user, disposal_id=disposal_id, approve=payload.approve,
                                    note=payload.note, ip=client_ip(request))
     return {"id": d.id, "state": d.state}
+
+
+class SettingIn(Schema):
+    fonds: str | None = None
+    request_with_reply: bool | None = None
+
+
+@router.post("/settings/{unit_id}", summary=gettext_lazy("单位的归档设置：归入哪个全宗；请示与批复合为一件或分为两件"))
+def unit_setting(request, unit_id: int, payload: SettingIn):
+    from documents.archive.models import Fonds
+    from office.models import Unit
+
+    unit = Unit.objects.filter(id=actions.row_id(unit_id)).first()
+    if unit is None:
+        raise ActionError(_("单位不存在。"), status=404)
+    fonds = None
+    if payload.fonds:
+        fonds = Fonds.objects.filter(code=payload.fonds[:20]).first()
+        if fonds is None:
+            raise ActionError(_("没有全宗号为 %(c)s 的全宗。") % {"c": payload.fonds[:20]}, status=404)
+    s = actions.do_set_unit_setting(person=request.user, post=request.post, unit=unit, fonds=fonds,
+                                    request_with_reply=payload.request_with_reply, ip=client_ip(request))
+    return {"unit": unit.id, "fonds": s.fonds.code if s.fonds_id else assemble.fonds_for(unit).code
+            if assemble.fonds_for(unit) else None, "request_with_reply": s.request_with_reply}

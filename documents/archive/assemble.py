@@ -163,13 +163,17 @@ def request_with_reply(unit) -> bool:
 
 
 def _reply_waits_for_request(receipt) -> bool:
-    """A received 批复 goes into its 请示's 件 (unit setting) while that 请示 is not yet filed."""
+    """A received 批复 goes into its 请示's 件 (unit setting): it is not due on its own while that
+    请示 is unfiled, nor once the 请示's 件 holds it."""
     doc = receipt.document
     if doc.doc_type != "批复" or not doc.reply_to_id or doc.reply_to.unit_id != receipt.unit_id:
         return False
     if not request_with_reply(receipt.unit):
         return False
-    return not Item.objects.filter(document_id=doc.reply_to_id, direction=Direction.SENT).exists()
+    item = Item.objects.filter(document_id=doc.reply_to_id, direction=Direction.SENT).first()
+    if item is None:
+        return True
+    return item.components.filter(role=ComponentRole.REPLY, source=f"document:{doc.id}").exists()
 
 
 def pending(unit_ids, limit=200) -> list[dict]:

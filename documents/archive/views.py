@@ -37,10 +37,7 @@ def _error(request, exc, template="documents/archive_error.html"):
 
 
 def _int(value):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+    return actions.row_id(value) or None
 
 
 def _my_fonds(request):
@@ -84,7 +81,7 @@ def index(request):
         qs = qs.filter(doc_type=doc_type)
     if fonds_code:
         qs = qs.filter(fonds__code=fonds_code)
-    page = Paginator(qs.select_related("fonds").order_by("-year", "fonds__code", "retention", "org_code", "seq"),
+    page = Paginator(qs.select_related("fonds").prefetch_related("versions").order_by("-year", "fonds__code", "retention", "org_code", "seq"),
                      PAGE).get_page(request.GET.get("page"))
     if q:
         actions.audit_view(me, None, f"search:{q}", ip=client_ip(request), post=request.post)
@@ -220,7 +217,7 @@ def item_xml(request, item_id):
 
 
 def _run_for(request, run_id):
-    run = CheckRun.objects.filter(id=_int(run_id)).first()
+    run = CheckRun.objects.filter(id=actions.row_id(run_id)).first()
     if run is None:
         raise ActionError(_("没有找到该检测报告。"), status=404)
     ids = [e["item"] for e in run.report.get("items", []) if e.get("item")]
