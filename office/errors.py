@@ -131,4 +131,6 @@ def server_error(request):
 def upload_too_large_message():
     from django.conf import settings
 
-    return _("上传的内容太大（最大%(n)d MB）。") % {"n": settings.YW_MAX_UPLOAD_BYTES // (1024 * 1024)}
+    limit = settings.YW_MAX_UPLOAD_BYTES
+    size = f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{max(1, limit // 1024)} KB"
+    return _("文件过大（最大%(size)s）。") % {"size": size}

@@ -53,10 +53,10 @@ def test_it_stops_a_multipart_upload_over_the_limit_with_a_chinese_413(settings,
     client.raise_request_exception = False
     too_big = SimpleUploadedFile("大文件.pdf", b"%PDF-1.7\n" + b"0" * (3 * MB // 2), content_type="application/pdf")
     r = client.post("/api/documents/files/verify", {"file": too_big})
-    assert r.status_code == 413 and "上传的内容太大（最大1 MB）" in r.json()["detail"]
+    assert r.status_code == 413 and "文件过大（最大1 MB）" in r.json()["detail"]
     too_big.seek(0)
     r = client.post("/documents/files/verify/", {"file": too_big})
-    assert r.status_code == 413 and "上传的内容太大（最大1 MB）" in r.content.decode()
+    assert r.status_code == 413 and "文件过大（最大1 MB）" in r.content.decode()
 
 
 def _rss_kb(pid):
@@ -91,7 +91,7 @@ def test_it_answers_a_60_mb_verify_upload_with_413_and_the_server_memory_does_no
     before = _rss_kb(server.proc.pid)
     for _ in range(2):
         status, payload = post()
-        assert status == 413 and "上传的内容太大" in payload["detail"]
+        assert status == 413 and "文件过大" in payload["detail"]
     time.sleep(1)
     after = _rss_kb(server.proc.pid)
     assert after - before < 40 * 1024, f"daphne grew by {(after - before) / 1024:.0f} MB and stayed there"
