@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from meetings import views
 
@@ -24,4 +24,5 @@ urlpatterns = [
     path("<int:meeting_id>/checkin/", views.check_in, name="checkin"),
     path("<int:meeting_id>/checkin/start/", views.start_checkin, name="checkin-start"),
     path("<int:meeting_id>/end/", views.end, name="end"),
+    path("", include("meetings.training.urls")),
 ]
