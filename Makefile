@@ -23,6 +23,7 @@ system-deps:
 node-tools: node_modules/axe-core/axe.min.js
 
 node_modules/axe-core/axe.min.js: package.json
+	command -v npm >/dev/null || bash scripts/install-system-deps.sh scripts/node-deps.txt
 	npm install --no-audit --no-fund --silent
 	touch $@
 
