@@ -41,6 +41,24 @@ class BodyTooLargeMiddleware:
         return self.get_response(request)
 
 
+class NulBytesMiddleware:
+    """Refuses a request whose path or query string holds a NUL character (400): no text column
+    can store one (PostgreSQL raises on it), so it would otherwise end as a 500 deep in a query."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if "\x00" in request.path or any("\x00" in key or any("\x00" in v for v in values)
+                                          for key, values in request.GET.lists()):
+            from django.utils.translation import gettext as _
+
+            from office.errors import error_response
+
+            return error_response(request, 400, _("请求中含有不允许的控制字符（NUL）。"))
+        return self.get_response(request)
+
+
 class ApiJsonErrorsMiddleware:
     """Every error under /api/ carries a JSON body {"detail": <message in the reader's language>}:
     also those that never reach the API's own handlers (an unknown path, a wrong method, a

@@ -97,3 +97,17 @@ def test_it_answers_a_static_path_that_climbs_out_with_404(server_factory):
             urllib.request.urlopen(url + path, timeout=10)
         assert e.value.code == 404, path
         assert "没有找到" in e.value.read().decode()
+
+
+@pytest.mark.parametrize("url", ["/api/office/units?q=a%00b", "/api/documents/?q=%00", "/api/office/people?q%00=x"])
+def test_it_refuses_a_nul_in_the_query_string_with_a_chinese_400(units, county_secretary, quiet_client, url):
+    # found by the fuzzer on PostgreSQL, whose text columns cannot hold NUL: a 500 before
+    r = quiet_client(county_secretary).get(url)
+    assert r.status_code == 400
+    assert "NUL" in _chinese_detail(r)
+
+
+def test_it_refuses_a_nul_in_a_page_query_inside_the_shell(units, county_secretary, quiet_client):
+    r = quiet_client(county_secretary).get("/documents/?q=%00")
+    assert r.status_code == 400
+    assert "NUL" in r.content.decode()
