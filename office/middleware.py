@@ -50,13 +50,25 @@ class NulBytesMiddleware:
 
     def __call__(self, request):
         if "\x00" in request.path or any("\x00" in key or any("\x00" in v for v in values)
-                                          for key, values in request.GET.lists()):
+                                          for key, values in request.GET.lists()) or self._json_nul(request):
             from django.utils.translation import gettext as _
 
             from office.errors import error_response
 
             return error_response(request, 400, _("请求中含有不允许的控制字符（NUL）。"))
         return self.get_response(request)
+
+    @staticmethod
+    def _json_nul(request):
+        """A JSON body with a NUL in it, raw or escaped (multipart bodies are left to their
+        upload handlers, which stream)."""
+        if "json" not in (request.content_type or ""):
+            return False
+        try:
+            body = request.body
+        except Exception:  # too large or unreadable: the later layers answer that
+            return False
+        return b"\x00" in body or b"\\u0000" in body
 
 
 class ApiJsonErrorsMiddleware:

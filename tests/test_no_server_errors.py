@@ -111,3 +111,11 @@ def test_it_refuses_a_nul_in_a_page_query_inside_the_shell(units, county_secreta
     r = quiet_client(county_secretary).get("/documents/?q=%00")
     assert r.status_code == 400
     assert "NUL" in r.content.decode()
+
+
+def test_it_refuses_a_nul_in_a_json_body_with_a_chinese_400(units, county_secretary, quiet_client):
+    # found by the fuzzer on PostgreSQL: a NUL in the archive export's 全宗 code answered 500
+    r = quiet_client(county_secretary).post("/api/documents/archive/export", '{"fonds": "Z1\\u0000", "year": 2026}',
+                                            content_type="application/json")
+    assert r.status_code == 400
+    assert "NUL" in _chinese_detail(r)
