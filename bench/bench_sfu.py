@@ -747,6 +747,8 @@ def run_step(kind, n, window, warmup=2.0, per_process=None):
     p0 = produced.value
     w0 = time.monotonic()
     start.set()
+    if os.environ.get("BENCH_VERBOSE"):  # e.g. for a profiler to attach to the server now
+        print(f"# {kind} {n}: window of {window:.0f} s starts, server pid {server.pid}", file=sys.stderr, flush=True)
     time.sleep(window)
     c1 = sum(sp.cpu_times()[:2])
     v1 = sum(sum(x.cpu_times()[:2]) for x in vps)
