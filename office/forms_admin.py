@@ -43,7 +43,7 @@ class UnitEditForm(UnitFieldsForm):
 
     def __init__(self, *args, parents=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["parent"].choices = [("", _("无（市级单位）"))] + [(u.id, u.name) for u in parents]
+        self.fields["parent"].choices = [("", _("无（市级单位）"))] + [(u.id, "\u3000" * u.depth + u.name) for u in parents]
 
 
 class PersonForm(forms.Form):

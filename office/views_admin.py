@@ -21,7 +21,6 @@ from office import actions, audit
 from office.errors import ActionError
 from office.forms_admin import AddPostForm, DelegationForm, NewPersonForm, PersonForm, UnitEditForm, UnitFieldsForm
 from office.models import Delegation, Person, Post, Unit, UnitKind
-from office.models.org import PARENT_KIND
 
 TREE_CHILDREN_LIMIT = 300
 SEARCH_LIMIT = 50
@@ -110,13 +109,12 @@ def unit_children(request, unit_id):
 
 # ---- a unit -------------------------------------------------------------------------------
 def _parent_choices(scope, unit):
-    """Where the unit may be moved: units of the level above it (for a department: of its parent's
-    kind) inside the administrator's scope, its present parent always among them."""
-    kind = PARENT_KIND.get(unit.kind) if unit.kind != UnitKind.DEPARTMENT else (unit.parent.kind if unit.parent else None)
-    if kind is None:
-        return [unit.parent] if unit.parent else []
-    qs = (Unit.objects.active().filter(kind=kind).filter(actions.scope_filter(scope))
-          .exclude(path__startswith=unit.path).order_by("path")[:PARENT_CHOICES_LIMIT])
+    """Where the unit may be placed: the city, counties and towns inside the administrator's scope
+    (not the unit itself or anything below it), its present parent always among them. Whether a
+    place fits the unit's level is the tree's rule (Unit.clean_shape), said in the form."""
+    qs = (Unit.objects.active().filter(kind__in=[UnitKind.CITY, UnitKind.COUNTY, UnitKind.TOWN])
+          .filter(actions.scope_filter(scope)).exclude(path__startswith=unit.path)
+          .order_by("path")[:PARENT_CHOICES_LIMIT])
     out = list(qs)
     if unit.parent is not None and unit.parent.id not in {u.id for u in out}:
         out.insert(0, unit.parent)
@@ -354,8 +352,10 @@ def delegations(request):
     chosen = next((p for p in leaders if p.id == from_id), None)
     deputies = []
     if chosen is not None:
-        deputies = list(Post.objects.active().filter(unit__path__startswith=chosen.unit.government.path)
-                        .filter(in_scope).exclude(id=chosen.id).select_related("person", "unit")
+        gov = chosen.unit.government  # the government's own posts and its departments' (two levels down)
+        same = (Q(unit=gov) | Q(unit__parent=gov, unit__kind=UnitKind.DEPARTMENT)
+                | Q(unit__parent__parent=gov, unit__parent__kind=UnitKind.DEPARTMENT, unit__kind=UnitKind.DEPARTMENT))
+        deputies = list(Post.objects.active().filter(same).filter(in_scope).exclude(id=chosen.id).select_related("person", "unit")
                         .order_by("-is_leader", "unit__path", "id")[:300])
     now = timezone.localtime()
     initial = {"from_post": chosen.id if chosen else "", "starts_at": now.replace(second=0, microsecond=0),
