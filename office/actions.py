@@ -104,6 +104,16 @@ def do_create_unit(*, actor=None, post=None, parent=None, kind, name, code=None,
     return unit
 
 
+def _repath(unit, old_path):
+    """After a move: the unit's and all its descendants' materialised paths and depths, top down."""
+    unit.refresh_path()
+    unit.save(update_fields=["path", "depth"])
+    for child in Unit.objects.filter(path__startswith=old_path).exclude(id=unit.id).order_by("depth"):
+        child.refresh_from_db()
+        child.refresh_path()
+        child.save(update_fields=["path", "depth"])
+
+
 def do_move_unit(*, actor, post=None, unit, new_parent, ip=None):
     unit = Unit.objects.get(id=unit.id)
     old_path = unit.path
@@ -111,12 +121,7 @@ def do_move_unit(*, actor, post=None, unit, new_parent, ip=None):
     unit.clean_shape()
     with transaction.atomic():
         unit.save(update_fields=["parent"])
-        unit.refresh_path()
-        unit.save(update_fields=["path", "depth"])
-        for child in Unit.objects.filter(path__startswith=old_path).exclude(id=unit.id).order_by("depth"):
-            child.refresh_from_db()
-            child.refresh_path()
-            child.save(update_fields=["path", "depth"])
+        _repath(unit, old_path)
         audit.record("unit.move", person=actor, post=post, obj=unit, ip=ip, data={"parent": new_parent.id})
     return unit
 
@@ -163,13 +168,7 @@ def do_update_unit(*, actor, post=None, unit, name, kind, parent, code=None, sho
         except IntegrityError:
             raise ActionError(_("单位与已有单位冲突（名称、代码或市级单位重复）。"), status=409) from None
         if "parent" in changes:
-            old_path = unit.path
-            unit.refresh_path()
-            unit.save(update_fields=["path", "depth"])
-            for child in Unit.objects.filter(path__startswith=old_path).exclude(id=unit.id).order_by("depth"):
-                child.refresh_from_db()
-                child.refresh_path()
-                child.save(update_fields=["path", "depth"])
+            _repath(unit, unit.path)
         audit.record("unit.update", person=actor, post=post, obj=unit, ip=ip, data={"changes": changes})
         send_event({"type": "unit", "op": "changed", "id": unit.id}, units=[unit.id])
     return unit

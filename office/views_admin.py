@@ -15,6 +15,7 @@ from django.db.models import Count, Prefetch, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
 from office import actions, audit
@@ -211,7 +212,8 @@ def people(request):
         Prefetch("posts", queryset=Post.objects.filter(active=True).select_related("unit").order_by("unit__path"),
                  to_attr="current_posts"))
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
-    return render(request, "office/admin/people.html", {"q": q, "page": page})
+    return render(request, "office/admin/people.html", {"q": q, "page": page,
+                                                        "query": urlencode({"q": q}) + "&" if q else ""})
 
 
 def _resolve_unit(text, scope):
