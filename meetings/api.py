@@ -348,7 +348,7 @@ def checkin_state(request, meeting_id: int):
     return {"open": True, "checked_in": done, "closes_at": window.closes_at, "window": window.id}
 
 
-@router.get("/{meeting_id}/roster", summary=gettext_lazy("实时名单（主持人；分页、搜索，state: all/online/waiting/hands/away/removed）"))
+@router.get("/{meeting_id}/roster", summary=gettext_lazy("实时名单（主持人；分页、搜索，state: all/present/online/waiting/hands/away/removed）"))
 def roster_view(request, meeting_id: int, q: str = "", state: str = "all", page: int = 1,
                 page_size: int = roster.PAGE_SIZE):
     meeting = actions.check_see(request.user, meeting_id)

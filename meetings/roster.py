@@ -16,7 +16,7 @@ from meetings.models import Attendance, CheckIn, Participant
 PAGE_SIZE = 50
 PAGE_SIZE_MAX = 200
 SEARCH_MAX = 50
-STATES = ("all", "online", "waiting", "hands", "away", "removed")
+STATES = ("all", "present", "online", "waiting", "hands", "away", "removed")
 
 
 def check_query(q="", state="all", page=1, page_size=PAGE_SIZE):
@@ -26,7 +26,7 @@ def check_query(q="", state="all", page=1, page_size=PAGE_SIZE):
         raise ActionError(_("搜索词不能超过%(n)d个字。") % {"n": SEARCH_MAX})
     state = state or "all"
     if state not in STATES:
-        raise ActionError(_("状态应为 all、online、waiting、hands、away 或 removed。"))
+        raise ActionError(_("状态应为 all、present、online、waiting、hands、away 或 removed。"))
     try:
         page, page_size = int(page), int(page_size)
     except (TypeError, ValueError):
@@ -51,6 +51,8 @@ def _filtered(meeting, q, state):
     qs = Participant.objects.filter(meeting_id=meeting.id)
     if state == "online":
         qs = qs.filter(online=True)
+    elif state == "present":  # in the room or waiting to be let in: the host's people panel
+        qs = qs.filter(Q(online=True) | Q(admission=Participant.Admission.WAITING))
     elif state == "waiting":
         qs = qs.filter(admission=Participant.Admission.WAITING)
     elif state == "hands":
@@ -60,7 +62,8 @@ def _filtered(meeting, q, state):
     elif state == "removed":
         qs = qs.filter(admission=Participant.Admission.REMOVED)
     if q:
-        by_unit = Attendance.objects.filter(meeting_id=meeting.id, unit__name__icontains=q).values("person_id")
+        by_unit = Attendance.objects.filter(Q(unit__name__icontains=q) | Q(unit__short_name__icontains=q),
+                                            meeting_id=meeting.id).values("person_id")
         qs = qs.filter(Q(person__display_name__icontains=q) | Q(person__username__icontains=q)
                        | Q(person_id__in=by_unit))
     if state == "hands":
@@ -88,8 +91,9 @@ def page_of(meeting, *, q="", state="all", page=1, page_size=PAGE_SIZE, full=Tru
         summaries = reports.person_summaries(meeting, person_ids=ids)
         checked = set(CheckIn.objects.filter(window__meeting_id=meeting.id, person_id__in=ids)
                       .values_list("person_id", flat=True))
-        units = dict(Attendance.objects.filter(meeting_id=meeting.id, person_id__in=ids, unit__isnull=False)
-                     .order_by("joined_at").values_list("person_id", "unit__name"))
+        units = {pid: short or name for pid, short, name in Attendance.objects.filter(
+            meeting_id=meeting.id, person_id__in=ids, unit__isnull=False).order_by("joined_at").values_list(
+            "person_id", "unit__short_name", "unit__name")}
     for p in rows:
         row = {"person_id": p.person_id, "name": p.person.display_name or p.person.username, "online": p.online,
                "media_mode": p.media_mode, "hand": p.hand_raised_at is not None, "host": p.person_id in hosts,

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from office import audit
 from office.errors import ActionError
 from office.events import send_event
+from office.models import Person
 
 from meetings import actions as meeting_actions
 from meetings.models import MeetingKind, MeetingState, Recording
@@ -226,7 +227,7 @@ def do_ask(person, meeting_id, text):
     meeting, text = check_ask(person, meeting_id, text)
     with transaction.atomic():
         # counted and written under a lock on the asker's own row: two at once cannot both fit
-        list(type(person).objects.select_for_update().filter(id=person.id).values_list("id", flat=True))
+        list(Person.objects.select_for_update().filter(id=person.id).values_list("id", flat=True))
         now = timezone.now()
         recent = Question.objects.filter(meeting_id=meeting.id, person_id=person.id,
                                          asked_at__gt=now - datetime.timedelta(seconds=QUESTION_WINDOW)).count()
