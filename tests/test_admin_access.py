@@ -77,3 +77,30 @@ def test_it_offers_the_administration_link_only_to_administrators(units, admin, 
     assert 'href="/office/admin/"' in client_for(qian_admin).get("/").content.decode()
     assert 'href="/office/admin/"' not in client_for(village_cadre).get("/").content.decode()
     assert Post.objects.filter(person=qian_admin, is_admin=True).count() == 1
+
+
+def test_it_keeps_a_unit_administrator_inside_their_county_through_the_api_too(units, qian_admin, client_for):
+    import json
+
+    client = client_for(qian_admin)
+    post = lambda url, body: client.post(url, json.dumps(body), content_type="application/json")  # noqa: E731
+    r = post("/api/office/units", {"parent_id": units["人民路街道"].id, "kind": "village", "name": "外县村民委员会"})
+    assert r.status_code == 403 and r.json()["detail"] == "您无权管理该单位。"
+    r = post("/api/office/units", {"parent_id": None, "kind": "city", "name": "宝鸡市人民政府"})
+    assert r.status_code == 403
+    r = post("/api/office/units", {"parent_id": units["薛录镇"].id, "kind": "village", "name": "新庄村民委员会"})
+    assert r.status_code == 201 and r.json()["level"] == 4
+    r = post("/api/office/posts", {"person_id": qian_admin.id, "unit_id": units["北街村"].id, "roles": ["admin"]})
+    assert r.status_code == 403 and not Post.objects.filter(person=qian_admin, unit=units["北街村"]).exists()
+
+
+def test_it_speaks_english_to_an_english_reader(units, admin, client_for):
+    client = client_for(admin)
+    page = client.get("/office/admin/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "You are a system administrator and may administer every unit." in page and "系统管理员，可以" not in page
+    tree = client.get("/office/admin/units/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Unit tree" in tree and "单位树" not in tree
+    r = client.post(f"/office/admin/units/{units['人民路街道'].id}/", {"op": "create_child", "child-name": "",
+                                                                     "child-kind": "village"},
+                    HTTP_ACCEPT_LANGUAGE="en")
+    assert r.status_code == 400 and "Please fill in Name." in r.content.decode()
