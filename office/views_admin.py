@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, F, Prefetch, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -87,7 +87,7 @@ def units_tree(request):
         if q.isdigit():
             match |= Q(code__startswith=q)
         found = list(Unit.objects.filter(match).filter(actions.scope_filter(scope))
-                     .order_by("dissolved_at", "depth", "path")[:SEARCH_LIMIT])
+                     .order_by(F("dissolved_at").asc(nulls_first=True), "depth", "path")[:SEARCH_LIMIT])
         wanted = {i for u in found for i in u.ancestor_ids()}
         above = Unit.objects.in_bulk(wanted) if wanted else {}
         context["found"] = [{"unit": u, "crumbs": _crumbs(above, u)} for u in found]
@@ -175,12 +175,13 @@ def unit_page(request, unit_id):
         except ActionError as exc:
             status = _status(exc)
             error = exc.message
-    children = _with_child_counts(Unit.objects.filter(parent_id=unit.id)).order_by("dissolved_at", "sort_order", "name")
+    children = _with_child_counts(Unit.objects.filter(parent_id=unit.id)).order_by(F("dissolved_at").asc(nulls_first=True), "sort_order", "name")
     page = Paginator(children, 60).get_page(request.GET.get("page"))
     posts = (Post.objects.filter(unit=unit, active=True).select_related("person")
              .order_by("-is_leader", "-is_admin", "id")[:200])
     return render(request, "office/admin/unit.html", {
-        "unit": unit, "ancestors": list(unit.ancestors()), "form": form, "child_form": child_form,
+        "unit": unit, "ancestors": [(a, actions.in_scope(scope, a)) for a in unit.ancestors()], "form": form,
+        "child_form": child_form,
         "children": page, "posts": posts, "can_dissolve": unit.dissolved_at is None and not (
             scope is not None and unit.id in {u.id for u in scope}),
         "failed": request.POST.get("op") if status != 200 else None, "error": error,
