@@ -237,7 +237,7 @@ def _resolve_unit(text, scope):
 def person_new(request):
     """新增人员: a local account and, for a unit's administrator always, their first post."""
     scope = _scope(request)
-    preset_id = _int(request.POST.get("unit_id") if request.method == "POST" else request.GET.get("unit"))
+    preset_id = _int(request.POST.get("unit_id") or request.GET.get("unit"))
     preset = Unit.objects.filter(id=preset_id).first() if preset_id else None
     if preset is not None:
         _scope(request, preset)

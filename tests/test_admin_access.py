@@ -104,3 +104,33 @@ def test_it_speaks_english_to_an_english_reader(units, admin, client_for):
                                                                      "child-kind": "village"},
                     HTTP_ACCEPT_LANGUAGE="en")
     assert r.status_code == 400 and "Please fill in Name." in r.content.decode()
+
+
+def test_it_refuses_every_change_to_those_who_may_not_make_it(units, seed_small, qian_admin, village_cadre, client,
+                                                              client_for):
+    from django.test import Client
+
+    from documents.models import SealKeeper
+    from office.models import Delegation, Person
+
+    def state():
+        return (list(Unit.objects.order_by("id").values_list("id", "name", "parent_id", "dissolved_at")),
+                list(Person.objects.order_by("id").values_list("id", "username", "display_name", "is_active")),
+                list(Post.objects.order_by("id").values_list("id", "unit_id", "active")),
+                Delegation.objects.count(), SealKeeper.objects.count())
+
+    before = state()
+    cadre2_post = Post.objects.get(person=seed_small[1]["village_cadre2"])
+    body = {"op": "update", "edit-name": "改名", "child-name": "新单位", "child-kind": "village", "display_name": "某人",
+            "username": "someone", "person-display_name": "改名", "person-username": "x", "post": cadre2_post.id,
+            "post-unit": units["北街村"].code}
+    anonymous = Client()
+    for path, whose in _pages(units, seed_small[1]):
+        for op in ("update", "create_child", "dissolve", "add_post", "end_post", "add", "remove", "create", "end"):
+            r = client_for(village_cadre).post(path, {**body, "op": op})
+            assert r.status_code == 403, (path, op)
+            r = anonymous.post(path, {**body, "op": op})
+            assert r.status_code == 302 and r["Location"].startswith("/login/"), (path, op)
+            if whose == "秦都区":
+                assert client_for(qian_admin).post(path, {**body, "op": op}).status_code == 403, (path, op)
+    assert state() == before
