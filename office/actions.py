@@ -300,7 +300,9 @@ DIRECTORY_FIELDS = ("username", "display_name", "email", "phone", "title", "is_a
 
 
 def check_person_fields(*, username, display_name, phone="", person_id=None):
-    username = (username or "").strip()
+    from office.auth import normalise_username
+
+    username = normalise_username(username or "")  # the form sign-in looks people up by
     display_name = (display_name or "").strip()
     phone = (phone or "").strip()
     if not username or len(username) > 150:
@@ -397,7 +399,7 @@ def check_end_delegation(delegation, when=None):
 def do_end_delegation(*, actor, post=None, delegation, ip=None):
     """End a delegation now (撤销代理): the deputy can no longer sign off in the leader's place."""
     with transaction.atomic():
-        delegation = Delegation.objects.select_for_update().select_related("to_post").get(id=delegation.id)
+        delegation = Delegation.objects.select_for_update(of=("self",)).select_related("to_post").get(id=delegation.id)
         check_end_delegation(delegation)
         delegation.revoked_at = timezone.now()
         delegation.save(update_fields=["revoked_at"])

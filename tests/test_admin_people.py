@@ -126,3 +126,14 @@ def test_it_keeps_a_unit_administrator_to_their_countys_people(units, outsider, 
     assert r.status_code == 404 and not Post.objects.filter(person=outsider, unit=units["北街村"]).exists()
     r = client.post("/office/admin/people/new/", {**NEW, "unit": units["薛录村"].code})
     assert r.status_code == 302 and Post.objects.get(person__username="kong_wenshu").unit_id == units["薛录村"].id
+
+
+def test_it_stores_the_user_name_in_the_form_sign_in_uses_so_the_new_person_can_sign_in(units, admin, client_for):
+    from django.test import Client
+
+    r = client_for(admin).post("/office/admin/people/new/", {**NEW, "username": "Kong_WenShu",
+                                                             "unit": units["北街村"].code})
+    assert r.status_code == 302
+    assert Person.objects.get(display_name="孔文书").username == "kong_wenshu"
+    signed_in = Client().post("/login/", {"username": "Kong_WenShu", "password": NEW["password"]})
+    assert signed_in.status_code == 302 and signed_in["Location"] == "/"
