@@ -10,7 +10,7 @@ from django.utils import timezone
 from documents.archive import actions, ofd, store
 from documents.archive.models import AccessRequest, ComponentRole
 from documents.signing.ofd_sign import verify_ofd
-from tests.archive_support import accepted_sealed, isolated_files  # noqa: F401
+from tests.archive_support import isolated_files, with_fonds  # noqa: F401
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
@@ -20,8 +20,6 @@ def lent(units, city_secretary, city_leader, archivist, outsider):
     from documents.files import actions as files
     from documents.models import Attachment, Document
     from tests.test_documents_support import dispatched, post_of
-
-    from tests.archive_support import with_fonds
 
     with_fonds()
     doc = dispatched(city_secretary, city_leader, title="关于借阅水印测试的通知", main=[units["秦都区"].id])

@@ -5,6 +5,7 @@ import json
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -24,10 +25,12 @@ from documents.archive.models import (
     ItemState,
     OrgCode,
     Retention,
+    UnitSetting,
 )
 from documents.models import DocType
 from office.audit import client_ip
 from office.errors import ActionError
+from office.models import Unit, UnitKind
 
 PAGE = 30
 
@@ -165,8 +168,6 @@ def act(request):
             actions.do_resolve_alert(person=me, post=post, alert_id=p.get("alert"), note=p.get("note", ""), ip=ip)
             messages.success(request, _("告警已处理，已从待办中移除。"))
         elif op == "fonds-create":
-            from office.models import Unit
-
             unit = Unit.objects.filter(id=_int(p.get("unit")) or 0).first()
             if unit is None:
                 raise ActionError(_("请选择立档单位。"))
@@ -175,16 +176,12 @@ def act(request):
             back = f"/documents/archive/settings/?fonds={f.code}"
         elif op == "fonds-update":
             fonds = _settings_fonds(request)
-            from office.models import Unit
-
             unit = Unit.objects.filter(id=_int(p.get("unit")) or 0).first() if p.get("unit") else None
             f = actions.do_update_fonds(person=me, post=post, fonds=fonds, code=p.get("code"), name=p.get("name"),
                                         unit=unit, ip=ip)
             messages.success(request, _("已保存。"))
             back = f"/documents/archive/settings/?fonds={f.code}"
         elif op == "setting":
-            from office.models import Unit
-
             unit = Unit.objects.filter(id=_int(p.get("unit")) or 0).first()
             if unit is None:
                 raise ActionError(_("单位不存在。"), status=404)
@@ -402,8 +399,6 @@ def reports(request):
     fonds_ids = actions.member_fonds_ids(me)
     qs = CheckRun.objects.filter(fonds_id__in=fonds_ids)
     if actions.is_admin(me):
-        from django.db.models import Q
-
         qs = CheckRun.objects.filter(Q(fonds_id__in=fonds_ids) | Q(fonds__isnull=True, stage=CheckStage.RECEIPT))
     stage = request.GET.get("stage") or ""
     if stage in CheckStage.values:
@@ -431,9 +426,6 @@ def _settings_fonds(request):
 def _setting_rows(fonds):
     """The units whose records go into this 全宗 (its 立档单位, departments, villages under 代管,
     and units set to it), each with its setting."""
-    from office.models import Unit, UnitKind
-    from documents.archive.models import UnitSetting
-
     units = [fonds.unit] + list(Unit.objects.filter(parent_id=fonds.unit_id, kind__in=(UnitKind.VILLAGE,
                                                                                       UnitKind.DEPARTMENT))
                                 .order_by("kind", "name")[:200])
@@ -468,8 +460,6 @@ def settings_page(request):
            "has_codes": bool(fonds and Item.objects.filter(fonds=fonds, archival_code__isnull=False).exists()),
            "rows": _setting_rows(fonds) if fonds else []}
     if admin:
-        from office.models import Unit, UnitKind
-
         ctx["free_units"] = list(Unit.objects.exclude(kind=UnitKind.DEPARTMENT)
                                  .exclude(id__in=Fonds.objects.values("unit_id")).order_by("depth", "name")[:300])
     return render(request, "documents/archive_settings.html", ctx)
