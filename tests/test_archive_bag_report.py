@@ -48,6 +48,7 @@ def test_it_keeps_a_passing_bags_check_as_a_report_with_every_item(bag, archivis
     page = c.get(f"/documents/archive/reports/{run.id}/").content.decode()
     for item in items:
         assert item.archival_code in page and item.title in page
+        assert f'href="/documents/archive/items/{item.id}/"' in page  # the holdings have it: linked
     assert "SM3 清单" in page and path.name in page
     body = c.get(f"/documents/archive/reports/{run.id}.json").json()
     assert body["stage"] == "receipt" and body["ok"]

@@ -274,6 +274,11 @@ def report(request, run_id, fmt="html"):
     except ActionError as exc:
         return _error(request, exc)
     items = [{**e, "results": checks.labelled(e["results"])} for e in run.report.get("items", [])]
+    if run.stage == CheckStage.RECEIPT:  # a received bag's 件 that the holdings have: link them
+        codes = [e["code"] for e in items if not e.get("item") and e.get("code")]
+        held = dict(actions.visible_items(request.user).filter(archival_code__in=codes)
+                    .values_list("archival_code", "id")) if codes else {}
+        items = [{**e, "held": held.get(e.get("code"))} for e in items]
     summary = _("%(stage)s · %(t)s · 共%(n)d件，未通过%(f)d件") % {
         "stage": run.get_stage_display(), "t": timezone.localtime(run.started_at).strftime("%Y-%m-%d %H:%M"),
         "n": run.total, "f": run.failed}
