@@ -74,3 +74,15 @@ def test_it_leaves_the_todo_when_a_later_pass_finds_the_file_restored(broken, ar
     _full_pass()
     assert _todo(client_for(archivist)) == []
     assert FixityAlert.objects.get().resolved_at is not None
+
+
+def test_the_api_settles_an_alert_too(broken, archivist, client_for):
+    alert = FixityAlert.objects.get()
+    c = client_for(archivist)
+    resp = c.post(f"/api/documents/archive/alerts/{alert.id}/resolve", {"note": "已重新归档备份"},
+                  content_type="application/json")
+    assert resp.status_code == 200 and resp.json()["resolved_by"] == "孙档案"
+    assert _todo(c) == []
+    again = c.post(f"/api/documents/archive/alerts/{alert.id}/resolve", {"note": "再次"},
+                   content_type="application/json")
+    assert again.status_code == 409

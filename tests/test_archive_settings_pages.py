@@ -102,3 +102,18 @@ def test_the_archivist_edits_the_retention_schedule_on_a_phone_friendly_form(fon
     assert bad.status_code == 400 and "保管期限只能是" in bad.content.decode()
     refused = client_for(city_secretary).post(DO, {"op": "rule-delete", "fonds": "Z001", "rule": rule.id})
     assert refused.status_code == 403 and RetentionRule.objects.filter(id=rule.id).exists()
+
+
+def test_the_same_fonds_changes_go_through_the_api(fonds, archivist, admin, units, county_secretary, client_for):
+    api = "/api/documents/archive/fonds"
+    resp = client_for(archivist).patch(f"{api}/Z001", {"name": "咸阳市人民政府（全宗）"},
+                                       content_type="application/json")
+    assert resp.status_code == 200 and resp.json()["name"] == "咸阳市人民政府（全宗）"
+    refused = client_for(county_secretary).patch(f"{api}/Z001", {"name": "x"}, content_type="application/json")
+    assert refused.status_code == 403
+    made = client_for(admin).post(api, {"code": "Z10113", "unit_id": units["北街村"].id},
+                                  content_type="application/json")
+    assert made.status_code == 201 and made.json()["unit"] == units["北街村"].name
+    again = client_for(archivist).post(api, {"code": "Z10114", "unit_id": units["人民路社区"].id},
+                                       content_type="application/json")
+    assert again.status_code == 403
