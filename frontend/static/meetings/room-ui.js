@@ -28,9 +28,12 @@ async function request(url, method = "GET", body = undefined) {
 export function api(path, method = "GET", body = undefined) { return request(API + path, method, body); }
 
 // In a room of thousands every join and hand is an event: the lists below refetch at most every
-// few seconds (hosts sooner), spread out so that the room's pages do not all ask at once.
+// few seconds (hosts sooner), spread out so that the room's pages do not all ask at once; in a
+// room of more than BIG people a participant's people panel waits longer still.
 const EVERY = cfg.is_host ? 2000 : 5000;
 const SPREAD = cfg.is_host ? 0 : 3000;
+const BIG = 300;
+let roomSize = 0;
 
 function banner(text, kind = "") {
   const el = $("room-banner");
@@ -128,6 +131,7 @@ async function refreshParticipants() {
   try { data = await loadPeople(); } catch (e) { return; }
   if (!data) return;  // a newer answer is on its way
   people.page = data.page; people.pages = data.pages;
+  roomSize = data.counts.online;
   $("participant-count").textContent = `(${data.counts.online})`;
   list.innerHTML = data.participants.length ? data.participants.map(personRow).join("")
     : `<li class="empty">${people.q ? gettext("没有符合条件的参会人。") : gettext("还没有人入会。")}</li>`;
@@ -136,7 +140,8 @@ async function refreshParticipants() {
   $("people-prev").disabled = data.page <= 1;
   $("people-next").disabled = data.page >= data.pages;
 }
-const participantsSoon = throttle(refreshParticipants, EVERY, SPREAD);
+const participantsSoon = throttle(refreshParticipants, () => (!cfg.is_host && roomSize > BIG ? 4 * EVERY : EVERY),
+  () => (!cfg.is_host && roomSize > BIG ? 4 * SPREAD : SPREAD));
 list && list.addEventListener("click", (e) => {
   const b = e.target.closest("button[data-command]");
   if (b) hostCommand(b.dataset.command, Number(b.dataset.target));
@@ -305,7 +310,8 @@ document.addEventListener("yw:event", (e) => {
   if (ev.type !== "meeting" || ev.meeting !== cfg.meeting) return;
   if (ev.op === "chat") fetchChat();
   else if (ev.op === "checkin") refreshCheckin();
-  else if (ev.op === "hand") { participantsSoon(); handsSoon(); }
+  // a raised hand goes to the back: it moves nobody's place; a lowered one moves those behind it
+  else if (ev.op === "hand") { if (cfg.is_host) { participantsSoon(); handsSoon(); } else if (ev.person === me || (!ev.up && handUp)) handsSoon(); }
   else if (ev.op === "roster") participantsSoon();
   else if (ev.op === "question" || ev.op === "answer") questionsSoon();
   else if (ev.op === "recording") banner(gettext("录制已保存，可在会议详情页回放。"));
@@ -323,8 +329,9 @@ document.addEventListener("yw:event", (e) => {
     if (ev.command === "allow_speak" && ev.target === me) allowedToSpeak();
     if (ev.command === "lower_hand" && ev.target === me) { showHand(false); banner(gettext("主持人放下了您的手。")); }
     if (ev.command === "present") questionsSoon();  // the new presenter answers questions
-    if (ev.command === "allow_speak" || ev.command === "lower_hand") handsSoon();
-    participantsSoon();
+    if ((ev.command === "allow_speak" || ev.command === "lower_hand") && (cfg.is_host || handUp)) handsSoon();
+    // what a participant's panel shows changes with a presenter or a removal only
+    if (cfg.is_host || ev.command === "present" || ev.command === "remove") participantsSoon();
   }
 });
 document.addEventListener("yw:resync", () => { fetchChat(); refreshCheckin(); participantsSoon(); handsSoon(); questionsSoon(); });
