@@ -27,13 +27,13 @@ async function request(url, method = "GET", body = undefined) {
 }
 export function api(path, method = "GET", body = undefined) { return request(API + path, method, body); }
 
-// In a room of thousands every join and hand is an event: the lists below refetch at most every
-// few seconds (hosts sooner), spread out so that the room's pages do not all ask at once; in a
-// room of more than BIG people a participant's people panel waits longer still.
-const EVERY = cfg.is_host ? 2000 : 5000;
-const SPREAD = cfg.is_host ? 0 : 3000;
+// In a room of thousands every join, hand and answer is an event: the lists below refetch at most
+// every few seconds (hosts sooner), spread out so that the room's pages do not all ask at once;
+// in a room of more than BIG people online a participant's page waits four times longer.
 const BIG = 300;
 let roomSize = 0;
+const EVERY = () => (cfg.is_host ? 2000 : 5000 * (roomSize > BIG ? 4 : 1));
+const SPREAD = () => (cfg.is_host ? 0 : 3000 * (roomSize > BIG ? 4 : 1));
 
 function banner(text, kind = "") {
   const el = $("room-banner");
@@ -140,8 +140,7 @@ async function refreshParticipants() {
   $("people-prev").disabled = data.page <= 1;
   $("people-next").disabled = data.page >= data.pages;
 }
-const participantsSoon = throttle(refreshParticipants, () => (!cfg.is_host && roomSize > BIG ? 4 * EVERY : EVERY),
-  () => (!cfg.is_host && roomSize > BIG ? 4 * SPREAD : SPREAD));
+const participantsSoon = throttle(refreshParticipants, EVERY, SPREAD);
 list && list.addEventListener("click", (e) => {
   const b = e.target.closest("button[data-command]");
   if (b) hostCommand(b.dataset.command, Number(b.dataset.target));
