@@ -32,7 +32,7 @@ def test_it_works_the_hand_queue_and_answers_a_question_in_the_room(seed_small, 
     host.click("#btn-next-speaker")
     cadre.locator("#room-banner", has_text="主持人已允许您发言").wait_for(timeout=10000)
     assert cadre.get_attribute("#btn-hand", "aria-pressed") == "false"
-    host.locator("#hand-queue li.empty").wait_for(timeout=10000)
+    host.locator("#hand-queue").wait_for(state="hidden", timeout=10000)  # the queue is empty again
 
     # 问答: markup arrives as text, never as markup
     hostile = '<img src=x onerror="window.pwned=1">垃圾分类的补助怎么申报？'

@@ -174,6 +174,7 @@ async function refreshHands() {
   $("hand-count").textContent = `(${data.total})`;
   $("btn-next-speaker").disabled = !data.total;
   const queue = $("hand-queue");
+  queue.hidden = !data.total;
   queue.innerHTML = data.queue.length ? data.queue.map((r) => `<li data-person="${r.person_id}">${esc(r.name)}${r.online ? "" : ` <span class="tag">${gettext("离开")}</span>`}
       <span class="person-actions"><button type="button" data-command="allow_speak" data-target="${r.person_id}">${gettext("允许发言")}</button>
       <button type="button" data-command="lower_hand" data-target="${r.person_id}">${gettext("放下")}</button></span></li>`).join("")
