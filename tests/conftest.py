@@ -77,13 +77,15 @@ def _local_cache(settings):
 
 
 @pytest.fixture(autouse=True)
-def _no_kept_directory_connections():
-    """The directory's service connections are kept per process for the next sign-in; a test that
-    stops, hangs or replaces a directory server must not find one left by an earlier test."""
+def _fresh_directory_state():
+    """The directory's service connections are kept per process for the next sign-in, and a failed
+    re-check is remembered until one succeeds; a test that stops, hangs or replaces a directory
+    server must find neither left by an earlier test."""
     yield
-    from office.ldap import service_connections
+    from office import ldap
 
-    service_connections.clear()
+    ldap.service_connections.clear()
+    ldap._failing_since = None
 
 
 @pytest.fixture(autouse=True)
