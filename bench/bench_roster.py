@@ -98,7 +98,7 @@ def main():
         api = f"/api/meetings/{meeting.id}/"
         for label, client, url in [
             ("host roster, page 1 of 50", as_host, api + "roster"),
-            ("host roster, online, page 20 of 200", as_host, api + "roster?state=online&page=20&page_size=200"),
+            ("host roster, online, page 2 of 200", as_host, api + "roster?state=online&page=2&page_size=200"),
             ("host roster, search 村干部004", as_host, api + "roster?q=村干部004"),
             ("host roster, hands in queue order", as_host, api + "roster?state=hands"),
             ("host hand queue", as_host, api + "hands"),
