@@ -21,12 +21,12 @@ RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 CHUNK = 256 * 1024
 
 
-def _chunks(name, start, length):
-    yield from storage.iter_range(name, start, length)
+def _chunks(blob, start, length):
+    yield from storage.backend().iter_range(blob, start, length)
 
 
-async def _achunks(name, start, length):
-    it = await asyncio.to_thread(storage.iter_range, name, start, length)
+async def _achunks(blob, start, length):
+    it = await asyncio.to_thread(storage.backend().iter_range, blob, start, length)
     done = object()
     try:
         while True:
@@ -66,7 +66,8 @@ def parse_range(header, size):
 def ranged_file_response(request, name, content_type, *, filename=None):
     """Serve the stored file `name` (after the caller's permission check): verified against its
     SHA-256 once per version, then streamed chunk by chunk, whole or one byte range."""
-    size = storage.ensure_verified(name).size
+    rec = storage.ensure_verified(name)
+    size, blob = rec.size, storage.physical_name(rec)  # the chunks are read by object, without the database
     try:
         wanted = parse_range(request.headers.get("Range"), size)
     except ValueError as exc:
@@ -75,7 +76,7 @@ def ranged_file_response(request, name, content_type, *, filename=None):
         return _unsatisfiable(_("请求的范围超出文件大小。"), size)
     start, end = wanted if wanted else (0, size - 1)
     length = max(0, end - start + 1)
-    body = _achunks(name, start, length) if isinstance(request, ASGIRequest) else _chunks(name, start, length)
+    body = _achunks(blob, start, length) if isinstance(request, ASGIRequest) else _chunks(blob, start, length)
     response = StreamingHttpResponse(body, status=206 if wanted else 200, content_type=content_type)
     response["Content-Length"] = str(length)
     response["Accept-Ranges"] = "bytes"
