@@ -226,6 +226,21 @@ async def test_it_holds_a_meeting_across_hosts_records_it_and_places_the_room_ag
     assert rows, "no recording was listed"
     played = [await asyncio.to_thread(get, town, rows[0]["file_url"]) for _ in range(3)]
     assert all(s == 200 and data[:4] == b"\x1a\x45\xdf\xa3" for s, _, data in played)  # WebM
+    # a seek: the byte range comes from the bucket through nginx and a daphne, after the permission check
+    whole = played[0][2]
+
+    def ranged(browser):
+        request = urllib.request.Request(cluster.url + rows[0]["file_url"], headers={"Range": "bytes=100-1123"})
+        try:
+            with browser.opener.open(request, timeout=30) as r:
+                return r.status, r.headers.get("Content-Range"), r.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, None, exc.read()
+
+    assert await asyncio.to_thread(ranged, town) == (206, f"bytes 100-1123/{len(whole)}", whole[100:1124])
+    stranger = Browser(cluster).login("outsider")
+    status, _range, body = await asyncio.to_thread(ranged, stranger)
+    assert status in (403, 404) and whole[100:1124] not in body
     await asyncio.sleep(0.3)
     served_by = {u.split(":")[0] for u in cluster.upstreams_of(rf"/recordings/{rows[0]['id']}/file")}
     assert served_by == {cluster.hosts["app1"], cluster.hosts["app2"]}  # played through both hosts
