@@ -50,23 +50,28 @@ class Backpressure:
         if request is None:
             return await self.app(scope, receive, send)
         producer = None
+        registered = False
 
         def unregister():
-            nonlocal producer
-            if producer is not None:
-                producer = None
+            nonlocal registered
+            if registered:
+                registered = False
                 try:
                     request.unregisterProducer()
                 except Exception:  # noqa: BLE001 - the connection is gone already
                     pass
 
         async def paced_send(message):
-            nonlocal producer
+            nonlocal producer, registered
             if message["type"] == "http.response.body":
                 if message.get("more_body", False):
                     if producer is None:
                         producer = _Producer()
-                        request.registerProducer(producer, True)
+                        try:
+                            request.registerProducer(producer, True)
+                            registered = True
+                        except Exception:  # noqa: BLE001 - the client left: daphne drops what follows
+                            pass
                     await send(message)
                     await producer.ready.wait()
                     return
