@@ -193,18 +193,10 @@ def registered_notice(sec, leader, city, title):
 
 def prepare(n, configs):
     """The organisation, the notices and N people with sessions; returns what the runs need."""
-    from datetime import timedelta
-
-    from django.conf import settings
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.auth.hashers import make_password
-    from django.contrib.sessions.backends.db import SessionStore
-    from django.contrib.sessions.models import Session
     from django.core.management import call_command
-    from django.utils import timezone
 
     from documents import actions
-    from office.models import Person, Post, Unit, UnitKind
+    from office.models import Person, Unit, UnitKind
     from office.seed import build_demo
 
     t0 = time.monotonic()
@@ -219,23 +211,7 @@ def prepare(n, configs):
     notices = {c: registered_notice(sec, leader, city, f"咸阳市人民政府关于做好冬季防火工作的通知（{c}）").id
                for c in configs}
     units = list(earlier.main_recipients.values_list("id", flat=True))
-    tag = secrets.token_hex(3)
-    unusable = make_password(None)
-    people = Person.objects.bulk_create(
-        [Person(username=f"morning-{tag}-{i}", display_name=f"晨{i}", password=unusable) for i in range(n)],
-        batch_size=2000)
-    Post.objects.bulk_create([Post(person=p, unit_id=units[i % len(units)], is_handler=True)
-                              for i, p in enumerate(people)], batch_size=2000)
-    store = SessionStore()
-    expire = timezone.now() + timedelta(days=1)
-    backend = settings.AUTHENTICATION_BACKENDS[0]
-    keys, rows = [], []
-    for p in people:
-        key = store._get_new_session_key()
-        keys.append(key)
-        data = {SESSION_KEY: str(p.pk), BACKEND_SESSION_KEY: backend, HASH_SESSION_KEY: p.get_session_auth_hash()}
-        rows.append(Session(session_key=key, session_data=store.encode(data), expire_date=expire))
-    Session.objects.bulk_create(rows, batch_size=2000)
+    _first, keys = ev.build_people(n, unit_ids=units)
     log(f"prepared {Unit.objects.count()} units, {n} people in {len(units)} recipient units, "
         f"in {time.monotonic() - t0:.0f} s")
     return {"keys": keys, "earlier": earlier.id, "notices": notices, "units": len(units)}
@@ -310,16 +286,7 @@ def run_config(config, n, pages, prep, env, tmp, seconds_after):
         with urllib.request.urlopen(urllib.request.Request(
                 f"http://127.0.0.1:{ports[0]}/__bench/dispatch?doc={doc}", method="POST"), timeout=120) as r:
             fired = json.loads(r.read())
-        latencies, app_latencies, duplicates, errors = [], [], 0, []
-        for c in clients:
-            c.stdin.write(f"arrived {doc} {fired['t']}\n")
-            c.stdin.flush()
-        for c in clients:
-            result = json.loads(c.stdout.readline())
-            latencies += result["kernel"]
-            app_latencies += result["app"]
-            duplicates += result["duplicates"]
-            errors += result["errors"]
+        latencies, app_latencies, duplicates, errors = ev.collect(clients, f"arrived {doc} {fired['t']}")
         server_cpu = ev.server_cpu(servers) - cpu_before
         load_after = os.getloadavg()
         out, _ = pager.communicate(timeout=duration + 120)
@@ -393,15 +360,7 @@ def drive(n, pages, configs, seconds_after):
             drop()
         except Exception as exc:  # noqa: BLE001
             log(f"could not drop the bench database: {exc}")
-        try:
-            import redis
-
-            r = redis.Redis.from_url(env["REDIS_URL"])
-            stale = list(r.scan_iter(match=f"{prefix}*", count=1000))
-            if stale:
-                r.delete(*stale)
-        except Exception as exc:  # noqa: BLE001
-            log(f"could not clean Redis keys {prefix}*: {exc}")
+        ev.clean_redis(env["REDIS_URL"], prefix)
         shutil.rmtree(tmp, ignore_errors=True)
     return rows
 

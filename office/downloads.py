@@ -24,18 +24,6 @@ RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 CHUNK = 256 * 1024
 
 
-def _local_range(path, start, length):
-    with open(path, "rb") as fh:
-        fh.seek(start)
-        remaining = length
-        while remaining > 0:
-            data = fh.read(min(CHUNK, remaining))
-            if not data:
-                break
-            remaining -= len(data)
-            yield data
-
-
 async def _achunks(make_iter):
     it = await asyncio.to_thread(make_iter)
     done = object()
@@ -88,7 +76,7 @@ def ranged_local_file_response(request, path, content_type, *, filename=None, cl
     whole or one byte range; `cleanup` runs when the response is closed."""
     import os
 
-    response = _ranged(request, os.path.getsize(path), lambda start, length: _local_range(path, start, length),
+    response = _ranged(request, os.path.getsize(path), lambda start, length: storage.read_range(path, start, length, CHUNK),
                        content_type, filename)
     if cleanup is not None:
         response._resource_closers.append(cleanup)

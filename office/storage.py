@@ -137,15 +137,7 @@ class LocalStorage(HashingMixin, FileSystemStorage):
         return f"{st.st_size}:{st.st_mtime_ns}"
 
     def iter_range(self, name, start, length):
-        with open(self.path(name), "rb") as fh:
-            fh.seek(start)
-            remaining = length
-            while remaining > 0:
-                data = fh.read(min(CHUNK, remaining))
-                if not data:
-                    break
-                remaining -= len(data)
-                yield data
+        return read_range(self.path(name), start, length)
 
     def save_local_file(self, name, path):
         return self.save(name, File(open(path, "rb")))
@@ -353,6 +345,19 @@ def copy_to_local(name, path) -> None:
         rec = record(name)
         for chunk in iter_range(name, 0, rec.size + 1, rec=rec):
             out.write(chunk)
+
+
+def read_range(path, start, length, chunk=CHUNK):
+    """`length` bytes of a file on this machine's disk from `start`, chunk by chunk."""
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        remaining = length
+        while remaining > 0:
+            data = fh.read(min(chunk, remaining))
+            if not data:
+                break
+            remaining -= len(data)
+            yield data
 
 
 def file_sha256(path) -> str:
