@@ -77,6 +77,16 @@ def _local_cache(settings):
 
 
 @pytest.fixture(autouse=True)
+def _no_kept_directory_connections():
+    """The directory's service connections are kept per process for the next sign-in; a test that
+    stops, hangs or replaces a directory server must not find one left by an earlier test."""
+    yield
+    from office.ldap import service_connections
+
+    service_connections.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_channel_layer():
     """Each async test runs on its own event loop; the channel layer (channels_redis keeps
     asyncio locks bound to the loop that first used them) and the event hub's listener must not
