@@ -94,11 +94,16 @@ def unit_command(unit_file: str, instance: str, env: dict) -> tuple[list[str], P
     return args, Path(workdir.replace("/opt/yiwangtong", str(BASE_DIR)))
 
 
-def start_nginx(root, upstreams, port, static_root, *, connections=4096):
+def start_nginx(root, upstreams, port, static_root, *, connections=4096, workers=1):
     """Debian's nginx with deploy/nginx/yiwangtong.conf in front of the daphnes at `upstreams`
-    ("host:port"), listening on 127.0.0.1:`port`; its own prefix under `root`.
+    ("host:port"), listening on 127.0.0.1:`port`; its own prefix under `root`; `connections` per
+    worker process (file descriptors within this process's hard limit).
     Returns (process, access log path); the caller stops the process."""
+    import resource
+
     root = Path(root)
+    files = min(connections * 2 + 100, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+    connections = min(connections, files - 100)
     (root / "logs").mkdir(parents=True, exist_ok=True)
     site = (DEPLOY / "nginx" / "yiwangtong.conf").read_text()
     servers = "\n".join(f"    server {u} max_fails=1 fail_timeout=10s;" for u in upstreams)
@@ -110,8 +115,8 @@ def start_nginx(root, upstreams, port, static_root, *, connections=4096):
     # its workers run as this user: they spool large responses under `root` (proxy_temp_path)
     user = "" if os.geteuid() else "user root;\n"
     (root / "nginx.conf").write_text(
-        f"{user}pid {root}/nginx.pid;\nerror_log {root}/logs/error.log warn;\nworker_processes 1;\n"
-        f"worker_rlimit_nofile {connections * 2 + 100};\n"
+        f"{user}pid {root}/nginx.pid;\nerror_log {root}/logs/error.log warn;\nworker_processes {workers};\n"
+        f"worker_rlimit_nofile {files};\n"
         f"events {{ worker_connections {connections}; }}\n"
         f"http {{\n  include /etc/nginx/mime.types;\n  client_body_temp_path {root}/body;\n"
         f"  proxy_temp_path {root}/proxy;\n  include {root}/yiwangtong.conf;\n}}\n")
