@@ -1149,18 +1149,29 @@ def _ok_key(person_id):
 # --- re-checks off the request path -----------------------------------------------------------------
 # Under ASGI every synchronous view of a process runs on ONE thread: a re-check that waits on a hung
 # directory would stall everyone's pages. The directory is asked from this pool; a request waits at
-# most LDAP_RECHECK_WAIT_MS for the answer, and not at all while another re-check is already overdue.
+# most LDAP_RECHECK_WAIT_MS for the answer, and not at all while another re-check is already overdue
+# or since a re-check found the directory unavailable (until one succeeds again).
 _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ldap-recheck")
 _pending = {}  # person id → (Future, started monotonic)
 _pending_lock = threading.Lock()
 
 
+# When the last re-check found the directory unavailable (monotonic time), else None. Until one
+# succeeds again no request waits for a re-check: they go on in the background (per process).
+_failing_since = None
+
+
 def _fetch_for_recheck(cfg, username, dn):
+    global _failing_since
     try:
-        return fetch_person(cfg, username, dn)
+        snap = fetch_person(cfg, username, dn)
     except DirectoryUnavailable:
+        if _failing_since is None:
+            _failing_since = time.monotonic()
         cache.set(DOWN_KEY, 1, max(1, min(cfg.recheck_seconds or 30, 30)))
         raise
+    _failing_since = None
+    return snap
 
 
 def _directory_slow(cfg, now):
@@ -1182,8 +1193,10 @@ def recheck_snapshot(cfg, person):
             pending = _pending[person.id] = (future, now)
     future, started = pending
     try:
-        # Only the request that asked waits; later ones take the answer once it is there.
-        snap = future.result(timeout=cfg.recheck_wait if started == now else 0)
+        # Only the request that asked waits, and only while the directory has been answering; later
+        # ones take the answer once it is there.
+        wait = cfg.recheck_wait if started == now and _failing_since is None else 0
+        snap = future.result(timeout=wait)
     except FutureTimeout:
         return None
     except DirectoryUnavailable:

@@ -299,12 +299,13 @@ def report_pdf(heading: str, items: list[dict], summary: str, *, author: str = "
     body, small, title, sub = _styles()
     story = [Paragraph(_esc(heading), title), Spacer(1, 3 * mm), Paragraph(_esc(summary), body), Spacer(1, 3 * mm)]
     for it in items:
-        story.append(Paragraph(_esc(f"{it.get('code') or it.get('title')}：{'通过' if it['ok'] else '未通过'}"), sub))
+        label = " ".join(dict.fromkeys(x for x in (it.get("code"), it.get("title")) if x))
+        story.append(Paragraph(_esc(f"{label}：{'通过' if it['ok'] else '未通过'}"), sub))
         data = [[Paragraph(_esc(h), small) for h in ("性质", "检测项", "结果", "说明")]]
         for r in it["results"]:
             data.append([Paragraph(_esc(r["property_label"]), small), Paragraph(_esc(r["check_label"]), small),
                          Paragraph("通过" if r["ok"] else "<font color='#c00000'>未通过</font>", small),
-                         Paragraph(_esc(r.get("reason", "")), small)])
+                         Paragraph(_esc("：".join(x for x in (r.get("component"), r.get("reason")) if x)), small)])
         t = Table(data, colWidths=[20 * mm, 45 * mm, 16 * mm, 93 * mm], repeatRows=1)
         t.setStyle(_ts([("GRID", (0, 0), (-1, -1), 0.4, colors.black), ("VALIGN", (0, 0), (-1, -1), "TOP")]))
         story += [t, Spacer(1, 4 * mm)]
