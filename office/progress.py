@@ -1,4 +1,7 @@
-"""A small progress bar for long management commands (no dependency)."""
+"""A small progress bar for long management commands (no dependency).
+
+On a terminal it is redrawn in place; elsewhere (a log, a pipe) it is written once, when full,
+so that every bar appears once in the output of `make run`."""
 import sys
 import time
 
@@ -20,6 +23,8 @@ class ProgressBar:
 
     def update(self, done):
         self.done = min(done, self.total)
+        if not self.tty and self.done < self.total:
+            return  # not a terminal (a log, a pipe): the bar is written once, when it is full
         now = time.monotonic()
         if self.done < self.total and now - self._last < (0.1 if self.tty else 2.0):
             return
