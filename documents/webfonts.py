@@ -91,10 +91,26 @@ def chars_by_face(paper_html: str) -> dict[str, str]:
     return out
 
 
+_digests: dict[tuple, str] = {}
+
+
+def _file_digest(path: str) -> str:
+    """SHA-256 of a font file, once per process and version of the file: the same on every host
+    (a page rendered by one server may have its fonts fetched from another)."""
+    st = os.stat(path)
+    key = (path, st.st_size, st.st_mtime_ns)
+    if key not in _digests:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        _digests[key] = h.hexdigest()
+    return _digests[key]
+
+
 def _font_identity(role: str, chosen=None) -> tuple[fonts.FontFile, str]:
     ff = (chosen or fonts.discover())[role]
-    st = os.stat(ff.path)
-    return ff, f"{ff.path}|{ff.index}|{st.st_size}|{st.st_mtime_ns}"
+    return ff, f"{_file_digest(ff.path)}|{ff.index}"
 
 
 def face_hash(role: str, chars: str, chosen=None) -> str:

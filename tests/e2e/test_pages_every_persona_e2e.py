@@ -60,31 +60,37 @@ TEXTS_JS = """() => {
 
 
 def _data_strings():
-    """Every text the database holds (not a choice's code): the users' data, longest first."""
+    """Every text the database holds (not a choice's code), longest first: the users' data. From
+    JSON fields (document bodies, audit details) only texts with Chinese in them: their other
+    strings are codes ("agree", "dispatch") that must not hide an English word on a Chinese page."""
     from django.apps import apps
     from django.db import models
 
     found = set()
 
-    def walk(value):
+    def walk(value, codes_too):
         if isinstance(value, str):
-            if value.strip():
-                found.add(value.strip())
-                found.update(part.strip() for part in value.splitlines() if part.strip())
+            for part in [value, *value.splitlines()]:
+                part = part.strip()
+                if part and (codes_too or HAN.search(part)):
+                    found.add(part)
         elif isinstance(value, dict):
             for v in value.values():
-                walk(v)
+                walk(v, codes_too)
         elif isinstance(value, (list, tuple)):
             for v in value:
-                walk(v)
+                walk(v, codes_too)
 
     for model in apps.get_models():
         if not model.__module__.startswith(("office.", "documents.", "meetings.")):
             continue
-        fields = [f.name for f in model._meta.concrete_fields
+        fields = [f for f in model._meta.concrete_fields
                   if isinstance(f, (models.CharField, models.TextField, models.JSONField)) and not f.choices]
-        for row in model.objects.values_list(*fields) if fields else []:
-            walk(list(row))
+        if not fields:
+            continue
+        for row in model.objects.values_list(*[f.name for f in fields]):
+            for field, value in zip(fields, row):
+                walk(value, not isinstance(field, models.JSONField))
     return sorted(found, key=len, reverse=True)
 
 
