@@ -16,6 +16,14 @@ COVERED_JS = """() => {
     if (st.visibility === 'hidden' || st.pointerEvents === 'none') continue;
     const x = r.left + r.width / 2, y = r.top + r.height / 2;
     if (x < 0 || y < 0 || x >= innerWidth || y >= innerHeight) continue;
+    let clipped = false;  // scrolled out of view inside a scrolling box: not shown, so not covered
+    for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+      const ps = getComputedStyle(p);
+      if (ps.overflowX === 'visible' && ps.overflowY === 'visible') continue;
+      const b = p.getBoundingClientRect();
+      if (x < b.left || x > b.right || y < b.top || y > b.bottom) { clipped = true; break; }
+    }
+    if (clipped) continue;
     const top = document.elementFromPoint(x, y);
     if (!top || el.contains(top) || top.contains(el)) continue;
     if (el.labels && [...el.labels].some((l) => l.contains(top))) continue;
