@@ -30,7 +30,7 @@ def _overlap(a, b):
 
 
 def _check_stage(page, who, width, expect_person):
-    page.wait_for_function(f"window.ywStats.stage && window.ywStats.stage.startsWith('{expect_person}:')",
+    page.wait_for_function(f"document.querySelector('#video-grid .tile.stage[data-person=\"{expect_person}\"]')",
                            timeout=15000)
     page.wait_for_timeout(300)  # the layout after the class change
     seen = page.evaluate(LAYOUT_JS)
@@ -43,7 +43,8 @@ def _check_stage(page, who, width, expect_person):
         biggest = max(seen["tiles"], key=lambda t: t["w"] * t["h"])
         if biggest is not stage[0] and biggest["w"] * biggest["h"] > stage[0]["w"] * stage[0]["h"]:
             problems.append(f"{who} @{width}: a tile is larger than the stage: {biggest}")
-        if local["w"] * 2 > stage[0]["w"]:
+        small = 240 if width > 600 else 0.4 * width
+        if local["w"] > small or local["w"] * 3 > stage[0]["w"]:
             problems.append(f"{who} @{width}: one's own camera is not small ({local['w']} px beside a "
                             f"{stage[0]['w']} px stage)")
     for t in seen["tiles"]:
