@@ -10,10 +10,12 @@ COVERED_JS = """() => {
   const controls = document.querySelectorAll(
     'a[href], button, input:not([type=hidden]), select, textarea, summary, video, [role=button]');
   for (const el of controls) {
-    const r = el.getBoundingClientRect();
-    if (r.width < 2 || r.height < 2) continue;
+    const r = el.getClientRects()[0];  // an inline link that wraps: its first line box
+    if (!r || r.width < 2 || r.height < 2) continue;
     const st = getComputedStyle(el);
     if (st.visibility === 'hidden' || st.pointerEvents === 'none') continue;
+    const shut = el.closest('details:not([open])');  // a closed <details> shows its summary only
+    if (shut && !(el.closest('summary') && el.closest('summary').parentElement === shut)) continue;
     const x = r.left + r.width / 2, y = r.top + r.height / 2;
     if (x < 0 || y < 0 || x >= innerWidth || y >= innerHeight) continue;
     let clipped = false;  // scrolled out of view inside a scrolling box: not shown, so not covered
@@ -49,3 +51,20 @@ def sideways(page, width):
     if page.evaluate("document.documentElement.scrollWidth") <= width:
         return []
     return page.evaluate(SIDEWAYS_JS, width) or ["(the document is wider than the window)"]
+
+
+# Counts the page's fetches in flight (window.__ywPending): a check waits for the scripts' data.
+PENDING_INIT = """(() => {
+  window.__ywPending = 0;
+  const real = window.fetch;
+  window.fetch = function (...args) {
+    window.__ywPending += 1;
+    return real.apply(this, args).finally(() => { window.__ywPending -= 1; });
+  };
+})();"""
+
+
+def settle(page, timeout=5000):
+    """Wait until the page's scripts have their data (no fetch in flight) and have drawn it."""
+    page.wait_for_function("window.__ywPending === 0", timeout=timeout, polling=50)
+    page.evaluate("new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
