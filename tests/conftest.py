@@ -35,6 +35,21 @@ def _retry_flush():
 
 
 _retry_flush()
+
+
+def pytest_sessionstart(session):
+    """SQLite runs in WAL mode: a -wal/-shm pair left beside a test database of an earlier run whose
+    process id this run has again (a crash, a killed server) must not be replayed into the new one."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    name = db.get("TEST", {}).get("NAME")
+    if db["ENGINE"].endswith("sqlite3") and name and not session.config.getoption("reuse_db", False):
+        for stale in (name, name + "-wal", name + "-shm", name + "-journal"):
+            if os.path.exists(stale):
+                os.remove(stale)  # the test database is created afresh anyway
+
+
 PASSWORD = "Demo-2026!"
 
 PERSONAS = [

@@ -94,6 +94,39 @@ def unit_command(unit_file: str, instance: str, env: dict) -> tuple[list[str], P
     return args, Path(workdir.replace("/opt/yiwangtong", str(BASE_DIR)))
 
 
+def start_nginx(root, upstreams, port, static_root, *, connections=4096, workers=1):
+    """Debian's nginx with deploy/nginx/yiwangtong.conf in front of the daphnes at `upstreams`
+    ("host:port"), listening on 127.0.0.1:`port`; its own prefix under `root`; `connections` per
+    worker process (file descriptors within this process's hard limit).
+    Returns (process, access log path); the caller stops the process."""
+    import resource
+
+    root = Path(root)
+    files = min(connections * 2 + 100, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+    connections = min(connections, files - 100)
+    (root / "logs").mkdir(parents=True, exist_ok=True)
+    site = (DEPLOY / "nginx" / "yiwangtong.conf").read_text()
+    servers = "\n".join(f"    server {u} max_fails=1 fail_timeout=10s;" for u in upstreams)
+    site = (site.replace("@UPSTREAM_SERVERS@", servers).replace("@LISTEN@", f"127.0.0.1:{port}")
+            .replace("@SERVER_NAME@", "127.0.0.1").replace("@ACCESS_LOG@", str(root / "logs" / "access.log"))
+            .replace("@STATIC_ROOT@", str(static_root)))
+    assert "@" not in re.sub(r"#.*", "", site), "an unfilled @...@ in deploy/nginx/yiwangtong.conf"
+    (root / "yiwangtong.conf").write_text(site)
+    # its workers run as this user: they spool large responses under `root` (proxy_temp_path)
+    user = "" if os.geteuid() else "user root;\n"
+    (root / "nginx.conf").write_text(
+        f"{user}pid {root}/nginx.pid;\nerror_log {root}/logs/error.log warn;\nworker_processes {workers};\n"
+        f"worker_rlimit_nofile {files};\n"
+        f"events {{ worker_connections {connections}; }}\n"
+        f"http {{\n  include /etc/nginx/mime.types;\n  client_body_temp_path {root}/body;\n"
+        f"  proxy_temp_path {root}/proxy;\n  include {root}/yiwangtong.conf;\n}}\n")
+    _run("nginx", "-t", "-p", str(root), "-c", str(root / "nginx.conf"))
+    proc = subprocess.Popen(["nginx", "-p", str(root), "-c", str(root / "nginx.conf"), "-g", "daemon off;"],
+                            stdout=open(root / "logs" / "stdout.log", "wb"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    return proc, root / "logs" / "access.log"
+
+
 @dataclass
 class Unit:
     host: str
@@ -239,25 +272,9 @@ class Cluster:
     # ------------------------------------------------------------------ nginx
     def _nginx(self):
         root = self.workdir / "nginx"
-        (root / "logs").mkdir(parents=True, exist_ok=True)
-        site = (DEPLOY / "nginx" / "yiwangtong.conf").read_text()
-        servers = "\n".join(f"    server {u.upstream} max_fails=1 fail_timeout=10s;" for u in self.daphnes)
-        site = (site.replace("@UPSTREAM_SERVERS@", servers).replace("@LISTEN@", f"127.0.0.1:{self.nginx_port}")
-                .replace("@SERVER_NAME@", "127.0.0.1").replace("@ACCESS_LOG@", str(root / "logs" / "access.log"))
-                .replace("@STATIC_ROOT@", str(self.workdir / "static")))
-        assert "@" not in re.sub(r"#.*", "", site), "an unfilled @...@ in deploy/nginx/yiwangtong.conf"
-        (root / "yiwangtong.conf").write_text(site)
-        (root / "nginx.conf").write_text(
-            f"pid {root}/nginx.pid;\nerror_log {root}/logs/error.log warn;\nworker_processes 1;\n"
-            "events { worker_connections 4096; }\n"
-            f"http {{\n  include /etc/nginx/mime.types;\n  client_body_temp_path {root}/body;\n"
-            f"  proxy_temp_path {root}/proxy;\n  include {root}/yiwangtong.conf;\n}}\n")
-        _run("nginx", "-t", "-p", str(root), "-c", str(root / "nginx.conf"))
-        proc = subprocess.Popen(["nginx", "-p", str(root), "-c", str(root / "nginx.conf"), "-g", "daemon off;"],
-                                stdout=open(root / "logs" / "stdout.log", "wb"), stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc, self.access_log = start_nginx(root, [u.upstream for u in self.daphnes], self.nginx_port,
+                                            self.workdir / "static")
         self.procs.append(proc)
-        self.access_log = root / "logs" / "access.log"
         self._wait(lambda: urllib.request.urlopen(self.url + "/login/", timeout=2).status == 200, "nginx")
 
     @property

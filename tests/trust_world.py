@@ -73,6 +73,7 @@ def build_world(units, people):
         "meeting_id": meeting.id, "invitation_id": invitation.id, "material_id": material.id,
         "recording_id": recording.id, "item_id": item.id, "component_id": item.components.first().id,
         "run_id": check_run.id, "request_id": borrow.id, "disposal_id": disposal.id,
+        "person_id": county_secretary.id,  # the administration pages' person (office/urls_admin.py)
         # a path parameter that names the draft (with the attachment and steps) instead
         "_draft_id": paper.id,
     }

@@ -1,7 +1,7 @@
 """档案 JSON API, mounted by office/api.py at /api/documents/archive/."""
 import datetime as dt
 
-from django.http import FileResponse, HttpResponse
+from django.http import HttpResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from ninja import Router, Schema
@@ -9,6 +9,7 @@ from ninja import Router, Schema
 from documents.archive import actions, assemble, checks, exports, search
 from documents.archive.models import CheckStage, Item, ItemState, Retention
 from office.audit import client_ip
+from office.downloads import ranged_local_file_response
 from office.errors import ActionError
 
 router = Router(tags=[gettext_lazy("档案")])
@@ -185,9 +186,8 @@ def export(request, payload: ExportIn):
     path, cleanup = exports.bag_zip(fonds, payload.year, person=request.user)
     actions.audit_view(request.user, None, f"export:{fonds.code}:{payload.year}", ip=client_ip(request),
                        post=request.post)
-    resp = FileResponse(open(path, "rb"), as_attachment=True, filename=path.name, content_type="application/zip")
-    resp._resource_closers.append(cleanup)
-    return resp
+    # streamed with ranges (a year of a 全宗 can be gigabytes; never read whole into memory)
+    return ranged_local_file_response(request, path, "application/zip", filename=path.name, cleanup=cleanup)
 
 
 class AccessIn(Schema):

@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import FileResponse, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -29,6 +29,7 @@ from documents.archive.models import (
 )
 from documents.models import DocType
 from office.audit import client_ip
+from office.downloads import ranged_local_file_response
 from office.errors import ActionError
 from office.models import Unit, UnitKind
 
@@ -359,9 +360,8 @@ def export_bag(request):
         actions.audit_view(request.user, None, f"export:{fonds.code}:{year}", ip=client_ip(request), post=request.post)
     except ActionError as exc:
         return _error(request, exc)
-    resp = FileResponse(open(path, "rb"), as_attachment=True, filename=path.name, content_type="application/zip")
-    resp._resource_closers.append(cleanup)
-    return resp
+    # streamed with ranges (a year of a 全宗 can be gigabytes; never read whole into memory)
+    return ranged_local_file_response(request, path, "application/zip", filename=path.name, cleanup=cleanup)
 
 
 @login_required
