@@ -54,7 +54,7 @@ MAX_INVITED_UNITS = 5000
 REMINDER_LEAD = datetime.timedelta(minutes=15)
 KIND_OF_LEVEL = {1: UnitKind.CITY, 2: UnitKind.COUNTY, 3: UnitKind.TOWN, 4: UnitKind.VILLAGE}
 TARGETED = {HostCommand.MUTE, HostCommand.STOP_VIDEO, HostCommand.REMOVE, HostCommand.ADMIT,
-            HostCommand.PRESENT, HostCommand.LOWER_HAND}
+            HostCommand.PRESENT, HostCommand.LOWER_HAND, HostCommand.ALLOW_SPEAK}
 
 
 # --------------------------------------------------------------------------- who may see what
@@ -680,6 +680,9 @@ def do_host_command(person, meeting, command, target_person_id=None, *, ip=None)
                 participant.video_stopped_by_host = True
             elif command == HostCommand.LOWER_HAND:
                 participant.hand_raised_at = None
+            elif command == HostCommand.ALLOW_SPEAK:  # 允许发言: the host's mute is lifted, the hand goes down
+                participant.hand_raised_at = None
+                participant.muted_by_host = False
             elif command == HostCommand.ADMIT:
                 participant.admission = Participant.Admission.ADMITTED
             elif command == HostCommand.REMOVE:
@@ -700,17 +703,65 @@ def do_host_command(person, meeting, command, target_person_id=None, *, ip=None)
     return meeting
 
 
+# --------------------------------------------------------------------------- raised hands (举手队列)
+def hand_queue(meeting):
+    """Raised hands in the order they went up, first come first heard: admitted participants'
+    rows ordered by hand_raised_at (ties by row id, so two hands in the same instant keep one order)."""
+    return (Participant.objects.filter(meeting_id=meeting.id, hand_raised_at__isnull=False,
+                                       admission=Participant.Admission.ADMITTED)
+            .order_by("hand_raised_at", "id"))
+
+
+def queue_place(meeting, person):
+    """The 1-based place of the person's raised hand in the queue, or None when it is not up."""
+    mine = hand_queue(meeting).filter(person_id=person.id).values_list("hand_raised_at", "id").first()
+    if mine is None:
+        return None
+    at, row_id = mine
+    return hand_queue(meeting).filter(Q(hand_raised_at__lt=at) | Q(hand_raised_at=at, id__lt=row_id)).count() + 1
+
+
+def _hand_event(meeting, person_id, up):
+    _notify_room(meeting, {"type": "meeting", "op": "hand", "meeting": meeting.id, "person": person_id,
+                           "up": bool(up)})
+
+
 def do_raise_hand(person, meeting, up=True):
+    """举手 / 放下. Raising a hand that is already up keeps its place in the queue."""
     meeting = check_join(person, meeting.id)
+    now = timezone.now()
     with transaction.atomic():
         participant, _c = Participant.objects.select_for_update().get_or_create(meeting=meeting, person=person)
-        participant.hand_raised_at = timezone.now() if up else None
-        participant.updated_at = timezone.now()
+        if up and participant.hand_raised_at is not None:
+            return participant  # already in the queue: no new place, no new event
+        participant.hand_raised_at = now if up else None
+        participant.updated_at = now
         participant.save(update_fields=["hand_raised_at", "updated_at"])
         audit.record("meeting.hand", person=person, obj=meeting, data={"up": bool(up)})
-        _notify_room(meeting, {"type": "meeting", "op": "hand", "meeting": meeting.id, "person": person.id,
-                               "up": bool(up)})
+        _hand_event(meeting, person.id, up)
     return participant
+
+
+def check_next_speaker(person, meeting):
+    """The host's 下一位: the meeting must be open and someone's hand up."""
+    check_host(person, meeting)
+    _check_open(meeting)
+    return meeting
+
+
+def do_next_speaker(person, meeting, *, ip=None):
+    """下一位: the first raised hand in the queue may speak (允许发言: unmuted, hand lowered).
+
+    Two hosts pressing at once get two different people: the queue's head is taken under the
+    meeting's row lock. Returns the Participant, or raises 409 when the queue is empty."""
+    check_next_speaker(person, meeting)
+    with transaction.atomic():
+        Meeting.objects.select_for_update().filter(id=meeting.id).first()
+        head = hand_queue(meeting).select_related("person").first()
+        if head is None:
+            raise ActionError(_("举手队列是空的。"), status=409)
+        do_host_command(person, meeting, HostCommand.ALLOW_SPEAK, head.person_id, ip=ip)
+    return head
 
 
 def check_chat(person, meeting, text):

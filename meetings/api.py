@@ -11,7 +11,7 @@ from office import audit
 from office.errors import ActionError
 
 
-from meetings import actions, reports
+from meetings import actions, reports, roster
 from meetings.models import (
     ChatMessage,
     CheckIn,
@@ -19,7 +19,6 @@ from meetings.models import (
     Invitation,
     MeetingKind,
     MeetingState,
-    Participant,
     Recording,
 )
 
@@ -270,7 +269,7 @@ class HandIn(Schema):
 def hand(request, meeting_id: int, payload: HandIn):
     meeting = actions.check_see(request.user, meeting_id)
     actions.do_raise_hand(request.user, meeting, payload.up)
-    return {"up": payload.up}
+    return {"up": payload.up, "place": actions.queue_place(meeting, request.user)}
 
 
 class HostIn(Schema):
@@ -310,7 +309,7 @@ def tell_room(meeting, command, target=None, person=None):
 
 
 @router.post("/{meeting_id}/host", summary=gettext_lazy("主持人操作：mute, mute_all, stop_video, remove, lock, unlock, admit, "
-                                              "present, lower_hand, record_start, record_stop, end"))
+                                              "present, lower_hand, allow_speak, record_start, record_stop, end"))
 def host_command(request, meeting_id: int, payload: HostIn):
     meeting = actions.check_see(request.user, meeting_id)
     meeting = actions.do_host_command(request.user, meeting, payload.command, payload.target,
@@ -349,41 +348,45 @@ def checkin_state(request, meeting_id: int):
     return {"open": True, "checked_in": done, "closes_at": window.closes_at, "window": window.id}
 
 
-def roster(meeting):
-    """Live roster: who is online, waiting, removed; hands; check-ins; minutes so far."""
-    summaries = reports.person_summaries(meeting)
-    checked = set(CheckIn.objects.filter(window__meeting_id=meeting.id).values_list("person_id", flat=True))
-    hosts = {meeting.host_id} | set(meeting.co_hosts.values_list("id", flat=True))
-    rows = []
-    for p in Participant.objects.filter(meeting=meeting).select_related("person").order_by("-online", "id"):
-        s = summaries.get(p.person_id, {})
-        rows.append({"person_id": p.person_id, "name": p.person.display_name or p.person.username,
-                     "admission": p.admission, "online": p.online, "media_mode": p.media_mode,
-                     "hand": p.hand_raised_at is not None, "muted_by_host": p.muted_by_host,
-                     "host": p.person_id in hosts, "checked_in": p.person_id in checked,
-                     "presenter": p.person_id == meeting.presenter_id,
-                     "minutes": s.get("minutes", 0.0)})
-    return rows
-
-
-@router.get("/{meeting_id}/roster", summary=gettext_lazy("实时名单（主持人）"))
-def roster_view(request, meeting_id: int):
+@router.get("/{meeting_id}/roster", summary=gettext_lazy("实时名单（主持人；分页、搜索，state: all/present/online/waiting/hands/away/removed）"))
+def roster_view(request, meeting_id: int, q: str = "", state: str = "all", page: int = 1,
+                page_size: int = roster.PAGE_SIZE):
     meeting = actions.check_see(request.user, meeting_id)
     actions.check_host(request.user, meeting)
-    rows = roster(meeting)
-    return {"state": meeting.state, "locked": meeting.locked, "participants": rows,
-            "online": sum(1 for r in rows if r["online"]),
-            "waiting": sum(1 for r in rows if r["admission"] == Participant.Admission.WAITING)}
+    out = roster.page_of(meeting, q=q, state=state, page=page, page_size=page_size)
+    return out | {"state": meeting.state, "locked": meeting.locked, "filter": out["state"],
+                  "online": out["counts"]["online"], "waiting": out["counts"]["waiting"]}
 
 
-@router.get("/{meeting_id}/participants", summary=gettext_lazy("在会人员（参会人可见）"))
-def participants(request, meeting_id: int):
+@router.get("/{meeting_id}/participants", summary=gettext_lazy("在会人员（参会人可见；分页、搜索）"))
+def participants(request, meeting_id: int, q: str = "", page: int = 1, page_size: int = roster.PAGE_SIZE):
     meeting = actions.check_join(request.user, meeting_id)
-    hosts = {meeting.host_id} | set(meeting.co_hosts.values_list("id", flat=True))
-    qs = (Participant.objects.filter(meeting=meeting, online=True).select_related("person").order_by("id"))
-    return [{"person_id": p.person_id, "name": p.person.display_name or p.person.username,
-             "hand": p.hand_raised_at is not None, "media_mode": p.media_mode, "host": p.person_id in hosts,
-             "presenter": p.person_id == meeting.presenter_id} for p in qs]
+    out = roster.page_of(meeting, q=q, state="online", page=page, page_size=page_size, full=False)
+    out["counts"] = {k: out["counts"][k] for k in ("online", "hands")}
+    return out
+
+
+def _queue_row(p, place):
+    return {"person_id": p.person_id, "name": p.person.display_name or p.person.username, "place": place,
+            "since": p.hand_raised_at, "online": p.online}
+
+
+@router.get("/{meeting_id}/hands", summary=gettext_lazy("举手队列（主持人看到队列，参会人看到自己的位次）"))
+def hands(request, meeting_id: int, limit: int = 20):
+    meeting = actions.check_join(request.user, meeting_id)
+    queue = actions.hand_queue(meeting)
+    out = {"total": queue.count(), "mine": actions.queue_place(meeting, request.user), "queue": []}
+    if actions.is_host(request.user, meeting):
+        limit = max(1, min(int(limit), 200))
+        out["queue"] = [_queue_row(p, n) for n, p in enumerate(queue.select_related("person")[:limit], 1)]
+    return out
+
+
+@router.post("/{meeting_id}/hands/next", summary=gettext_lazy("下一位：允许举手队列中的第一位发言（主持人）"))
+def hands_next(request, meeting_id: int):
+    meeting = actions.check_see(request.user, meeting_id)
+    head = actions.do_next_speaker(request.user, meeting, ip=audit.client_ip(request))
+    return {"person_id": head.person_id, "name": head.person.display_name or head.person.username}
 
 
 @router.get("/{meeting_id}/attendance", summary=gettext_lazy("出勤报告（JSON）"))

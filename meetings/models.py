@@ -150,6 +150,7 @@ class Participant(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["meeting", "person"], name="participant_once")]
+        indexes = [models.Index(fields=["meeting", "hand_raised_at"], name="participant_hand_queue")]
         verbose_name = _("参会人")
 
 
@@ -239,6 +240,7 @@ class HostCommand(models.TextChoices):
     ADMIT = "admit", _("准许入会")
     PRESENT = "present", _("移交主讲")
     LOWER_HAND = "lower_hand", _("放下举手")
+    ALLOW_SPEAK = "allow_speak", _("允许发言")
     RECORD_START = "record_start", _("开始录制")
     RECORD_STOP = "record_stop", _("停止录制")
     END = "end", _("结束会议")
@@ -260,4 +262,4 @@ class HostAction(models.Model):
 
 
 # Training's own models (replay progress, completion reminders) live with the training package.
-from meetings.training.models import CompletionReminder, ReplayProgress  # noqa: E402,F401
+from meetings.training.models import CompletionReminder, Question, ReplayProgress  # noqa: E402,F401

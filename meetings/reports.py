@@ -48,12 +48,15 @@ def counted_interval(row, meeting, now):
     return start, max(start, end)
 
 
-def person_summaries(meeting, now=None):
-    """person id → {"minutes", "first_join", "last_leave", "mode", "online"} from the intervals."""
+def person_summaries(meeting, now=None, person_ids=None):
+    """person id → {"minutes", "first_join", "last_leave", "mode", "online"} from the intervals
+    (of everyone, or of the people in person_ids: one page of a large roster)."""
     now = now or timezone.now()
     by_person = defaultdict(list)
-    for row in Attendance.objects.filter(meeting_id=meeting.id).only(
-            "person_id", "joined_at", "left_at", "media_mode"):
+    rows = Attendance.objects.filter(meeting_id=meeting.id)
+    if person_ids is not None:
+        rows = rows.filter(person_id__in=list(person_ids))
+    for row in rows.only("person_id", "joined_at", "left_at", "media_mode"):
         by_person[row.person_id].append(row)
     out = {}
     for person_id, rows in by_person.items():

@@ -9,6 +9,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from office import audit, storage
@@ -17,6 +18,7 @@ from office.errors import ActionError
 from office.models import UnitKind
 
 from meetings import actions, reports
+from meetings import roster as roster_pages
 from meetings.api import ice_servers, tell_room
 from meetings.models import (
     CheckIn,
@@ -102,6 +104,13 @@ def schedule(request):
     }, status=status)
 
 
+def open_checkin(meeting, person):
+    """(the 签到 window open now or None, whether this person has checked in to it)."""
+    now = timezone.now()
+    window = CheckInWindow.objects.filter(meeting=meeting, opens_at__lte=now, closes_at__gt=now).last()
+    return window, window is not None and CheckIn.objects.filter(window=window, person_id=person.id).exists()
+
+
 @login_required
 @_refusals
 def detail(request, meeting_id):
@@ -109,9 +118,7 @@ def detail(request, meeting_id):
     person = request.user
     host = actions.is_host(person, meeting)
     invitations = list(Invitation.objects.filter(meeting=meeting).select_related("person", "unit"))
-    now = timezone.now()
-    window = CheckInWindow.objects.filter(meeting=meeting, opens_at__lte=now, closes_at__gt=now).last()
-    checked_in = window is not None and CheckIn.objects.filter(window=window, person_id=person.id).exists()
+    window, checked_in = open_checkin(meeting, person)
     can_join, join_refusal = True, ""
     try:
         actions.check_join(person, meeting.id)
@@ -158,20 +165,48 @@ def room(request, meeting_id):
     })
 
 
+def hosted_meeting(request, meeting_id, see=actions.check_see):
+    """The meeting of a host's page (roster, reports): seen by this person (see: the check to use)
+    and hosted by them, else an ActionError (404/403)."""
+    meeting = see(request.user, meeting_id)
+    actions.check_host(request.user, meeting)
+    return meeting
+
+
 @login_required
 @_refusals
 def roster(request, meeting_id):
-    meeting = actions.check_see(request.user, meeting_id)
-    actions.check_host(request.user, meeting)
-    from meetings.api import roster as roster_rows
-
-    return render(request, "meetings/roster.html", {"meeting": meeting, "rows": roster_rows(meeting)})
+    """实时名单: the first page; roster.js pages, searches and filters through the API."""
+    meeting = hosted_meeting(request, meeting_id)
+    first = roster_pages.page_of(meeting)
+    return render(request, "meetings/roster.html", {"meeting": meeting, "roster": first,
+                                                    "page_size": roster_pages.PAGE_SIZE})
 
 
 def _report_for(request, meeting_id):
-    meeting = actions.check_see(request.user, meeting_id)
-    actions.check_host(request.user, meeting)
+    meeting = hosted_meeting(request, meeting_id)
     return meeting, reports.attendance_report(meeting)
+
+
+def report_download(load, render_file, ext, ascii_stem, name):
+    """A download view of a host's report: load(request, meeting_id) → (meeting, report), then
+    render_file(report) → bytes as an attachment called name (lazy, with %(title)s and %(ext)s)
+    in the reader's language, ascii_stem-<id>.<ext> for old browsers."""
+    content_type = {"csv": "text/csv; charset=utf-8", "pdf": "application/pdf"}[ext]
+
+    @login_required
+    @_refusals
+    def view(request, meeting_id):
+        from urllib.parse import quote
+
+        meeting, report = load(request, meeting_id)
+        response = HttpResponse(render_file(report), content_type=content_type)
+        filename = str(name) % {"title": meeting.title, "ext": ext}
+        response["Content-Disposition"] = (f"attachment; filename=\"{ascii_stem}-{meeting.id}.{ext}\"; "
+                                           f"filename*=UTF-8''{quote(filename)}")
+        return response
+
+    return view
 
 
 @login_required
@@ -182,29 +217,9 @@ def attendance(request, meeting_id):
                                                         "chart": reports.report_svg(report)})
 
 
-def _download_name(meeting, ext):
-    from urllib.parse import quote
-
-    name = _("%(title)s-出勤报告.%(ext)s") % {"title": meeting.title, "ext": ext}
-    return f"attachment; filename=\"attendance-{meeting.id}.{ext}\"; filename*=UTF-8''{quote(name)}"
-
-
-@login_required
-@_refusals
-def attendance_csv(request, meeting_id):
-    meeting, report = _report_for(request, meeting_id)
-    response = HttpResponse(reports.report_csv(report), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = _download_name(meeting, "csv")
-    return response
-
-
-@login_required
-@_refusals
-def attendance_pdf(request, meeting_id):
-    meeting, report = _report_for(request, meeting_id)
-    response = HttpResponse(reports.report_pdf(report), content_type="application/pdf")
-    response["Content-Disposition"] = _download_name(meeting, "pdf")
-    return response
+ATTENDANCE_FILE = gettext_lazy("%(title)s-出勤报告.%(ext)s")
+attendance_csv = report_download(_report_for, reports.report_csv, "csv", "attendance", ATTENDANCE_FILE)
+attendance_pdf = report_download(_report_for, reports.report_pdf, "pdf", "attendance", ATTENDANCE_FILE)
 
 
 @login_required

@@ -105,7 +105,7 @@ def test_it_raises_and_lowers_a_hand_and_shows_it_to_the_room(client_for, live, 
                                                               sent_events):
     client = client_for(village_cadre)
     assert client.post(f"/api/meetings/{live.id}/hand", {"up": True}, content_type="application/json").status_code == 200
-    rows = client.get(f"/api/meetings/{live.id}/participants").json()
+    rows = client.get(f"/api/meetings/{live.id}/participants").json()["participants"]
     assert [r for r in rows if r["person_id"] == village_cadre.id][0]["hand"] is True
     roster = client_for(county_secretary).get(f"/api/meetings/{live.id}/roster").json()
     assert [r for r in roster["participants"] if r["person_id"] == village_cadre.id][0]["hand"] is True
@@ -114,7 +114,7 @@ def test_it_raises_and_lowers_a_hand_and_shows_it_to_the_room(client_for, live, 
     client_for(county_secretary).post(f"/api/meetings/{live.id}/host", {"command": "lower_hand",
                                                                          "target": village_cadre.id},
                                       content_type="application/json")
-    rows = client.get(f"/api/meetings/{live.id}/participants").json()
+    rows = client.get(f"/api/meetings/{live.id}/participants").json()["participants"]
     assert not [r for r in rows if r["person_id"] == village_cadre.id][0]["hand"]
 
 

@@ -3,20 +3,23 @@
 check_* validates input and permissions; do_* changes state in one transaction and sends its
 events after commit through office.events.send_event().
 """
+import datetime
 import math
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from office import audit
 from office.errors import ActionError
 from office.events import send_event
+from office.models import Person
 
 from meetings import actions as meeting_actions
 from meetings.models import MeetingKind, MeetingState, Recording
-from meetings.training.models import CompletionReminder, ReplayProgress
+from meetings.training.models import CompletionReminder, Question, ReplayProgress
 
 MAX_RANGES = 200  # a player's TimeRanges: more than this is not a person watching
 MAX_RATE = 2.0  # fastest playback speed counted (the player offers up to 2×)
@@ -182,3 +185,102 @@ def do_remind_incomplete(person, meeting_id, *, ip=None):
         send_event({"type": "meeting", "op": "completion_reminder", "meeting": meeting.id},
                    people=people, units=unit_ids)
     return len(unit_ids), len(people)
+
+
+# --------------------------------------------------------------------------- questions (问答)
+QUESTION_MAX = 300  # characters
+QUESTION_RATE = 3  # questions per person per meeting …
+QUESTION_WINDOW = 60  # … in any (sliding) span of this many seconds
+ANSWER_MAX = 2000
+QUESTIONS_SHOWN = 200
+
+
+def can_answer(person, meeting):
+    """The hosts and the presenter answer questions."""
+    return person.id == meeting.presenter_id or meeting_actions.is_host(person, meeting)
+
+
+def check_question_room(person, meeting_id):
+    """The meeting of a person who may take part in its 问答: someone in it (check_join); a meeting
+    one was not invited to does not exist (404)."""
+    meeting = check_see_hidden(person, meeting_id)
+    return meeting_actions.check_join(person, meeting.id)
+
+
+def check_ask(person, meeting_id, text):
+    meeting = check_question_room(person, meeting_id)
+    text = (text or "").strip() if isinstance(text, str) else ""
+    if not text:
+        raise ActionError(_("问题不能为空。"))
+    if len(text) > QUESTION_MAX:
+        raise ActionError(_("问题过长：最多%(max)d个字，当前%(n)d个字。") % {"max": QUESTION_MAX, "n": len(text)})
+    from documents.classified import mark_in_lines
+
+    mark = mark_in_lines(text.splitlines())
+    if mark:
+        raise ActionError(_("问题标有“%(mark)s”密级。涉密内容不得通过本系统发送。") % {"mark": mark}, code="classified")
+    return meeting, text
+
+
+def do_ask(person, meeting_id, text):
+    """提问: a question to the presenter. At most QUESTION_RATE in any QUESTION_WINDOW seconds."""
+    meeting, text = check_ask(person, meeting_id, text)
+    with transaction.atomic():
+        # counted and written under a lock on the asker's own row: two at once cannot both fit
+        list(Person.objects.select_for_update().filter(id=person.id).values_list("id", flat=True))
+        now = timezone.now()
+        recent = Question.objects.filter(meeting_id=meeting.id, person_id=person.id,
+                                         asked_at__gt=now - datetime.timedelta(seconds=QUESTION_WINDOW)).count()
+        if recent >= QUESTION_RATE:
+            raise ActionError(_("提问太频繁：每%(s)d秒最多%(n)d个问题，请稍后再问。")
+                              % {"s": QUESTION_WINDOW, "n": QUESTION_RATE}, status=429)
+        question = Question.objects.create(meeting=meeting, person=person, asked_at=now, text=text,
+                                           person_name=(person.display_name or person.username)[:100])
+        audit.record("meeting.question", person=person, obj=meeting,
+                     data={"question": question.id, "length": len(text)})
+        answerers = meeting.host_ids() | ({meeting.presenter_id} if meeting.presenter_id else set())
+        send_event({"type": "meeting", "op": "question", "meeting": meeting.id, "question": question.id},
+                   people=answerers | {person.id})
+    return question
+
+
+def visible_questions(person, meeting):
+    """What this person sees: the answerers every question, unanswered first (oldest first, then
+    the answered ones, latest answer first); anyone else the answered ones and their own."""
+    qs = Question.objects.filter(meeting_id=meeting.id)
+    if not can_answer(person, meeting):
+        qs = qs.filter(Q(answered_at__isnull=False) | Q(person_id=person.id))
+    return qs.order_by(F("answered_at").desc(nulls_first=True), "asked_at", "id")
+
+
+def check_answer(person, meeting_id, question_id, text, live):
+    meeting = check_question_room(person, meeting_id)
+    if not can_answer(person, meeting):
+        raise ActionError(_("只有主持人或主讲人可以答复问题。"), status=403)
+    question = Question.objects.filter(meeting_id=meeting.id, id=meeting_actions.valid_id(question_id) or 0).first()
+    if question is None:
+        raise ActionError(_("没有这个问题。"), status=404)
+    text = (text or "").strip() if isinstance(text, str) else ""
+    if not text and not live:
+        raise ActionError(_("请填写答复，或标记为“已现场答复”。"))
+    if len(text) > ANSWER_MAX:
+        raise ActionError(_("答复过长：最多%(max)d个字，当前%(n)d个字。") % {"max": ANSWER_MAX, "n": len(text)})
+    return meeting, question, text
+
+
+def do_answer(person, meeting_id, question_id, text="", live=False):
+    """答复: in text, or marked as answered aloud in the room (live). Everyone in the room sees it."""
+    meeting, question, text = check_answer(person, meeting_id, question_id, text, live)
+    with transaction.atomic():
+        question = Question.objects.select_for_update().get(id=question.id)
+        if question.answered_at is not None:
+            raise ActionError(_("该问题已答复。"), status=409)
+        question.answer, question.answered_live = text, bool(live)
+        question.answered_by, question.answered_at = person, timezone.now()
+        question.save(update_fields=["answer", "answered_live", "answered_by", "answered_at"])
+        audit.record("meeting.answer", person=person, obj=meeting,
+                     data={"question": question.id, "live": bool(live), "length": len(text)})
+        people = set(meeting.participants.values_list("person_id", flat=True)) | meeting.host_ids()
+        send_event({"type": "meeting", "op": "answer", "meeting": meeting.id, "question": question.id},
+                   people=people | {question.person_id})
+    return question

@@ -37,3 +37,30 @@ class CompletionReminder(models.Model):
         ordering = ["-sent_at", "-id"]
         indexes = [models.Index(fields=["unit", "meeting"])]
         verbose_name = _("培训催办")
+
+
+class Question(models.Model):
+    """问答: a participant's question to the presenter, answered in text or live (口头答复).
+
+    Everyone in the room sees the answered questions; an open one only its asker and those
+    who answer (the hosts and the presenter)."""
+
+    meeting = models.ForeignKey("meetings.Meeting", on_delete=models.CASCADE, related_name="questions")
+    person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    person_name = models.CharField(max_length=100)  # as it was
+    text = models.TextField()
+    asked_at = models.DateTimeField(default=timezone.now)
+    answer = models.TextField(blank=True)
+    answered_live = models.BooleanField(default=False)  # answered aloud in the room
+    answered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["asked_at", "id"]
+        indexes = [models.Index(fields=["meeting", "answered_at"]), models.Index(fields=["meeting", "person"])]
+        verbose_name = _("问答")
+
+    @property
+    def answered(self):
+        return self.answered_at is not None

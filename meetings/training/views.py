@@ -1,26 +1,22 @@
 """Pages of a training: the course page (课程页) and the organiser's completion report (完成情况)."""
-from urllib.parse import quote
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from office import audit
 from office.errors import ActionError
 
 from meetings import actions as meeting_actions
-from meetings.models import CheckIn, CheckInWindow, Material, MeetingKind, MeetingState, Recording
+from meetings.models import Material, MeetingKind, MeetingState, Recording
 from meetings.training import actions, completion
-from meetings.views import _refusals
+from meetings.views import _refusals, hosted_meeting, open_checkin, report_download
 
 
 def _completion_for(request, meeting_id):
-    meeting = actions.check_see_hidden(request.user, meeting_id)
-    meeting_actions.check_host(request.user, meeting)
+    meeting = hosted_meeting(request, meeting_id, see=actions.check_see_hidden)
     return meeting, completion.completion_report(meeting)
 
 
@@ -35,27 +31,9 @@ def completion_page(request, meeting_id):
     })
 
 
-def _download_name(meeting, ext):
-    name = _("%(title)s-完成情况.%(ext)s") % {"title": meeting.title, "ext": ext}
-    return f"attachment; filename=\"completion-{meeting.id}.{ext}\"; filename*=UTF-8''{quote(name)}"
-
-
-@login_required
-@_refusals
-def completion_csv(request, meeting_id):
-    meeting, report = _completion_for(request, meeting_id)
-    response = HttpResponse(completion.report_csv(report), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = _download_name(meeting, "csv")
-    return response
-
-
-@login_required
-@_refusals
-def completion_pdf(request, meeting_id):
-    meeting, report = _completion_for(request, meeting_id)
-    response = HttpResponse(completion.report_pdf(report), content_type="application/pdf")
-    response["Content-Disposition"] = _download_name(meeting, "pdf")
-    return response
+COMPLETION_FILE = gettext_lazy("%(title)s-完成情况.%(ext)s")
+completion_csv = report_download(_completion_for, completion.report_csv, "csv", "completion", COMPLETION_FILE)
+completion_pdf = report_download(_completion_for, completion.report_pdf, "pdf", "completion", COMPLETION_FILE)
 
 
 @login_required
@@ -81,9 +59,7 @@ def course(request, meeting_id):
     the recordings with this person's replay progress."""
     meeting = actions.check_see_hidden(request.user, meeting_id)
     person = request.user
-    now = timezone.now()
-    window = CheckInWindow.objects.filter(meeting=meeting, opens_at__lte=now, closes_at__gt=now).last()
-    checked_in = window is not None and CheckIn.objects.filter(window=window, person_id=person.id).exists()
+    window, checked_in = open_checkin(meeting, person)
     recordings = list(Recording.objects.filter(meeting=meeting))
     shares = actions.replay_shares(meeting, [person.id])
     report = completion.completion_report(meeting)
