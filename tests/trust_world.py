@@ -86,6 +86,7 @@ def build_world(units, people):
         "_draft_id": paper.id,
         # the county's 全宗 (pages and operations that take it as ?fonds= or in a body)
         "_fonds": item.fonds.code, "_year": item.year,
+        "_town": town.id, "_town_secretary": people["town_secretary"].id,
     }
 
 
