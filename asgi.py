@@ -40,6 +40,10 @@ from office.uploads import BodyLimit, install_daphne_limits  # noqa: E402
 install_daphne_limits()  # daphne keeps nothing of a body past the limit
 http_app = BodyLimit(http_app)  # an over-limit upload is refused without its body being read
 
+from office.backpressure import Backpressure  # noqa: E402
+
+http_app = Backpressure(http_app)  # a streamed download waits for the network, not for daphne's memory
+
 if settings.YW_JOBS_IN_PROCESS:
     from office.scheduler import start_in_process
 

@@ -16,6 +16,11 @@ from the frame's commit timestamp "t" (same machine, same clock):
 After the handshake each socket is taken over from the websockets library (its reading paused)
 and read directly with recvmsg(); server frames are unmasked, pings are answered with pongs.
 "quit" or EOF ends it.
+
+bench_morning.py uses a real event instead: each socket records when the 公文 "arrived" frame of
+a document reached it, and for the line "arrived <document> <commit time>" this process waits
+for every socket (or 10 s) and prints the same JSON line, latencies counted from that commit time
+(taken inside the server by an on_commit hook of the 核发's transaction).
 """
 import asyncio
 import json
@@ -115,6 +120,17 @@ async def main(url, origin, session_keys):
 
     def on_frame(reader, payload, kernel, now):
         frame = json.loads(payload)
+        if frame.get("type") == "documents" and frame.get("op") == "arrived":
+            key = f"doc{frame['document']}"
+            if key in reader.seen:
+                duplicates[0] += 1
+                return
+            reader.seen.add(key)
+            got = latencies[key]
+            got.append((kernel, now))  # absolute: the commit time comes with the "arrived" command
+            if len(got) >= open_sockets:
+                complete[key].set()
+            return
         if frame.get("type") == "bench":
             if frame["seq"] in reader.seen:  # a duplicate: counted once, reported below
                 duplicates[0] += 1
@@ -144,15 +160,18 @@ async def main(url, origin, session_keys):
         line = (await reader.readline()).decode().split()
         if not line or line[0] == "quit":
             break
-        if line[0] != "fired":
+        if line[0] not in ("fired", "arrived"):
             continue
-        seq = int(line[1])
+        seq = int(line[1]) if line[0] == "fired" else f"doc{line[1]}"
         if open_sockets:
             try:
                 await asyncio.wait_for(complete[seq].wait(), STRAGGLER_WAIT)
             except asyncio.TimeoutError:
                 pass
         got = latencies[seq]
+        if line[0] == "arrived":
+            t0 = float(line[2])
+            got = [(k - t0, a - t0) for k, a in got]
         print(json.dumps({"seq": seq, "connected": open_sockets, "kernel": [k for k, _ in got],
                           "app": [a for _, a in got], "duplicates": duplicates[0],
                           "errors": failures[:3]}), flush=True)

@@ -209,8 +209,9 @@ def free_port():
         return s.getsockname()[1]
 
 
-def build_people(n):
-    """N people with a post in one new unit, and a session for each; returns (unit id, keys)."""
+def build_people(n, unit_ids=None):
+    """N people with a post in one new unit (or one each in `unit_ids`, round robin), and a session
+    for each; returns (the first unit's id, session keys)."""
     from datetime import timedelta
 
     from django.conf import settings
@@ -223,7 +224,8 @@ def build_people(n):
     from office import actions
     from office.models import Person, Post
 
-    unit = actions.do_create_unit(kind="city", name="基准测试市人民政府", short_name="基准市")
+    if not unit_ids:
+        unit_ids = [actions.do_create_unit(kind="city", name="基准测试市人民政府", short_name="基准市").id]
     tag = secrets.token_hex(3)
     unusable = make_password(None)
     people = Person.objects.bulk_create(
@@ -231,7 +233,8 @@ def build_people(n):
         batch_size=1000)
     if people[0].pk is None:  # backends without RETURNING ids
         people = list(Person.objects.filter(username__startswith=f"bench-{tag}-").order_by("id"))
-    Post.objects.bulk_create([Post(person=p, unit=unit, is_handler=True) for p in people], batch_size=1000)
+    Post.objects.bulk_create([Post(person=p, unit_id=unit_ids[i % len(unit_ids)], is_handler=True)
+                              for i, p in enumerate(people)], batch_size=1000)
     store = SessionStore()
     expire = timezone.now() + timedelta(days=1)
     backend = settings.AUTHENTICATION_BACKENDS[0]
@@ -242,7 +245,23 @@ def build_people(n):
         data = {SESSION_KEY: str(p.pk), BACKEND_SESSION_KEY: backend, HASH_SESSION_KEY: p.get_session_auth_hash()}
         rows.append(Session(session_key=key, session_data=store.encode(data), expire_date=expire))
     Session.objects.bulk_create(rows, batch_size=1000)
-    return unit.id, keys
+    return unit_ids[0], keys
+
+
+def collect(clients, command):
+    """Send one command ("fired SEQ") to every client process; pool their answers →
+    (kernel latencies, app latencies, duplicates, errors)."""
+    for c in clients:
+        c.stdin.write(command + "\n")
+        c.stdin.flush()
+    kernel, app, duplicates, errors = [], [], 0, []
+    for c in clients:
+        result = json.loads(c.stdout.readline())
+        kernel += result["kernel"]
+        app += result["app"]
+        duplicates += result["duplicates"]
+        errors += result["errors"]
+    return kernel, app, duplicates, errors
 
 
 def run_design(config, sizes, unit_id, sessions_path, server_env, stock):
@@ -293,16 +312,12 @@ def run_design(config, sizes, unit_id, sessions_path, server_env, stock):
                 req = urllib.request.Request(f"http://127.0.0.1:{ports[0]}/__bench/fire?{query}", method="POST")
                 with urllib.request.urlopen(req, timeout=30) as r:
                     r.read()
-                for c in clients:
-                    c.stdin.write(f"fired {event_seq}\n")
-                    c.stdin.flush()
-                for c in clients:
-                    result = json.loads(c.stdout.readline())
-                    latencies += result["kernel"]
-                    app_latencies += result["app"]
-                    duplicates += result["duplicates"]
-                    if result["errors"]:
-                        log(f"client errors: {result['errors']}")
+                kernel, app, dup, errors = collect(clients, f"fired {event_seq}")
+                latencies += kernel
+                app_latencies += app
+                duplicates += dup
+                if errors:
+                    log(f"client errors: {errors}")
                 cpu_used += server_cpu(servers) - cpu_before
                 time.sleep(0.5)
             cpu_used /= EVENTS_PER_SIZE
@@ -388,16 +403,21 @@ def drive(config, sizes, stock):
                 pg_admin(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
             except Exception as exc:  # noqa: BLE001
                 log(f"could not drop {PG_DB}: {exc}")
-            try:
-                import redis
-
-                r = redis.Redis.from_url(env["REDIS_URL"])
-                stale = list(r.scan_iter(match=f"{prefix}*", count=1000))
-                if stale:
-                    r.delete(*stale)
-            except Exception as exc:  # noqa: BLE001
-                log(f"could not clean Redis keys {prefix}*: {exc}")
+            clean_redis(env["REDIS_URL"], prefix)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def clean_redis(url, prefix):
+    """Delete the bench's channel-layer keys (its private prefix) from Redis."""
+    try:
+        import redis
+
+        r = redis.Redis.from_url(url)
+        stale = list(r.scan_iter(match=f"{prefix}*", count=1000))
+        if stale:
+            r.delete(*stale)
+    except Exception as exc:  # noqa: BLE001
+        log(f"could not clean Redis keys {prefix}*: {exc}")
 
 
 def fmt_ms(seconds):

@@ -1,17 +1,29 @@
-"""Benchmark: directory sign-in latency and ldap_sync at Xianyang size (loopback only, < 3 min).
+"""Benchmark: directory sign-in latency and ldap_sync at Xianyang size (loopback only, < 4 min).
 
-1. 50 concurrent sign-ins through POST /login/ of a real daphne against a local slapd (START_TLS):
-   p50/p99 for the first sign-in (creates person + post) and a repeat sign-in.
-3. A hung directory (slapd stopped with SIGSTOP for 30 s): p50/p99 of ordinary pages (GET /) of
-   signed-in directory people whose re-checks come due during the hang (LDAP_RECHECK_SECONDS=2).
+1. 50 concurrent sign-ins through POST /login/ against a local slapd (START_TLS): p50/p99 for the
+   first sign-in (creates person + post) and a repeat sign-in.
+3. A hung directory (slapd stopped with SIGSTOP for 30 s): p50/p99 of ordinary pages (GET /, the
+   workbench) of 8 signed-in directory people whose re-checks come due during the hang
+   (LDAP_RECHECK_SECONDS=2), beside the same load with the directory answering; under two loads:
+   saturating (each person's next page 50 ms after the last: p99 is the queue, the throughput shows)
+   and paced (a page every 0.5 s per person on a fixed schedule, 16 pages/s offered; latency from
+   the scheduled time, so a stall that delays requests is counted).
+   Parts 1 and 3 run twice: one daphne on the embedded default (SQLite), and the README's production
+   layout for this 2-core machine: two daphnes (one per core) behind Debian's nginx with
+   deploy/nginx/yiwangtong.conf, on PostgreSQL (BENCH_LDAP_PG_URL, a database created and dropped
+   here) and Redis (BENCH_LDAP_REDIS_URL).
 2. ldap_sync of a generated directory of 3,000 units and 10,000 people into an empty database:
    wall time and peak memory (max RSS of the sync process), then a second run with no changes.
 
 Everything runs in a temporary folder with its own SQLite database (BENCH_DATABASE_URL may name a
-PostgreSQL database to use instead; it is wiped). Prints one table row per measurement.
+PostgreSQL database to use instead; it is wiped). Prints one table row per measurement, with the
+machine's load average: figures taken while other work runs are not the machine's.
+
+    .venv/bin/python bench/bench_ldap.py [signin] [hang] [sync]
 """
 import http.client
 import os
+import random
 import re
 import shutil
 import statistics
@@ -70,6 +82,81 @@ def row(name, value, note=""):
     print(f"| ldap | {name:<52} | {value:>22} | {note}")
 
 
+# --- the servers: one daphne, or the README's production layout ------------------------------------
+LAYOUTS = [("one daphne, SQLite", 1), ("2 daphnes + nginx, PostgreSQL", 2)]
+PG_URL = os.environ.get("BENCH_LDAP_PG_URL", "postgres://postgres@127.0.0.1:5432/yw_bench_ldap")
+REDIS_URL = os.environ.get("BENCH_LDAP_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def layout_env(env, processes):
+    """The embedded default for one daphne; for several, the production settings (PostgreSQL in a
+    database of its own, created afresh, and Redis for cache and channel layer)."""
+    if processes == 1:
+        return env
+    import psycopg
+
+    base, _, name = PG_URL.rpartition("/")
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return {**env, "DATABASE_URL": PG_URL, "REDIS_URL": REDIS_URL, "YW_CHANNEL_PREFIX": f"benchldap{os.getpid()}"}
+DEPLOY = BASE_DIR / "deploy"
+
+
+class Front:
+    """`processes` daphnes on one database; with more than one, Debian's nginx in front of them with the
+    suite's own site file (deploy/nginx/yiwangtong.conf), as the README's production layout runs them
+    (one daphne per core). .port is where clients go."""
+
+    def __init__(self, env, processes, workdir):
+        self.env, self.processes, self.workdir = env, processes, Path(workdir)
+        self.servers, self.nginx = [], None
+
+    def __enter__(self):
+        from tests.conftest import ServerProcess, free_port
+
+        env = {**self.env, "YW_TRUSTED_PROXIES": "127.0.0.1"} if self.processes > 1 else self.env
+        self.servers = [ServerProcess(env).start() for _ in range(self.processes)]
+        if self.processes == 1:
+            self.port = self.servers[0].port
+            return self
+        self.port = free_port()
+        root = self.workdir / "nginx"
+        (root / "logs").mkdir(parents=True, exist_ok=True)
+        upstreams = "\n".join(f"    server 127.0.0.1:{s.port};" for s in self.servers)
+        site = ((DEPLOY / "nginx" / "yiwangtong.conf").read_text().replace("@UPSTREAM_SERVERS@", upstreams)
+                .replace("@LISTEN@", f"127.0.0.1:{self.port}").replace("@SERVER_NAME@", "127.0.0.1")
+                .replace("@ACCESS_LOG@", "off").replace("@STATIC_ROOT@", str(root / "static")))
+        site = site.replace("access_log off yiwangtong;", "access_log off;")
+        (root / "site.conf").write_text(site)
+        (root / "nginx.conf").write_text(
+            f"pid {root}/nginx.pid;\nerror_log {root}/logs/error.log warn;\nworker_processes 1;\n"
+            "events { worker_connections 4096; }\n"
+            f"http {{\n  include /etc/nginx/mime.types;\n  client_body_temp_path {root}/body;\n"
+            f"  proxy_temp_path {root}/proxy;\n  include {root}/site.conf;\n}}\n")
+        self.nginx = subprocess.Popen(["nginx", "-p", str(root), "-c", str(root / "nginx.conf"), "-g", "daemon off;"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                conn.request("GET", "/login/")
+                if conn.getresponse().status == 200:
+                    break
+            except OSError:
+                if time.monotonic() > deadline or self.nginx.poll() is not None:
+                    raise SystemExit(f"nginx did not start: {(root / 'logs' / 'error.log').read_text()[-500:]}")
+                time.sleep(0.2)
+        return self
+
+    def __exit__(self, *exc):
+        if self.nginx is not None:
+            self.nginx.terminate()
+            self.nginx.wait(10)
+        for server in self.servers:
+            server.stop()
+
+
 # --- 1. concurrent sign-ins ----------------------------------------------------------------------
 def sign_in(port, username, password, barrier, results):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -100,6 +187,8 @@ def round_of_sign_ins(port, users):
         t.join()
     wall = time.perf_counter() - wall
     ok = sum(1 for _s, status in results if status == 302)
+    if ok < len(users):
+        print("  statuses:", sorted({status for _s, status in results}))
     times = sorted(s for s, _status in results)
     p50 = statistics.median(times)
     p99 = times[min(len(times) - 1, int(round(0.99 * (len(times) - 1))))]
@@ -107,36 +196,35 @@ def round_of_sign_ins(port, users):
 
 
 def bench_sign_in(tmp):
-    from tests.conftest import ServerProcess
-
     server = Slapd(tmp / "slapd-signin").start()
     try:
-        users = [f"bench{i:02d}" for i in range(CONCURRENCY)]
+        rounds = {n: [f"b{n}x{i:02d}" for i in range(CONCURRENCY)] for _label, n in LAYOUTS}
         solo = [f"solo{i:02d}" for i in range(20)]
+        everyone = [u for users in rounds.values() for u in users] + solo
         county = f"ou=秦都区,ou=咸阳市,{SUFFIX}"
-        entries = org_entries() + [person(f"uid={u},{county}", u, f"测试{i:02d}", title="干部")
-                                   for i, u in enumerate(users + solo)]
-        entries.append(group(f"cn=承办人,{county}", [f"uid={u},{county}" for u in users + solo]))
+        entries = org_entries() + [person(f"uid={u},{county}", u, f"测试{i:03d}", title="干部")
+                                   for i, u in enumerate(everyone)]
+        entries.append(group(f"cn=承办人,{county}", [f"uid={u},{county}" for u in everyone]))
         server.add(entries)
-        env = base_env(tmp, "signin")
-        fresh_database(env)
-        manage(env, "seed_demo", "--size", "small")
-        web = ServerProcess({**env, **ldap_env(server)}).start()
-        try:
-            times = []
-            for user in solo:  # one at a time: the latency without queueing
-                results = []
-                sign_in(web.port, user, PASSWORD, threading.Barrier(1), results)
-                times.append(results[0][0])
-            times.sort()
-            row("single sign-in, one at a time (20, first sign-in)", f"p50 {statistics.median(times) * 1000:.0f} ms",
-                f"max {times[-1] * 1000:.0f} ms")
-            for label in ("first sign-in (creates person + post)", "repeat sign-in"):
-                p50, p99, ok, wall = round_of_sign_ins(web.port, users)
-                row(f"{CONCURRENCY} concurrent sign-ins, {label}", f"p50 {p50 * 1000:.0f} ms",
-                    f"p99 {p99 * 1000:.0f} ms; {ok}/{CONCURRENCY} signed in; all done in {wall:.2f} s")
-        finally:
-            web.stop()
+        for label, processes in LAYOUTS:
+            env = layout_env({**base_env(tmp, "signin"), **ldap_env(server)}, processes)
+            fresh_database(env)
+            manage(env, "seed_demo", "--size", "small")
+            with Front(env, processes, tmp / f"front-signin-{processes}") as web:
+                if processes == 1:
+                    times = []
+                    for user in solo:  # one at a time: the latency without queueing
+                        results = []
+                        sign_in(web.port, user, PASSWORD, threading.Barrier(1), results)
+                        times.append(results[0][0])
+                    times.sort()
+                    row("single sign-in, one at a time (20, first sign-in)",
+                        f"p50 {statistics.median(times) * 1000:.0f} ms", f"max {times[-1] * 1000:.0f} ms")
+                for what in ("first sign-in (creates person + post)", "repeat sign-in"):
+                    p50, p99, ok, wall = round_of_sign_ins(web.port, rounds[processes])
+                    row(f"{CONCURRENCY} concurrent sign-ins, {what}, {label}", f"p99 {p99 * 1000:.0f} ms",
+                        f"p50 {p50 * 1000:.0f} ms; {ok}/{CONCURRENCY} signed in; all done in {wall:.2f} s; "
+                        f"load {os.getloadavg()[0]:.1f}")
     finally:
         server.destroy()
 
@@ -144,6 +232,9 @@ def bench_sign_in(tmp):
 # --- 3. other people's pages while the directory hangs ----------------------------------------------
 HANG_SECONDS = 30
 PAGE_CLIENTS = 8
+# Saturating: as many pages as the server gives (p99 = the queue, i.e. throughput); paced: a page
+# every 0.5 s per person (16 pages/s offered, well below saturation: what a busy office sends).
+PAGE_LOADS = [("saturating", None), ("paced 2/s each", 0.5)]
 
 
 def signed_in_cookie(port, username):
@@ -165,16 +256,27 @@ def signed_in_cookie(port, username):
     return session
 
 
-def page_loop(port, cookie, until, times, statuses):
+def page_loop(port, cookie, until, times, statuses, interval=None):
+    """GET / until `until`. interval=None: saturating (the next page 50 ms after the last answer).
+    interval=T: paced (a page every T seconds on a fixed schedule; the latency counts from the
+    scheduled time, so a slow answer that delays the next request is not hidden)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    scheduled = time.perf_counter() + (interval or 0) * random.random()
     while time.monotonic() < until:
-        started = time.perf_counter()
+        if interval:
+            pause = scheduled - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+        started = scheduled if interval else time.perf_counter()
         conn.request("GET", "/", headers={"Cookie": cookie})
         response = conn.getresponse()
         response.read()
         times.append(time.perf_counter() - started)
         statuses.append(response.status)
-        time.sleep(0.05)
+        if interval:
+            scheduled += interval
+        else:
+            time.sleep(0.05)
     conn.close()
 
 
@@ -186,8 +288,6 @@ def percentile(values, q):
 def bench_hung_directory(tmp):
     import signal
 
-    from tests.conftest import ServerProcess
-
     server = Slapd(tmp / "slapd-hang").start()
     try:
         users = [f"hang{i:02d}" for i in range(PAGE_CLIENTS)]
@@ -195,32 +295,33 @@ def bench_hung_directory(tmp):
         server.add(org_entries() + [person(f"uid={u},{county}", u, f"挂起{i:02d}", title="干部")
                                     for i, u in enumerate(users)]
                    + [group(f"cn=承办人,{county}", [f"uid={u},{county}" for u in users])])
-        env = base_env(tmp, "hang")
-        fresh_database(env)
-        manage(env, "seed_demo", "--size", "small")
-        web = ServerProcess({**env, **ldap_env(server), "LDAP_RECHECK_SECONDS": "2"}).start()
-        try:
-            cookies = [signed_in_cookie(web.port, u) for u in users]
-            for label, hang in (("directory answering", False), (f"directory hung ({HANG_SECONDS} s)", True)):
-                if hang:
-                    os.kill(server.pid(), signal.SIGSTOP)
-                times, statuses = [], []
-                until = time.monotonic() + HANG_SECONDS
-                threads = [threading.Thread(target=page_loop, args=(web.port, c, until, times, statuses))
-                           for c in cookies]
-                for t in threads:
-                    t.start()
-                for t in threads:
-                    t.join()
-                if hang:
-                    os.kill(server.pid(), signal.SIGCONT)
-                ok = sum(1 for st in statuses if st == 200)
-                row(f"ordinary pages of {PAGE_CLIENTS} signed-in people, {label}",
-                    f"p99 {percentile(times, 0.99) * 1000:.0f} ms",
-                    f"p50 {percentile(times, 0.5) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms; "
-                    f"{len(times)} pages, {ok} answered 200; re-check every 2 s, LDAP_TIMEOUT 5 s")
-        finally:
-            web.stop()
+        for layout, processes in LAYOUTS:
+            env = layout_env({**base_env(tmp, "hang"), **ldap_env(server), "LDAP_RECHECK_SECONDS": "2"}, processes)
+            fresh_database(env)
+            manage(env, "seed_demo", "--size", "small")
+            with Front(env, processes, tmp / f"front-hang-{processes}") as web:
+                cookies = [signed_in_cookie(web.port, u) for u in users]
+                for mode, interval in PAGE_LOADS:
+                    for label, hang in (("directory answering", False), (f"directory hung ({HANG_SECONDS} s)", True)):
+                        if hang:
+                            os.kill(server.pid(), signal.SIGSTOP)
+                        times, statuses = [], []
+                        until = time.monotonic() + HANG_SECONDS
+                        threads = [threading.Thread(target=page_loop,
+                                                    args=(web.port, c, until, times, statuses, interval))
+                                   for c in cookies]
+                        for t in threads:
+                            t.start()
+                        for t in threads:
+                            t.join()
+                        if hang:
+                            os.kill(server.pid(), signal.SIGCONT)
+                        ok = sum(1 for st in statuses if st == 200)
+                        row(f"pages of {PAGE_CLIENTS} people, {mode}, {label}, {layout}",
+                            f"p99 {percentile(times, 0.99) * 1000:.0f} ms",
+                            f"p50 {percentile(times, 0.5) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms; "
+                            f"{len(times)} pages ({len(times) / HANG_SECONDS:.0f}/s), {ok} answered 200; "
+                            f"re-check every 2 s, LDAP_TIMEOUT 5 s; load {os.getloadavg()[0]:.1f}")
     finally:
         try:
             os.kill(server.pid(), signal.SIGCONT)
@@ -289,6 +390,18 @@ def main():
             bench_sync(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        drop_pg_database()
+
+
+def drop_pg_database():
+    try:
+        import psycopg
+
+        base, _, name = PG_URL.rpartition("/")
+        with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    except Exception as exc:  # noqa: BLE001
+        print(f"(could not drop the bench database: {exc})")
 
 
 if __name__ == "__main__":

@@ -16,13 +16,13 @@ from documents.models import (
     StepState,
 )
 from office import todo
-from office.models import Delegation, Post
+from office.models import Delegation
 
 LIMIT = 100
 
 
 def _sources(person):
-    posts = list(Post.objects.active().filter(person_id=person.id).select_related("unit"))
+    posts = person.active_posts()
     now = timezone.now()
     delegated = list(Delegation.objects.filter(to_post__in=[p.id for p in posts], starts_at__lte=now, ends_at__gt=now,
                                                revoked_at__isnull=True).values_list("from_post_id", flat=True))
@@ -162,7 +162,7 @@ def done(person):
 
 def notices(person):
     """通知公告: the latest 通知, 公告, 通告 and 通报 received by the person's units."""
-    unit_ids = list(Post.objects.active().filter(person_id=person.id).values_list("unit_id", flat=True))
+    unit_ids = [p.unit_id for p in person.active_posts()]
     rows = []
     for r in (Receipt.objects.filter(unit_id__in=unit_ids, document__doc_type__in=NOTICE_TYPES)
               .exclude(state=ReceiptState.RETURNED).select_related("document__unit")

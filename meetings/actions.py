@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from office import audit, storage
 from office.errors import ActionError
 from office.events import send_event
-from office.models import Person, Post, Unit, UnitKind
+from office.models import Person, Unit, UnitKind
 
 from meetings.models import (
     Attendance,
@@ -64,7 +64,7 @@ def member_unit_ids(person):
     office (办公室, ``is_office``) belongs to the government (县政府办公室 → 县政府). A bureau
     (县财政局) is a unit of its own: inviting the county does not invite every bureau.
     Nearest units first."""
-    posts = list(Post.objects.active().filter(person_id=person.id).values_list("unit_id", "unit__kind", "unit__path"))
+    posts = [(p.unit_id, p.unit.kind, p.unit.path) for p in person.active_posts()]
     ids = [unit_id for unit_id, _kind, _path in posts]
     chains = [[int(x) for x in path.strip("/").split("/") if x][::-1]
               for _unit_id, kind, path in posts if kind == UnitKind.DEPARTMENT]

@@ -241,12 +241,16 @@ class UnitIn(Schema):
 def create_unit(request, payload: UnitIn):
     from office import actions, audit
 
-    actions.check_admin(request.user)
+    scope = actions.check_can_administer(request.user, posts=request.posts)
     parent = None
     if payload.parent_id is not None:
         parent = Unit.objects.filter(id=payload.parent_id).first()
         if parent is None:
             raise ActionError(_("上级单位不存在。"), status=404)
+    if parent is None and scope is not None:  # a unit's administrator adds units only below their own
+        raise ActionError(_("您无权管理该单位。"), status=403)
+    if parent is not None:
+        actions.check_can_administer(request.user, parent, posts=request.posts)
     u = actions.do_create_unit(actor=request.user, post=request.post, parent=parent, kind=payload.kind,
                                name=payload.name, code=payload.code, short_name=payload.short_name,
                                doc_prefix=payload.doc_prefix, fonds_no=payload.fonds_no,
@@ -322,11 +326,12 @@ def set_post(request, payload: PostIn):
     from office import actions, audit
     from office.models import Person
 
-    actions.check_admin(request.user)
+    actions.check_can_administer(request.user, posts=request.posts)
     person = Person.objects.filter(id=payload.person_id).first()
     unit_obj = Unit.objects.filter(id=payload.unit_id).first()
     if person is None or unit_obj is None:
         raise ActionError(_("人员或单位不存在。"), status=404)
+    actions.check_can_administer(request.user, unit_obj, posts=request.posts)  # their own units only
     if len(payload.title) > 100:
         raise ActionError(_("职务名称不能超过100个字符。"))
     post = actions.do_set_post(actor=request.user, post=request.post, person=person, unit=unit_obj,

@@ -6,6 +6,9 @@ chunk by chunk in a thread, since Django would otherwise read a synchronous iter
 into memory before sending it (a one-hour recording is hundreds of MB). Under WSGI it is a plain
 generator. Before the first byte the whole file is checked against its SHA-256 (once per version
 of it, office.storage.ensure_verified): a corrupt file is refused, naming it.
+`ranged_local_file_response` serves a file made for the request on this machine's disk (an
+archive export) the same way, and deletes it when the response is closed. Behind nginx
+(deploy/nginx: proxy_buffering off) the ranges pass through unchanged.
 """
 import asyncio
 import re
@@ -21,12 +24,8 @@ RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 CHUNK = 256 * 1024
 
 
-def _chunks(name, start, length):
-    yield from storage.iter_range(name, start, length)
-
-
-async def _achunks(name, start, length):
-    it = await asyncio.to_thread(storage.iter_range, name, start, length)
+async def _achunks(make_iter):
+    it = await asyncio.to_thread(make_iter)
     done = object()
     try:
         while True:
@@ -66,7 +65,25 @@ def parse_range(header, size):
 def ranged_file_response(request, name, content_type, *, filename=None):
     """Serve the stored file `name` (after the caller's permission check): verified against its
     SHA-256 once per version, then streamed chunk by chunk, whole or one byte range."""
-    size = storage.ensure_verified(name).size
+    rec = storage.ensure_verified(name)
+    blob = storage.physical_name(rec)  # the chunks are read by object name, without the database
+    return _ranged(request, rec.size, lambda start, length: storage.backend().iter_range(blob, start, length),
+                   content_type, filename)
+
+
+def ranged_local_file_response(request, path, content_type, *, filename=None, cleanup=None):
+    """Serve a file on this machine's disk (made for this request, e.g. an export zip) streamed,
+    whole or one byte range; `cleanup` runs when the response is closed."""
+    import os
+
+    response = _ranged(request, os.path.getsize(path), lambda start, length: storage.read_range(path, start, length, CHUNK),
+                       content_type, filename)
+    if cleanup is not None:
+        response._resource_closers.append(cleanup)
+    return response
+
+
+def _ranged(request, size, chunks, content_type, filename):
     try:
         wanted = parse_range(request.headers.get("Range"), size)
     except ValueError as exc:
@@ -75,7 +92,10 @@ def ranged_file_response(request, name, content_type, *, filename=None):
         return _unsatisfiable(_("请求的范围超出文件大小。"), size)
     start, end = wanted if wanted else (0, size - 1)
     length = max(0, end - start + 1)
-    body = _achunks(name, start, length) if isinstance(request, ASGIRequest) else _chunks(name, start, length)
+    if isinstance(request, ASGIRequest):  # an asynchronous iterator: Django would read a sync one whole
+        body = _achunks(lambda: chunks(start, length))
+    else:
+        body = chunks(start, length)
     response = StreamingHttpResponse(body, status=206 if wanted else 200, content_type=content_type)
     response["Content-Length"] = str(length)
     response["Accept-Ranges"] = "bytes"

@@ -452,6 +452,7 @@ def connect(cfg, user=None, password=None, urls=None):
         for url, server in zip(remaining, servers):
             if server is conn.server:
                 _mark(url, False, cfg)
+                conn.yw_url = url
         if not bound and user is None:
             # The service account is refused: a configuration fault, said as such.
             log.error("LDAP service bind as %s refused: %s", cfg.bind_dn, conn.result)
@@ -461,6 +462,101 @@ def connect(cfg, user=None, password=None, urls=None):
     reason = ("tls" if "tls" in reasons else "timeout" if "timeout" in reasons else "unreachable")
     (log.warning if reason == "tls" else log.info)("LDAP directory unavailable (%s): %s", reason, "; ".join(errors))
     raise DirectoryUnavailable("; ".join(errors) or "no LDAP server", reason=reason)
+
+
+class ServiceConnections:
+    """Bound service-account connections kept for the next sign-in or re-check (per process).
+
+    Each new connection costs a TCP connect, a TLS handshake and a bind (about half the CPU of a
+    directory sign-in); the service account's searches reuse an idle one instead. A connection that
+    failed is closed, never returned; one idle longer than IDLE_SECONDS is closed rather than reused
+    (a server or firewall may have dropped it), and one that fails at once on reuse (closed by the
+    server) is replaced by a fresh connection for that one request."""
+
+    IDLE_SECONDS = 60
+    MAX_IDLE = 8
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._idle = []  # (key, connection, returned at)
+
+    @staticmethod
+    def _key(cfg):
+        return (tuple(cfg.urls), cfg.bind_dn, cfg.bind_password, cfg.start_tls, cfg.ca_file, cfg.timeout)
+
+    def _take(self, key):
+        now = time.monotonic()
+        stale, found = [], None
+        with self._lock:
+            keep = []
+            for entry in self._idle:
+                if found is None and entry[0] == key and now - entry[2] < self.IDLE_SECONDS:
+                    found = entry[1]
+                elif now - entry[2] >= self.IDLE_SECONDS:
+                    stale.append(entry[1])
+                else:
+                    keep.append(entry)
+            self._idle = keep
+        for conn in stale:
+            _quiet_unbind(conn)
+        return found
+
+    def _give_back(self, key, conn):
+        if conn.closed or not conn.bound:
+            return _quiet_unbind(conn)
+        with self._lock:
+            if len(self._idle) < self.MAX_IDLE:
+                self._idle.append((key, conn, time.monotonic()))
+                return
+        _quiet_unbind(conn)
+
+    def clear(self):
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for _key, conn, _at in idle:
+            _quiet_unbind(conn)
+
+    def run(self, cfg, work):
+        """work(conn) on a bound service connection; DirectoryUnavailable when none can be had."""
+        key = self._key(cfg)
+        conn = self._take(key)
+        if conn is not None:
+            started = time.monotonic()
+            try:
+                result = work(conn)
+            except DirectoryUnavailable:
+                _quiet_unbind(conn)
+                if time.monotonic() - started >= min(1.0, cfg.timeout / 2):
+                    # It waited: that server hangs. Tried last from now on, as connect() does; with
+                    # no other server to try, a fresh connection would only wait again.
+                    _mark(getattr(conn, "yw_url", ""), True, cfg)
+                    if len(cfg.urls) < 2:
+                        raise
+                # Otherwise it was dropped while idle: once more on a fresh connection.
+            except BaseException:
+                _quiet_unbind(conn)
+                raise
+            else:
+                self._give_back(key, conn)
+                return result
+        conn, _bound = connect(cfg)
+        try:
+            result = work(conn)
+        except BaseException:
+            _quiet_unbind(conn)
+            raise
+        self._give_back(key, conn)
+        return result
+
+
+def _quiet_unbind(conn):
+    try:
+        conn.unbind()
+    except Exception:  # noqa: BLE001
+        pass
+
+
+service_connections = ServiceConnections()
 
 
 def _pool_exhausted():
@@ -510,7 +606,7 @@ def search(conn, base, filter_, attributes, *, scope="SUBTREE", size_limit=0):
     try:
         conn.search(base, filter_, search_scope=scopes[scope], attributes=attributes, size_limit=size_limit)
     except (LDAPException, OSError, ssl.SSLError) as exc:
-        raise DirectoryUnavailable(f"search failed: {exc}") from None
+        raise DirectoryUnavailable(f"search failed: {exc}", reason=failure_reason(exc)) from None
     _check_result(conn)
     return _entries(conn)
 
@@ -526,7 +622,7 @@ def paged_search(conn, base, filter_, attributes, page_size=500):
             conn.search(base, filter_, search_scope=SUBTREE, attributes=attributes,
                         paged_size=page_size, paged_cookie=cookie)
         except (LDAPException, OSError, ssl.SSLError) as exc:
-            raise DirectoryUnavailable(f"search failed: {exc}") from None
+            raise DirectoryUnavailable(f"search failed: {exc}", reason=failure_reason(exc)) from None
         code = (conn.result or {}).get("result", 0)
         if code in (3, 4, 11):  # timeLimitExceeded, sizeLimitExceeded, adminLimitExceeded
             raise DirectoryIncomplete(_("目录只返回了部分条目（%(why)s）：请为服务账号放宽目录的查询数量限制"
@@ -870,8 +966,7 @@ def fetch_person(cfg, username, dn=""):
     """Look the person up with the service account: their entry, groups and the ous above both.
 
     Touches no database, so it may run in a worker thread while the request goes on."""
-    conn, _bound = connect(cfg)
-    try:
+    def work(conn):
         entries = find_user(conn, cfg, username)
         mine = [e for e in entries if dn and norm_dn(e.dn) == norm_dn(dn)] or entries
         snap = Snapshot(entries=entries)
@@ -880,8 +975,8 @@ def fetch_person(cfg, username, dn=""):
         snap.entry = mine[0]
         _read_groups_and_ous(conn, cfg, snap)
         return snap
-    finally:
-        conn.unbind()
+
+    return service_connections.run(cfg, work)
 
 
 def _read_groups_and_ous(conn, cfg, snap):
@@ -907,19 +1002,19 @@ def fetch_sign_in(cfg, username, password):
     in a worker thread): the entries for the username, the bind as the one entry, its groups and ous.
     A directory failure is returned in .error, not raised."""
     result = SignInFetch(entries=[], username=username)
+
+    def work(conn):
+        result.entries = find_user(conn, cfg, username)
+        if len(result.entries) != 1:
+            return
+        entry = result.entry = result.entries[0]
+        user_conn, result.bound = connect(cfg, user=entry.dn, password=password)
+        user_conn.unbind()
+        if result.bound:
+            _read_groups_and_ous(conn, cfg, result)
+
     try:
-        conn, _bound = connect(cfg)
-        try:
-            result.entries = find_user(conn, cfg, username)
-            if len(result.entries) != 1:
-                return result
-            entry = result.entry = result.entries[0]
-            user_conn, result.bound = connect(cfg, user=entry.dn, password=password)
-            user_conn.unbind()
-            if result.bound:
-                _read_groups_and_ous(conn, cfg, result)
-        finally:
-            conn.unbind()
+        service_connections.run(cfg, work)
     except DirectoryUnavailable as exc:
         result.error = exc
     return result
@@ -1054,18 +1149,29 @@ def _ok_key(person_id):
 # --- re-checks off the request path -----------------------------------------------------------------
 # Under ASGI every synchronous view of a process runs on ONE thread: a re-check that waits on a hung
 # directory would stall everyone's pages. The directory is asked from this pool; a request waits at
-# most LDAP_RECHECK_WAIT_MS for the answer, and not at all while another re-check is already overdue.
+# most LDAP_RECHECK_WAIT_MS for the answer, and not at all while another re-check is already overdue
+# or since a re-check found the directory unavailable (until one succeeds again).
 _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ldap-recheck")
 _pending = {}  # person id → (Future, started monotonic)
 _pending_lock = threading.Lock()
 
 
+# When the last re-check found the directory unavailable (monotonic time), else None. Until one
+# succeeds again no request waits for a re-check: they go on in the background (per process).
+_failing_since = None
+
+
 def _fetch_for_recheck(cfg, username, dn):
+    global _failing_since
     try:
-        return fetch_person(cfg, username, dn)
+        snap = fetch_person(cfg, username, dn)
     except DirectoryUnavailable:
+        if _failing_since is None:
+            _failing_since = time.monotonic()
         cache.set(DOWN_KEY, 1, max(1, min(cfg.recheck_seconds or 30, 30)))
         raise
+    _failing_since = None
+    return snap
 
 
 def _directory_slow(cfg, now):
@@ -1087,8 +1193,10 @@ def recheck_snapshot(cfg, person):
             pending = _pending[person.id] = (future, now)
     future, started = pending
     try:
-        # Only the request that asked waits; later ones take the answer once it is there.
-        snap = future.result(timeout=cfg.recheck_wait if started == now else 0)
+        # Only the request that asked waits, and only while the directory has been answering; later
+        # ones take the answer once it is there.
+        wait = cfg.recheck_wait if started == now and _failing_since is None else 0
+        snap = future.result(timeout=wait)
     except FutureTimeout:
         return None
     except DirectoryUnavailable:

@@ -16,7 +16,7 @@ class CurrentPostMiddleware:
         user = request.user
         if user.is_authenticated:
             posts = list(Post.objects.active().filter(person_id=user.id).select_related("unit"))
-            request.posts = posts
+            request.posts = user.request_posts = posts  # Person.active_posts() reuses it
             wanted = request.session.get(SESSION_KEY)
             chosen = next((p for p in posts if p.id == wanted), None) or (posts[0] if posts else None)
             request.post = chosen

@@ -14,16 +14,29 @@ or the helpers below.
 A read whose bytes do not hash to the recorded value raises StoredFileCorrupt (its message
 names the file); a file without a record is refused the same way (`storage_migrate` records
 files written before this module existed).
+
+Writes inside a transaction (`save(..., overwrite=True)` while a `transaction.atomic()` block is
+open, as in 用印) never touch the bytes the committed record points at: they go to a fresh object
+`<dir>/.v/<stem>.<sha256 prefix>-<random><ext>` and the record's `blob` switches to it in the
+same transaction. On commit the superseded object is deleted (transaction.on_commit); on rollback
+the record still names the old bytes with the old hash, and the fresh object, which no record
+names, is deleted when this thread is next outside a transaction (its next save, the end of the
+request, or `discard_rolled_back()`). The backends resolve a name through its record's blob, so
+FileFields and the archive's store read the current bytes too.
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import posixpath
+import secrets
 import shutil
+import threading
 
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, default_storage
+from django.db import transaction
 from django.utils.translation import gettext as _
 from storages.backends.s3 import S3Storage as _S3Storage
 from storages.utils import clean_name
@@ -31,6 +44,7 @@ from storages.utils import clean_name
 from office.errors import ActionError
 
 CHUNK = 1024 * 1024
+VERSIONS_DIR = ".v"  # fresh objects of in-transaction writes, beside the name they stand for
 
 
 class StoredFileMissing(ActionError):
@@ -64,8 +78,16 @@ def _digest_of(content) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
+def _blob_of(name):
+    """The object holding `name`'s bytes when a transaction wrote them elsewhere, else None."""
+    from office.models import StoredFile
+
+    return StoredFile.objects.filter(name=name).exclude(blob="").values_list("blob", flat=True).first()
+
+
 class HashingMixin:
-    """Records the SHA-256 of everything written; forgets it when the file is deleted."""
+    """Records the SHA-256 of everything written; forgets it when the file is deleted. A name
+    whose record has a `blob` is read from that object."""
 
     def _save(self, name, content):
         from office.models import StoredFile
@@ -73,13 +95,34 @@ class HashingMixin:
         digest, size = _digest_of(content)
         content.yw_sha256 = digest
         saved = super()._save(name, content)
-        StoredFile.objects.update_or_create(name=saved, defaults={"sha256": digest, "size": size,
+        StoredFile.objects.update_or_create(name=saved, defaults={"sha256": digest, "size": size, "blob": "",
                                                                   "verified_tag": self.version_tag(saved)})
         return saved
+
+    def save_blob(self, name, content) -> str:
+        """Write an object that no record is kept for under its own name (a version's bytes)."""
+        digest, _size = _digest_of(content)
+        content.yw_sha256 = digest
+        return super()._save(name, content)
+
+    def delete_blob(self, name):
+        super().delete(name)
+
+    def _open(self, name, mode="rb"):
+        return super()._open(_blob_of(name) or name, mode)
+
+    def exists(self, name):
+        return super().exists(name) or _blob_of(name) is not None
+
+    def size(self, name):
+        return super().size(_blob_of(name) or name)
 
     def delete(self, name):
         from office.models import StoredFile
 
+        blob = _blob_of(name)
+        if blob:
+            super().delete(blob)
         super().delete(name)
         StoredFile.objects.filter(name=name).delete()
 
@@ -94,15 +137,7 @@ class LocalStorage(HashingMixin, FileSystemStorage):
         return f"{st.st_size}:{st.st_mtime_ns}"
 
     def iter_range(self, name, start, length):
-        with open(self.path(name), "rb") as fh:
-            fh.seek(start)
-            remaining = length
-            while remaining > 0:
-                data = fh.read(min(CHUNK, remaining))
-                if not data:
-                    break
-                remaining -= len(data)
-                yield data
+        return read_range(self.path(name), start, length)
 
     def save_local_file(self, name, path):
         return self.save(name, File(open(path, "rb")))
@@ -161,15 +196,70 @@ def size(name) -> int:
 
 def save(name, content, *, overwrite=False) -> str:
     """Store bytes or a file object under `name` (the backend may add a suffix unless
-    `overwrite`); returns the name it got."""
+    `overwrite`); returns the name it got. With `overwrite` inside a transaction the bytes go to
+    a fresh object and the record switches to it in the transaction (see the module's doc)."""
     store = backend()
     if isinstance(content, (bytes, bytearray)):
         content = ContentFile(bytes(content))
     elif not isinstance(content, File):
         content = File(content)
+    if overwrite and transaction.get_connection().in_atomic_block:
+        return _save_version(store, name, content)
+    discard_rolled_back()
     if overwrite and store.exists(name):
         store.delete(name)
     return store.save(name, content)
+
+
+_pending = threading.local()  # this thread's fresh objects whose transaction may not have ended
+
+
+def _version_name(name, digest):
+    folder, leaf = posixpath.split(name)
+    stem, ext = posixpath.splitext(leaf)
+    return posixpath.join(folder, VERSIONS_DIR, f"{stem}.{digest[:16]}-{secrets.token_hex(4)}{ext}")
+
+
+def _save_version(store, name, content) -> str:
+    from office.models import StoredFile
+
+    digest, size = _digest_of(content)
+    blob = store.save_blob(_version_name(name, digest), content)
+    if not hasattr(_pending, "blobs"):
+        _pending.blobs = []
+    _pending.blobs.append(blob)
+    old = StoredFile.objects.select_for_update().filter(name=name).first()
+    if old is not None:
+        superseded = old.blob or old.name
+    else:  # nothing yet, or a file written before hashes were kept
+        superseded = name if store.exists(name) else None
+    StoredFile.objects.update_or_create(name=name, defaults={
+        "sha256": digest, "size": size, "blob": blob, "verified_tag": store.version_tag(blob)})
+    transaction.on_commit(lambda: _pending.blobs.remove(blob) if blob in _pending.blobs else None)
+    if superseded and superseded != blob:
+        transaction.on_commit(lambda: store.delete_blob(superseded), robust=True)
+    return name
+
+
+def discard_rolled_back() -> int:
+    """Delete this thread's fresh objects whose transaction rolled back (no record names them).
+    Does nothing inside a transaction; returns how many it deleted."""
+    from office.models import StoredFile
+
+    blobs = getattr(_pending, "blobs", None)
+    if not blobs or transaction.get_connection().in_atomic_block:
+        return 0
+    _pending.blobs = []
+    kept = set(StoredFile.objects.filter(blob__in=blobs).values_list("blob", flat=True))
+    orphans = [b for b in blobs if b not in kept]
+    for blob in orphans:
+        backend().delete_blob(blob)
+    return len(orphans)
+
+
+def physical_name(rec) -> str:
+    """The object holding the bytes of a StoredFile record."""
+    return rec.blob or rec.name
 
 
 def save_local_file(name, path, *, overwrite=False) -> str:
@@ -194,15 +284,20 @@ def record(name):
     return rec
 
 
-def iter_range(name, start, length):
-    return backend().iter_range(name, start, length)
+def iter_range(name, start, length, *, rec=None):
+    """The bytes of `name` from `start`, streamed (pass its record to spare a query)."""
+    if rec is None:
+        from office.models import StoredFile
+
+        rec = StoredFile.objects.filter(name=name).first()
+    return backend().iter_range(physical_name(rec) if rec else name, start, length)
 
 
 def read(name) -> bytes:
     """The whole file (small files: PDFs, attachments), checked against its recorded SHA-256."""
     rec = record(name)
     try:
-        data = b"".join(iter_range(name, 0, max(rec.size, 1) + 1))
+        data = b"".join(iter_range(name, 0, max(rec.size, 1) + 1, rec=rec))
     except (FileNotFoundError, OSError) as exc:
         if not backend().exists(name):
             raise StoredFileMissing(name) from exc
@@ -217,8 +312,8 @@ def verify(name, rec=None) -> bool:
     rec = rec or record(name)
     h = hashlib.sha256()
     count = 0
-    tag = backend().version_tag(name)
-    for chunk in iter_range(name, 0, rec.size + 1):
+    tag = backend().version_tag(physical_name(rec))
+    for chunk in iter_range(name, 0, rec.size + 1, rec=rec):
         h.update(chunk)
         count += len(chunk)
     ok = h.hexdigest() == rec.sha256 and count == rec.size
@@ -232,7 +327,7 @@ def ensure_verified(name):
     (S3 ETag, or size and mtime on disk) has hashed right before. Returns its record."""
     rec = record(name)
     try:
-        tag = backend().version_tag(name)
+        tag = backend().version_tag(physical_name(rec))
     except (FileNotFoundError, OSError):
         raise StoredFileMissing(name) from None
     except Exception as exc:  # botocore ClientError 404
@@ -248,8 +343,21 @@ def copy_to_local(name, path) -> None:
     """Write a stored file to this machine's disk, streamed (for tools that need a path)."""
     with open(path, "wb") as out:
         rec = record(name)
-        for chunk in iter_range(name, 0, rec.size + 1):
+        for chunk in iter_range(name, 0, rec.size + 1, rec=rec):
             out.write(chunk)
+
+
+def read_range(path, start, length, chunk=CHUNK):
+    """`length` bytes of a file on this machine's disk from `start`, chunk by chunk."""
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        remaining = length
+        while remaining > 0:
+            data = fh.read(min(chunk, remaining))
+            if not data:
+                break
+            remaining -= len(data)
+            yield data
 
 
 def file_sha256(path) -> str:

@@ -24,6 +24,7 @@ urlpatterns += [
     path("documents/files/", include("documents.files.urls")),
     path("meetings/", include("meetings.urls")),
     path("office/ldap/", include("office.urls_ldap")),
+    path("office/admin/", include("office.urls_admin")),
 ]
 
 # Errors answer inside the shell (or as JSON under /api/): office/errors.py.

@@ -47,3 +47,42 @@ def isolated_files(tmp_path, monkeypatch, settings):
     """Each test stores its files and seals apart (ids restart with every test database)."""
     monkeypatch.setenv("YW_SEAL_DIR", str(tmp_path / "seals"))
     settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+def accepted_sealed(secretary, leader, archivist, main_units, **data):
+    """A document dispatched, sealed (PAdES PDF and SM2 OFD), filed and accepted: its 件 holds
+    正本.pdf and 正本.ofd, both with seals."""
+    from documents.files import actions as files
+    from documents.models import Document
+
+    with_fonds()
+    doc = dispatched(secretary, leader, main=[u.id for u in main_units], **data)
+    files.do_create_seal(person=secretary, unit=doc.unit)
+    files.do_seal(person=secretary, document=Document.objects.get(id=doc.id))
+    item = actions.do_file(person=secretary, post=post_of(secretary), document_id=doc.id)
+    return actions.do_accept(person=archivist, item_id=item.id)
+
+
+def flip_stored_byte(name, at=None):
+    """Change one bit of a stored component in place (as rot or tampering would)."""
+    from documents.archive import store
+
+    data = bytearray(store.read(name))
+    at = len(data) // 2 if at is None else at
+    data[at] ^= 0x01
+    store.delete(name)
+    assert store.put(name, bytes(data)) == name
+
+
+def rewrite_ofd_member(data: bytes, member: str, change) -> bytes:
+    """The OFD package with one member's bytes passed through `change` (the ZIP stays well formed)."""
+    import io
+    import zipfile
+
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            body = src.read(info)
+            dst.writestr(info, change(body) if info.filename == member else body)
+    return out.getvalue()

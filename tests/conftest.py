@@ -35,6 +35,21 @@ def _retry_flush():
 
 
 _retry_flush()
+
+
+def pytest_sessionstart(session):
+    """SQLite runs in WAL mode: a -wal/-shm pair left beside a test database of an earlier run whose
+    process id this run has again (a crash, a killed server) must not be replayed into the new one."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    name = db.get("TEST", {}).get("NAME")
+    if db["ENGINE"].endswith("sqlite3") and name and not session.config.getoption("reuse_db", False):
+        for stale in (name, name + "-wal", name + "-shm", name + "-journal"):
+            if os.path.exists(stale):
+                os.remove(stale)  # the test database is created afresh anyway
+
+
 PASSWORD = "Demo-2026!"
 
 PERSONAS = [
@@ -74,6 +89,18 @@ def _local_cache(settings):
     also wipe the channel layer's groups that server processes under test keep in that Redis."""
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
                                    "LOCATION": "yw-tests"}}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_directory_state():
+    """The directory's service connections are kept per process for the next sign-in, and a failed
+    re-check is remembered until one succeeds; a test that stops, hangs or replaces a directory
+    server must find neither left by an earlier test."""
+    yield
+    from office import ldap
+
+    ldap.service_connections.clear()
+    ldap._failing_since = None
 
 
 @pytest.fixture(autouse=True)

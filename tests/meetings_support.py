@@ -1,5 +1,6 @@
 """Helpers shared by the tests/test_meetings_*.py modules (scheduling a meeting, catching events)."""
 import datetime
+import fractions
 
 import pytest
 from django.utils import timezone
@@ -44,3 +45,22 @@ def sent_events(monkeypatch):
 
     monkeypatch.setattr(actions, "send_event", recording)
     return sent
+
+
+def write_webm(path, frames=15, rate=15):
+    """A small real WebM (VP8, 160×120, `frames` frames at `rate` a second) made with PyAV: what the
+    SFU's recorder leaves behind."""
+    import av
+
+    with av.open(str(path), "w", format="webm") as out:
+        stream = out.add_stream("libvpx", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        for i in range(frames):
+            frame = av.VideoFrame(160, 120, "yuv420p")
+            for n, plane in enumerate(frame.planes):
+                plane.update(bytes([(i * 16 + n * 60) % 255]) * plane.buffer_size)
+            frame.pts, frame.time_base = i, fractions.Fraction(1, rate)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)

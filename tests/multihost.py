@@ -94,6 +94,39 @@ def unit_command(unit_file: str, instance: str, env: dict) -> tuple[list[str], P
     return args, Path(workdir.replace("/opt/yiwangtong", str(BASE_DIR)))
 
 
+def start_nginx(root, upstreams, port, static_root, *, connections=4096, workers=1):
+    """Debian's nginx with deploy/nginx/yiwangtong.conf in front of the daphnes at `upstreams`
+    ("host:port"), listening on 127.0.0.1:`port`; its own prefix under `root`; `connections` per
+    worker process (file descriptors within this process's hard limit).
+    Returns (process, access log path); the caller stops the process."""
+    import resource
+
+    root = Path(root)
+    files = min(connections * 2 + 100, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+    connections = min(connections, files - 100)
+    (root / "logs").mkdir(parents=True, exist_ok=True)
+    site = (DEPLOY / "nginx" / "yiwangtong.conf").read_text()
+    servers = "\n".join(f"    server {u} max_fails=1 fail_timeout=10s;" for u in upstreams)
+    site = (site.replace("@UPSTREAM_SERVERS@", servers).replace("@LISTEN@", f"127.0.0.1:{port}")
+            .replace("@SERVER_NAME@", "127.0.0.1").replace("@ACCESS_LOG@", str(root / "logs" / "access.log"))
+            .replace("@STATIC_ROOT@", str(static_root)))
+    assert "@" not in re.sub(r"#.*", "", site), "an unfilled @...@ in deploy/nginx/yiwangtong.conf"
+    (root / "yiwangtong.conf").write_text(site)
+    # its workers run as this user: they spool large responses under `root` (proxy_temp_path)
+    user = "" if os.geteuid() else "user root;\n"
+    (root / "nginx.conf").write_text(
+        f"{user}pid {root}/nginx.pid;\nerror_log {root}/logs/error.log warn;\nworker_processes {workers};\n"
+        f"worker_rlimit_nofile {files};\n"
+        f"events {{ worker_connections {connections}; }}\n"
+        f"http {{\n  include /etc/nginx/mime.types;\n  client_body_temp_path {root}/body;\n"
+        f"  proxy_temp_path {root}/proxy;\n  include {root}/yiwangtong.conf;\n}}\n")
+    _run("nginx", "-t", "-p", str(root), "-c", str(root / "nginx.conf"))
+    proc = subprocess.Popen(["nginx", "-p", str(root), "-c", str(root / "nginx.conf"), "-g", "daemon off;"],
+                            stdout=open(root / "logs" / "stdout.log", "wb"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    return proc, root / "logs" / "access.log"
+
+
 @dataclass
 class Unit:
     host: str
@@ -101,6 +134,7 @@ class Unit:
     port: int | None
     proc: subprocess.Popen
     log: Path
+    channel: str | None = None  # an SFU worker's channel name
 
     @property
     def upstream(self):
@@ -219,8 +253,9 @@ class Cluster:
     def manage(self, *args, timeout=600):
         return _run(sys.executable, "manage.py", *args, cwd=BASE_DIR, env=self.env_for("admin"), timeout=timeout)
 
-    def start_daphne(self, host, port):
-        env = self.env_for(host)
+    def start_daphne(self, host, port, extra=None):
+        """A daphne unit on ``host``; ``extra``: environment on top of the rendered env file."""
+        env = {**self.env_for(host), **(extra or {})}
         args, cwd = unit_command("yiwangtong-daphne@.service", str(port), env)
         proc, log = self._spawn(host, args, f"daphne-{host}-{port}.log", env=env, cwd=cwd)
         unit = Unit(host, self.hosts[host], port, proc, log)
@@ -228,36 +263,22 @@ class Cluster:
         self._wait(lambda: urllib.request.urlopen(request, timeout=2).status == 200, f"daphne {unit.upstream}")
         return unit
 
-    def start_worker(self, host, instance):
-        env = self.env_for(host)
+    def start_worker(self, host, instance, extra=None):
+        """An SFU worker unit on ``host``; ``unit.channel`` is its channel name (from its log)."""
+        env = {**self.env_for(host), **(extra or {})}
         args, cwd = unit_command("yiwangtong-sfu@.service", str(instance), env)
         proc, log = self._spawn(host, args, f"sfu-{host}-{instance}.log", env=env, cwd=cwd)
         unit = Unit(host, self.hosts[host], None, proc, log)
         self._wait(lambda: "ready on" in log.read_text(errors="replace"), f"SFU worker on {host}")
+        unit.channel = re.search(r"ready on (\S+)", log.read_text(errors="replace")).group(1)
         return unit
 
     # ------------------------------------------------------------------ nginx
     def _nginx(self):
         root = self.workdir / "nginx"
-        (root / "logs").mkdir(parents=True, exist_ok=True)
-        site = (DEPLOY / "nginx" / "yiwangtong.conf").read_text()
-        servers = "\n".join(f"    server {u.upstream} max_fails=1 fail_timeout=10s;" for u in self.daphnes)
-        site = (site.replace("@UPSTREAM_SERVERS@", servers).replace("@LISTEN@", f"127.0.0.1:{self.nginx_port}")
-                .replace("@SERVER_NAME@", "127.0.0.1").replace("@ACCESS_LOG@", str(root / "logs" / "access.log"))
-                .replace("@STATIC_ROOT@", str(self.workdir / "static")))
-        assert "@" not in re.sub(r"#.*", "", site), "an unfilled @...@ in deploy/nginx/yiwangtong.conf"
-        (root / "yiwangtong.conf").write_text(site)
-        (root / "nginx.conf").write_text(
-            f"pid {root}/nginx.pid;\nerror_log {root}/logs/error.log warn;\nworker_processes 1;\n"
-            "events { worker_connections 4096; }\n"
-            f"http {{\n  include /etc/nginx/mime.types;\n  client_body_temp_path {root}/body;\n"
-            f"  proxy_temp_path {root}/proxy;\n  include {root}/yiwangtong.conf;\n}}\n")
-        _run("nginx", "-t", "-p", str(root), "-c", str(root / "nginx.conf"))
-        proc = subprocess.Popen(["nginx", "-p", str(root), "-c", str(root / "nginx.conf"), "-g", "daemon off;"],
-                                stdout=open(root / "logs" / "stdout.log", "wb"), stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc, self.access_log = start_nginx(root, [u.upstream for u in self.daphnes], self.nginx_port,
+                                            self.workdir / "static")
         self.procs.append(proc)
-        self.access_log = root / "logs" / "access.log"
         self._wait(lambda: urllib.request.urlopen(self.url + "/login/", timeout=2).status == 200, "nginx")
 
     @property

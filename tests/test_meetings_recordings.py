@@ -1,31 +1,11 @@
 """Recordings: listed with the meeting, played in the browser with seeking (HTTP Range → 206)."""
-import fractions
-
 import pytest
 from asgiref.sync import sync_to_async
 
 from office.errors import ActionError
-from tests.meetings_support import schedule, sent_events  # noqa: F401
+from tests.meetings_support import schedule, sent_events, write_webm  # noqa: F401
 
 pytestmark = pytest.mark.django_db
-
-
-def write_webm(path, frames=15):
-    """A small real WebM (VP8) made with PyAV: what the SFU's recorder leaves behind."""
-    import av
-
-    with av.open(str(path), "w", format="webm") as out:
-        stream = out.add_stream("libvpx", rate=15)
-        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
-        for i in range(frames):
-            frame = av.VideoFrame(160, 120, "yuv420p")
-            for n, plane in enumerate(frame.planes):
-                plane.update(bytes([(i * 16 + n * 60) % 255]) * plane.buffer_size)
-            frame.pts, frame.time_base = i, fractions.Fraction(1, 15)
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
 
 
 def stored(recording):

@@ -32,6 +32,9 @@ UNIT_PRIVATE = {
     "create_seal": {},  # making the unit's seal
     "seal_picture": {},  # the unit's seal picture
     "seals": {"form": {"unit": "{unit_id}"}},  # the seal page making a seal for a unit
+    "seal-keepers": {},  # who keeps the unit's seal (and naming them)
+    "admin-unit": {},  # the administration's page of a unit (administrators only)
+    "admin-unit-children": {},
     "catalogue": {"query": {"fonds": "{_fonds}"}},  # a 全宗's 归档文件目录…
     "catalogue-pdf": {"query": {"fonds": "{_fonds}"}},
     "catalogue-xlsx": {"query": {"fonds": "{_fonds}"}},

@@ -45,12 +45,13 @@ def test_it_keeps_attachments_and_the_sealed_pdf_in_the_bucket_and_serves_them_c
     assert issued["X-Document-Sealed"] == "1"
     rec = StoredFile.objects.get(name=f"documents/{doc.id}/issued.pdf")
     assert rec.sha256 == hashlib.sha256(issued.content).hexdigest()
-    obj = seaweed.client().get_object(Bucket=bucket, Key=f"{prefix}/documents/{doc.id}/issued.pdf")
+    key = f"{prefix}/{storage.physical_name(rec)}"  # written in 用印's transaction: a fresh object
+    obj = seaweed.client().get_object(Bucket=bucket, Key=key)
     assert obj["Body"].read() == issued.content and obj["Metadata"]["sha256"] == rec.sha256
     assert not settings.MEDIA_ROOT.exists()
 
     # the sealed file changed in the bucket: refused, naming it, never handed out
-    seaweed.client().put_object(Bucket=bucket, Key=f"{prefix}/documents/{doc.id}/issued.pdf",
+    seaweed.client().put_object(Bucket=bucket, Key=key,
                                 Body=issued.content.replace(b"%%EOF", b"%%EOX"))
     refused = client.get(f"/api/documents/files/{doc.id}/pdf")
     assert refused.status_code == 502 and f"documents/{doc.id}/issued.pdf" in refused.json()["detail"]

@@ -5,7 +5,7 @@ from django.core.management import call_command
 from office import storage
 from office.models import StoredFile
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # as the command runs: outside a transaction
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ DRAFT_TITLE = "关于秦都区内部草拟丁戊事项的通知"
 ATTACHMENT = "秦都区内部核查名单己庚.txt"
 MEETING_TITLE = "秦都区内部辛壬专题会议"
 ARCHIVED_TITLE = "关于秦都区内部归档癸子事项的通知"
-QUESTION = "秦都区内部提问丑寅如何落实"
+QUESTION = "秦都区内部丑寅事项的补助标准是多少？"
 SECRETS = (DOC_TITLE, DRAFT_TITLE, "内部核查名单己庚", MEETING_TITLE, ARCHIVED_TITLE, QUESTION)
 
 
@@ -54,7 +54,7 @@ def build_world(units, people):
     recording = Recording.objects.create(meeting=meeting, path="recordings/none.webm", recorded_by=county_secretary)
     from meetings.training.models import Question
 
-    question = Question.objects.create(meeting=meeting, person=county_secretary, person_name="吴秘书", text=QUESTION)
+    question = Question.objects.create(meeting=meeting, person=county_leader, person_name="周区长", text=QUESTION)
 
     from documents.archive import actions as archive, assemble
     from documents.archive.checks import run_checks
@@ -80,8 +80,9 @@ def build_world(units, people):
         "doc_id": doc.id, "att_id": attachment.id, "step_id": step.id, "receipt_id": receipt.id,
         "assignment_id": assignment.id, "circulation_id": circulation.id, "unit_id": units["秦都区"].id,
         "meeting_id": meeting.id, "invitation_id": invitation.id, "material_id": material.id,
-        "recording_id": recording.id, "item_id": item.id, "component_id": item.components.first().id,
-        "run_id": check_run.id, "question_id": question.id, "request_id": borrow.id, "disposal_id": disposal.id,
+        "recording_id": recording.id, "question_id": question.id, "item_id": item.id, "component_id": item.components.first().id,
+        "run_id": check_run.id, "request_id": borrow.id, "disposal_id": disposal.id,
+        "person_id": county_secretary.id,  # the administration pages' person (office/urls_admin.py)
         # a path parameter that names the draft (with the attachment and steps) instead
         "_draft_id": paper.id,
         # the county's 全宗 (pages and operations that take it as ?fonds= or in a body)
@@ -94,8 +95,7 @@ def snapshot():
     """The state of every object in the world, to show that nothing was changed by outsiders."""
     from documents.models import Assignment, Circulation, Document, Receipt, Step
     from documents.archive.models import AccessRequest, Disposal, Item, UnitSetting
-    from meetings.models import Attendance, Invitation, Meeting
-    from meetings.training.models import Question
+    from meetings.models import Attendance, Invitation, Meeting, Question
     from office.models import AuditEntry
 
     return {

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from documents.archive import assemble, checks, pdfs, search, store
+from documents.archive import ofd as archive_ofd
 from documents.archive.models import (
     CATEGORY,
     CODE_RE,
@@ -281,8 +282,11 @@ def do_file(*, person, post=None, document_id=None, receipt_id=None, retention=N
                 name = store.put(f"archive/{fonds.code}/{item.id}/{n:02d}-{_file_name(part.name)}", part.data)
                 stored.append(name)
                 sha, sm = store.digests(part.data)
-                count = pdfs.page_count(part.data) if part.mime == "application/pdf" else 0
-                pages += count
+                if part.mime == "application/pdf":
+                    count = pdfs.page_count(part.data)
+                    pages += count
+                else:  # an OFD repeats the PDF's pages: the 件's 页数 counts them once
+                    count = archive_ofd.page_count(part.data) if part.mime == archive_ofd.MIME else 0
                 comps.append(Component(item=item, order=n, role=part.role, name=part.name, storage_name=name,
                                        size=len(part.data), sha256=sha, sm3=sm, mime=part.mime, pages=count,
                                        signed=part.signed, source=part.source))
@@ -480,6 +484,86 @@ def do_create_fonds(*, person, unit, code, name="", ip=None) -> Fonds:
     return f
 
 
+def is_admin(person) -> bool:
+    return bool(getattr(person, "is_superuser", False)) or any(p.is_admin for p in posts(person))
+
+
+def manageable_fonds_ids(person) -> set[int] | None:
+    """全宗 whose settings the person may change: an administrator all (None), a 档案员 their own."""
+    return None if is_admin(person) else archivist_fonds_ids(person)
+
+
+def check_can_manage_fonds(person, post, fonds):
+    """The 全宗's settings are kept by its 档案员 or an administrator."""
+    if is_admin(person):
+        return None
+    return _archivist_post(person, post, fonds)
+
+
+def do_update_fonds(*, person, post=None, fonds, code=None, name=None, unit=None, ip=None) -> Fonds:
+    """Edit a 全宗: its name (档案员 or administrator); its 全宗号 only while no 档号 carries it;
+    its 立档单位 (administrators) only while it holds nothing."""
+    acting = check_can_manage_fonds(person, post, fonds)
+    changes = {}
+    if name is not None:
+        name = name.strip()
+        if not name:
+            raise ActionError(_("请填写全宗名称。"))
+        if len(name) > 100:
+            raise ActionError(_("全宗名称不能超过100个字。"))
+        if name != fonds.name:
+            changes["name"] = name
+    if code is not None:
+        code = _code(code, _("全宗号"))
+        if code != fonds.code:
+            if Item.objects.filter(fonds=fonds, archival_code__isnull=False).exists():
+                raise ActionError(_("该全宗号已用于档号，不能修改。"), status=409)
+            if Fonds.objects.filter(code=code).exclude(id=fonds.id).exists():
+                raise ActionError(_("全宗号 %(c)s 已被其他全宗使用。") % {"c": code}, status=409)
+            changes["code"] = code
+    if unit is not None and unit.id != fonds.unit_id:
+        if not is_admin(person):
+            raise ActionError(_("只有系统管理员可以更改立档单位。"), status=403)
+        if Item.objects.filter(fonds=fonds).exists():
+            raise ActionError(_("该全宗已有归档文件，不能更改立档单位。"), status=409)
+        if Fonds.objects.filter(unit=unit).exclude(id=fonds.id).exists():
+            raise ActionError(_("%(u)s已有全宗。") % {"u": unit.name}, status=409)
+        changes["unit"] = unit
+    if not changes:
+        raise ActionError(_("没有需要修改的内容。"))
+    with transaction.atomic():
+        Fonds.objects.filter(id=fonds.id).update(**changes)
+        fonds.refresh_from_db()
+        audit.record("archive.fonds", person=person, post=acting, obj=fonds, ip=ip,
+                     data={k: (v.id if k == "unit" else v) for k, v in changes.items()})
+    return fonds
+
+
+def do_resolve_alert(*, person, post=None, alert_id, note="", ip=None):
+    """The 档案员 acknowledges a fixity alert (after restoring the file or recording what happened):
+    it leaves their 待办 and the management page's open list; the alert itself is kept."""
+    from documents.archive.models import FixityAlert
+
+    note = _reason(note, _("处理说明"))
+    with transaction.atomic():
+        alert = FixityAlert.objects.select_for_update().select_related("item__fonds", "component") \
+            .filter(id=row_id(alert_id)).first()
+        if alert is None or alert.item.fonds_id not in member_fonds_ids(person):
+            raise ActionError(_("没有找到该告警。"), status=404)
+        acting = _archivist_post(person, post, alert.item.fonds)
+        if alert.resolved_at is not None:
+            raise ActionError(_("该告警已处理（%(n)s）。") % {"n": alert.resolved_name}, status=409)
+        FixityAlert.objects.filter(id=alert.id).update(resolved_at=timezone.now(), resolved_name=_name(person),
+                                                       resolution=note)
+        audit.record("archive.fixity.resolve", person=person, post=acting, obj=alert.item, ip=ip,
+                     data={"alert": alert.id, "component": alert.component.name, "note": note})
+        people = list(Post.objects.active().filter(is_archivist=True, unit_id=alert.item.fonds.unit_id)
+                      .values_list("person_id", flat=True))
+        transaction.on_commit(lambda: send_event(_ev("todo", alert.item), people=people))
+        alert.refresh_from_db()
+    return alert
+
+
 def do_set_unit_setting(*, person, post=None, unit, fonds=None, request_with_reply=None, ip=None) -> UnitSetting:
     """Which 全宗 a unit's records go into, and 请示/批复 as one 件 or two. By the 档案员 of the
     全宗 the unit belongs to now (and, when moving it, of the target one) or an administrator."""
@@ -505,9 +589,10 @@ def do_set_unit_setting(*, person, post=None, unit, fonds=None, request_with_rep
     return setting
 
 
-def do_save_rule(*, person, post=None, fonds, data: dict, ip=None) -> RetentionRule:
-    """归档范围与保管期限表: the 档案员 adds a row (the 全宗 gets its own copy of the defaults first)."""
-    acting = _archivist_post(person, post, fonds)
+def _rule_fields(data: dict) -> dict:
+    """A row of the 归档范围与保管期限表 from a form or JSON, validated (Chinese refusals)."""
+    from documents.models import DocType
+
     retention = data.get("retention")
     if retention not in Retention.values:
         raise ActionError(_("保管期限只能是永久、定期30年或定期10年。"))
@@ -515,8 +600,6 @@ def do_save_rule(*, person, post=None, fonds, data: dict, ip=None) -> RetentionR
     if direction not in ("", *Direction.values):
         raise ActionError(_("收发只能是发文或收文。"))
     doc_type = (data.get("doc_type") or "").strip()
-    from documents.models import DocType
-
     if doc_type and doc_type not in DocType.values:
         raise ActionError(_("未知的文种：%(t)s") % {"t": doc_type})
     level = data.get("sender_level") or None
@@ -530,16 +613,40 @@ def do_save_rule(*, person, post=None, fonds, data: dict, ip=None) -> RetentionR
         order = int(data.get("order") or 5)
     except (TypeError, ValueError):
         raise ActionError(_("顺序应为数字。")) from None
+    return {"order": min(max(0, order), 1000000), "doc_type": doc_type, "direction": direction, "sender_level": level,
+            "keyword": (data.get("keyword") or "").strip()[:50], "retention": retention,
+            "note": (data.get("note") or "").strip()[:200]}
+
+
+def do_save_rule(*, person, post=None, fonds, data: dict, ip=None) -> RetentionRule:
+    """归档范围与保管期限表: the 档案员 adds a row (the 全宗 gets its own copy of the defaults first)."""
+    acting = _archivist_post(person, post, fonds)
+    fields = _rule_fields(data)
     with transaction.atomic():
         if not RetentionRule.objects.filter(fonds=fonds).exists():
             for r in assemble.rules_for(None):
                 RetentionRule.objects.create(fonds=fonds, order=r.order, doc_type=r.doc_type, direction=r.direction,
                                              sender_level=r.sender_level, keyword=r.keyword, retention=r.retention,
                                              note=r.note)
-        rule = RetentionRule.objects.create(fonds=fonds, order=max(0, order), doc_type=doc_type, direction=direction,
-                                            sender_level=level, keyword=(data.get("keyword") or "").strip()[:50],
-                                            retention=retention, note=(data.get("note") or "").strip()[:200])
+        rule = RetentionRule.objects.create(fonds=fonds, **fields)
         audit.record("archive.rule", person=person, post=acting, obj=rule, ip=ip, data={"op": "add"})
+    return rule
+
+
+def do_update_rule(*, person, post=None, fonds, rule_id, data: dict, ip=None) -> RetentionRule:
+    """Change one row of the 全宗's own table (what is filed from now on follows it; 件 already filed
+    keep their 保管期限)."""
+    acting = _archivist_post(person, post, fonds)
+    fields = _rule_fields(data)
+    with transaction.atomic():
+        rule = RetentionRule.objects.select_for_update().filter(id=row_id(rule_id), fonds=fonds).first()
+        if rule is None:
+            raise ActionError(_("没有找到该条目（默认表请先添加本全宗的条目）。"), status=404)
+        before = {k: getattr(rule, k) for k in fields}
+        RetentionRule.objects.filter(id=rule.id).update(**fields)
+        rule.refresh_from_db()
+        audit.record("archive.rule", person=person, post=acting, obj=rule, ip=ip,
+                     data={"op": "update", "before": before, "after": fields})
     return rule
 
 
@@ -730,14 +837,32 @@ def component_for_view(person, item_id, component_id, *, ip=None, post=None) -> 
         unit = mine[0].unit.name if mine else ""
         when = timezone.localtime().strftime("%Y-%m-%d %H:%M")
         mark = _("%(n)s %(u)s %(t)s 借阅") % {"n": _name(person), "u": unit, "t": when}
-        if comp.mime == "application/pdf":
-            data = pdfs.watermark(data, mark)
-        else:
-            raise ActionError(_("借阅只提供加水印的PDF版本，该组件不是PDF。"), status=403)
+        data = watermarked(comp, data, mark)
     with transaction.atomic():
         audit.record("archive.view", person=person, post=post, obj=item, ip=ip,
                      data={"component": comp.id, "name": comp.name, "watermarked": borrowed})
     return comp, data, borrowed
+
+
+def borrower_can_view(comp) -> bool:
+    """What an outside reader may open: PDF and OFD, each as a watermarked copy; nothing raw."""
+    return comp.mime in ("application/pdf", archive_ofd.MIME)
+
+
+def watermarked(comp, data, mark) -> bytes:
+    """The borrower's copy of a component: a watermark on every page, or a refusal (.docx, pictures,
+    anything that cannot carry one is never handed out raw to an outside reader)."""
+    if comp.mime == "application/pdf":
+        return pdfs.watermark(data, mark)
+    if comp.mime == archive_ofd.MIME:
+        from documents.signing.ofd_sign import OfdError
+
+        try:
+            return archive_ofd.watermark(data, mark)
+        except OfdError as exc:
+            raise ActionError(_("无法为该OFD生成借阅版本：%(e)s") % {"e": exc}, status=409) from None
+    raise ActionError(_("借阅只提供加水印的PDF或OFD版本；该组件（%(n)s）只能在本单位查阅。") % {"n": comp.name},
+                      status=403)
 
 
 def audit_view(person, item, what, *, ip=None, post=None):

@@ -1,7 +1,7 @@
 """档案 JSON API, mounted by office/api.py at /api/documents/archive/."""
 import datetime as dt
 
-from django.http import FileResponse, HttpResponse
+from django.http import HttpResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from ninja import Router, Schema
@@ -9,6 +9,7 @@ from ninja import Router, Schema
 from documents.archive import actions, assemble, checks, exports, search
 from documents.archive.models import CheckStage, Item, ItemState, Retention
 from office.audit import client_ip
+from office.downloads import ranged_local_file_response
 from office.errors import ActionError
 
 router = Router(tags=[gettext_lazy("档案")])
@@ -185,9 +186,8 @@ def export(request, payload: ExportIn):
     path, cleanup = exports.bag_zip(fonds, payload.year, person=request.user)
     actions.audit_view(request.user, None, f"export:{fonds.code}:{payload.year}", ip=client_ip(request),
                        post=request.post)
-    resp = FileResponse(open(path, "rb"), as_attachment=True, filename=path.name, content_type="application/zip")
-    resp._resource_closers.append(cleanup)
-    return resp
+    # streamed with ranges (a year of a 全宗 can be gigabytes; never read whole into memory)
+    return ranged_local_file_response(request, path, "application/zip", filename=path.name, cleanup=cleanup)
 
 
 class AccessIn(Schema):
@@ -264,3 +264,54 @@ def unit_setting(request, unit_id: int, payload: SettingIn):
                                     request_with_reply=payload.request_with_reply, ip=client_ip(request))
     return {"unit": unit.id, "fonds": s.fonds.code if s.fonds_id else assemble.fonds_for(unit).code
             if assemble.fonds_for(unit) else None, "request_with_reply": s.request_with_reply}
+
+
+class FondsIn(Schema):
+    code: str | None = None
+    name: str | None = None
+    unit_id: int | None = None
+
+
+def _fonds_out(f):
+    return {"code": f.code, "name": f.name, "unit_id": f.unit_id, "unit": f.unit.name}
+
+
+@router.post("/fonds", response={201: dict}, summary=gettext_lazy("设立全宗（系统管理员）"))
+def create_fonds(request, payload: FondsIn):
+    from office.models import Unit
+
+    unit = Unit.objects.filter(id=actions.row_id(payload.unit_id)).first()
+    if unit is None:
+        raise ActionError(_("请选择立档单位。"))
+    f = actions.do_create_fonds(person=request.user, unit=unit, code=payload.code or "", name=payload.name or "",
+                                ip=client_ip(request))
+    return 201, _fonds_out(f)
+
+
+@router.patch("/fonds/{code}", summary=gettext_lazy("修改全宗：名称；全宗号（未用于档号时）；立档单位（系统管理员）"))
+def update_fonds(request, code: str, payload: FondsIn):
+    from documents.archive.models import Fonds
+    from office.models import Unit
+
+    fonds = Fonds.objects.select_related("unit").filter(code=code[:20]).first()
+    if fonds is None:
+        raise ActionError(_("没有全宗号为 %(c)s 的全宗。") % {"c": code[:20]}, status=404)
+    unit = None
+    if payload.unit_id is not None:
+        unit = Unit.objects.filter(id=actions.row_id(payload.unit_id)).first()
+        if unit is None:
+            raise ActionError(_("单位不存在。"), status=404)
+    f = actions.do_update_fonds(person=request.user, post=request.post, fonds=fonds, code=payload.code,
+                                name=payload.name, unit=unit, ip=client_ip(request))
+    return _fonds_out(f)
+
+
+class ResolveIn(Schema):
+    note: str = ""
+
+
+@router.post("/alerts/{alert_id}/resolve", summary=gettext_lazy("确认已处理固化信息告警（档案员）"))
+def resolve_alert(request, alert_id: int, payload: ResolveIn):
+    a = actions.do_resolve_alert(person=request.user, post=request.post, alert_id=alert_id, note=payload.note,
+                                 ip=client_ip(request))
+    return {"id": a.id, "resolved_at": a.resolved_at.isoformat(), "resolved_by": a.resolved_name}

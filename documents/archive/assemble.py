@@ -249,6 +249,21 @@ def _document_pdf(person, doc) -> tuple[bytes, bool]:
     return data, sealed
 
 
+def _document_ofd(person, doc, role, name) -> list[Part]:
+    """The issued OFD with its SM2 seals (GB/T 33190, GB/T 38540), byte for byte, when the
+    document was sealed as OFD too; nothing otherwise (an unsealed OFD is only another rendering
+    of the same text)."""
+    from documents.archive.ofd import MIME
+    from documents.files.actions import document_ofd, ofd_current
+
+    if not ofd_current(doc):
+        return []
+    data, sealed = document_ofd(person, doc)
+    if not sealed:
+        return []
+    return [Part(role, name, data, signed=True, source=f"document:{doc.id}:ofd", mime=MIME)]
+
+
 def _attachments(doc, prefix=""):
     parts = []
     for att in Attachment.objects.filter(document=doc).order_by("order", "id"):
@@ -300,6 +315,7 @@ def assemble_sent(person, doc) -> Assembly:
     a = Assembly(unit=doc.unit, direction=Direction.SENT, document=doc, receipt=None)
     original, sealed = _document_pdf(person, doc)
     a.parts.append(Part(ComponentRole.ORIGINAL, _("正本.pdf"), original, signed=sealed, source=f"document:{doc.id}"))
+    a.parts += _document_ofd(person, doc, ComponentRole.OFD, _("正本.ofd"))
     from documents.render.adapter import to_render_doc
     from documents.render.pdf import render_pdf
 
@@ -310,12 +326,14 @@ def assemble_sent(person, doc) -> Assembly:
         fwd, fsealed = _document_pdf(person, doc.forward_of)
         a.parts.append(Part(ComponentRole.FORWARDED, _("被转发文件.pdf"), fwd, signed=fsealed,
                             source=f"document:{doc.forward_of_id}"))
+        a.parts += _document_ofd(person, doc.forward_of, ComponentRole.OFD, _("被转发文件.ofd"))
         a.parts += _attachments(doc.forward_of, prefix=_("被转发文件附件-"))
     if doc.doc_type == "请示" and request_with_reply(doc.unit):
         reply = _reply_of(doc)
         if reply is not None:
             data, rsealed = _document_pdf(person, reply)
             a.parts.append(Part(ComponentRole.REPLY, _("批复.pdf"), data, signed=rsealed, source=f"document:{reply.id}"))
+            a.parts += _document_ofd(person, reply, ComponentRole.OFD, _("批复.ofd"))
             a.parts += _attachments(reply, prefix=_("批复附件-"))
     a.metadata = metadata_for(a)
     return a
@@ -330,11 +348,13 @@ def assemble_received(person, receipt) -> Assembly:
                         source=f"receipt:{receipt.id}"))
     data, sealed = _document_pdf(person, doc)
     a.parts.append(Part(ComponentRole.DOCUMENT, _("来文.pdf"), data, signed=sealed, source=f"document:{doc.id}"))
+    a.parts += _document_ofd(person, doc, ComponentRole.OFD, _("来文.ofd"))
     a.parts += _attachments(doc)
     if doc.forward_of_id:
         fwd, fsealed = _document_pdf(person, doc.forward_of)
         a.parts.append(Part(ComponentRole.FORWARDED, _("被转发文件.pdf"), fwd, signed=fsealed,
                             source=f"document:{doc.forward_of_id}"))
+        a.parts += _document_ofd(person, doc.forward_of, ComponentRole.OFD, _("被转发文件.ofd"))
         a.parts += _attachments(doc.forward_of, prefix=_("被转发文件附件-"))
     a.metadata = metadata_for(a)
     return a
@@ -407,7 +427,8 @@ def metadata_for(a: Assembly) -> dict:
         "file": {"level": _("件"), "title": doc.title, "number": doc.number or "", "responsible": responsible,
                  "date": (doc.signed_at or timezone.localdate(doc.dispatched_at or doc.created_at)).isoformat(),
                  "doc_type": doc.doc_type, "urgency": doc.urgency or "", "classification": _("非涉密"),
-                 "format": "PDF/A-2b", "direction": a.direction,
+                 "format": "PDF/A-2b" + ("、OFD" if any(p.role == ComponentRole.OFD for p in a.parts) else ""),
+                 "direction": a.direction,
                  "registered_no": a.receipt.registered_no if a.receipt else ""},
         "agents": list(agents.values()),
         "business": sorted(business, key=lambda b: b["at"]),

@@ -49,6 +49,13 @@ CHECKS = {
     "encryption": gettext_noop("未加密"),
     "active": gettext_noop("无脚本、启动动作和可执行内容"),
     "audit": gettext_noop("归档操作已记入审计"),
+    "ofd": gettext_noop("OFD 结构完整（本系统读取器）"),
+    "bagit": gettext_noop("BagIt 包结构"),
+    "manifest": gettext_noop("清单文件齐全"),
+    "manifest-sha256": gettext_noop("SHA-256 清单"),
+    "manifest-sm3": gettext_noop("SM3 清单"),
+    "tagmanifest-sm3": gettext_noop("SM3 标签清单"),
+    "archival-code": gettext_noop("文件夹名为档号"),
 }
 REQUIRED = {Direction.SENT: (ComponentRole.ORIGINAL, ComponentRole.FINAL),
             Direction.RECEIVED: (ComponentRole.FORM, ComponentRole.DOCUMENT)}
@@ -174,8 +181,31 @@ def squeeze(text: str) -> str:
     return re.sub(r"\s+", "", text or "")
 
 
+def check_ofd(name, data, *, signed=False) -> list[dict]:
+    """可用性 (our reader: the package, its pages, fonts and pictures), 安全性 (no executables or
+    scripts) and the SM2 seals (真实性) of one OFD."""
+    from documents.archive import ofd
+
+    info = ofd.read(data)
+    out = [result("usable", "format", True, "", name),
+           result("usable", "ofd", not info.problems, "；".join(info.problems[:5])[:300], name),
+           result("usable", "encryption", not info.encrypted, _("文件已加密") if info.encrypted else "", name),
+           result("usable", "fonts", not info.font_problems, "；".join(info.font_problems[:5])[:300], name),
+           result("safe", "active", not info.active, "；".join(info.active[:5])[:300], name)]
+    if signed:
+        from documents.signing.ofd_sign import verify_ofd
+
+        report = verify_ofd(data)
+        out.append(result("authentic", "signature", report.valid, "" if report.valid else report.message, name))
+    return out
+
+
 def check_blob(name, data, *, mime="application/pdf", signed=False, expect_pdfa=False, deep=True) -> list[dict]:
     """可用性 and 安全性 of one file, and its signatures (真实性)."""
+    from documents.archive import ofd
+
+    if ofd.is_ofd(name, mime):
+        return check_ofd(name, data, signed=signed)
     out = []
     is_pdf = mime == "application/pdf" or data[:5] == b"%PDF-"
     if not is_pdf:
@@ -231,11 +261,18 @@ def check_blob(name, data, *, mime="application/pdf", signed=False, expect_pdfa=
 
 # --------------------------------------------------------------------- one 件
 
-def check_content(title, number, main_data) -> dict:
-    text = squeeze(text_of(main_data))
+def check_content(title, number, main_data, *, text=None, component="") -> dict:
+    text = squeeze(text_of(main_data) if text is None else text)
     missing = [x for x in (title, number) if x and squeeze(x) not in text]
     return result("authentic", "content", not missing,
-                  _("正文中找不到：%(x)s") % {"x": "、".join(missing)} if missing else "")
+                  _("正文中找不到：%(x)s") % {"x": "、".join(missing)} if missing else "", component)
+
+
+def check_ofd_content(title, number, name, data) -> dict:
+    """The OFD says what the metadata says: its text holds the 题名 and the 文号."""
+    from documents.archive import ofd
+
+    return check_content(title, number, b"", text=ofd.read(data).text, component=name)
 
 
 def check_dates(item) -> dict:
@@ -259,12 +296,15 @@ def check_item(item, *, deep=True, gaps=None) -> tuple[bool, list[dict]]:
     destroyed = item.state == ItemState.DESTROYED
     roles = {c.role for c in comps}
     missing = [str(ComponentRole(r).label) for r in REQUIRED[item.direction] if r not in roles]
+    # every component recorded at filing is still a row of the 件
+    names = {c.name for c in comps}
+    missing += [m["name"] for m in (item.metadata or {}).get("components", []) if m.get("name") not in names]
     present = {}
     for c in comps:
         if destroyed:
             continue
         if not store.exists(c.storage_name):
-            missing.append(c.name)
+            out.append(result("complete", "components", False, _("组件文件缺失"), c.name))
             continue
         data = store.read(c.storage_name)
         present[c.id] = data
@@ -273,6 +313,8 @@ def check_item(item, *, deep=True, gaps=None) -> tuple[bool, list[dict]]:
         out.append(result("authentic", "fixity", ok, "" if ok else _("内容与归档时的摘要不符（已被改动）"), c.name))
         out += check_blob(c.name, data, mime=c.mime, signed=c.signed,
                           expect_pdfa=c.role in GENERATED_PDFA, deep=deep)
+        if c.role == ComponentRole.OFD and c.source == f"document:{item.document_id}:ofd":
+            out.append(check_ofd_content(item.title, item.doc_number, c.name, data))
     out.append(result("complete", "components", not missing,
                       _("缺少组件：%(x)s") % {"x": "、".join(missing)} if missing else ""))
     need = {"title": item.title, "responsible": item.responsible, "doc_date": item.doc_date, "year": item.year,
@@ -377,6 +419,8 @@ def check_parts(assembly, *, title, number) -> list[dict]:
         out += check_blob(p.name, p.data, mime=p.mime, signed=p.signed, expect_pdfa=p.role in GENERATED_PDFA)
         if p.role == main_role:
             out.append(check_content(title, number, p.data))
+        elif p.role == ComponentRole.OFD and p.source == f"document:{assembly.document.id}:ofd":
+            out.append(check_ofd_content(title, number, p.name, p.data))
     return out
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import mimetypes
 import os
 import re
 import shutil
@@ -163,7 +164,7 @@ def metadata_xml(item) -> bytes:
         sub(el, "计算机文件大小", c.size)
         sub(el, "格式", c.mime)
         sub(el, "页数", c.pages)
-        sub(el, "电子签名", _("有（PAdES，已验证）") if c.signed else _("无"))
+        sub(el, "电子签名", _signature_label(c))
         sub(el, "固化信息", c.sha256, 算法="SHA-256")
         sub(el, "固化信息", c.sm3, 算法="SM3")
     agents = sub(root, "机构人员实体")
@@ -199,6 +200,14 @@ def metadata_xml(item) -> bytes:
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
 
 
+def _signature_label(c) -> str:
+    if not c.signed:
+        return _("无")
+    if c.mime == "application/ofd":
+        return _("有（OFD国密签章 SM2/SM3，已验证）")
+    return _("有（PAdES，已验证）")
+
+
 def parse_metadata_xml(data: bytes) -> dict:
     root = ET.fromstring(data)
     q = lambda tag: f"{{{NS}}}{tag}"  # noqa: E731
@@ -208,7 +217,7 @@ def parse_metadata_xml(data: bytes) -> dict:
         fix = {x.get("算法"): x.text for x in el.findall(q("固化信息"))}
         comps.append({"name": el.findtext(q("计算机文件名")), "size": int(el.findtext(q("计算机文件大小")) or 0),
                       "sha256": fix.get("SHA-256"), "sm3": fix.get("SM3"), "signed": el.findtext(q("电子签名")) != _("无"),
-                      "type": el.get("类型")})
+                      "type": el.get("类型"), "mime": el.findtext(q("格式")) or ""})
     return {"code": doc.findtext(q("档号")), "title": doc.findtext(q("题名")), "number": doc.findtext(q("文件编号")),
             "components": comps}
 
@@ -342,94 +351,184 @@ def _hash_file(path: Path, alg: str) -> str:
     return h.hexdigest()
 
 
+def _mime_of(comp, path: Path) -> str:
+    if comp.get("mime"):
+        return comp["mime"]
+    if path.suffix.lower() == ".ofd":
+        return "application/ofd"
+    return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+
+
+class _BagReport:
+    """The check of one received bag as report entries: one for the bag itself (manifests, tag
+    files, 件号 gaps) and one per 件 (its folder), each result with the file it is about."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.bag = {"item": None, "code": root.name, "title": _("移交包（清单与结构）"), "ok": True, "results": []}
+        self.items: dict[str, dict] = {}
+
+    def entry_for(self, rel: str) -> dict:
+        parts = rel.split("/")
+        if len(parts) > 2 and parts[0] == "data" and parts[1] in self.items:
+            return self.items[parts[1]]
+        return self.bag
+
+    def add(self, prop, check, ok, reason, rel, entry=None):
+        entry = entry or self.entry_for(rel)
+        entry["results"].append(checks.result(prop, check, ok, reason, rel))
+        entry["ok"] = entry["ok"] and bool(ok)
+
+    def entries(self) -> list[dict]:
+        return [self.bag] + [self.items[k] for k in sorted(self.items)]
+
+    def failures(self) -> list[tuple[str, str, str]]:
+        return [(r["component"], r["check"], r["reason"]) for e in self.entries() for r in e["results"] if not r["ok"]]
+
+
 def check_bag(path, *, deep=True, progress=None) -> list[tuple[str, str, str]]:
     """Every failure as (file, check, reason); [] means the bag passes."""
+    return check_bag_report(path, deep=deep, progress=progress).failures()
+
+
+def check_bag_report(path, *, deep=True, progress=None) -> _BagReport:
+    """The 四性 check of a received bag: both manifests and tag manifests, each 件's metadata
+    against its content, every file's 可用性/安全性 and seals, 件号 without gaps."""
     import bagit
 
     root = Path(path)
-    fails: list[tuple[str, str, str]] = []
+    rep = _BagReport(root)
     if not (root / "bagit.txt").exists():
-        return [(str(root), "bagit", _("不是BagIt包（缺少bagit.txt）"))]
-    for name in ("manifest-sha256.txt", "manifest-sm3.txt", "tagmanifest-sha256.txt", "tagmanifest-sm3.txt"):
-        if not (root / name).exists():
-            fails.append((name, "manifest", _("缺少清单文件")))
+        rep.add("complete", "bagit", False, _("不是BagIt包（缺少bagit.txt）"), str(root))
+        return rep
+    folders = sorted(p for p in (root / "data").iterdir() if p.is_dir() and p.name != "catalogue") \
+        if (root / "data").exists() else []
+    for folder in folders:
+        rep.items[folder.name] = {"item": None, "code": folder.name, "title": folder.name, "ok": True, "results": []}
+    missing_tags = [n for n in ("manifest-sha256.txt", "manifest-sm3.txt", "tagmanifest-sha256.txt",
+                                "tagmanifest-sm3.txt") if not (root / n).exists()]
+    for name in missing_tags:
+        rep.add("complete", "manifest", False, _("缺少清单文件"), name)
+    sha_fails = 0
     try:
         bag = bagit.Bag(str(root))
         bag.validate(processes=1)
     except bagit.BagValidationError as exc:
         for d in getattr(exc, "details", None) or []:
-            fails.append((getattr(d, "path", str(root)), "manifest-sha256", str(d)))
+            rep.add("authentic", "manifest-sha256", False, str(d), getattr(d, "path", str(root)))
+            sha_fails += 1
         if not getattr(exc, "details", None):
-            fails.append((str(root), "manifest-sha256", str(exc.message if hasattr(exc, "message") else exc)))
+            rep.add("authentic", "manifest-sha256", False, str(exc.message if hasattr(exc, "message") else exc),
+                    str(root))
+            sha_fails += 1
     except bagit.BagError as exc:
-        fails.append((str(root), "bagit", str(exc)))
+        rep.add("complete", "bagit", False, str(exc), str(root))
+        sha_fails += 1
+    if not sha_fails:
+        rep.add("authentic", "manifest-sha256", True, "", "manifest-sha256.txt", rep.bag)
     sm3 = _read_manifest(root / "manifest-sm3.txt")
-    sha = _read_manifest(root / "manifest-sha256.txt")
     payload = {str(p.relative_to(root)) for p in (root / "data").rglob("*") if p.is_file()}
+    sm3_fails = 0
     for rel in sorted(payload | set(sm3)):
         p = root / rel
         if rel not in sm3:
-            fails.append((rel, "manifest-sm3", _("不在SM3清单中")))
+            rep.add("authentic", "manifest-sm3", False, _("不在SM3清单中"), rel)
         elif not p.exists():
-            fails.append((rel, "manifest-sm3", _("清单中的文件缺失")))
+            rep.add("authentic", "manifest-sm3", False, _("清单中的文件缺失"), rel)
         elif _hash_file(p, "sm3") != sm3[rel]:
-            fails.append((rel, "manifest-sm3", _("SM3摘要不符")))
+            rep.add("authentic", "manifest-sm3", False, _("SM3摘要不符"), rel)
+        else:
+            continue
+        sm3_fails += 1
     for rel, digest in _read_manifest(root / "tagmanifest-sm3.txt").items():
         if not (root / rel).exists() or _hash_file(root / rel, "sm3") != digest:
-            fails.append((rel, "tagmanifest-sm3", _("SM3摘要不符")))
+            rep.add("authentic", "tagmanifest-sm3", False, _("SM3摘要不符"), rel, rep.bag)
+            sm3_fails += 1
+    if not sm3_fails and "manifest-sm3.txt" not in missing_tags:
+        rep.add("authentic", "manifest-sm3", True, "", "manifest-sm3.txt", rep.bag)
     # per 件: metadata against content, the 四性 of each file, 件号 without gaps
     classes = defaultdict(list)
-    folders = sorted(p for p in (root / "data").iterdir() if p.is_dir() and p.name != "catalogue") \
-        if (root / "data").exists() else []
     for n, folder in enumerate(folders, 1):
+        entry = rep.items[folder.name]
         rel_folder = str(folder.relative_to(root))
         m = CODE_RE.match(folder.name)
         if not m:
-            fails.append((rel_folder, "archival-code", _("文件夹名不是档号")))
+            rep.add("complete", "archival-code", False, _("文件夹名不是档号"), rel_folder, entry)
         else:
             classes[(m["fonds"], m["year"], m["ret"], m["org"])].append(int(m["seq"]))
         xml = folder / "metadata.xml"
         if not xml.exists():
-            fails.append((f"{rel_folder}/metadata.xml", "metadata", _("缺少元数据")))
+            rep.add("complete", "metadata", False, _("缺少元数据"), f"{rel_folder}/metadata.xml", entry)
             continue
         try:
             meta = parse_metadata_xml(xml.read_bytes())
         except Exception:
-            fails.append((f"{rel_folder}/metadata.xml", "metadata", _("元数据无法解析")))
+            rep.add("complete", "metadata", False, _("元数据无法解析"), f"{rel_folder}/metadata.xml", entry)
             continue
-        if meta["code"] != folder.name:
-            fails.append((f"{rel_folder}/metadata.xml", "metadata", _("元数据中的档号与文件夹不符")))
+        entry["title"] = meta["title"] or folder.name
+        same = meta["code"] == folder.name
+        rep.add("complete", "metadata", same, "" if same else _("元数据中的档号与文件夹不符"),
+                f"{rel_folder}/metadata.xml", entry)
         files = {p.name[3:]: p for p in folder.iterdir() if p.name != "metadata.xml"}
         main = None
         for comp in meta["components"]:
             p = files.get(_safe(comp["name"]))
             rel = f"{rel_folder}/{p.name}" if p else f"{rel_folder}/{comp['name']}"
             if p is None:
-                fails.append((rel, "completeness", _("元数据列出的组件缺失")))
+                rep.add("complete", "components", False, _("元数据列出的组件缺失"), rel, entry)
                 continue
             data = p.read_bytes()
             sha_now, sm_now = store.digests(data)
-            if sha_now != comp["sha256"] or sm_now != comp["sm3"]:
-                fails.append((rel, "fixity", _("与元数据记录的摘要不符")))
-            for r in checks.check_blob(p.name, data, mime="application/pdf" if p.suffix == ".pdf" else "",
-                                       signed=comp["signed"], deep=deep):
-                if not r["ok"]:
-                    fails.append((rel, r["check"], r["reason"]))
+            same = sha_now == comp["sha256"] and sm_now == comp["sm3"]
+            rep.add("authentic", "fixity", same, "" if same else _("与元数据记录的摘要不符"), rel, entry)
+            mime = _mime_of(comp, p)
+            for r in checks.check_blob(p.name, data, mime=mime, signed=comp["signed"], deep=deep):
+                rep.add(r["property"], r["check"], r["ok"], r["reason"], rel, entry)
             if comp["type"] in (_("正本"), _("来文")):
                 main = data
+            elif mime == "application/ofd" and p.name[3:] in (_("正本.ofd"), _("来文.ofd")):
+                r = checks.check_ofd_content(meta["title"], meta["number"], rel, data)
+                rep.add(r["property"], r["check"], r["ok"], r["reason"], rel, entry)
         if main is not None:
             r = checks.check_content(meta["title"], meta["number"], main)
-            if not r["ok"]:
-                fails.append((rel_folder, "content", r["reason"]))
+            rep.add(r["property"], r["check"], r["ok"], r["reason"], rel_folder, entry)
         if progress:
             progress(n, len(folders))
     for key, seqs in classes.items():
         have = set(seqs)
         gap = [s for s in range(1, max(have) + 1) if s not in have]
-        if gap:
-            fails.append((f"data/{key[0]}-WS·{key[1]}-{key[2]}-{key[3]}", "sequence",
-                          _("件号不连续，缺：%(x)s") % {"x": "、".join(f"{g:04d}" for g in gap[:20])}))
-    return fails
+        rep.add("complete", "sequence", not gap,
+                _("件号不连续，缺：%(x)s") % {"x": "、".join(f"{g:04d}" for g in gap[:20])} if gap else "",
+                f"data/{key[0]}-WS·{key[1]}-{key[2]}-{key[3]}", rep.bag)
+    return rep
+
+
+def save_bag_run(path, rep: _BagReport, *, person=None):
+    """The received bag's report, kept: one CheckRun (stage 接收) with every 件 and its results."""
+    from documents.archive.models import CheckRun, CheckStage
+
+    root = Path(path)
+    codes = {CODE_RE.match(k)["fonds"] for k in rep.items if CODE_RE.match(k)}
+    if not codes:
+        ident = _bag_info(root).get("External-Identifier", "")
+        codes = {ident.rsplit("-", 1)[0]} if ident else set()
+    fonds = Fonds.objects.filter(code=next(iter(codes))).first() if len(codes) == 1 else None
+    entries = rep.entries()
+    failed = sum(1 for e in rep.items.values() if not e["ok"])
+    now = timezone.now()
+    return CheckRun.objects.create(
+        stage=CheckStage.RECEIPT, fonds=fonds, scope=root.name[:200], finished_at=now,
+        ok=all(e["ok"] for e in entries),
+        total=len(rep.items), failed=failed, started_name=(person.display_name if person else ""),
+        report={"bag": root.name, "items": entries})
+
+
+def _bag_info(root: Path) -> dict:
+    try:
+        lines = (root / "bag-info.txt").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return {}
+    return {k.strip(): v.strip() for k, _sep, v in (line.partition(":") for line in lines) if _sep}
 
 
 def bag_zip(fonds, year, *, person=None):

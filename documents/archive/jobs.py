@@ -4,7 +4,8 @@ Each run takes the next ARCHIVE_FIXITY_CHUNK components after the cursor (one ro
 the chunk is hashed, so two runners never split a chunk) and moves the cursor on when the chunk
 is done: a restart resumes where the last committed chunk ended. A full pass starts again
 ARCHIVE_FIXITY_INTERVAL_HOURS after the previous one finished. A mismatch or a missing file
-becomes a FixityAlert (once per pass), an audit entry and an event to the 全宗's 档案员.
+becomes a FixityAlert (once per pass), an audit entry and an event to the 全宗's 档案员; the alert
+is in their 待办 until acknowledged, or until a later pass finds the component sound again.
 """
 import datetime as dt
 
@@ -42,6 +43,9 @@ def verify_fixity(limit=None, now=None):
         comps = list(Component.objects.filter(id__gt=cur.last_component_id, deleted_at__isnull=True,
                                               item__state=ItemState.ACCEPTED)
                      .select_related("item__fonds").order_by("id")[:limit])
+        open_alerts = set(FixityAlert.objects.filter(component_id__in=[c.id for c in comps], resolved_at__isnull=True)
+                          .values_list("component_id", flat=True)) if comps else set()
+        sound = []
         for c in comps:
             problem = ""
             if not store.exists(c.storage_name):
@@ -55,6 +59,11 @@ def verify_fixity(limit=None, now=None):
             if problem:
                 cur.failures += 1
                 _alert(c, problem, cur.pass_no)
+            elif c.id in open_alerts:
+                sound.append(c.id)
+        if sound:  # restored since the alert: it leaves the 档案员's 待办
+            FixityAlert.objects.filter(component_id__in=sound, resolved_at__isnull=True).update(
+                resolved_at=now, resolved_name=gettext_noop("定期检测"), resolution=gettext_noop("复查通过：组件已恢复"))
         if len(comps) < limit:
             cur.last_component_id = 0
             cur.pass_finished_at = now
@@ -67,6 +76,8 @@ def verify_fixity(limit=None, now=None):
 
 def _alert(component, problem, pass_no):
     item = component.item
+    if FixityAlert.objects.filter(component=component, resolved_at__isnull=True).exists():
+        return  # still open from an earlier pass: one 待办 per component
     alert, created = FixityAlert.objects.get_or_create(component=component, pass_no=pass_no,
                                                        defaults={"item": item, "problem": problem})
     if not created:

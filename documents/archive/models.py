@@ -165,6 +165,7 @@ class ComponentRole(models.TextChoices):
     ORIGINAL = "original", _("正本")
     FINAL = "final", _("定稿（含发文稿纸与签发记录）")
     DOCUMENT = "document", _("来文")
+    OFD = "ofd", _("版式文件（OFD，含国密签章）")
     FORWARDED = "forwarded", _("被转发文件")
     REPLY = "reply", _("批复")
     ATTACHMENT = "attachment", _("附件")
@@ -184,7 +185,7 @@ class Component(models.Model):
     sm3 = models.CharField(max_length=64)
     mime = models.CharField(max_length=100, default="application/pdf")
     pages = models.PositiveIntegerField(default=0)
-    signed = models.BooleanField(default=False)  # carries PAdES seals that must verify
+    signed = models.BooleanField(default=False)  # carries seals that must verify (PAdES in a PDF, SM2 in an OFD)
     source = models.CharField(max_length=100, blank=True)  # the flow row it was taken from
     deleted_at = models.DateTimeField(null=True, blank=True)  # content destroyed (销毁)
 
@@ -276,15 +277,22 @@ class FixityCursor(models.Model):
 
 
 class FixityAlert(models.Model):
+    """A component whose fixity failed; open (in the 档案员's 待办) until acknowledged or until a
+    later pass finds the component sound again."""
+
     component = models.ForeignKey(Component, on_delete=models.PROTECT, related_name="alerts")
     item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="alerts")
     at = models.DateTimeField(default=timezone.now)
     problem = models.CharField(max_length=300)
     pass_no = models.PositiveIntegerField(default=0)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_name = models.CharField(max_length=100, blank=True)
+    resolution = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["-at", "-id"]
         constraints = [models.UniqueConstraint(fields=["component", "pass_no"], name="archive_alert_once")]
+        indexes = [models.Index(fields=["resolved_at", "item"], name="archive_alert_open")]
 
 
 class DecisionState(models.TextChoices):

@@ -52,6 +52,36 @@ class _canvas(Canvas):
         super().__init__(*args, **kwargs)
 
 
+class _LazyStory(list):
+    """The story as reportlab's build() consumes it (len, [0], del [0], slice inserts…), drawn from a
+    generator two flowables ahead (a heading keeps with what follows it): flowables are made as
+    pages are laid out and dropped once drawn, so a catalogue of 10,000 件 does not hold 90,000
+    paragraphs at once."""
+
+    def __init__(self, flowables):
+        super().__init__()
+        self._source = iter(flowables)
+
+    def _fill(self, ahead=2):
+        while list.__len__(self) < ahead:
+            f = next(self._source, None)
+            if f is None:
+                return
+            list.append(self, f)
+
+    def __len__(self):
+        self._fill()
+        return list.__len__(self)
+
+    def __getitem__(self, i):
+        self._fill()
+        return list.__getitem__(self, i)
+
+    def __delitem__(self, i):
+        self._fill()
+        list.__delitem__(self, i)
+
+
 def _build(story, *, pagesize=A4, title="", author="", margins=18 * mm) -> bytes:
     buf = io.BytesIO()
     doc = SimpleDocTemplate(buf, pagesize=pagesize, leftMargin=margins, rightMargin=margins, topMargin=margins,
@@ -201,25 +231,32 @@ def catalogue_pdf(heading: str, rows, *, note: dict, author: str = "") -> bytes:
     widths = [w * mm for w in CATALOGUE_WIDTHS]
     style = _ts([("GRID", (0, 0), (-1, -1), 0.4, colors.black), ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
                         ("BACKGROUND", (0, 0), (-1, 0), colors.Color(0.93, 0.93, 0.93))])
-    story = [Paragraph(_esc(heading), title), Spacer(1, 3 * mm)]
-    chunk = [head]
-    count = 0
-    for row in rows:
-        count += 1
-        chunk.append([Paragraph(_esc(v), cell) for v in row])
-        if len(chunk) > 200:
-            story.append(Table(chunk, colWidths=widths, repeatRows=1, style=style))
-            chunk = [head]
-    if len(chunk) > 1 or count == 0:
-        story.append(Table(chunk, colWidths=widths, repeatRows=1, style=style))
-    story += [PageBreak(), Paragraph(_esc("备考表"), title), Spacer(1, 6 * mm)]
-    lines = [("本目录所列件数", str(note.get("items", count))), ("总页数", str(note.get("pages", ""))),
-             ("情况说明", note.get("remark", "")), ("立表人", note.get("by", "")),
-             ("检查人", note.get("checker", "")), ("立表时间", note.get("date", ""))]
-    t = Table([[Paragraph(_esc(k), body), Paragraph(_esc(v), body)] for k, v in lines],
-              colWidths=[50 * mm, 180 * mm])
-    t.setStyle(_ts([("GRID", (0, 0), (-1, -1), 0.6, colors.black), ("VALIGN", (0, 0), (-1, -1), "TOP")]))
-    story.append(t)
+
+    def story():
+        yield Paragraph(_esc(heading), title)
+        yield Spacer(1, 3 * mm)
+        chunk = [head]
+        count = 0
+        for row in rows:
+            count += 1
+            chunk.append([Paragraph(_esc(v), cell) for v in row])
+            if len(chunk) > 200:
+                yield Table(chunk, colWidths=widths, repeatRows=1, style=style)
+                chunk = [head]
+        if len(chunk) > 1 or count == 0:
+            yield Table(chunk, colWidths=widths, repeatRows=1, style=style)
+        yield PageBreak()
+        yield Paragraph(_esc("备考表"), title)
+        yield Spacer(1, 6 * mm)
+        lines = [("本目录所列件数", str(note.get("items", count))), ("总页数", str(note.get("pages", ""))),
+                 ("情况说明", note.get("remark", "")), ("立表人", note.get("by", "")),
+                 ("检查人", note.get("checker", "")), ("立表时间", note.get("date", ""))]
+        t = Table([[Paragraph(_esc(k), body), Paragraph(_esc(v), body)] for k, v in lines],
+                  colWidths=[50 * mm, 180 * mm])
+        t.setStyle(_ts([("GRID", (0, 0), (-1, -1), 0.6, colors.black), ("VALIGN", (0, 0), (-1, -1), "TOP")]))
+        yield t
+
+    story = _LazyStory(story())
     return _build(story, pagesize=landscape(A4), title=heading, author=author, margins=10 * mm)
 
 
@@ -262,12 +299,13 @@ def report_pdf(heading: str, items: list[dict], summary: str, *, author: str = "
     body, small, title, sub = _styles()
     story = [Paragraph(_esc(heading), title), Spacer(1, 3 * mm), Paragraph(_esc(summary), body), Spacer(1, 3 * mm)]
     for it in items:
-        story.append(Paragraph(_esc(f"{it.get('code') or it.get('title')}：{'通过' if it['ok'] else '未通过'}"), sub))
+        label = " ".join(dict.fromkeys(x for x in (it.get("code"), it.get("title")) if x))
+        story.append(Paragraph(_esc(f"{label}：{'通过' if it['ok'] else '未通过'}"), sub))
         data = [[Paragraph(_esc(h), small) for h in ("性质", "检测项", "结果", "说明")]]
         for r in it["results"]:
             data.append([Paragraph(_esc(r["property_label"]), small), Paragraph(_esc(r["check_label"]), small),
                          Paragraph("通过" if r["ok"] else "<font color='#c00000'>未通过</font>", small),
-                         Paragraph(_esc(r.get("reason", "")), small)])
+                         Paragraph(_esc("：".join(x for x in (r.get("component"), r.get("reason")) if x)), small)])
         t = Table(data, colWidths=[20 * mm, 45 * mm, 16 * mm, 93 * mm], repeatRows=1)
         t.setStyle(_ts([("GRID", (0, 0), (-1, -1), 0.4, colors.black), ("VALIGN", (0, 0), (-1, -1), "TOP")]))
         story += [t, Spacer(1, 4 * mm)]

@@ -5,7 +5,8 @@ import json
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import FileResponse, HttpResponse
+from django.db.models import Q
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -24,10 +25,13 @@ from documents.archive.models import (
     ItemState,
     OrgCode,
     Retention,
+    UnitSetting,
 )
 from documents.models import DocType
 from office.audit import client_ip
+from office.downloads import ranged_local_file_response
 from office.errors import ActionError
+from office.models import Unit, UnitKind
 
 PAGE = 30
 
@@ -152,6 +156,10 @@ def act(request):
             fonds = _fonds_param(request, _my_fonds(request))
             actions.do_save_rule(person=me, post=post, fonds=fonds, data=p.dict(), ip=ip)
             messages.success(request, _("已添加。"))
+        elif op == "rule-update":
+            fonds = _fonds_param(request, _my_fonds(request))
+            actions.do_update_rule(person=me, post=post, fonds=fonds, rule_id=p.get("rule"), data=p.dict(), ip=ip)
+            messages.success(request, _("已修改。"))
         elif op == "rule-delete":
             fonds = _fonds_param(request, _my_fonds(request))
             actions.do_delete_rule(person=me, post=post, fonds=fonds, rule_id=_int(p.get("rule")), ip=ip)
@@ -161,6 +169,36 @@ def act(request):
             actions.do_set_org_code(person=me, post=post, fonds=fonds, code=p.get("code", ""), name=p.get("name", ""),
                                     ip=ip)
             messages.success(request, _("已保存。"))
+        elif op == "alert-resolve":
+            actions.do_resolve_alert(person=me, post=post, alert_id=p.get("alert"), note=p.get("note", ""), ip=ip)
+            messages.success(request, _("告警已处理，已从待办中移除。"))
+        elif op == "fonds-create":
+            unit = Unit.objects.filter(id=_int(p.get("unit")) or 0).first()
+            if unit is None:
+                raise ActionError(_("请选择立档单位。"))
+            f = actions.do_create_fonds(person=me, unit=unit, code=p.get("code", ""), name=p.get("name", ""), ip=ip)
+            messages.success(request, _("已设立全宗 %(c)s。") % {"c": f.code})
+            back = f"/documents/archive/settings/?fonds={f.code}"
+        elif op == "fonds-update":
+            fonds = _settings_fonds(request)
+            unit = Unit.objects.filter(id=_int(p.get("unit")) or 0).first() if p.get("unit") else None
+            f = actions.do_update_fonds(person=me, post=post, fonds=fonds, code=p.get("code"), name=p.get("name"),
+                                        unit=unit, ip=ip)
+            messages.success(request, _("已保存。"))
+            back = f"/documents/archive/settings/?fonds={f.code}"
+        elif op == "setting":
+            unit = Unit.objects.filter(id=_int(p.get("unit")) or 0).first()
+            if unit is None:
+                raise ActionError(_("单位不存在。"), status=404)
+            target = None
+            if p.get("target"):
+                target = Fonds.objects.filter(code=p.get("target", "")[:20]).first()
+                if target is None:
+                    raise ActionError(_("没有全宗号为 %(c)s 的全宗。") % {"c": p.get("target", "")[:20]}, status=404)
+            together = {"1": True, "0": False}.get(p.get("request_with_reply", ""))
+            actions.do_set_unit_setting(person=me, post=post, unit=unit, fonds=target, request_with_reply=together,
+                                        ip=ip)
+            messages.success(request, _("已保存%(u)s的归档设置。") % {"u": unit.name})
         elif op in ("delete", "replace"):
             actions.check_item_deletion(me, p.get("item"))
         else:
@@ -179,12 +217,16 @@ def item_page(request, item_id):
     me = request.user
     actions.audit_view(me, item, "page", ip=client_ip(request), post=request.post)
     latest = item.checks.order_by("-at", "-id").first()
+    member = actions.is_member(me, item)
+    components = list(item.components.all().order_by("order"))
+    for c in components:
+        c.viewable = member or actions.borrower_can_view(c)
     return render(request, "documents/archive_item.html", {
-        "item": item, "eff": actions.effective(item), "components": item.components.all().order_by("order"),
+        "item": item, "eff": actions.effective(item), "components": components,
         "meta": item.metadata or {}, "versions": item.versions.all().order_by("no"),
         "check": latest, "check_results": checks.labelled(latest.results) if latest else [],
         "is_archivist": item.fonds_id in actions.archivist_fonds_ids(me),
-        "is_member": actions.is_member(me, item), "retentions": Retention.choices,
+        "is_member": member, "retentions": Retention.choices,
         "org_codes": OrgCode.objects.filter(fonds=item.fonds),
         "disposals": item.disposals.all(), "today": timezone.localdate(),
         "expiry": actions.expiry_year(item),
@@ -200,6 +242,8 @@ def component(request, item_id, component_id):
         return _error(request, exc)
     resp = HttpResponse(data, content_type=comp.mime)
     disposition = "inline" if comp.mime == "application/pdf" else "attachment"
+    if marked:
+        resp["X-Watermarked"] = "1"
     from urllib.parse import quote
 
     resp["Content-Disposition"] = f"{disposition}; filename*=UTF-8''{quote(comp.name)}"
@@ -222,7 +266,7 @@ def _run_for(request, run_id):
         raise ActionError(_("没有找到该检测报告。"), status=404)
     ids = [e["item"] for e in run.report.get("items", []) if e.get("item")]
     visible = set(actions.visible_items(request.user).filter(id__in=ids).values_list("id", flat=True))
-    mine = run.fonds_id in actions.member_fonds_ids(request.user) if run.fonds_id else False
+    mine = run.fonds_id in actions.member_fonds_ids(request.user) if run.fonds_id else actions.is_admin(request.user)
     if not mine and (not ids or set(ids) - visible):
         raise ActionError(_("没有找到该检测报告。"), status=404)
     return run
@@ -235,6 +279,11 @@ def report(request, run_id, fmt="html"):
     except ActionError as exc:
         return _error(request, exc)
     items = [{**e, "results": checks.labelled(e["results"])} for e in run.report.get("items", [])]
+    if run.stage == CheckStage.RECEIPT:  # a received bag's 件 that the holdings have: link them
+        codes = [e["code"] for e in items if not e.get("item") and e.get("code")]
+        held = dict(actions.visible_items(request.user).filter(archival_code__in=codes)
+                    .values_list("archival_code", "id")) if codes else {}
+        items = [{**e, "held": held.get(e.get("code"))} for e in items]
     summary = _("%(stage)s · %(t)s · 共%(n)d件，未通过%(f)d件") % {
         "stage": run.get_stage_display(), "t": timezone.localtime(run.started_at).strftime("%Y-%m-%d %H:%M"),
         "n": run.total, "f": run.failed}
@@ -311,9 +360,8 @@ def export_bag(request):
         actions.audit_view(request.user, None, f"export:{fonds.code}:{year}", ip=client_ip(request), post=request.post)
     except ActionError as exc:
         return _error(request, exc)
-    resp = FileResponse(open(path, "rb"), as_attachment=True, filename=path.name, content_type="application/zip")
-    resp._resource_closers.append(cleanup)
-    return resp
+    # streamed with ranges (a year of a 全宗 can be gigabytes; never read whole into memory)
+    return ranged_local_file_response(request, path, "application/zip", filename=path.name, cleanup=cleanup)
 
 
 @login_required
@@ -338,11 +386,89 @@ def manage(request):
         "access": AccessRequest.objects.filter(item__fonds=fonds, state=DecisionState.PENDING).select_related("item"),
         "retentions": Retention.choices, "doc_types": DocType.choices,
         "directions": [("sent", _("发文")), ("received", _("收文"))],
-        "alerts": fonds_alerts(fonds),
+        "alerts": fonds_alerts(fonds), "resolved_alerts": fonds_alerts(fonds, resolved=True)[:10],
+        "can_settle": fonds.id in actions.archivist_fonds_ids(me) or actions.is_admin(me),
     })
 
 
-def fonds_alerts(fonds):
+def fonds_alerts(fonds, *, resolved=False):
     from documents.archive.models import FixityAlert
 
-    return FixityAlert.objects.filter(item__fonds=fonds).select_related("item", "component")[:50]
+    return list(FixityAlert.objects.filter(item__fonds=fonds, resolved_at__isnull=not resolved)
+                .select_related("item", "component").order_by("-resolved_at" if resolved else "-at", "-id")[:50])
+
+
+# --------------------------------------------------------------------- reports and settings
+
+@login_required
+def reports(request):
+    """The kept 四性 reports the person may read: their 全宗's batches (filing, transfer, received
+    bags, periodic and manual checks); an administrator also sees received bags of no 全宗 here."""
+    me = request.user
+    fonds_ids = actions.member_fonds_ids(me)
+    qs = CheckRun.objects.filter(fonds_id__in=fonds_ids)
+    if actions.is_admin(me):
+        qs = CheckRun.objects.filter(Q(fonds_id__in=fonds_ids) | Q(fonds__isnull=True, stage=CheckStage.RECEIPT))
+    stage = request.GET.get("stage") or ""
+    if stage in CheckStage.values:
+        qs = qs.filter(stage=stage)
+    page = Paginator(qs.select_related("fonds").order_by("-started_at", "-id"), PAGE).get_page(request.GET.get("page"))
+    return render(request, "documents/archive_reports.html", {"page": page, "stage": stage,
+                                                               "stages": CheckStage.choices})
+
+
+def _settings_fonds(request):
+    """The 全宗 of the settings page: one the person keeps (档案员) or any (administrator)."""
+    me = request.user
+    ids = actions.manageable_fonds_ids(me)
+    qs = Fonds.objects.select_related("unit")
+    if ids is not None:
+        qs = qs.filter(id__in=ids)
+    code = (request.GET.get("fonds") or request.POST.get("fonds") or "")[:20]
+    fonds = qs.filter(code=code).first() if code else qs.order_by("code").first()
+    if fonds is None:
+        if code or ids is not None:
+            raise ActionError(_("只有本全宗的档案员或系统管理员可以修改归档设置。"), status=403)
+    return fonds
+
+
+def _setting_rows(fonds):
+    """The units whose records go into this 全宗 (its 立档单位, departments, villages under 代管,
+    and units set to it), each with its setting."""
+    units = [fonds.unit] + list(Unit.objects.filter(parent_id=fonds.unit_id, kind__in=(UnitKind.VILLAGE,
+                                                                                      UnitKind.DEPARTMENT))
+                                .order_by("kind", "name")[:200])
+    moved_in = UnitSetting.objects.filter(fonds=fonds).exclude(unit_id__in=[u.id for u in units]) \
+        .select_related("unit")[:200]
+    units += [s.unit for s in moved_in]
+    settings = {s.unit_id: s for s in UnitSetting.objects.filter(unit_id__in=[u.id for u in units])
+                .select_related("fonds")}
+    own = {f.unit_id: f for f in Fonds.objects.filter(unit_id__in=[u.id for u in units])}
+    rows = []
+    for u in units:
+        s = settings.get(u.id)
+        into = (s.fonds if s and s.fonds_id else None) or own.get(u.id) or fonds
+        rows.append({"unit": u, "fonds": into, "together": s.request_with_reply if s else True,
+                     "custom": bool(s and s.fonds_id)})
+    return rows
+
+
+@login_required
+def settings_page(request):
+    """归档设置: the 全宗 (code, name, 立档单位), which 全宗 each unit's records go into (代管),
+    请示 and 批复 as one 件 or two, the 保管期限表 and 机构代码 (on the management page)."""
+    me = request.user
+    try:
+        fonds = _settings_fonds(request)
+    except ActionError as exc:
+        return _error(request, exc)
+    admin = actions.is_admin(me)
+    ids = actions.manageable_fonds_ids(me)
+    choices = Fonds.objects.order_by("code") if ids is None else Fonds.objects.filter(id__in=ids).order_by("code")
+    ctx = {"fonds": fonds, "is_admin": admin, "fonds_choices": list(choices[:500]),
+           "has_codes": bool(fonds and Item.objects.filter(fonds=fonds, archival_code__isnull=False).exists()),
+           "rows": _setting_rows(fonds) if fonds else []}
+    if admin:
+        ctx["free_units"] = list(Unit.objects.exclude(kind=UnitKind.DEPARTMENT)
+                                 .exclude(id__in=Fonds.objects.values("unit_id")).order_by("depth", "name")[:300])
+    return render(request, "documents/archive_settings.html", ctx)

@@ -163,13 +163,92 @@ def check_import_docx(upload) -> dict:
 
 # ------------------------------------------------------------------ seals
 
-def _keeper_post(person, unit):
-    """A post of `person` that keeps `unit`'s seal (印章保管人): the unit's secretary. An
-    administrator may make a seal for a unit but never apply it."""
-    for post in actions.person_posts(person):
-        if post.unit_id == unit.id and post.has_role("secretary"):
-            return post
+def named_keeper_post_ids(unit) -> set:
+    """The posts named to keep `unit`'s seal that can still act (an ended post keeps nothing)."""
+    from documents.models import SealKeeper
+
+    return set(SealKeeper.objects.filter(unit_id=unit.id, post__active=True, post__person__is_active=True)
+               .values_list("post_id", flat=True))
+
+
+def default_keeper_units(unit) -> list:
+    """Whose secretaries keep `unit`'s seal while no keeper is named: the unit's own, and for a
+    government its 办公室's (which seals in the government's name)."""
+    out = [unit]
+    if unit.kind != UnitKind.DEPARTMENT:
+        office = getattr(actions, "_office_of", lambda u: None)(unit)
+        if office is not None and office.id != unit.id:
+            out.append(office)
+    return out
+
+
+def _keeper_post(person, unit, posts=None):
+    """A post of `person` that keeps `unit`'s seal (印章保管人): a post the administrator named, or,
+    while none is named, a secretary of the unit (or of a government's 办公室). An administrator
+    may make a seal for a unit but never apply it."""
+    posts = actions.person_posts(person) if posts is None else posts
+    named = named_keeper_post_ids(unit)
+    if named:
+        return next((p for p in posts if p.id in named), None)
+    for keeper_unit in default_keeper_units(unit):
+        for post in posts:
+            if post.unit_id == keeper_unit.id and post.has_role("secretary"):
+                return post
     return None
+
+
+def keeper_candidates(unit):
+    """The posts that may be named to keep `unit`'s seal: active posts of the unit and, for a
+    government, of its 办公室."""
+    from office.models import Post
+
+    ids = [u.id for u in default_keeper_units(unit)]
+    return (Post.objects.active().filter(unit_id__in=ids).select_related("person", "unit")
+            .order_by("unit__path", "-is_secretary", "id"))
+
+
+def check_seal_keeper(actor, unit, target_post, *, posts=None):
+    from office.actions import check_can_administer
+
+    check_can_administer(actor, unit, posts=posts)
+    if unit.dissolved_at is not None:
+        raise ActionError(_("该单位已撤销。"), status=409)
+    if target_post is None or not keeper_candidates(unit).filter(id=target_post.id).exists():
+        raise ActionError(_("印章保管人须是本单位（或其办公室）在岗的人员。"))
+
+
+def do_add_seal_keeper(*, actor, post=None, unit, target_post, ip=None):
+    """指定印章保管人: from now on the named keepers (and only they) apply `unit`'s seal."""
+    from documents.models import SealKeeper
+
+    check_seal_keeper(actor, unit, target_post)
+    with transaction.atomic():
+        keeper, created = SealKeeper.objects.get_or_create(unit=unit, post=target_post,
+                                                           defaults={"named_by": actor})
+        if not created:
+            raise ActionError(_("%(who)s已是该单位的印章保管人。") % {"who": target_post.person.display_name},
+                              status=409)
+        audit.record("seal.keeper_add", person=actor, post=post, obj=unit, ip=ip,
+                     data={"post": target_post.id, "person": target_post.person_id})
+        send_event({"type": "seal", "op": "keepers", "unit_id": unit.id}, units=[unit.id],
+                   people=[target_post.person_id])
+    return keeper
+
+
+def do_remove_seal_keeper(*, actor, post=None, unit, target_post, ip=None):
+    """移除印章保管人. With the last named keeper gone, the unit's secretaries keep the seal again."""
+    from documents.models import SealKeeper
+    from office.actions import check_can_administer
+
+    check_can_administer(actor, unit)
+    with transaction.atomic():
+        deleted, _rows = SealKeeper.objects.filter(unit=unit, post_id=target_post.id).delete()
+        if not deleted:
+            raise ActionError(_("该人员不是该单位的印章保管人。"), status=404)
+        audit.record("seal.keeper_remove", person=actor, post=post, obj=unit, ip=ip,
+                     data={"post": target_post.id, "person": target_post.person_id})
+        send_event({"type": "seal", "op": "keepers", "unit_id": unit.id}, units=[unit.id],
+                   people=[target_post.person_id])
 
 
 def _admin_post(person):
@@ -205,13 +284,9 @@ def do_create_seal(*, person, unit, ip=None) -> dict:
 
 
 def _keeps(person, unit) -> bool:
-    """`person` keeps `unit`'s seal: a secretary of the unit (or, for a government, of its 办公室)."""
-    if _keeper_post(person, unit) is not None:
-        return True
-    if unit.kind == UnitKind.DEPARTMENT:  # a department keeps its own seal, not the government's 办公室
-        return False
-    office = getattr(actions, "_office_of", lambda u: None)(unit)
-    return office is not None and _keeper_post(person, office) is not None
+    """`person` keeps `unit`'s seal: a named keeper, or while none is named a secretary of the unit
+    (or, for a government, of its 办公室; a department keeps its own seal, not the government's)."""
+    return _keeper_post(person, unit) is not None
 
 
 def check_can_see_seal(person, unit_id) -> None:
@@ -258,7 +333,7 @@ def check_can_seal(person, document):
     todo = [u for u in mine if u.id not in done]
     if not todo:
         raise ActionError(_("本单位已用印，等待其他联合发文机关用印。"), status=409)
-    post = _keeper_post(person, todo[0]) or _keeper_post(person, actions._office_of(todo[0]))
+    post = _keeper_post(person, todo[0])
     return post, issuers, todo
 
 

@@ -56,18 +56,25 @@ def import_limits() -> dict:
 
 
 def _keeper_units(person):
-    """Units whose seal `person` keeps: units where they hold a secretary or admin post, and the
-    government whose 办公室 they serve as secretary."""
+    """Units whose seal `person` keeps: units where they hold an admin post (to make its seal), the
+    units they keep as secretary while no keeper is named (and the government whose 办公室 they
+    serve), and the units whose named keeper they are."""
     out = {}
-    for post in actions.person_posts(person):
+    posts = actions.person_posts(person)
+    for post in posts:
         if not any(post.has_role(r) for r in SEAL_ROLES):
             continue
-        out[post.unit.id] = post.unit
         unit = post.unit
+        if post.has_role("admin") or file_actions._keeper_post(person, unit, posts) is not None:
+            out[unit.id] = unit
         if unit.kind == UnitKind.DEPARTMENT and unit.is_office and unit.parent_id and post.has_role("secretary"):
             parent = Unit.objects.filter(id=unit.parent_id).first()
-            if parent is not None:
+            if parent is not None and file_actions._keeper_post(person, parent, posts) is not None:
                 out[parent.id] = parent
+    from documents.models import SealKeeper
+
+    for keeper in SealKeeper.objects.filter(post__person_id=person.id, post__active=True).select_related("unit"):
+        out[keeper.unit.id] = keeper.unit  # named keeper (印章保管人) of the unit's seal
     return sorted(out.values(), key=lambda u: u.path)
 
 
@@ -140,4 +147,55 @@ def seals_page(request):
     return render(request, "documents/seals.html", {
         "rows": rows, "error": error, "admin": admin, "q": q, "box": "seals",
         "searched": bool(q), "keeper": bool(units) or admin,
+    }, status=status)
+
+
+@login_required
+def keepers_page(request, unit_id):
+    """印章保管人: an administrator of the unit names the posts that keep its seal, or removes them."""
+    from django.core.exceptions import PermissionDenied
+    from django.http import Http404
+
+    from documents.models import SealKeeper
+    from office.actions import check_can_administer
+    from office.models import Post
+
+    person = request.user
+    unit = Unit.objects.filter(id=unit_id).select_related("parent").first()
+    if unit is None:
+        raise Http404(_("没有这个单位。"))
+    try:
+        check_can_administer(person, unit, posts=request.posts)
+    except ActionError as exc:
+        raise PermissionDenied(exc.message) from None
+    error, status = None, 200
+    if request.method == "POST":
+        op = request.POST.get("op")
+        raw = str(request.POST.get("post") or "")
+        target = Post.objects.select_related("person", "unit").filter(id=int(raw)).first() \
+            if raw.isdigit() and len(raw) < 12 else None
+        try:
+            if op == "add":
+                file_actions.do_add_seal_keeper(actor=person, post=request.post, unit=unit, target_post=target,
+                                                ip=client_ip(request))
+                messages.success(request, _("已指定%(who)s为印章保管人。") % {"who": target.person.display_name})
+            elif op == "remove" and target is not None:
+                file_actions.do_remove_seal_keeper(actor=person, post=request.post, unit=unit, target_post=target,
+                                                   ip=client_ip(request))
+                messages.success(request, _("已移除印章保管人%(who)s。") % {"who": target.person.display_name})
+            else:
+                raise ActionError(_("请选择人员。"))
+        except ActionError as exc:
+            error, status = exc.message, (exc.status if exc.status < 500 else 400)
+        else:
+            return redirect(f"/documents/files/seals/{unit.id}/keepers/")
+    named = list(SealKeeper.objects.filter(unit=unit).select_related("post__person", "post__unit", "named_by")
+                 .order_by("id"))
+    named_ids = {k.post_id for k in named}
+    candidates = [p for p in file_actions.keeper_candidates(unit) if p.id not in named_ids]
+    active_named = [k for k in named if k.post.active and k.post.person.is_active]
+    defaults = [] if active_named else [p for p in candidates if p.is_secretary]
+    return render(request, "documents/seal_keepers.html", {
+        "unit": unit, "named": named, "candidates": candidates, "defaults": defaults, "error": error,
+        "has_seal": ca.has_seal(unit.id), "box": "seals",
     }, status=status)

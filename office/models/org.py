@@ -201,7 +201,13 @@ class Person(AbstractBaseUser):
         return self.is_active and self.is_superuser
 
     def active_posts(self):
-        return self.posts.filter(active=True, unit__dissolved_at__isnull=True).select_related("unit")
+        """The person's active posts (with their units) as a list. During a request the list the post
+        middleware loaded for request.post is reused (the workbench's providers each need it);
+        elsewhere it is asked afresh, so a person object kept across changes never sees stale posts."""
+        posts = self.__dict__.get("request_posts")
+        if posts is None:
+            posts = list(Post.objects.active().filter(person_id=self.id).select_related("unit"))
+        return posts
 
 
 ROLE_FIELDS = {

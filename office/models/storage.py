@@ -15,6 +15,11 @@ class StoredFile(models.Model):
     # The backend's version tag (S3 ETag, or size and mtime on disk) when the whole file last
     # hashed right: ranged downloads of large files re-hash only when it changes.
     verified_tag = models.CharField(max_length=200, blank=True)
+    # Where the bytes are when they are not under `name` itself: a write inside a transaction
+    # goes to a fresh object (<dir>/.v/<leaf>.<hash>…) and this column switches to it in the same
+    # transaction, so a rollback leaves the old bytes and the old hash together
+    # (office.storage.save).
+    blob = models.CharField(max_length=500, blank=True, db_index=True)
 
     class Meta:
         ordering = ["name"]

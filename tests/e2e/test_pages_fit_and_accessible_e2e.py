@@ -38,7 +38,8 @@ def _pages(persona, units, world):
              f"/meetings/{meeting.id}/", "/directory/", f"/directory/unit/{units['秦都区'].id}/", "/directory/?q=秦都",
              "/me/"]
     if persona == "city_secretary":
-        pages += [f"/documents/{own.id}/", f"/documents/{sent.id}/tracking/", f"/meetings/{meeting.id}/attendance/"]
+        pages += [f"/documents/{own.id}/", f"/documents/{sent.id}/tracking/", f"/meetings/{meeting.id}/attendance/",
+                  f"/meetings/{meeting.id}/roster/"]
     return pages
 
 

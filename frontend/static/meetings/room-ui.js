@@ -27,10 +27,13 @@ async function request(url, method = "GET", body = undefined) {
 }
 export function api(path, method = "GET", body = undefined) { return request(API + path, method, body); }
 
-// In a room of thousands every join and hand is an event: the lists below refetch at most every
-// few seconds (hosts sooner), spread out so that the room's pages do not all ask at once.
-const EVERY = cfg.is_host ? 2000 : 5000;
-const SPREAD = cfg.is_host ? 0 : 3000;
+// In a room of thousands every join, hand and answer is an event: the lists below refetch at most
+// every few seconds (hosts sooner), spread out so that the room's pages do not all ask at once;
+// in a room of more than BIG people online a participant's page waits four times longer.
+const BIG = 300;
+let roomSize = 0;
+const EVERY = () => (cfg.is_host ? 2000 : 5000 * (roomSize > BIG ? 4 : 1));
+const SPREAD = () => (cfg.is_host ? 0 : 3000 * (roomSize > BIG ? 4 : 1));
 
 function banner(text, kind = "") {
   const el = $("room-banner");
@@ -128,6 +131,7 @@ async function refreshParticipants() {
   try { data = await loadPeople(); } catch (e) { return; }
   if (!data) return;  // a newer answer is on its way
   people.page = data.page; people.pages = data.pages;
+  roomSize = data.counts.online;
   $("participant-count").textContent = `(${data.counts.online})`;
   list.innerHTML = data.participants.length ? data.participants.map(personRow).join("")
     : `<li class="empty">${people.q ? gettext("没有符合条件的参会人。") : gettext("还没有人入会。")}</li>`;
@@ -170,6 +174,7 @@ async function refreshHands() {
   $("hand-count").textContent = `(${data.total})`;
   $("btn-next-speaker").disabled = !data.total;
   const queue = $("hand-queue");
+  queue.hidden = !data.total;
   queue.innerHTML = data.queue.length ? data.queue.map((r) => `<li data-person="${r.person_id}">${esc(r.name)}${r.online ? "" : ` <span class="tag">${gettext("离开")}</span>`}
       <span class="person-actions"><button type="button" data-command="allow_speak" data-target="${r.person_id}">${gettext("允许发言")}</button>
       <button type="button" data-command="lower_hand" data-target="${r.person_id}">${gettext("放下")}</button></span></li>`).join("")
@@ -305,7 +310,8 @@ document.addEventListener("yw:event", (e) => {
   if (ev.type !== "meeting" || ev.meeting !== cfg.meeting) return;
   if (ev.op === "chat") fetchChat();
   else if (ev.op === "checkin") refreshCheckin();
-  else if (ev.op === "hand") { participantsSoon(); handsSoon(); }
+  // a raised hand goes to the back: it moves nobody's place; a lowered one moves those behind it
+  else if (ev.op === "hand") { if (cfg.is_host) { participantsSoon(); handsSoon(); } else if (ev.person === me || (!ev.up && handUp)) handsSoon(); }
   else if (ev.op === "roster") participantsSoon();
   else if (ev.op === "question" || ev.op === "answer") questionsSoon();
   else if (ev.op === "recording") banner(gettext("录制已保存，可在会议详情页回放。"));
@@ -323,8 +329,9 @@ document.addEventListener("yw:event", (e) => {
     if (ev.command === "allow_speak" && ev.target === me) allowedToSpeak();
     if (ev.command === "lower_hand" && ev.target === me) { showHand(false); banner(gettext("主持人放下了您的手。")); }
     if (ev.command === "present") questionsSoon();  // the new presenter answers questions
-    if (ev.command === "allow_speak" || ev.command === "lower_hand") handsSoon();
-    participantsSoon();
+    if ((ev.command === "allow_speak" || ev.command === "lower_hand") && (cfg.is_host || handUp)) handsSoon();
+    // what a participant's panel shows changes with a presenter or a removal only
+    if (cfg.is_host || ev.command === "present" || ev.command === "remove") participantsSoon();
   }
 });
 document.addEventListener("yw:resync", () => { fetchChat(); refreshCheckin(); participantsSoon(); handsSoon(); questionsSoon(); });

@@ -10,7 +10,7 @@ their hashes are recorded. Seals that an earlier version kept under var/seals ar
 the database (office/keyring.py) too. --dry-run says what would be copied and changes nothing.
 """
 import os
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -46,8 +46,17 @@ class Command(BaseCommand):
         size = 0
         for path in files:
             name = path.relative_to(source).as_posix()
+            rec = None
+            if storage.VERSIONS_DIR in PurePosixPath(name).parts[:-1]:
+                # the bytes of a name written inside a transaction (its record's blob); a file
+                # there that no record names is left over from a rollback
+                rec = StoredFile.objects.filter(blob=name).first()
+                if rec is None:
+                    bar.advance()
+                    continue
+                name = rec.name
             digest = storage.file_sha256(path)
-            rec = StoredFile.objects.filter(name=name).first()
+            rec = rec or StoredFile.objects.filter(name=name).first()
             if in_place:
                 if rec is None or rec.sha256 != digest:
                     if not dry:
@@ -56,7 +65,8 @@ class Command(BaseCommand):
                     recorded += 1
                 else:
                     skipped += 1
-            elif rec is not None and rec.sha256 == digest and storage.exists(name) and storage.verify(name, rec):
+            elif rec is not None and not rec.blob and rec.sha256 == digest and storage.exists(name) \
+                    and storage.verify(name, rec):
                 skipped += 1
             else:
                 size += path.stat().st_size

@@ -1,5 +1,6 @@
 """archive_check --bag DIR | --all: exit 0 when everything passes, else exit 1 with one line per
-failure naming the file (or 档号 and component) and the check."""
+failure naming the file (or 档号 and component) and the check. Each received bag's check is kept
+as a report (one per bag: page, PDF and JSON), as the holdings' check is."""
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
@@ -26,12 +27,15 @@ class Command(BaseCommand):
         for path in bag:
             bar = ProgressBar(1, _("检测 %(p)s") % {"p": path}, stream=self.stderr._out)
             try:
-                found = exports.check_bag(path, deep=not quick, progress=lambda d, t: (setattr(bar, "total", t),
-                                                                                      bar.update(d)))
+                rep = exports.check_bag_report(path, deep=not quick,
+                                               progress=lambda d, t: (setattr(bar, "total", t), bar.update(d)))
             except OSError as exc:
                 raise CommandError(_("无法读取 %(p)s：%(e)s") % {"p": path, "e": exc}) from None
             bar.finish()
-            failures += [f"{path}/{f}: {c}: {r}" for f, c, r in found]
+            failures += [f"{path}/{f}: {c}: {r}" for f, c, r in rep.failures()]
+            run = exports.save_bag_run(path, rep)
+            self.stderr.write(_("检测报告已保存：/documents/archive/reports/%(id)d/（PDF、JSON 同址加 .pdf、.json）")
+                              % {"id": run.id})
         if all:
             items = Item.objects.filter(state__in=(ItemState.ACCEPTED, ItemState.SUBMITTED)).order_by("id")
             bar = ProgressBar(items.count() or 1, _("检测馆藏"), stream=self.stderr._out)
