@@ -20,7 +20,7 @@ METHODS = ("get", "post", "patch", "delete")
 # Parameters naming objects private to their unit: any answer but a refusal is a leak.
 PRIVATE = {"doc_id", "att_id", "step_id", "receipt_id", "assignment_id", "circulation_id", "meeting_id",
            "invitation_id", "material_id", "recording_id", "item_id", "component_id", "run_id", "request_id",
-           "disposal_id", "question_id"}
+           "disposal_id", "question_id", "alert_id", "code"}
 # A unit id names a unit of the directory, which is public within the suite; what some routes show or
 # change under it is the unit's own. Every route with a unit id is classified here by name (a new one
 # fails the test until it is): the directory's routes, and the unit-private ones.

@@ -76,6 +76,9 @@ def build_world(units, people):
 
     county = units["秦都区"]
     file_actions.do_create_seal(person=county_secretary, unit=county)  # its picture is the county's alone
+    from documents.archive.models import FixityAlert
+
+    alert = FixityAlert.objects.create(component=item.components.first(), item=item, problem="校验值不符（测试）")
     return {
         "doc_id": doc.id, "att_id": attachment.id, "step_id": step.id, "receipt_id": receipt.id,
         "assignment_id": assignment.id, "circulation_id": circulation.id, "unit_id": units["秦都区"].id,
@@ -86,6 +89,7 @@ def build_world(units, people):
         # a path parameter that names the draft (with the attachment and steps) instead
         "_draft_id": paper.id,
         # the county's 全宗 (pages and operations that take it as ?fonds= or in a body)
+        "code": item.fonds.code, "alert_id": alert.id,  # the county's 全宗 and a fixity alert of its 件
         "_fonds": item.fonds.code, "_year": item.year,
         "_town": town.id, "_town_secretary": people["town_secretary"].id,
     }
@@ -94,7 +98,7 @@ def build_world(units, people):
 def snapshot():
     """The state of every object in the world, to show that nothing was changed by outsiders."""
     from documents.models import Assignment, Circulation, Document, Receipt, Step
-    from documents.archive.models import AccessRequest, Disposal, Item, UnitSetting
+    from documents.archive.models import AccessRequest, Disposal, FixityAlert, Fonds, Item, UnitSetting
     from meetings.models import Attendance, Invitation, Meeting, Question
     from office.models import AuditEntry
 
@@ -112,6 +116,8 @@ def snapshot():
                                                                               "request_with_reply")),
         "access_requests": list(AccessRequest.objects.order_by("id").values_list("id", "state")),
         "disposals": list(Disposal.objects.order_by("id").values_list("id", "state")),
+        "alerts": list(FixityAlert.objects.order_by("id").values_list("id", "resolved_at")),
+        "fonds": list(Fonds.objects.order_by("id").values_list("id", "code", "name", "unit_id")),
         "seals_made": AuditEntry.objects.filter(action="seal.create").count(),
         "questions": list(Question.objects.order_by("id").values_list("id", "text", "answer", "answered_at")),
     }
