@@ -85,11 +85,11 @@ def build_world(units, people):
         "meeting_id": meeting.id, "invitation_id": invitation.id, "material_id": material.id,
         "recording_id": recording.id, "question_id": question.id, "item_id": item.id, "component_id": item.components.first().id,
         "run_id": check_run.id, "request_id": borrow.id, "disposal_id": disposal.id,
+        "alert_id": alert.id, "code": item.fonds.code,  # the county's 全宗 (its settings and holdings)
         "person_id": county_secretary.id,  # the administration pages' person (office/urls_admin.py)
         # a path parameter that names the draft (with the attachment and steps) instead
         "_draft_id": paper.id,
         # the county's 全宗 (pages and operations that take it as ?fonds= or in a body)
-        "code": item.fonds.code, "alert_id": alert.id,  # the county's 全宗 and a fixity alert of its 件
         "_fonds": item.fonds.code, "_year": item.year,
         "_town": town.id, "_town_secretary": people["town_secretary"].id,
     }
