@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from office import actions, audit
 from office.errors import ActionError
 from office.forms_admin import AddPostForm, DelegationForm, NewPersonForm, PersonForm, UnitEditForm, UnitFieldsForm
-from office.models import Delegation, Person, Post, Unit, UnitKind
+from office.models import Delegation, DirectorySync, Person, Post, Unit, UnitKind
 
 TREE_CHILDREN_LIMIT = 300
 SEARCH_LIMIT = 50
@@ -179,7 +179,10 @@ def unit_page(request, unit_id):
     page = Paginator(children, 60).get_page(request.GET.get("page"))
     posts = (Post.objects.filter(unit=unit, active=True).select_related("person")
              .order_by("-is_leader", "-is_admin", "id")[:200])
+    last_sync = (DirectorySync.objects.filter(status=DirectorySync.Status.OK, dry_run=False)
+                 .values_list("summary", flat=True).first())
     return render(request, "office/admin/unit.html", {
+        "from_directory": unit.id in set((last_sync or {}).get("unit_ids") or ()),
         "unit": unit, "ancestors": [(a, actions.in_scope(scope, a)) for a in unit.ancestors()], "form": form,
         "child_form": child_form,
         "children": page, "posts": posts, "can_dissolve": unit.dissolved_at is None and not (

@@ -134,6 +134,7 @@ class Unit:
     port: int | None
     proc: subprocess.Popen
     log: Path
+    channel: str | None = None  # an SFU worker's channel name
 
     @property
     def upstream(self):
@@ -252,8 +253,9 @@ class Cluster:
     def manage(self, *args, timeout=600):
         return _run(sys.executable, "manage.py", *args, cwd=BASE_DIR, env=self.env_for("admin"), timeout=timeout)
 
-    def start_daphne(self, host, port):
-        env = self.env_for(host)
+    def start_daphne(self, host, port, extra=None):
+        """A daphne unit on ``host``; ``extra``: environment on top of the rendered env file."""
+        env = {**self.env_for(host), **(extra or {})}
         args, cwd = unit_command("yiwangtong-daphne@.service", str(port), env)
         proc, log = self._spawn(host, args, f"daphne-{host}-{port}.log", env=env, cwd=cwd)
         unit = Unit(host, self.hosts[host], port, proc, log)
@@ -261,12 +263,14 @@ class Cluster:
         self._wait(lambda: urllib.request.urlopen(request, timeout=2).status == 200, f"daphne {unit.upstream}")
         return unit
 
-    def start_worker(self, host, instance):
-        env = self.env_for(host)
+    def start_worker(self, host, instance, extra=None):
+        """An SFU worker unit on ``host``; ``unit.channel`` is its channel name (from its log)."""
+        env = {**self.env_for(host), **(extra or {})}
         args, cwd = unit_command("yiwangtong-sfu@.service", str(instance), env)
         proc, log = self._spawn(host, args, f"sfu-{host}-{instance}.log", env=env, cwd=cwd)
         unit = Unit(host, self.hosts[host], None, proc, log)
         self._wait(lambda: "ready on" in log.read_text(errors="replace"), f"SFU worker on {host}")
+        unit.channel = re.search(r"ready on (\S+)", log.read_text(errors="replace")).group(1)
         return unit
 
     # ------------------------------------------------------------------ nginx

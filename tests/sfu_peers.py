@@ -160,6 +160,7 @@ class TrackStats:
         self.sizes: set = set()
         self.first_at: Optional[float] = None
         self.last_at: Optional[float] = None
+        self.longest_gap = 0.0  # seconds between two frames, at most (reset it to watch a stretch)
 
 
 class Peer:
@@ -246,6 +247,8 @@ class Peer:
                 frame = await track.recv()
                 now = time.monotonic()
                 stats.first_at = stats.first_at or now
+                if stats.last_at is not None and now - stats.last_at > stats.longest_gap:
+                    stats.longest_gap = now - stats.last_at
                 stats.last_at = now
                 stats.frames += 1
                 if stats.kind == "video" and self.decode:

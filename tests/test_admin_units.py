@@ -168,3 +168,14 @@ def test_it_shows_a_units_people_with_links_to_add_one_and_to_its_seal_keepers(u
     assert f"/office/admin/people/new/?unit={units['人民路社区'].id}" in page
     assert f"/documents/files/seals/{units['人民路社区'].id}/keepers/" in page
     assert client.get("/office/admin/units/99999999/").status_code == 404
+
+
+def test_it_says_when_the_directory_keeps_a_unit_in_step(units, admin, client_for):
+    from office.models import DirectorySync
+
+    client = client_for(admin)
+    town = units["人民路街道"]
+    assert 'id="unit-from-directory"' not in client.get(f"/office/admin/units/{town.id}/").content.decode()
+    DirectorySync.objects.create(status=DirectorySync.Status.OK, summary={"unit_ids": [town.id]})
+    assert 'id="unit-from-directory"' in client.get(f"/office/admin/units/{town.id}/").content.decode()
+    assert 'id="unit-from-directory"' not in client.get(f"/office/admin/units/{units['北街村'].id}/").content.decode()

@@ -18,8 +18,7 @@ from asgiref.sync import sync_to_async
 
 from tests.conftest import BASE_DIR
 from tests.coturn import Coturn
-from tests.sfu_peers import Peer
-from tests.test_sfu_workers import schedule
+from tests.sfu_support import close_peers, schedule, ws_peer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SECRET = uuid.uuid4().hex
@@ -109,27 +108,9 @@ def server(village, coturn, server_factory, settings):
 
 
 async def publish(server, client, meeting_id):
-    import asyncio
-
-    import websockets
-
-    cookie = client.cookies["sessionid"].value
-    ws = await websockets.connect(f"ws://{server.bind}:{server.port}/ws/meetings/{meeting_id}/",
-                                  additional_headers={"Cookie": f"sessionid={cookie}"},
-                                  origin="http://127.0.0.1", max_size=1 << 22)
-
-    async def send(message):
-        await ws.send(json.dumps(message))
-
-    peer = Peer("presenter", send, camera=True)
-
-    async def read():
-        async for raw in ws:
-            await peer.deliver(json.loads(raw))
-
-    peer.reader = asyncio.ensure_future(read())
-    peer.ws = ws
-    await send({"type": "join"})
+    peer = await ws_peer(f"ws://{server.bind}:{server.port}/ws/meetings/{meeting_id}/",
+                         client.cookies["sessionid"].value, "presenter", camera=True)
+    await peer.send({"type": "join"})
     await peer.wait_for(lambda m: m.get("type") == "joined", 15)
     await peer.publish()
     return peer
@@ -182,6 +163,4 @@ async def test_a_village_viewer_behind_nat_receives_video_through_coturn(
         assert result["good"] >= 20, result  # the presenter's video, decoded in the village
         assert result["local"] == "relay", result  # through coturn
     finally:
-        presenter.reader.cancel()
-        await presenter.close()
-        await presenter.ws.close()
+        await close_peers(presenter)

@@ -15,6 +15,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from tests.multihost import Cluster
+from tests.sfu_support import close_peers, joined, ws_peer
 from tests.test_events_multiprocess import Browser
 
 pytestmark = pytest.mark.slow
@@ -136,33 +137,9 @@ def test_it_runs_the_whole_document_trip_through_nginx_on_two_hosts_and_survives
 
 async def nginx_peer(cluster, browser, meeting_id, name, **kw):
     """An aiortc participant whose signalling websocket goes through nginx to whichever daphne."""
-    import asyncio
-
-    import websockets
-
-    from tests.sfu_peers import Peer
-
-    ws = await websockets.connect(
-        f"{cluster.url.replace('http://', 'ws://')}/ws/meetings/{meeting_id}/",
-        additional_headers={"Cookie": f"sessionid={browser.cookie('sessionid')}"}, origin=cluster.url,
-        max_size=1 << 22, open_timeout=20)
-
-    async def send(message):
-        await ws.send(json.dumps(message))
-
-    peer = Peer(name, send, **kw)
-
-    async def read():
-        try:
-            async for raw in ws:
-                await peer.deliver(json.loads(raw))
-        except (websockets.ConnectionClosed, asyncio.CancelledError):
-            pass
-
-    peer.ws = ws
-    peer.reader = asyncio.ensure_future(read())
-    await peer.wait_for(lambda m: m.get("type") == "hello", 15)
-    return peer
+    return await ws_peer(f"{cluster.url.replace('http://', 'ws://')}/ws/meetings/{meeting_id}/",
+                         browser.cookie("sessionid"), name, origin=cluster.url, open_timeout=20,
+                         hello_timeout=15, **kw)
 
 
 def udp_sockets(unit):
@@ -170,13 +147,6 @@ def udp_sockets(unit):
     lines = Path(f"/proc/{unit.proc.pid}/net/udp").read_text().splitlines()[1:]
     lines += Path(f"/proc/{unit.proc.pid}/net/udp6").read_text().splitlines()[1:]
     return len(lines)
-
-
-async def close_peers(*peers):
-    for peer in peers:
-        peer.reader.cancel()
-        await peer.close()
-        await peer.ws.close()
 
 
 async def meeting_with_media(cluster, host, town, meeting_id):
@@ -261,3 +231,109 @@ async def test_it_holds_a_meeting_across_hosts_records_it_and_places_the_room_ag
     await asyncio.sleep(0.5)
     # the participants' signalling went through nginx to more than one daphne
     assert len(set(cluster.upstreams_of(rf"/ws/meetings/{meeting}/"))) >= 2
+
+
+def tcp_peers(unit):
+    """Addresses that the unit's host namespace has established TCP connections with."""
+    import ipaddress
+
+    peers = set()
+    for line in Path(f"/proc/{unit.proc.pid}/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] == "01":  # ESTABLISHED
+            remote = fields[2].split(":")[0]
+            peers.add(str(ipaddress.IPv4Address(int(remote, 16).to_bytes(4, "little"))))
+    return peers
+
+
+async def test_it_trains_across_two_hosts_and_moves_the_viewers_of_a_worker_that_dies(cluster):
+    """SFU_PLACEMENT=viewer on two hosts: a training room spans an SFU worker on each (joined by a
+    pipe between the hosts), viewers on both see the publisher, a presenter handover reaches
+    everyone, and when one host's worker is killed its viewers are moved to the other within
+    seconds while that worker's own viewers keep receiving frames without a break."""
+    import asyncio
+    import datetime
+
+    from tests.sfu_peers import wait_until
+
+    # a training deployment beside the meeting one (its own channel prefix): a worker unit on each
+    # app host and a daphne for its signalling, all with SFU_PLACEMENT=viewer
+    training = {"SFU_PLACEMENT": "viewer", "YW_CHANNEL_PREFIX": "ywtraining"}
+    workers = {w.channel: w for w in (cluster.start_worker(host, 2, training) for host in ("app1", "app2"))}
+    entry = cluster.start_daphne("app1", 8003, {**training, "ALLOWED_HOSTS": f"127.0.0.1,{cluster.hosts['app1']}"})
+    names = ["county_secretary", "town_secretary", "village_cadre", "village_cadre2", "county_handler"]
+    browsers = {n: Browser(cluster).login(n) for n in names}
+    ids = dict(line.split("|") for line in sql(cluster, "SELECT username, id FROM office_person WHERE username IN (%s)"
+                                               % ",".join(f"'{n}'" for n in names)))
+    now = datetime.datetime.now(datetime.timezone.utc)
+    status, body = await asyncio.to_thread(browsers[names[0]].post_json, "/api/meetings/", {
+        "title": "全市村干部培训", "starts_at": now.isoformat(), "ends_at": (now + datetime.timedelta(hours=1)).isoformat(),
+        "person_ids": [int(ids[n]) for n in names[1:]]})
+    assert status == 201, body
+    url = f"ws://{entry.upstream}/ws/meetings/{body['id']}/"
+
+    async def join(name, **kw):
+        peer = await ws_peer(url, browsers[name].cookie("sessionid"), name, origin=f"http://{entry.upstream}",
+                             open_timeout=20, hello_timeout=15, **kw)
+        await peer.send({"type": "join"})
+        return peer, await joined(peer)
+
+    def sees(peer, n):
+        stats = peer.video_by(publisher.session)
+        return bool(stats and stats.good >= n)
+
+    await asyncio.sleep(1.5)  # both workers have reported their load
+    publisher, home = await join(names[0], camera=True, mic=True, width=320, height=240)
+    await publisher.publish()
+    viewers = {}
+    peers = [publisher]
+    try:
+        for name in names[1:]:
+            await asyncio.sleep(1.2)  # a heartbeat: the load the next placement sees
+            peer, server = await join(name)
+            peers.append(peer)
+            viewers[name] = (peer, server)
+        assert set(workers) == {home} | {s for _, s in viewers.values()}, "both hosts' workers serve the room"
+        far = [p for p, s in viewers.values() if s != home]
+        near = [p for p, s in viewers.values() if s == home]
+        assert far and near
+        for peer in far + near:  # every viewer, on either host, decodes the publisher
+            assert await wait_until(lambda: sees(peer, 20), 40), peer.name
+        # the far host's worker gets the publisher's media over a pipe from the publisher's host
+        victim = workers[next(s for _, s in viewers.values() if s != home)]
+        assert workers[home].address in tcp_peers(victim)
+
+        # a presenter handover by the host reaches viewers on both hosts
+        target = int(ids[names[1]])
+        await publisher.send({"type": "host", "action": "present", "target": target})
+        for peer in far + near:
+            await peer.wait_for(lambda m: m.get("type") == "presenter" and m.get("person") == target, 10)
+
+        # the far host's worker dies: its viewers are moved to the publisher's host within seconds,
+        # and the viewers already there keep receiving frames without a break
+        watched = [p.video_by(publisher.session) for p in near]
+        before = [s.good for s in watched]
+        for s in watched:
+            s.longest_gap = 0.0
+        killed_at = time.monotonic()
+        cluster.kill(victim)
+        for peer in far:
+            await asyncio.wait_for(peer.ws.wait_closed(), 15)
+            assert peer.ws.close_code == 4503, (peer.name, peer.ws.close_code)
+        again = []
+        for peer in far:
+            moved, server = await join(peer.name)
+            peers.append(moved)
+            again.append(moved)
+            assert server == home
+        for peer in again:
+            assert await wait_until(lambda: sees(peer, 10), 20), peer.name
+        back_after = time.monotonic() - killed_at
+        assert back_after < 15, f"video again only after {back_after:.1f} s"
+        for stats, count in zip(watched, before):
+            assert stats.good - count >= 20 * back_after, (stats.good - count, back_after)
+            assert stats.longest_gap < 1.0, f"a break of {stats.longest_gap:.2f} s on the surviving host"
+    finally:
+        await close_peers(*peers)
+    log = "".join(w.log.read_text(errors="replace") for w in workers.values() if w is not victim)
+    assert "Traceback" not in log

@@ -13,7 +13,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from tests.sfu_peers import wait_until
-from tests.test_sfu_workers import schedule, start_worker, stop_worker, ws_peer
+from tests.sfu_support import close_peers, joined, schedule, server_peer, start_worker, stop_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,18 +30,6 @@ def two_workers(server_factory):
         stop_worker(w)
 
 
-async def joined(peer, timeout=20):
-    message = await peer.wait_for(lambda m: m.get("type") == "joined", timeout)
-    return message["server"]
-
-
-async def leave(*peers):
-    for peer in peers:
-        peer.reader.cancel()
-        await peer.close()
-        await peer.ws.close()
-
-
 async def test_it_serves_one_training_from_two_worker_processes(two_workers, seed_small, client_for):
     server, workers = two_workers
     people = seed_small[1]
@@ -51,14 +39,14 @@ async def test_it_serves_one_training_from_two_worker_processes(two_workers, see
     clients = {n: await sync_to_async(client_for)(people[n]) for n in names}
     await asyncio.sleep(1.5)  # both workers have reported their load
 
-    publisher = await ws_peer(server, clients[names[0]], meeting.id, "host", camera=True, small=True)
+    publisher = await server_peer(server, clients[names[0]], meeting.id, "host", camera=True, small=True)
     await publisher.send({"type": "join"})
     home = await joined(publisher)
     await publisher.publish()
     viewers = {}
     for name in names[1:]:
         await asyncio.sleep(1.2)  # a heartbeat: the load the next placement sees
-        peer = await ws_peer(server, clients[name], meeting.id, name)
+        peer = await server_peer(server, clients[name], meeting.id, name)
         await peer.send({"type": "join"})
         viewers[name] = (peer, await joined(peer))
     servers = {s for _, s in viewers.values()}
@@ -92,7 +80,7 @@ async def test_it_serves_one_training_from_two_worker_processes(two_workers, see
         closed = await asyncio.wait_for(far[0].ws.wait_closed(), 10)
         assert far[0].ws.close_code == 4503, closed
         moved_after = time.monotonic() - killed_at
-        again = await ws_peer(server, clients[far[0].name], meeting.id, far[0].name + "-again")
+        again = await server_peer(server, clients[far[0].name], meeting.id, far[0].name + "-again")
         peers.append(again)
         await again.send({"type": "join"})
         assert await joined(again) == home  # the live worker
@@ -104,7 +92,7 @@ async def test_it_serves_one_training_from_two_worker_processes(two_workers, see
         print(f"worker killed: viewer moved after {moved_after:.1f} s, video again after {back_after:.1f} s")
         assert back_after < 12
     finally:
-        await leave(publisher, *peers)
+        await close_peers(publisher, *peers)
 
 
 def _worker_of(workers, peer, viewers):

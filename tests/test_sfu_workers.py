@@ -4,51 +4,17 @@ A real daphne (signalling only) and a real SFU worker process share the Redis ch
 layer; aiortc peers connect over a real websocket and receive the forwarded media.
 """
 import asyncio
-import datetime
-import json
 import os
-import subprocess
 import sys
-import time
 import uuid
 
 import pytest
-import websockets
 from asgiref.sync import sync_to_async
-from django.utils import timezone
 
-from tests.conftest import BASE_DIR
-from tests.sfu_peers import Peer, wait_until
+from tests.sfu_peers import wait_until
+from tests.sfu_support import close_peers, schedule, server_peer, start_worker, stop_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def start_worker(server, env, tag=""):
-    worker_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "office.settings",
-                  "DATABASE_URL": server.env["DATABASE_URL"], **env}
-    worker_env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    log = open(f"/tmp/yw-sfu-worker-{server.port}{tag}.log", "wb")
-    worker = subprocess.Popen([sys.executable, "manage.py", "sfu_worker"], cwd=BASE_DIR, env=worker_env,
-                              stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if "ready on" in open(log.name, errors="replace").read():
-            break
-        if worker.poll() is not None:
-            raise RuntimeError(open(log.name, errors="replace").read()[-2000:])
-        time.sleep(0.2)
-    worker.log = log
-    return worker
-
-
-def stop_worker(worker):
-    if worker.poll() is None:
-        worker.terminate()
-        try:
-            worker.wait(10)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-    worker.log.close()
 
 
 @pytest.fixture
@@ -66,42 +32,6 @@ def external_env(server_factory):
         stop_worker(w)
 
 
-@sync_to_async
-def schedule(host, invited):
-    from meetings.actions import do_schedule
-    from office.models import Post
-
-    post = Post.objects.active().filter(person_id=host.id).first()
-    now = timezone.now()
-    return do_schedule(host, post, title="远程培训", starts_at=now,
-                       ends_at=now + datetime.timedelta(hours=1), person_ids=[p.id for p in invited])
-
-
-async def ws_peer(server, client, meeting_id, name, **kw):
-    cookie = client.cookies["sessionid"].value
-    ws = await websockets.connect(
-        f"ws://127.0.0.1:{server.port}/ws/meetings/{meeting_id}/",
-        additional_headers={"Cookie": f"sessionid={cookie}"}, origin="http://127.0.0.1",
-        max_size=1 << 22)
-
-    async def send(message):
-        await ws.send(json.dumps(message))
-
-    peer = Peer(name, send, **kw)
-
-    async def read():
-        try:
-            async for raw in ws:
-                await peer.deliver(json.loads(raw))
-        except (websockets.ConnectionClosed, asyncio.CancelledError):
-            pass
-
-    peer.ws = ws
-    peer.reader = asyncio.ensure_future(read())
-    await peer.wait_for(lambda m: m.get("type") == "hello", 10)
-    return peer
-
-
 async def test_it_runs_rooms_in_an_sfu_worker_process_placed_through_the_channel_layer(
         external_env, seed_small, client_for):
     import psutil
@@ -112,8 +42,8 @@ async def test_it_runs_rooms_in_an_sfu_worker_process_placed_through_the_channel
     meeting = await schedule(host, [town])
     host_client = await sync_to_async(client_for)(host)
     town_client = await sync_to_async(client_for)(town)
-    presenter = await ws_peer(server, host_client, meeting.id, "host", camera=True, mic=True)
-    viewer = await ws_peer(server, town_client, meeting.id, "town")
+    presenter = await server_peer(server, host_client, meeting.id, "host", camera=True, mic=True)
+    viewer = await server_peer(server, town_client, meeting.id, "town")
     try:
         await presenter.send({"type": "join"})
         await viewer.send({"type": "join"})
@@ -139,10 +69,7 @@ async def test_it_runs_rooms_in_an_sfu_worker_process_placed_through_the_channel
         await viewer.send({"type": "answer", "pc": "sub", "sdp": "v=0\r\n"})
         await viewer.wait_for(lambda m: m.get("type") == "error" and m.get("code") in ("out_of_order", "bad_sdp"))
     finally:
-        for peer in (presenter, viewer):
-            peer.reader.cancel()
-            await peer.close()
-            await peer.ws.close()
+        await close_peers(presenter, viewer)
     assert "Traceback" not in open(log, errors="replace").read()
 
 
@@ -153,7 +80,7 @@ async def test_it_places_the_room_again_when_its_worker_dies(external_env, seed_
     meeting = await schedule(host, [town])
     host_client = await sync_to_async(client_for)(host)
     town_client = await sync_to_async(client_for)(town)
-    first = await ws_peer(server, host_client, meeting.id, "host")
+    first = await server_peer(server, host_client, meeting.id, "host")
     await first.send({"type": "join"})
     await first.wait_for(lambda m: m.get("type") == "joined", 15)
     worker.kill()  # the machine running the room goes away (no chance to release its claim)
@@ -161,8 +88,8 @@ async def test_it_places_the_room_again_when_its_worker_dies(external_env, seed_
     first.reader.cancel()
     await first.ws.close()
     workers.append(await sync_to_async(start_worker)(server, env, "-b"))
-    presenter = await ws_peer(server, host_client, meeting.id, "host", camera=True)
-    viewer = await ws_peer(server, town_client, meeting.id, "town")
+    presenter = await server_peer(server, host_client, meeting.id, "host", camera=True)
+    viewer = await server_peer(server, town_client, meeting.id, "town")
     try:
         await presenter.send({"type": "join"})
         await viewer.send({"type": "join"})
@@ -172,7 +99,4 @@ async def test_it_places_the_room_again_when_its_worker_dies(external_env, seed_
         assert await wait_until(lambda: bool(viewer.video_by(presenter.session)
                                              and viewer.video_by(presenter.session).good >= 10), 20)
     finally:
-        for peer in (presenter, viewer):
-            peer.reader.cancel()
-            await peer.close()
-            await peer.ws.close()
+        await close_peers(presenter, viewer)

@@ -589,9 +589,10 @@ def do_set_unit_setting(*, person, post=None, unit, fonds=None, request_with_rep
     return setting
 
 
-def do_save_rule(*, person, post=None, fonds, data: dict, ip=None) -> RetentionRule:
-    """归档范围与保管期限表: the 档案员 adds a row (the 全宗 gets its own copy of the defaults first)."""
-    acting = _archivist_post(person, post, fonds)
+def _rule_fields(data: dict) -> dict:
+    """A row of the 归档范围与保管期限表 from a form or JSON, validated (Chinese refusals)."""
+    from documents.models import DocType
+
     retention = data.get("retention")
     if retention not in Retention.values:
         raise ActionError(_("保管期限只能是永久、定期30年或定期10年。"))
@@ -599,8 +600,6 @@ def do_save_rule(*, person, post=None, fonds, data: dict, ip=None) -> RetentionR
     if direction not in ("", *Direction.values):
         raise ActionError(_("收发只能是发文或收文。"))
     doc_type = (data.get("doc_type") or "").strip()
-    from documents.models import DocType
-
     if doc_type and doc_type not in DocType.values:
         raise ActionError(_("未知的文种：%(t)s") % {"t": doc_type})
     level = data.get("sender_level") or None
@@ -614,16 +613,40 @@ def do_save_rule(*, person, post=None, fonds, data: dict, ip=None) -> RetentionR
         order = int(data.get("order") or 5)
     except (TypeError, ValueError):
         raise ActionError(_("顺序应为数字。")) from None
+    return {"order": min(max(0, order), 1000000), "doc_type": doc_type, "direction": direction, "sender_level": level,
+            "keyword": (data.get("keyword") or "").strip()[:50], "retention": retention,
+            "note": (data.get("note") or "").strip()[:200]}
+
+
+def do_save_rule(*, person, post=None, fonds, data: dict, ip=None) -> RetentionRule:
+    """归档范围与保管期限表: the 档案员 adds a row (the 全宗 gets its own copy of the defaults first)."""
+    acting = _archivist_post(person, post, fonds)
+    fields = _rule_fields(data)
     with transaction.atomic():
         if not RetentionRule.objects.filter(fonds=fonds).exists():
             for r in assemble.rules_for(None):
                 RetentionRule.objects.create(fonds=fonds, order=r.order, doc_type=r.doc_type, direction=r.direction,
                                              sender_level=r.sender_level, keyword=r.keyword, retention=r.retention,
                                              note=r.note)
-        rule = RetentionRule.objects.create(fonds=fonds, order=max(0, order), doc_type=doc_type, direction=direction,
-                                            sender_level=level, keyword=(data.get("keyword") or "").strip()[:50],
-                                            retention=retention, note=(data.get("note") or "").strip()[:200])
+        rule = RetentionRule.objects.create(fonds=fonds, **fields)
         audit.record("archive.rule", person=person, post=acting, obj=rule, ip=ip, data={"op": "add"})
+    return rule
+
+
+def do_update_rule(*, person, post=None, fonds, rule_id, data: dict, ip=None) -> RetentionRule:
+    """Change one row of the 全宗's own table (what is filed from now on follows it; 件 already filed
+    keep their 保管期限)."""
+    acting = _archivist_post(person, post, fonds)
+    fields = _rule_fields(data)
+    with transaction.atomic():
+        rule = RetentionRule.objects.select_for_update().filter(id=row_id(rule_id), fonds=fonds).first()
+        if rule is None:
+            raise ActionError(_("没有找到该条目（默认表请先添加本全宗的条目）。"), status=404)
+        before = {k: getattr(rule, k) for k in fields}
+        RetentionRule.objects.filter(id=rule.id).update(**fields)
+        rule.refresh_from_db()
+        audit.record("archive.rule", person=person, post=acting, obj=rule, ip=ip,
+                     data={"op": "update", "before": before, "after": fields})
     return rule
 
 

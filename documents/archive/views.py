@@ -156,6 +156,10 @@ def act(request):
             fonds = _fonds_param(request, _my_fonds(request))
             actions.do_save_rule(person=me, post=post, fonds=fonds, data=p.dict(), ip=ip)
             messages.success(request, _("已添加。"))
+        elif op == "rule-update":
+            fonds = _fonds_param(request, _my_fonds(request))
+            actions.do_update_rule(person=me, post=post, fonds=fonds, rule_id=p.get("rule"), data=p.dict(), ip=ip)
+            messages.success(request, _("已修改。"))
         elif op == "rule-delete":
             fonds = _fonds_param(request, _my_fonds(request))
             actions.do_delete_rule(person=me, post=post, fonds=fonds, rule_id=_int(p.get("rule")), ip=ip)

@@ -56,17 +56,20 @@ def import_limits() -> dict:
 
 
 def _keeper_units(person):
-    """Units whose seal `person` keeps: units where they hold a secretary or admin post, and the
-    government whose 办公室 they serve as secretary."""
+    """Units whose seal `person` keeps: units where they hold an admin post (to make its seal), the
+    units they keep as secretary while no keeper is named (and the government whose 办公室 they
+    serve), and the units whose named keeper they are."""
     out = {}
-    for post in actions.person_posts(person):
+    posts = actions.person_posts(person)
+    for post in posts:
         if not any(post.has_role(r) for r in SEAL_ROLES):
             continue
-        out[post.unit.id] = post.unit
         unit = post.unit
+        if post.has_role("admin") or file_actions._keeper_post(person, unit, posts) is not None:
+            out[unit.id] = unit
         if unit.kind == UnitKind.DEPARTMENT and unit.is_office and unit.parent_id and post.has_role("secretary"):
             parent = Unit.objects.filter(id=unit.parent_id).first()
-            if parent is not None:
+            if parent is not None and file_actions._keeper_post(person, parent, posts) is not None:
                 out[parent.id] = parent
     from documents.models import SealKeeper
 

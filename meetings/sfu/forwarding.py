@@ -253,19 +253,30 @@ SENDER_PRIVATE_NAMES = ["track", "rtp_started", "rtp_exited", "rtp_header_extens
 
 
 class SharedFrame:
-    """One encoded frame of a publication; packetised once, on first demand."""
+    """One encoded frame of a publication; packetised once, on first demand. What every
+    viewer's path reads is read once here: the timestamp, keyframe or not, and when it was
+    relayed (monotonic ``at``; ``ntp``, the sender report's clock, on first demand)."""
 
-    __slots__ = ("packet", "_payloads", "_packer")
+    __slots__ = ("packet", "_payloads", "_packer", "pts", "key", "at", "_ntp")
 
     def __init__(self, packet: av.Packet, packer: Callable[[av.Packet], list]) -> None:
         self.packet = packet
         self._payloads: "list | None" = None
         self._packer = packer
+        self.pts = packet.pts
+        self.key = packet.is_keyframe
+        self.at = time.monotonic()
+        self._ntp = 0
 
     def payloads(self) -> list:
         if self._payloads is None:
             self._payloads = self._packer(self.packet)
         return self._payloads
+
+    def ntp(self) -> int:
+        if not self._ntp:
+            self._ntp = _ntp_now()
+        return self._ntp
 
 
 class ForwardedFrame:
@@ -321,6 +332,16 @@ class ForwardingSender(_sender_module.RTCRtpSender):
 
     def _yw_packets(self, payloads: list, frame_timestamp: int) -> list:
         """Serialise one frame's RTP packets (and note them for NACKs and RTCP SR)."""
+        out: list = []
+        self._yw_emit(payloads, frame_timestamp, out.append, _ntp_now(), time.monotonic())
+        return out
+
+    def _yw_emit(self, payloads: list, frame_timestamp: int, send: Callable[[bytes], None],
+                 ntp: int, now: float) -> None:
+        """The one per-packet loop: serialise each packet of a frame (the stream's header with
+        marker, sequence number and timestamp patched in), note it for NACKs, hand it to
+        ``send``; then the counters aiortc's RTCP sender reports read. A viewer's every
+        packet passes here, so it is written for speed: locals, no calls but the send."""
         timestamp = (self._yw_origin + frame_timestamp) & 0xFFFFFFFF
         template = self._yw_template
         if template is None:
@@ -333,33 +354,51 @@ class ForwardingSender(_sender_module.RTCRtpSender):
         sequence_number = self._yw_seq
         last = len(payloads) - 1
         octets = 0
-        out = []
-        for i, payload in enumerate(payloads):
+        pack_into = _PATCH.pack_into
+        join = b"".join
+        i = 0
+        for payload in payloads:
             marker = 0x80 if i == last else 0
-            struct.pack_into("!BHI", template, 1, payload_type | marker, sequence_number, timestamp)
-            out.append(b"".join((template, payload)))
+            pack_into(template, 1, payload_type | marker, sequence_number, timestamp)
+            try:
+                send(join((template, payload)))
+            except OSError:
+                pass  # a full socket buffer: lost like a datagram, the viewer NACKs or asks a keyframe
             if history is not None:
-                history[sequence_number % RTP_HISTORY_SIZE] = (
-                    sequence_number, timestamp, marker, payload)
+                history[sequence_number % RTP_HISTORY_SIZE] = (sequence_number, timestamp, marker, payload)
             octets += len(payload)
             sequence_number = (sequence_number + 1) & 0xFFFF
+            i += 1
         self._yw_seq = sequence_number
-        self._yw_feedback.sent()
-        setattr(self, _P + "ntp_timestamp", _ntp_now())
-        setattr(self, _P + "rtp_timestamp", timestamp)
-        setattr(self, _P + "octet_count", getattr(self, _P + "octet_count") + octets)
-        setattr(self, _P + "packet_count", getattr(self, _P + "packet_count") + last + 1)
-        return out
+        feedback = self._yw_feedback
+        if feedback.sending_since is None:
+            feedback.sending_since = now
+        state = self.__dict__
+        state[_NTP_TIMESTAMP] = ntp
+        state[_RTP_TIMESTAMP] = timestamp
+        state[_OCTET_COUNT] += octets
+        state[_PACKET_COUNT] += i
 
     def _yw_write(self, shared: "SharedFrame", frame_timestamp: int) -> bool:
         """Send one frame now, on the direct route. False: not possible now (no route yet);
         the caller then queues the frame for the RTP loop."""
         if not self._enabled:
             return True  # aiortc drops frames of a disabled sender too
-        payloads = shared.payloads()
+        payloads = shared._payloads
+        if payloads is None:
+            payloads = shared.payloads()
         if not payloads:
             return True
-        return self._yw_send_direct(payloads, frame_timestamp)
+        route = self._yw_route
+        dtls = self.transport
+        # the route holds while DTLS is up with the same SRTP session and ICE pair (checked per frame)
+        if route is None or dtls._state is not _CONNECTED or dtls._tx_srtp is not route[0] or \
+                dtls.transport._connection._nominated.get(1) is not route[1]:
+            route = self._yw_route = _direct_route(dtls, route)
+            if route is None:
+                return False
+        self._yw_emit(payloads, frame_timestamp, route[2], shared.ntp(), shared.at)
+        return True
 
     def _yw_send_direct(self, payloads: list, frame_timestamp: int) -> bool:
         """Packetise and send one frame on the direct route; False (nothing sent, no sequence
@@ -367,12 +406,7 @@ class ForwardingSender(_sender_module.RTCRtpSender):
         route = self._yw_route = _direct_route(self.transport, self._yw_route)
         if route is None:
             return False
-        send = route[2]
-        try:
-            for data in self._yw_packets(payloads, frame_timestamp):
-                send(data)
-        except OSError:
-            pass  # a full socket buffer: lost like a datagram, the viewer NACKs or asks a keyframe
+        self._yw_emit(payloads, frame_timestamp, route[2], _ntp_now(), time.monotonic())
         return True
 
     async def _run_rtp(self, codec: Any) -> None:
@@ -431,6 +465,11 @@ class ForwardingSender(_sender_module.RTCRtpSender):
         self._yw_payload_type = parameters.codecs[0].payloadType
         await super().send(parameters)
 
+
+_PATCH = struct.Struct("!BHI")  # an RTP header's marker + payload type, sequence number, timestamp
+_NTP_TIMESTAMP, _RTP_TIMESTAMP = _P + "ntp_timestamp", _P + "rtp_timestamp"
+_OCTET_COUNT, _PACKET_COUNT = _P + "octet_count", _P + "packet_count"
+_CONNECTED = _dtls_module.State.CONNECTED
 
 FROZEN_AFTER = 3.0  # seconds of media sent to a viewer with no RTCP back: it is frozen
 
@@ -553,23 +592,42 @@ def _direct_send(srtp: Any, pair: Any) -> "Callable[[bytes], None] | None":
     if srtp is None or udp is None:
         return None
 
-    protect = _fast_protect(srtp) or srtp.protect
     # The datagram socket itself, not asyncio's transport wrapper (which only adds a
     # buffer for when the kernel's is full: for media, a dropped datagram is better than
     # a late one, and the viewer's NACK or PLI repairs it).
     sock = getattr(udp, "_sock", None)
     sendto = udp.sendto if sock is None else sock.sendto
+    fast = _fast_protect_parts(srtp)
+    if fast is None:
+        protect = srtp.protect
 
-    def send(data: bytes) -> None:
-        sendto(protect(data), addr)
+        def send(data: bytes) -> None:
+            sendto(protect(data), addr)
 
-    return send
+        return send
+    ctx, cdata, buffer, length, limit, srtp_protect = fast
+    view = memoryview(buffer)
+
+    def send_fast(data: bytes) -> None:
+        # _fast_protect inlined (one Python call per packet), and the protected packet sent
+        # straight from libsrtp's buffer
+        n = len(data)
+        if n > limit:
+            raise ValueError("packet is too long")
+        length[0] = n
+        buffer[0:n] = data
+        rc = srtp_protect(ctx, cdata, length)
+        if rc != 0:
+            raise _srtp.Error(f"libsrtp protect failed ({rc})")
+        sendto(view[0:length[0]], addr)
+
+    return send_fast
 
 
-def _fast_protect(session: Any) -> "Callable[[bytes], bytes] | None":
-    """pylibsrtp's ``Session.protect`` without its per-call allocations: the same libsrtp
-    call on the same session buffer (one event loop thread uses a session at a time).
-    None when pylibsrtp's internals are not as expected (then its own protect is used)."""
+def _fast_protect_parts(session: Any) -> "tuple | None":
+    """What protecting with pylibsrtp's session without its per-call allocations takes: the
+    same libsrtp call on the same session buffer (one event loop thread uses a session at a
+    time). None when pylibsrtp's internals are not as expected."""
     try:
         cdata = session._cdata
         buffer = session._buffer
@@ -577,8 +635,17 @@ def _fast_protect(session: Any) -> "Callable[[bytes], bytes] | None":
     except (AttributeError, TypeError, IndexError):
         return None
     limit = len(cdata) - _srtp.SRTP_MAX_TRAILER_LEN
-    length = _srtp.ffi.new("int *")
-    srtp_protect = _srtp.lib.srtp_protect
+    return ctx, cdata, buffer, _srtp.ffi.new("int *"), limit, _srtp.lib.srtp_protect
+
+
+def _fast_protect(session: Any) -> "Callable[[bytes], bytes] | None":
+    """pylibsrtp's ``Session.protect`` without its per-call allocations: the same libsrtp
+    call on the same session buffer (one event loop thread uses a session at a time).
+    None when pylibsrtp's internals are not as expected (then its own protect is used)."""
+    parts = _fast_protect_parts(session)
+    if parts is None:
+        return None
+    ctx, cdata, buffer, length, limit, srtp_protect = parts
 
     def protect(data: bytes) -> bytes:
         n = len(data)

@@ -86,17 +86,24 @@ class SubscriberTrack(MediaStreamTrack):
                 publication.request_keyframe(subscribe=True)
 
     def push(self, shared: forwarding.SharedFrame) -> None:
-        packet = shared.packet
-        if self.feedback is not None and self._frozen_drop():
-            return
+        # (every frame of a publication passes here once per viewer: the common case first,
+        # in as few steps as possible)
+        feedback = self.feedback
+        if feedback is not None and (self.frozen or feedback.sending_since is not None and feedback.heard_once
+                                     and shared.at - feedback.sending_since > forwarding.FROZEN_AFTER):
+            if self._frozen_drop(shared.at):
+                return
         if self.waiting_keyframe:
-            if not packet.is_keyframe:
+            if not shared.key:
                 return
             self.waiting_keyframe = False
         if not self.queue and self.direct_writer is not None:
             # The viewer's sender is idle: write the frame now instead of waking its task.
+            if self.need_rebase:
+                self._rebase(shared.pts)
+            timestamp = self.last_out = shared.pts + self.offset
             try:
-                if self.direct_writer(shared, self._timestamp(packet.pts)):
+                if self.direct_writer(shared, timestamp):
                     self.delivered += 1
                     return
             except Exception:
@@ -109,7 +116,7 @@ class SubscriberTrack(MediaStreamTrack):
             self.dropped += len(self.queue)
             self.queue.clear()
             if self.kind == "video":
-                self.waiting_keyframe = not packet.is_keyframe
+                self.waiting_keyframe = not shared.key
                 if self.waiting_keyframe:
                     if self.publication is not None and not self.stalled:
                         self.publication.request_keyframe(subscribe=True)
@@ -122,10 +129,10 @@ class SubscriberTrack(MediaStreamTrack):
         """Waiting for a keyframe and able to take it now (not stalled, not frozen)."""
         return self.waiting_keyframe and not self.stalled and not self.frozen
 
-    def _frozen_drop(self) -> bool:
+    def _frozen_drop(self, now: float) -> bool:
         """Drop to live: while the viewer is frozen (no RTCP back), drop what would pile up in
         its socket buffer; once it is heard again, resume at a keyframe, asked for at once."""
-        if self.feedback.frozen(time.monotonic()):
+        if self.feedback.frozen(now):
             if not self.frozen:
                 self.frozen = True
                 self.dropped += len(self.queue)
@@ -143,11 +150,14 @@ class SubscriberTrack(MediaStreamTrack):
         """The viewer's RTP timestamp for a frame of the current source (idempotent per frame:
         a rebase after a source switch happens once, on that source's first frame)."""
         if self.need_rebase:
-            step = 3000 if self.kind == "video" else 960
-            self.offset = self.last_out + step - pts
-            self.need_rebase = False
+            self._rebase(pts)
         self.last_out = pts + self.offset
         return self.last_out
+
+    def _rebase(self, pts: int) -> None:
+        step = 3000 if self.kind == "video" else 960
+        self.offset = self.last_out + step - pts
+        self.need_rebase = False
 
     async def recv(self) -> forwarding.ForwardedFrame:
         if self.stalled:
@@ -162,7 +172,7 @@ class SubscriberTrack(MediaStreamTrack):
             await self.event.wait()
         shared = self.queue.popleft()
         # pts: time base = the codec's RTP clock (forwarding.py)
-        timestamp = self._timestamp(shared.packet.pts)
+        timestamp = self._timestamp(shared.pts)
         self.delivered += 1
         return forwarding.ForwardedFrame(shared, timestamp)
 
