@@ -295,11 +295,13 @@ def check_can_see_seal(person, unit_id) -> None:
     from office.models import Unit
 
     unit = Unit.objects.filter(id=unit_id).first()
-    if unit is None or not ca.has_seal(unit.id):
+    if unit is None:
+        raise ActionError(_("单位不存在。"), status=404)
+    # Permission before existence: to anyone else, whether the unit has a seal at all is not told.
+    if not (_keeps(person, unit) or any(p.has_role("admin") for p in actions.person_posts(person))):
+        raise ActionError(_("只有本单位的印章保管人或系统管理员可以查看印章图像。"), status=403)
+    if not ca.has_seal(unit.id):
         raise ActionError(_("该单位尚未制作电子印章。"), status=404)
-    if _keeps(person, unit) or any(p.has_role("admin") for p in actions.person_posts(person)):
-        return
-    raise ActionError(_("只有本单位的印章保管人或系统管理员可以查看印章图像。"), status=403)
 
 
 def _sealing_state(document) -> dict:
