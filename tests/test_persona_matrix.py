@@ -19,7 +19,7 @@ PARAM = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<name>\w+)>")
 METHODS = ("get", "post", "patch", "delete")
 # Parameters naming objects private to their unit: any answer but a refusal is a leak.
 PRIVATE = {"doc_id", "att_id", "step_id", "receipt_id", "assignment_id", "circulation_id", "meeting_id",
-           "invitation_id", "material_id", "recording_id", "item_id", "component_id", "run_id"}
+           "invitation_id", "material_id", "recording_id", "item_id", "component_id", "run_id", "alert_id", "code"}
 # Patterns anyone signed in may reach whatever they hold (the directory is public within the suite).
 PUBLIC_UNITS = {"unit_id"}
 REFUSED = {401, 403, 404, 405}

@@ -71,12 +71,16 @@ def build_world(units, people):
                                           unit_name="秦都区人民政府", reason="查阅", until=dt.date(2099, 1, 1))
     disposal = Disposal.objects.create(item=item, action="destroy", reason="到期", proposed_by=county_secretary,
                                        proposed_name="吴秘书")
+    from documents.archive.models import FixityAlert
+
+    alert = FixityAlert.objects.create(component=item.components.first(), item=item, problem="摘要不符")
     return {
         "doc_id": doc.id, "att_id": attachment.id, "step_id": step.id, "receipt_id": receipt.id,
         "assignment_id": assignment.id, "circulation_id": circulation.id, "unit_id": units["秦都区"].id,
         "meeting_id": meeting.id, "invitation_id": invitation.id, "material_id": material.id,
         "recording_id": recording.id, "question_id": question.id, "item_id": item.id, "component_id": item.components.first().id,
         "run_id": check_run.id, "request_id": borrow.id, "disposal_id": disposal.id,
+        "alert_id": alert.id, "code": item.fonds.code,  # the county's 全宗 (its settings and holdings)
         "person_id": county_secretary.id,  # the administration pages' person (office/urls_admin.py)
         # a path parameter that names the draft (with the attachment and steps) instead
         "_draft_id": paper.id,
