@@ -301,16 +301,21 @@ def check_can_see_seal(person, unit_id) -> None:
     from office.models import Unit
 
     unit = Unit.objects.filter(id=unit_id).first()
-    if unit is None or not ca.has_seal(unit.id):
+    if unit is None:
+        raise ActionError(_("单位不存在。"), status=404)
+    # Permission before existence: to anyone else, whether the unit has a seal at all is not told.
+    if not (_keeps(person, unit) or _administers(person, unit)):
+        raise ActionError(_("只有本单位的印章保管人或系统管理员可以查看印章图像。"), status=403)
+    if not ca.has_seal(unit.id):
         raise ActionError(_("该单位尚未制作电子印章。"), status=404)
-    if _keeps(person, unit):
-        return
+
+
+def _administers(person, unit) -> bool:
+    """The system administrator, or an administrator of a unit above (not another county's)."""
     from office.actions import admin_scope, in_scope
 
     scope = admin_scope(person, actions.person_posts(person))
-    if scope is None or (scope and in_scope(scope, unit)):
-        return  # the system administrator, or an administrator of a unit above (not another county's)
-    raise ActionError(_("只有本单位的印章保管人或系统管理员可以查看印章图像。"), status=403)
+    return scope is None or bool(scope and in_scope(scope, unit))
 
 
 def _sealing_state(document) -> dict:

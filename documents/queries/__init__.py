@@ -17,21 +17,7 @@ from documents.models import (
     Reply,
 )
 from documents.queries.reminders import reminder_text
-from documents.queries.visibility import (  # noqa: F401 (the read side's permissions, re-exported)
-    _assigned_or_circulated,
-    _office_of,
-    acting_for_post_ids,
-    active_steps,
-    check_can_view,
-    circulation_holder,
-    get_document,
-    get_receipt,
-    is_sender_side,
-    person_posts,
-    person_unit_ids,
-    visibility_q,
-    visible_documents,
-)
+from documents.queries.visibility import *  # noqa: F401,F403 (the read side's permissions: visibility.__all__)
 from office import csvsafe
 from office.errors import ActionError
 from office.models import Unit
