@@ -22,8 +22,10 @@ from office import csvsafe
 from office.errors import ActionError
 from office.models import Unit
 
-TRACK_STATES = {"delivered": _("已送达"), "signed": _("已签收"), "returned": _("已退文"), "overdue": _("已逾期"),
-                "done": _("已办结")}
+# Lazy: the labels are read in the language of each request, not the one of the import.
+TRACK_STATES = {"delivered": gettext_lazy("已送达"), "signed": gettext_lazy("已签收"), "returned": gettext_lazy("已退文"),
+                "overdue": gettext_lazy("已逾期"),
+                "done": gettext_lazy("已办结")}
 
 
 def _parse_date(value, label):
