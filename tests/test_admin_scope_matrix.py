@@ -46,6 +46,12 @@ def _table(units, runs):
          runs["fonds"].scope),
         ("无全宗的接收包检测报告", "get", f"/documents/archive/reports/{runs['bag'].id}/", None, SYSTEM,
          runs["bag"].scope),
+        ("检测报告列表中的无全宗接收包", "get", "/documents/archive/reports/", None, SYSTEM, runs["bag"].scope, LISTED),
+        ("修改乾县全宗（接口）", "patch", "/api/documents/archive/fonds/Z106", {"name": "乾县全宗（改）"}, SYSTEM, None),
+        ("北街村的归档设置（接口）", "post", f"/api/documents/archive/settings/{inside.id}", {"request_with_reply": False},
+         SYSTEM, None),
+        ("为北街村设立全宗（接口）", "post", "/api/documents/archive/fonds", {"unit_id": inside.id, "code": "Z9"},
+         SYSTEM, None),
         ("检索本辖区的印章", "get", "/documents/files/seals/?q=北街", None, SYSTEM | {"county_admin", "village_admin"},
          f'id="seal-{inside.id}"', LISTED),
         ("检索外县的印章", "get", "/documents/files/seals/?q=薛录村", None, SYSTEM, f'id="seal-{outside.id}"', LISTED),
@@ -96,6 +102,8 @@ def test_it_allows_each_administrator_function_exactly_to_those_in_scope(who, un
     for what, method, path, data, allowed, secret, *listed in _table(units, runs):
         if method == "get":
             r = client.get(path)
+        elif method == "patch":
+            r = client.patch(path, data, content_type="application/json")
         elif path.startswith("/api/"):
             r = client.post(path, data, content_type="application/json")
         else:
@@ -120,3 +128,5 @@ def test_it_allows_each_administrator_function_exactly_to_those_in_scope(who, un
                 assert "<nav" in body, what  # the suite's shell, with its navigation
     made = {u: ca.has_seal(units[u].id) for u in ("北街村", "薛录村")}
     assert made == {"北街村": who in SYSTEM | {"county_admin", "village_admin"}, "薛录村": who in SYSTEM}
+    assert Fonds.objects.get(code="Z106").name == ("乾县全宗（改）" if who in SYSTEM else QIAN)
+    assert Fonds.objects.filter(code="Z9", unit=units["北街村"]).exists() == (who in SYSTEM)
