@@ -56,6 +56,12 @@ def check_system_admin(person, posts=None, message=None):
         raise ActionError(message or _("只有系统管理员可以进行此操作。"), status=403)
 
 
+def can_administer(person, unit, posts=None) -> bool:
+    """Is `unit` inside what `person` administers (the system administrator: every unit)?"""
+    scope = admin_scope(person, posts)
+    return scope is None or bool(scope and in_scope(scope, unit))
+
+
 def check_can_administer(person, unit=None, posts=None):
     """May `person` administer `unit` (or, without one, anything at all)? Returns the scope."""
     scope = admin_scope(person, posts)

@@ -297,25 +297,19 @@ def _keeps(person, unit) -> bool:
 
 def check_can_see_seal(person, unit_id) -> None:
     """A seal picture is what a forger wants: only the seal's keepers (the unit's secretaries,
-    or the 办公室 secretaries of a government) and its administrators see it."""
+    or the 办公室 secretaries of a government) and its administrators see it (the system
+    administrator, or an administrator of a unit above: not another county's)."""
+    from office.actions import can_administer
     from office.models import Unit
 
     unit = Unit.objects.filter(id=unit_id).first()
     if unit is None:
         raise ActionError(_("单位不存在。"), status=404)
     # Permission before existence: to anyone else, whether the unit has a seal at all is not told.
-    if not (_keeps(person, unit) or _administers(person, unit)):
+    if not (_keeps(person, unit) or can_administer(person, unit, actions.person_posts(person))):
         raise ActionError(_("只有本单位的印章保管人或系统管理员可以查看印章图像。"), status=403)
     if not ca.has_seal(unit.id):
         raise ActionError(_("该单位尚未制作电子印章。"), status=404)
-
-
-def _administers(person, unit) -> bool:
-    """The system administrator, or an administrator of a unit above (not another county's)."""
-    from office.actions import admin_scope, in_scope
-
-    scope = admin_scope(person, actions.person_posts(person))
-    return scope is None or bool(scope and in_scope(scope, unit))
 
 
 def _sealing_state(document) -> dict:
