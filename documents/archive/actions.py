@@ -36,6 +36,7 @@ from documents.archive.models import (
     UnitSetting,
 )
 from office import audit
+from office.actions import is_system_admin
 from office.errors import ActionError
 from office.events import send_event
 from office.models import Post, UnitKind
@@ -474,7 +475,7 @@ def _code(value, what):
 def do_create_fonds(*, person, unit, code, name="", ip=None) -> Fonds:
     from office import actions as office_actions
 
-    office_actions.check_admin(person)
+    office_actions.check_system_admin(person, message=_("只有系统管理员可以建立全宗。"))
     code = _code(code, _("全宗号"))
     if Fonds.objects.filter(Q(code=code) | Q(unit=unit)).exists():
         raise ActionError(_("全宗号或立档单位已存在。"), status=409)
@@ -484,18 +485,14 @@ def do_create_fonds(*, person, unit, code, name="", ip=None) -> Fonds:
     return f
 
 
-def is_admin(person) -> bool:
-    return bool(getattr(person, "is_superuser", False)) or any(p.is_admin for p in posts(person))
-
-
 def manageable_fonds_ids(person) -> set[int] | None:
     """全宗 whose settings the person may change: an administrator all (None), a 档案员 their own."""
-    return None if is_admin(person) else archivist_fonds_ids(person)
+    return None if is_system_admin(person) else archivist_fonds_ids(person)
 
 
 def check_can_manage_fonds(person, post, fonds):
     """The 全宗's settings are kept by its 档案员 or an administrator."""
-    if is_admin(person):
+    if is_system_admin(person):
         return None
     return _archivist_post(person, post, fonds)
 
@@ -522,7 +519,7 @@ def do_update_fonds(*, person, post=None, fonds, code=None, name=None, unit=None
                 raise ActionError(_("全宗号 %(c)s 已被其他全宗使用。") % {"c": code}, status=409)
             changes["code"] = code
     if unit is not None and unit.id != fonds.unit_id:
-        if not is_admin(person):
+        if not is_system_admin(person):
             raise ActionError(_("只有系统管理员可以更改立档单位。"), status=403)
         if Item.objects.filter(fonds=fonds).exists():
             raise ActionError(_("该全宗已有归档文件，不能更改立档单位。"), status=409)
@@ -568,8 +565,7 @@ def do_set_unit_setting(*, person, post=None, unit, fonds=None, request_with_rep
     """Which 全宗 a unit's records go into, and 请示/批复 as one 件 or two. By the 档案员 of the
     全宗 the unit belongs to now (and, when moving it, of the target one) or an administrator."""
     current = assemble.fonds_for(unit)
-    is_admin = any(p.is_admin for p in posts(person))
-    if not is_admin:
+    if not is_system_admin(person):
         if current is None:
             raise ActionError(_("只有系统管理员可以为尚无全宗的单位设置。"), status=403)
         _archivist_post(person, post, current)

@@ -16,6 +16,7 @@ from documents import actions
 from documents.files import actions as file_actions
 from documents.render.docx import MAX_DOCX_BYTES
 from documents.signing import ca, gm_seals
+from office.actions import admin_scope, scope_filter
 from office.audit import client_ip
 from office.errors import ActionError
 from office.models import Unit, UnitKind
@@ -78,10 +79,6 @@ def _keeper_units(person):
     return sorted(out.values(), key=lambda u: u.path)
 
 
-def _is_admin(person) -> bool:
-    return any(p.has_role("admin") for p in actions.person_posts(person))
-
-
 def _when(value):
     if not value:
         return None
@@ -136,13 +133,15 @@ def seals_page(request):
         else:
             messages.success(request, _("已为%(u)s制作电子印章。") % {"u": unit.name})
             return redirect(f"/documents/files/seals/#seal-{unit.id}")
-    admin = _is_admin(person)
+    scope = admin_scope(person, actions.person_posts(person))
+    admin = scope is None or bool(scope)  # the system administrator, or a unit's: their subtree only
     units = _keeper_units(person)
     q = (request.GET.get("q") or "").strip()[:50]
     found = []
     if admin and q:
         known = {u.id for u in units}
-        found = [u for u in Unit.objects.active().filter(name__icontains=q).order_by("path")[:20] if u.id not in known]
+        found = [u for u in Unit.objects.active().filter(scope_filter(scope), name__icontains=q).order_by("path")[:20]
+                 if u.id not in known]
     rows = [_seal_row(person, u) for u in units + found]
     return render(request, "documents/seals.html", {
         "rows": rows, "error": error, "admin": admin, "q": q, "box": "seals",
