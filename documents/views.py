@@ -6,13 +6,15 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from documents import actions, queries
+from documents import actions, queries, webfonts
 from documents.files import seals as files_seals
 from documents.models import (
     Circulation,
@@ -261,6 +263,7 @@ def _detail_context(request, doc, error=None):
         actions.check_can_edit(me, request.post, doc)
     except ActionError:
         can_edit = False
+    paper = render_to_string("documents/_paper.html", {"d": data})
     receipts = []
     for r in data["receipts"]:
         rid = r["id"]
@@ -281,7 +284,8 @@ def _detail_context(request, doc, error=None):
         receipts.append(r)
     return {
         "doc": doc, "d": data, "error": error, "my_step_ids": my_step_ids, "is_sec": is_sec, "can_edit": can_edit,
-        "receipts": receipts,
+        "receipts": receipts, "paper": mark_safe(paper),  # rendered (and escaped) by the template engine
+        "paper_faces": webfonts.faces_for(doc.id, paper),
         "signer_posts": Post.objects.active().filter(is_leader=True, unit_id__in=[doc.unit.government.id] +
                                                      list(doc.co_issuers.values_list("id", flat=True)))
         .select_related("person", "unit"),
@@ -395,6 +399,22 @@ def act(request, doc_id):
     if op in ("remind",) and p.get("back") == "tracking":
         back += "tracking/"
     return redirect(back)
+
+
+@login_required
+def paper_font(request, doc_id, role, digest):
+    """A face of the on-screen paper, subset to its characters (documents/webfonts.py): a year in
+    the reader's own cache, since the URL's hash fixes the content."""
+    doc = _get_doc(request, doc_id)
+    if role not in webfonts.FACES:
+        raise Http404(_("没有这种字体。"))
+    data = webfonts.woff2_for(doc.id, role, digest, lambda: render_to_string(
+        "documents/_paper.html", {"d": queries.document_detail(doc, request.user)}))
+    if data is None:
+        raise Http404(_("公文已修改，请刷新页面。"))
+    response = HttpResponse(data, content_type="font/woff2")
+    response["Cache-Control"] = f"private, max-age={webfonts.MAX_AGE}, immutable"
+    return response
 
 
 @login_required

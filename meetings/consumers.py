@@ -237,9 +237,11 @@ class MeetingConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             self._watchdog = asyncio.ensure_future(self._check_worker())
 
     async def _watch_worker(self, every=1.0):
-        """SFU_PLACEMENT=viewer: when this session's worker stops reporting (it died), end the
-        session and close the socket with CLOSE_MOVED: the client reconnects at once and is
-        placed on a live worker of the room (the other workers' viewers are not touched)."""
+        """When this session's worker stops reporting (it died), end the session (its attendance
+        interval closes now, not when the socket does) and close the socket with CLOSE_MOVED: the
+        client reconnects at once and is placed on a live worker. With SFU_PLACEMENT=viewer the
+        room's other workers keep their viewers; with rooms placed whole, the dead worker's claim
+        on the room is dropped first, so the reconnecting participants place it again."""
         import asyncio
 
         missed = 0
@@ -252,27 +254,38 @@ class MeetingConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             missed = 0 if alive else missed + 1
             if missed >= 2 and self.joined:
                 self._watchdog = None  # (not cancelled by _end_session: it is this task)
+                if placement() != "viewer":
+                    await self.backend.forget(self.meeting_id, self.worker)
                 await self._error("moved", gettext_noop("媒体服务器已切换，正在重新连接"))
                 await self._end_session()
                 await self.close(code=CLOSE_MOVED)
                 return
 
-    async def _check_worker(self, wait=5.0):
-        """A claim may point at a worker that died: if it does not answer, place the room again."""
+    async def _check_worker(self, wait=5.0, every=0.25):
+        """A claim may point at a worker that died: if it does not answer, place the room again.
+        Once in the room, watch the worker (_watch_worker)."""
         import asyncio
 
+        loop = asyncio.get_running_loop()
         for _attempt in range(2):
-            await asyncio.sleep(wait)
-            if self.room_joined or not self.joined:
+            deadline = loop.time() + wait
+            while self.joined and not self.room_joined and loop.time() < deadline:
+                await asyncio.sleep(every)
+            if not self.joined:
                 return
+            if self.room_joined:
+                break
             await self.backend.forget(self.meeting_id, self.worker)
             try:
                 self.worker = await self.backend.owner(self.meeting_id)
             except asyncio.TimeoutError:
                 continue
             await self.channel_layer.send(self.worker, self._join_message)
-        if not self.room_joined and self.joined:
-            await self._error("unavailable", gettext_noop("媒体服务器暂时不可用，请稍后重试"))
+        if not self.room_joined:
+            if self.joined:
+                await self._error("unavailable", gettext_noop("媒体服务器暂时不可用，请稍后重试"))
+            return
+        await self._watch_worker()
 
     async def _host(self, message):
         from office.errors import ActionError

@@ -9,13 +9,6 @@ from office.events import send_event
 from office.models import ROLE_FIELDS, Delegation, Person, Post, Unit, UnitKind
 
 
-def check_admin(person):
-    if person.is_superuser:
-        return
-    if not Post.objects.active().filter(person_id=person.id, is_admin=True).exists():
-        raise ActionError(_("只有系统管理员可以修改组织机构。"), status=403)
-
-
 # -- who administers what -------------------------------------------------------------------
 def admin_scope(person, posts=None):
     """The units whose subtrees `person` administers: None for everything (a system administrator:
@@ -49,6 +42,24 @@ def scope_filter(scope, field="path"):
     for root in scope:
         q |= Q(**{f"{field}__startswith": root.path})
     return q
+
+
+def is_system_admin(person, posts=None) -> bool:
+    """The one notion of a system administrator (系统管理员): prefecture-wide functions (directory
+    sync, every 全宗's archive settings, any unit's seal) are theirs alone, not a unit's administrator's."""
+    return person is not None and person.is_authenticated and person.is_active \
+        and admin_scope(person, posts) is None
+
+
+def check_system_admin(person, posts=None, message=None):
+    if not is_system_admin(person, posts):
+        raise ActionError(message or _("只有系统管理员可以进行此操作。"), status=403)
+
+
+def can_administer(person, unit, posts=None) -> bool:
+    """Is `unit` inside what `person` administers (the system administrator: every unit)?"""
+    scope = admin_scope(person, posts)
+    return scope is None or bool(scope and in_scope(scope, unit))
 
 
 def check_can_administer(person, unit=None, posts=None):

@@ -1,4 +1,7 @@
-"""A small progress bar for long management commands (no dependency)."""
+"""A small progress bar for long management commands (no dependency).
+
+On a terminal it is redrawn in place; elsewhere (a log, a pipe) it is written once, when full,
+so that every bar appears once in the output of `make run`."""
 import sys
 import time
 
@@ -20,8 +23,10 @@ class ProgressBar:
 
     def update(self, done):
         self.done = min(done, self.total)
+        if not self.tty:
+            return  # not a terminal (a log, a pipe): the bar is written once, by finish()
         now = time.monotonic()
-        if self.done < self.total and now - self._last < (0.1 if self.tty else 2.0):
+        if self.done < self.total and now - self._last < 0.1:
             return
         if self.done == self._shown:
             return
@@ -30,15 +35,16 @@ class ProgressBar:
         filled = int(self.width * self.done / self.total)
         pct = 100 * self.done / self.total
         line = f"{self.label} [{'#' * filled}{'.' * (self.width - filled)}] {pct:5.1f}% {self.done}/{self.total}"
-        if self.tty:
-            self.stream.write("\r" + line)
-        else:
-            self.stream.write(line + "\n")
+        self.stream.write("\r" + line)
         self.stream.flush()
 
     def finish(self):
+        elapsed = time.monotonic() - self.started
+        if not self.tty:
+            self.stream.write(f"{self.label} [{'#' * self.width}] 100.0% {self.total}/{self.total} ({elapsed:.1f}s)\n")
+            self.stream.flush()
+            return
         self._last = 0
         self.update(self.total)
-        elapsed = time.monotonic() - self.started
-        self.stream.write(f"{' ' if self.tty else ''}({elapsed:.1f}s)\n")
+        self.stream.write(f" ({elapsed:.1f}s)\n")
         self.stream.flush()

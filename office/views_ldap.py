@@ -4,7 +4,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from office import ldap as dirs
-from office.actions import check_admin
+from office.actions import check_system_admin
 from office.errors import ActionError
 from office.models import AuditEntry, DirectorySync, Post
 
@@ -23,7 +23,7 @@ def _rows(summary):
 @login_required
 def sync_status(request):
     try:
-        check_admin(request.user)
+        check_system_admin(request.user, message=_("只有系统管理员可以查看和运行目录同步。"))
     except ActionError as exc:
         return render(request, "office/ldap_sync.html", {"error": exc.message}, status=exc.status)
     runs = list(DirectorySync.objects.all()[:20])

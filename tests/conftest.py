@@ -151,6 +151,15 @@ for _name in PERSONAS:
 
 
 @pytest.fixture
+def county_admin(units):
+    """秦都区's unit administrator (an administrator post of the county government): administers
+    秦都区 and below, not 乾县 nor the city; not a system administrator."""
+    from tests.admin_support import unit_admin
+
+    return unit_admin(units, short_name="秦都区", username="qindu_admin", display_name="秦都区管理员")
+
+
+@pytest.fixture
 def client_for():
     def make(person):
         client = Client()

@@ -81,3 +81,11 @@ def test_it_lets_a_unit_administrator_name_keepers_only_in_their_county(units, o
     r = client.post(f"/documents/files/seals/{village.id}/keepers/", {"op": "add", "post": post_of(village_cadre2).id})
     assert r.status_code == 403 and not SealKeeper.objects.filter(unit=village).exists()
     assert Post.objects.filter(person=outsider, active=True).count() == 1
+
+
+def test_it_lists_the_seal_on_the_seals_page_of_its_keepers_only(units, admin, city_secretary, city_leader, client_for):
+    city = units["咸阳市"]
+    assert f'id="seal-{city.id}"' in client_for(city_secretary).get("/documents/files/seals/").content.decode()
+    client_for(admin).post(f"/documents/files/seals/{city.id}/keepers/", {"op": "add", "post": post_of(city_leader).id})
+    assert f'id="seal-{city.id}"' not in client_for(city_secretary).get("/documents/files/seals/").content.decode()
+    assert f'id="seal-{city.id}"' in client_for(city_leader).get("/documents/files/seals/").content.decode()

@@ -101,3 +101,20 @@ def test_the_reports_page_lists_the_fonds_reports_for_its_people_only(bag, archi
     assert f"/documents/archive/reports/{run.id}/" not in stranger.get("/documents/archive/reports/").content.decode()
     refused = stranger.get(f"/documents/archive/reports/{run.id}/")
     assert refused.status_code == 404 and "没有找到该检测报告" in refused.content.decode()
+
+
+def test_a_bag_of_no_fonds_here_is_reported_to_administrators_only(bag, archivist, admin, client_for, tmp_path):
+    path, items = bag
+    foreign = tmp_path / "Z999-2026"
+    path.rename(foreign)
+    for folder in (foreign / "data").iterdir():  # another archive's 全宗号 (the manifests no longer match: fine)
+        if folder.name.startswith("Z001-"):
+            folder.rename(folder.with_name(folder.name.replace("Z001-", "Z999-", 1)))
+    code, out, _err = _check(foreign)
+    assert code == 1 and "Z999-WS" in out
+    run = CheckRun.objects.get(stage=CheckStage.RECEIPT)
+    assert run.fonds is None and not run.ok
+    assert client_for(archivist).get(f"/documents/archive/reports/{run.id}/").status_code == 404
+    page = client_for(admin).get(f"/documents/archive/reports/{run.id}/")
+    assert page.status_code == 200 and "Z999-2026" in page.content.decode()
+    assert f"/documents/archive/reports/{run.id}/" in client_for(admin).get("/documents/archive/reports/").content.decode()

@@ -98,6 +98,16 @@ def test_the_archivist_edits_the_retention_schedule_on_a_phone_friendly_form(fon
     rule = RetentionRule.objects.get(fonds=fonds, keyword="安全生产")
     assert assemble.suggest_retention(fonds, doc_type="通知", direction="sent", sender_level=1,
                                       title="关于安全生产大检查的通知")[0] == "Y"
+    page = c.get("/documents/archive/manage/").content.decode()
+    assert 'name="op" value="rule-update"' in page and f'name="rule" value="{rule.id}"' in page
+    changed = c.post(DO, {"op": "rule-update", "fonds": "Z001", "rule": rule.id, "order": "1", "doc_type": "通知",
+                          "direction": "sent", "keyword": "安全生产", "retention": "D30", "note": "改为30年"})
+    assert changed.status_code == 302
+    assert RetentionRule.objects.get(id=rule.id).retention == "D30"
+    assert assemble.suggest_retention(fonds, doc_type="通知", direction="sent", sender_level=1,
+                                      title="关于安全生产大检查的通知")[0] == "D30"
+    bad = c.post(DO, {"op": "rule-update", "fonds": "Z001", "rule": rule.id, "retention": "D99"})
+    assert bad.status_code == 400 and RetentionRule.objects.get(id=rule.id).retention == "D30"
     bad = c.post(DO, {"op": "rule", "fonds": "Z001", "retention": "D99"})
     assert bad.status_code == 400 and "保管期限只能是" in bad.content.decode()
     refused = client_for(city_secretary).post(DO, {"op": "rule-delete", "fonds": "Z001", "rule": rule.id})

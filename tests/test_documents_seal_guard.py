@@ -49,6 +49,17 @@ def test_it_answers_404_for_a_unit_without_a_seal(city_secretary, client_for):
     assert client_for(city_secretary).get("/api/documents/files/seals/999999/picture.png").status_code == 404
 
 
+@pytest.mark.django_db
+def test_it_does_not_tell_a_stranger_whether_a_unit_has_a_seal(city_secretary, outsider, units, client_for):
+    sealed = city_secretary.posts.first().unit_id
+    _seal_of(client_for(city_secretary), sealed)
+    stranger = client_for(outsider)
+    answers = [stranger.get(f"/api/documents/files/seals/{unit_id}/picture.png")
+               for unit_id in (sealed, units["人民路街道"].id)]  # the second has no seal
+    assert [r.status_code for r in answers] == [403, 403]
+    assert answers[0].json() == answers[1].json()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_it_seals_once_when_two_keepers_press_at_the_same_moment(city_secretary, city_leader, units, client_for):
     doc = dispatched(city_secretary, city_leader, title="关于做好冬季防火工作的通知", main=[units["秦都区"].id])

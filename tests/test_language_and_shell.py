@@ -42,4 +42,10 @@ def test_it_marks_one_top_bar_item_active_and_serves_a_favicon(units, county_sec
 @pytest.mark.django_db
 def test_it_shows_the_api_documentation_only_to_signed_in_people(units, county_secretary, client_for):
     assert Client().get("/api/docs").status_code == 302
-    assert client_for(county_secretary).get("/api/docs").status_code == 200
+    page = client_for(county_secretary).get("/api/docs")
+    assert page.status_code == 200
+    html = page.content.decode()
+    # in the suite's Chinese shell (top bar, heading), Swagger UI served locally with the suite's colours
+    assert '<header class="topbar">' in html and "<h1>接口文档</h1>" in html and "工作台" in html
+    assert "ninja/swagger-ui-bundle.js" in html and "office/apidocs.css" in html and "cdn" not in html.lower()
+    assert "API documentation" in client_for(county_secretary).get("/api/docs", HTTP_ACCEPT_LANGUAGE="en").content.decode()

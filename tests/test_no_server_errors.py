@@ -1,4 +1,5 @@
 """Bad input found from the outside gets a 4xx with a message in the reader's language, never a 500."""
+import json
 import re
 import urllib.error
 import urllib.request
@@ -111,6 +112,32 @@ def test_it_refuses_a_nul_in_a_page_query_inside_the_shell(units, county_secreta
     r = quiet_client(county_secretary).get("/documents/?q=%00")
     assert r.status_code == 400
     assert "NUL" in r.content.decode()
+
+
+def test_it_refuses_a_nul_deep_in_a_json_body_and_keeps_the_draft(units, county_secretary, quiet_client):
+    from documents.models import Document
+    from tests.test_documents_support import draft
+
+    paper = draft(county_secretary, title="关于做好冬季防火工作的通知", main=[units["人民路街道"].id])
+    body = json.dumps({"body": [{"kind": "p", "text": "第一段"}, {"kind": "p", "text": "x\x00y"}]})  # as \u0000
+    r = quiet_client(county_secretary).patch(f"/api/documents/{paper.id}", body, content_type="application/json")
+    assert r.status_code == 400
+    assert "NUL" in _chinese_detail(r)
+    assert Document.objects.get(id=paper.id).version == paper.version
+
+
+def test_it_takes_the_text_backslash_u0000_which_holds_no_nul(units, county_secretary, quiet_client):
+    # the JSON string "C:\\u0000" is a backslash followed by u0000: text, not a NUL (refused before,
+    # when the raw body was searched for the escape)
+    from documents.models import Document
+    from tests.test_documents_support import draft
+
+    paper = draft(county_secretary, title="关于做好冬季防火工作的通知", main=[units["人民路街道"].id])
+    title = "关于路径C:\\u0000说明的通知"
+    r = quiet_client(county_secretary).patch(f"/api/documents/{paper.id}", json.dumps({"title": title}),
+                                             content_type="application/json")
+    assert r.status_code == 200, r.content.decode()
+    assert Document.objects.get(id=paper.id).title == title
 
 
 def test_it_refuses_a_nul_in_a_json_body_with_a_chinese_400(units, county_secretary, quiet_client):

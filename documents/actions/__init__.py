@@ -2,7 +2,8 @@
 permission, do_* changes state in one transaction, writes the audit log and sends events after commit.
 
 `from documents.actions import X` keeps working for every name the single module had; the read
-side (visibility, receipts, active steps) lives in documents.queries.visibility and is re-exported here.
+side (visibility, receipts, active steps) lives in documents.queries.visibility, whose __all__ names what
+documents.queries and this package re-export.
 """
 # ruff: noqa: F401
 from documents.actions.common import (
@@ -89,18 +90,4 @@ from documents.actions.reminders import (
     reminder_people,
 )
 from documents.models import OPEN_RECEIPT_STATES
-from documents.queries.visibility import (
-    _assigned_or_circulated,
-    _office_of,
-    acting_for_post_ids,
-    active_steps,
-    check_can_view,
-    circulation_holder,
-    get_document,
-    get_receipt,
-    is_sender_side,
-    person_posts,
-    person_unit_ids,
-    visibility_q,
-    visible_documents,
-)
+from documents.queries.visibility import *  # noqa: F403 (the read side: the names of visibility.__all__)

@@ -36,6 +36,7 @@ from documents.archive.models import (
     UnitSetting,
 )
 from office import audit
+from office.actions import is_system_admin
 from office.errors import ActionError
 from office.events import send_event
 from office.models import Post, UnitKind
@@ -474,7 +475,7 @@ def _code(value, what):
 def do_create_fonds(*, person, unit, code, name="", ip=None) -> Fonds:
     from office import actions as office_actions
 
-    office_actions.check_admin(person)
+    office_actions.check_system_admin(person, message=_("只有系统管理员可以建立全宗。"))
     code = _code(code, _("全宗号"))
     if Fonds.objects.filter(Q(code=code) | Q(unit=unit)).exists():
         raise ActionError(_("全宗号或立档单位已存在。"), status=409)
@@ -484,18 +485,14 @@ def do_create_fonds(*, person, unit, code, name="", ip=None) -> Fonds:
     return f
 
 
-def is_admin(person) -> bool:
-    return bool(getattr(person, "is_superuser", False)) or any(p.is_admin for p in posts(person))
-
-
 def manageable_fonds_ids(person) -> set[int] | None:
     """全宗 whose settings the person may change: an administrator all (None), a 档案员 their own."""
-    return None if is_admin(person) else archivist_fonds_ids(person)
+    return None if is_system_admin(person) else archivist_fonds_ids(person)
 
 
 def check_can_manage_fonds(person, post, fonds):
     """The 全宗's settings are kept by its 档案员 or an administrator."""
-    if is_admin(person):
+    if is_system_admin(person):
         return None
     return _archivist_post(person, post, fonds)
 
@@ -522,7 +519,7 @@ def do_update_fonds(*, person, post=None, fonds, code=None, name=None, unit=None
                 raise ActionError(_("全宗号 %(c)s 已被其他全宗使用。") % {"c": code}, status=409)
             changes["code"] = code
     if unit is not None and unit.id != fonds.unit_id:
-        if not is_admin(person):
+        if not is_system_admin(person):
             raise ActionError(_("只有系统管理员可以更改立档单位。"), status=403)
         if Item.objects.filter(fonds=fonds).exists():
             raise ActionError(_("该全宗已有归档文件，不能更改立档单位。"), status=409)
@@ -568,8 +565,7 @@ def do_set_unit_setting(*, person, post=None, unit, fonds=None, request_with_rep
     """Which 全宗 a unit's records go into, and 请示/批复 as one 件 or two. By the 档案员 of the
     全宗 the unit belongs to now (and, when moving it, of the target one) or an administrator."""
     current = assemble.fonds_for(unit)
-    is_admin = any(p.is_admin for p in posts(person))
-    if not is_admin:
+    if not is_system_admin(person):
         if current is None:
             raise ActionError(_("只有系统管理员可以为尚无全宗的单位设置。"), status=403)
         _archivist_post(person, post, current)
@@ -589,9 +585,10 @@ def do_set_unit_setting(*, person, post=None, unit, fonds=None, request_with_rep
     return setting
 
 
-def do_save_rule(*, person, post=None, fonds, data: dict, ip=None) -> RetentionRule:
-    """归档范围与保管期限表: the 档案员 adds a row (the 全宗 gets its own copy of the defaults first)."""
-    acting = _archivist_post(person, post, fonds)
+def _rule_fields(data: dict) -> dict:
+    """A row of the 归档范围与保管期限表 from a form or JSON, validated (Chinese refusals)."""
+    from documents.models import DocType
+
     retention = data.get("retention")
     if retention not in Retention.values:
         raise ActionError(_("保管期限只能是永久、定期30年或定期10年。"))
@@ -599,8 +596,6 @@ def do_save_rule(*, person, post=None, fonds, data: dict, ip=None) -> RetentionR
     if direction not in ("", *Direction.values):
         raise ActionError(_("收发只能是发文或收文。"))
     doc_type = (data.get("doc_type") or "").strip()
-    from documents.models import DocType
-
     if doc_type and doc_type not in DocType.values:
         raise ActionError(_("未知的文种：%(t)s") % {"t": doc_type})
     level = data.get("sender_level") or None
@@ -614,16 +609,40 @@ def do_save_rule(*, person, post=None, fonds, data: dict, ip=None) -> RetentionR
         order = int(data.get("order") or 5)
     except (TypeError, ValueError):
         raise ActionError(_("顺序应为数字。")) from None
+    return {"order": min(max(0, order), 1000000), "doc_type": doc_type, "direction": direction, "sender_level": level,
+            "keyword": (data.get("keyword") or "").strip()[:50], "retention": retention,
+            "note": (data.get("note") or "").strip()[:200]}
+
+
+def do_save_rule(*, person, post=None, fonds, data: dict, ip=None) -> RetentionRule:
+    """归档范围与保管期限表: the 档案员 adds a row (the 全宗 gets its own copy of the defaults first)."""
+    acting = _archivist_post(person, post, fonds)
+    fields = _rule_fields(data)
     with transaction.atomic():
         if not RetentionRule.objects.filter(fonds=fonds).exists():
             for r in assemble.rules_for(None):
                 RetentionRule.objects.create(fonds=fonds, order=r.order, doc_type=r.doc_type, direction=r.direction,
                                              sender_level=r.sender_level, keyword=r.keyword, retention=r.retention,
                                              note=r.note)
-        rule = RetentionRule.objects.create(fonds=fonds, order=max(0, order), doc_type=doc_type, direction=direction,
-                                            sender_level=level, keyword=(data.get("keyword") or "").strip()[:50],
-                                            retention=retention, note=(data.get("note") or "").strip()[:200])
+        rule = RetentionRule.objects.create(fonds=fonds, **fields)
         audit.record("archive.rule", person=person, post=acting, obj=rule, ip=ip, data={"op": "add"})
+    return rule
+
+
+def do_update_rule(*, person, post=None, fonds, rule_id, data: dict, ip=None) -> RetentionRule:
+    """Change one row of the 全宗's own table (what is filed from now on follows it; 件 already filed
+    keep their 保管期限)."""
+    acting = _archivist_post(person, post, fonds)
+    fields = _rule_fields(data)
+    with transaction.atomic():
+        rule = RetentionRule.objects.select_for_update().filter(id=row_id(rule_id), fonds=fonds).first()
+        if rule is None:
+            raise ActionError(_("没有找到该条目（默认表请先添加本全宗的条目）。"), status=404)
+        before = {k: getattr(rule, k) for k in fields}
+        RetentionRule.objects.filter(id=rule.id).update(**fields)
+        rule.refresh_from_db()
+        audit.record("archive.rule", person=person, post=acting, obj=rule, ip=ip,
+                     data={"op": "update", "before": before, "after": fields})
     return rule
 
 

@@ -28,6 +28,7 @@ from documents.archive.models import (
     UnitSetting,
 )
 from documents.models import DocType
+from office.actions import is_system_admin
 from office.audit import client_ip
 from office.downloads import ranged_local_file_response
 from office.errors import ActionError
@@ -156,6 +157,10 @@ def act(request):
             fonds = _fonds_param(request, _my_fonds(request))
             actions.do_save_rule(person=me, post=post, fonds=fonds, data=p.dict(), ip=ip)
             messages.success(request, _("已添加。"))
+        elif op == "rule-update":
+            fonds = _fonds_param(request, _my_fonds(request))
+            actions.do_update_rule(person=me, post=post, fonds=fonds, rule_id=p.get("rule"), data=p.dict(), ip=ip)
+            messages.success(request, _("已修改。"))
         elif op == "rule-delete":
             fonds = _fonds_param(request, _my_fonds(request))
             actions.do_delete_rule(person=me, post=post, fonds=fonds, rule_id=_int(p.get("rule")), ip=ip)
@@ -262,7 +267,7 @@ def _run_for(request, run_id):
         raise ActionError(_("没有找到该检测报告。"), status=404)
     ids = [e["item"] for e in run.report.get("items", []) if e.get("item")]
     visible = set(actions.visible_items(request.user).filter(id__in=ids).values_list("id", flat=True))
-    mine = run.fonds_id in actions.member_fonds_ids(request.user) if run.fonds_id else actions.is_admin(request.user)
+    mine = run.fonds_id in actions.member_fonds_ids(request.user) if run.fonds_id else is_system_admin(request.user)
     if not mine and (not ids or set(ids) - visible):
         raise ActionError(_("没有找到该检测报告。"), status=404)
     return run
@@ -383,7 +388,7 @@ def manage(request):
         "retentions": Retention.choices, "doc_types": DocType.choices,
         "directions": [("sent", _("发文")), ("received", _("收文"))],
         "alerts": fonds_alerts(fonds), "resolved_alerts": fonds_alerts(fonds, resolved=True)[:10],
-        "can_settle": fonds.id in actions.archivist_fonds_ids(me) or actions.is_admin(me),
+        "can_settle": fonds.id in actions.archivist_fonds_ids(me) or is_system_admin(me),
     })
 
 
@@ -403,7 +408,7 @@ def reports(request):
     me = request.user
     fonds_ids = actions.member_fonds_ids(me)
     qs = CheckRun.objects.filter(fonds_id__in=fonds_ids)
-    if actions.is_admin(me):
+    if is_system_admin(me):
         qs = CheckRun.objects.filter(Q(fonds_id__in=fonds_ids) | Q(fonds__isnull=True, stage=CheckStage.RECEIPT))
     stage = request.GET.get("stage") or ""
     if stage in CheckStage.values:
@@ -458,7 +463,7 @@ def settings_page(request):
         fonds = _settings_fonds(request)
     except ActionError as exc:
         return _error(request, exc)
-    admin = actions.is_admin(me)
+    admin = is_system_admin(me)
     ids = actions.manageable_fonds_ids(me)
     choices = Fonds.objects.order_by("code") if ids is None else Fonds.objects.filter(id__in=ids).order_by("code")
     ctx = {"fonds": fonds, "is_admin": admin, "fonds_choices": list(choices[:500]),

@@ -251,17 +251,23 @@ def do_remove_seal_keeper(*, actor, post=None, unit, target_post, ip=None):
                    people=[target_post.person_id])
 
 
-def _admin_post(person):
-    for post in actions.person_posts(person):
-        if post.has_role("admin"):
-            return post
-    return None
+def _admin_post(person, unit):
+    """Without being its keeper, an administrator of `unit` (the system administrator, or one whose
+    unit's subtree holds it: a county's administrator not for another county) makes its seal: the
+    administrator post they act under (None for the break-glass superuser without one)."""
+    from office.actions import check_can_administer
+
+    posts = actions.person_posts(person)
+    try:
+        check_can_administer(person, unit, posts=posts)
+    except ActionError:
+        raise ActionError(_("只有本单位的文秘人员或系统管理员可以制作印章。"), status=403) from None
+    admins = [p for p in posts if p.has_role("admin")]
+    return next((p for p in admins if unit.path.startswith(p.unit.path)), admins[0] if admins else None)
 
 
 def check_can_create_seal(person, unit):
-    post = _keeper_post(person, unit) or _admin_post(person)
-    if post is None:
-        raise ActionError(_("只有本单位的文秘人员或系统管理员可以制作印章。"), status=403)
+    post = _keeper_post(person, unit) or _admin_post(person, unit)
     if ca.has_seal(unit.id):
         raise ActionError(_("%(u)s已有电子印章。") % {"u": unit.name}, status=409)
     return post
@@ -291,15 +297,19 @@ def _keeps(person, unit) -> bool:
 
 def check_can_see_seal(person, unit_id) -> None:
     """A seal picture is what a forger wants: only the seal's keepers (the unit's secretaries,
-    or the 办公室 secretaries of a government) and administrators see it."""
+    or the 办公室 secretaries of a government) and its administrators see it (the system
+    administrator, or an administrator of a unit above: not another county's)."""
+    from office.actions import can_administer
     from office.models import Unit
 
     unit = Unit.objects.filter(id=unit_id).first()
-    if unit is None or not ca.has_seal(unit.id):
+    if unit is None:
+        raise ActionError(_("单位不存在。"), status=404)
+    # Permission before existence: to anyone else, whether the unit has a seal at all is not told.
+    if not (_keeps(person, unit) or can_administer(person, unit, actions.person_posts(person))):
+        raise ActionError(_("只有本单位的印章保管人或系统管理员可以查看印章图像。"), status=403)
+    if not ca.has_seal(unit.id):
         raise ActionError(_("该单位尚未制作电子印章。"), status=404)
-    if _keeps(person, unit) or any(p.has_role("admin") for p in actions.person_posts(person)):
-        return
-    raise ActionError(_("只有本单位的印章保管人或系统管理员可以查看印章图像。"), status=403)
 
 
 def _sealing_state(document) -> dict:

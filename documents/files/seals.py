@@ -16,6 +16,7 @@ from documents import actions
 from documents.files import actions as file_actions
 from documents.render.docx import MAX_DOCX_BYTES
 from documents.signing import ca, gm_seals
+from office.actions import admin_scope, scope_filter
 from office.audit import client_ip
 from office.errors import ActionError
 from office.models import Unit, UnitKind
@@ -56,27 +57,26 @@ def import_limits() -> dict:
 
 
 def _keeper_units(person):
-    """Units whose seal `person` keeps: units where they hold a secretary or admin post, and the
-    government whose 办公室 they serve as secretary."""
+    """Units whose seal `person` keeps: units where they hold an admin post (to make its seal), the
+    units they keep as secretary while no keeper is named (and the government whose 办公室 they
+    serve), and the units whose named keeper they are."""
     out = {}
-    for post in actions.person_posts(person):
+    posts = actions.person_posts(person)
+    for post in posts:
         if not any(post.has_role(r) for r in SEAL_ROLES):
             continue
-        out[post.unit.id] = post.unit
         unit = post.unit
+        if post.has_role("admin") or file_actions._keeper_post(person, unit, posts) is not None:
+            out[unit.id] = unit
         if unit.kind == UnitKind.DEPARTMENT and unit.is_office and unit.parent_id and post.has_role("secretary"):
             parent = Unit.objects.filter(id=unit.parent_id).first()
-            if parent is not None:
+            if parent is not None and file_actions._keeper_post(person, parent, posts) is not None:
                 out[parent.id] = parent
     from documents.models import SealKeeper
 
     for keeper in SealKeeper.objects.filter(post__person_id=person.id, post__active=True).select_related("unit"):
         out[keeper.unit.id] = keeper.unit  # named keeper (印章保管人) of the unit's seal
     return sorted(out.values(), key=lambda u: u.path)
-
-
-def _is_admin(person) -> bool:
-    return any(p.has_role("admin") for p in actions.person_posts(person))
 
 
 def _when(value):
@@ -133,13 +133,15 @@ def seals_page(request):
         else:
             messages.success(request, _("已为%(u)s制作电子印章。") % {"u": unit.name})
             return redirect(f"/documents/files/seals/#seal-{unit.id}")
-    admin = _is_admin(person)
+    scope = admin_scope(person, actions.person_posts(person))
+    admin = scope is None or bool(scope)  # the system administrator, or a unit's: their subtree only
     units = _keeper_units(person)
     q = (request.GET.get("q") or "").strip()[:50]
     found = []
     if admin and q:
         known = {u.id for u in units}
-        found = [u for u in Unit.objects.active().filter(name__icontains=q).order_by("path")[:20] if u.id not in known]
+        found = [u for u in Unit.objects.active().filter(scope_filter(scope), name__icontains=q).order_by("path")[:20]
+                 if u.id not in known]
     rows = [_seal_row(person, u) for u in units + found]
     return render(request, "documents/seals.html", {
         "rows": rows, "error": error, "admin": admin, "q": q, "box": "seals",

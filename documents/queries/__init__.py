@@ -17,27 +17,15 @@ from documents.models import (
     Reply,
 )
 from documents.queries.reminders import reminder_text
-from documents.queries.visibility import (  # noqa: F401 (the read side's permissions, re-exported)
-    _assigned_or_circulated,
-    _office_of,
-    acting_for_post_ids,
-    active_steps,
-    check_can_view,
-    circulation_holder,
-    get_document,
-    get_receipt,
-    is_sender_side,
-    person_posts,
-    person_unit_ids,
-    visibility_q,
-    visible_documents,
-)
+from documents.queries.visibility import *  # noqa: F401,F403 (the read side's permissions: visibility.__all__)
 from office import csvsafe
 from office.errors import ActionError
 from office.models import Unit
 
-TRACK_STATES = {"delivered": _("已送达"), "signed": _("已签收"), "returned": _("已退文"), "overdue": _("已逾期"),
-                "done": _("已办结")}
+# Lazy: the labels are read in the language of each request, not the one of the import.
+TRACK_STATES = {"delivered": gettext_lazy("已送达"), "signed": gettext_lazy("已签收"), "returned": gettext_lazy("已退文"),
+                "overdue": gettext_lazy("已逾期"),
+                "done": gettext_lazy("已办结")}
 
 
 def _parse_date(value, label):

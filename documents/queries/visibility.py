@@ -9,6 +9,14 @@ from documents.models import Assignment, Circulation, Document, Forward, Receipt
 from office.errors import ActionError
 from office.models import Delegation, Post, Unit
 
+# The read side's names, re-exported by documents.queries and documents.actions (both import this
+# list, so a query added here reaches both).
+__all__ = [
+    "_assigned_or_circulated", "_office_of", "acting_for_post_ids", "active_steps", "check_can_view",
+    "circulation_holder", "get_document", "get_receipt", "is_sender_side", "person_posts", "person_unit_ids",
+    "visibility_q", "visible_documents",
+]
+
 
 def person_posts(person):
     return list(Post.objects.active().filter(person_id=person.id).select_related("unit"))

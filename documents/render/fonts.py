@@ -171,10 +171,10 @@ _registered: dict[str, FontFile] | None = None
 def register() -> dict[str, FontFile]:
     """Register the five roles with reportlab, once per process; return them."""
     global _registered
-    if _registered is not None:
+    if _registered is not None and not _prepared_since(_registered):
         return _registered
     with _lock:
-        if _registered is not None:
+        if _registered is not None and not _prepared_since(_registered):
             return _registered
         from reportlab.pdfbase import pdfmetrics
         from reportlab.pdfbase.ttfonts import TTFont
@@ -184,6 +184,13 @@ def register() -> dict[str, FontFile]:
             pdfmetrics.registerFont(TTFont(ff.reportlab_name, ff.path, subfontIndex=ff.index))
         _registered = chosen
         return chosen
+
+
+def _prepared_since(chosen: dict[str, FontFile]) -> bool:
+    """A role registered with its fallback face whose stand-in is prepared now: `make run` serves
+    while scripts/prepare_fonts.py still converts in the background, and the next render takes it."""
+    return any(ff.source == "fallback" and role in PREPARED and (prepared_dir() / PREPARED[role]).exists()
+               for role, ff in chosen.items())
 
 
 def reset() -> None:

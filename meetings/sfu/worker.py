@@ -17,8 +17,10 @@ layer:
    to that worker channel; the worker answers each session through the consumer's own
    channel with ``{"type": "sfu.message", "message": {...}}``.
 
-Workers refresh their claims every :data:`HEARTBEAT` seconds (TTL :data:`CLAIM_TTL`), so a
-dead worker's rooms are placed again within half a minute (participants reconnect).
+Workers refresh their claims every :data:`HEARTBEAT` seconds (TTL :data:`CLAIM_TTL`) and report
+that they live every :data:`WORKER_HEARTBEAT` second (cascade.Registry). When a worker stops
+reporting, the consumers of its sessions drop its claims and close their sockets with 4503: the
+participants reconnect and the room is placed again on a live worker within seconds.
 """
 
 from __future__ import annotations
@@ -230,6 +232,9 @@ def _running_loop() -> Optional[asyncio.AbstractEventLoop]:
 
 
 # ----------------------------------------------------------------------- external
+_live_workers: dict = {"at": float("-inf"), "workers": {}}  # the registry's live workers, read by alive()
+
+
 class ChannelBackend:
     """The consumer's side of external workers: talk to the owner of a room via the layer."""
 
@@ -271,7 +276,14 @@ class ChannelBackend:
             await asyncio.sleep(0.5)
 
     async def alive(self, worker: str) -> bool:
-        return await registry().alive(worker)
+        """Whether ``worker`` reported within the registry's STALE seconds. Every joined session of
+        this process asks once a second: one read of the registry per process serves them all for
+        half a second."""
+        now = time.monotonic()
+        if now - _live_workers["at"] > 0.5:
+            _live_workers["workers"] = await registry().workers()
+            _live_workers["at"] = time.monotonic()
+        return worker in _live_workers["workers"]
 
     async def forget(self, meeting_id: Any, worker: str) -> None:
         """Drop a claim whose worker does not answer (it died), so the room is placed again."""
@@ -335,22 +347,24 @@ class Worker:
         self.channel = await self.layer.new_channel("sfu.worker.")
         self.host.name = self.channel
         tasks = [asyncio.ensure_future(self._own_loop())]
+        # Every worker reports that it lives (and its load) each second: the signalling consumers
+        # of its sessions watch for that, and move their sessions when it stops (a killed worker).
+        self.registry = registry()
         if placement() == "viewer":
             from django.conf import settings
 
             from .cascade import PipeServer
 
-            self.registry = registry()
             self.pipes = PipeServer(self.host, self.channel, bind=settings.SFU_PIPE_BIND,
                                     advertise=settings.SFU_PIPE_ADVERTISE or None,
                                     registry=self.registry)
             await self.pipes.start()
             self.host.on_room_created = self.pipes.attach
-            await self.registry.heartbeat(self.channel, 0)
-            tasks.append(asyncio.ensure_future(self._load_heartbeat()))
         else:
             tasks += [asyncio.ensure_future(self._placement_loop()),
                       asyncio.ensure_future(self._heartbeat())]
+        await self.registry.heartbeat(self.channel, 0)
+        tasks.append(asyncio.ensure_future(self._load_heartbeat()))
         if ready is not None:
             ready(self.channel)
         try:
@@ -363,16 +377,16 @@ class Worker:
                 await self._unclaim(room.id)
             if self.pipes is not None:
                 self.pipes.close()
-                await self.registry.forget_worker(self.channel)
+            await self.registry.forget_worker(self.channel)
 
     async def _load_heartbeat(self) -> None:
-        """SFU_PLACEMENT=viewer: report this worker's load (its own sessions) every second, and
-        keep its rooms listed and piped to the room's other workers."""
+        """Report this worker's load (its own sessions) every second; with SFU_PLACEMENT=viewer,
+        also keep its rooms listed and piped to the room's other workers."""
         while True:
             try:
                 load = sum(len(room.local_sessions()) for room in self.host.rooms.values())
                 await self.registry.heartbeat(self.channel, load)
-                for room in list(self.host.rooms.values()):
+                for room in list(self.host.rooms.values()) if self.pipes is not None else ():
                     await self.pipes.refresh(room)
             except Exception:
                 logger.exception("worker heartbeat failed")

@@ -43,7 +43,8 @@ def test_it_hands_presenting_over_and_a_second_browser_decodes_the_shared_screen
     guest.wait_for_function("window.ywStats.stage && window.ywStats.stage.endsWith(':cam')", timeout=10000)
     stage = _stage_person(guest)
     assert stage["person"] == county_secretary.id and stage["first"]
-    assert _stage_person(host)["key"] == "local"
+    host.wait_for_function("window.ywStats.stage && window.ywStats.stage.endsWith(':cam')", timeout=10000)
+    assert _stage_person(host)["person"] == town_secretary.id, "one's own camera is never the stage"
     guest.click("#btn-screen")
     guest.wait_for_function("document.querySelector('#room-banner').textContent.includes('主讲')", timeout=5000)
     assert guest.evaluate("window.ywStats.sending.screen") is False
@@ -55,7 +56,8 @@ def test_it_hands_presenting_over_and_a_second_browser_decodes_the_shared_screen
     host.click(button)
     for page in (host, guest):
         page.wait_for_function(f"window.ywStats.presenter === {town_secretary.id}", timeout=10000)
-    guest.wait_for_function("window.ywStats.stage === 'local' && window.ywStats.sending.small", timeout=10000)
+    guest.wait_for_function("window.ywStats.sending.small && window.ywStats.stage && window.ywStats.stage.endsWith(':cam')", timeout=10000)
+    assert _stage_person(guest)["person"] == county_secretary.id, "the presenter sees the others, not themself"
     host.wait_for_function(f"document.querySelector('#video-grid .tile.stage[data-person=\"{town_secretary.id}\"]')",
                            timeout=10000)
 
@@ -87,7 +89,8 @@ def test_it_hands_presenting_over_and_a_second_browser_decodes_the_shared_screen
                             timeout=10000)
     host.wait_for_function(f"!document.querySelector('#video-grid .tile.screen[data-person=\"{town_secretary.id}\"]')",
                            timeout=10000)
-    host.wait_for_function("window.ywStats.stage === 'local'", timeout=10000)
+    host.wait_for_function(f"document.querySelector('#video-grid .tile.stage:not(.screen)[data-person=\"{town_secretary.id}\"]')",
+                           timeout=10000)
     guest.wait_for_function(f"window.ywStats.presenter === {county_secretary.id} "
                             f"&& window.ywStats.stage.endsWith(':cam')", timeout=10000)
     assert _stage_person(guest)["person"] == county_secretary.id

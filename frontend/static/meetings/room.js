@@ -287,8 +287,9 @@ function render() {
   layout();
 }
 
-// The stage: the presenter's screen, else their camera (ours if we present). Without a handover
-// the hosts present. Everyone else stays in the grid below.
+// The stage: the presenter's screen, else their camera. Without a handover the hosts present.
+// Our own camera is never the stage: when we present (or the presenter has no picture yet), the
+// stage shows the remote speaker, else the first remote picture, and our camera stays a small tile.
 function layout() {
   const grid = $("video-grid");
   if (!grid) return;
@@ -298,18 +299,24 @@ function layout() {
     who = host ? host.person : (cfg.is_host ? cfg.person : null);
   }
   let tile = null;
-  if (who !== null) {
+  if (who !== null && who !== cfg.person) {
     tile = grid.querySelector(`.tile.remote.screen[data-person="${who}"]`)
-      || grid.querySelector(`.tile.remote:not(.screen)[data-person="${who}"]`)
-      || (who === cfg.person ? $("local-tile") : null);
+      || grid.querySelector(`.tile.remote:not(.screen)[data-person="${who}"]`);
+  }
+  if (!tile) {
+    const speaker = stats.speaker === null || stats.speaker === undefined ? null : Number(stats.speaker);
+    tile = (speaker !== null && speaker !== cfg.person
+            && grid.querySelector(`.tile.remote:not(.screen)[data-person="${speaker}"]`))
+      || grid.querySelector(".tile.remote.screen") || grid.querySelector(".tile.remote");
   }
   for (const t of grid.querySelectorAll(".tile.stage")) if (t !== tile) t.classList.remove("stage");
+  grid.classList.toggle("has-stage", Boolean(tile));
   if (tile) {
     tile.classList.add("stage");
     if (grid.firstElementChild !== tile) grid.prepend(tile);
-    if (tile.dataset.key) { const v = tile.querySelector("video"); if (v) v.play().catch(() => {}); }
+    const v = tile.querySelector("video"); if (v) v.play().catch(() => {});
   }
-  stats.stage = tile ? (tile.dataset.key || "local") : null;
+  stats.stage = tile ? tile.dataset.key : null;
 }
 
 function setPresenter(person) {
@@ -680,6 +687,7 @@ function onMessage(msg) {
       stats.speaker = msg.person;
       document.querySelectorAll(".tile.speaking").forEach((t) => t.classList.remove("speaking"));
       document.querySelectorAll(`.tile[data-session="${msg.session}"]`).forEach((t) => t.classList.add("speaking"));
+      if (presenter === cfg.person || (presenter === null && cfg.is_host)) layout(); // we present: the speaker is on stage
       break;
     case "muted":
       if (msg.kind === "audio") setMuted("audio", true, false);

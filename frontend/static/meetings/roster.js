@@ -13,7 +13,7 @@ const id = Number(table.dataset.meeting);
 const pageSize = Number(tools.dataset.pageSize) || 50;
 const MODE = { video: gettext("视频"), small: gettext("低清视频"), audio: gettext("仅音频") };
 const query = { q: "", state: "all", page: 1 };
-let pages = 1;
+let pages = Number(tools.dataset.pages) || 1;  // as the server rendered the first page
 function esc(s) { return String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c])); }
 function csrf() { const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/); return m ? decodeURIComponent(m[1]) : ""; }
 
