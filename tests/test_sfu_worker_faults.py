@@ -19,7 +19,7 @@ from asgiref.sync import sync_to_async
 from django.utils import timezone
 
 from tests.sfu_peers import wait_until
-from tests.test_sfu_workers import schedule, start_worker, stop_worker, ws_peer
+from tests.sfu_support import close_peers, schedule, server_peer, start_worker, stop_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -78,13 +78,6 @@ def open_intervals(meeting_id):
     return Attendance.objects.filter(meeting_id=meeting_id, left_at__isnull=True).count()
 
 
-async def leave(*peers):
-    for peer in peers:
-        peer.reader.cancel()
-        await peer.close()
-        await peer.ws.close()
-
-
 async def test_it_moves_a_meeting_to_the_other_worker_when_its_worker_is_killed(
         two_room_workers, seed_small, client_for):
     server, workers = two_room_workers
@@ -94,8 +87,8 @@ async def test_it_moves_a_meeting_to_the_other_worker_when_its_worker_is_killed(
     clients = {"host": await sync_to_async(client_for)(host), "town": await sync_to_async(client_for)(town)}
     await asyncio.sleep(1.2)  # both workers have reported that they live
 
-    presenter = await ws_peer(server, clients["host"], meeting.id, "host", camera=True)
-    viewer = await ws_peer(server, clients["town"], meeting.id, "town")
+    presenter = await server_peer(server, clients["host"], meeting.id, "host", camera=True)
+    viewer = await server_peer(server, clients["town"], meeting.id, "town")
     peers = [presenter, viewer]
     try:
         await presenter.send({"type": "join"})
@@ -137,9 +130,9 @@ async def test_it_moves_a_meeting_to_the_other_worker_when_its_worker_is_killed(
             assert all(status == 200 for status in own.values()), (who, answers)
 
         # the participants reconnect (as room.js does on 4503): the room is on the live worker now
-        await leave(presenter, viewer)
-        presenter = await ws_peer(server, clients["host"], meeting.id, "host-again", camera=True)
-        viewer = await ws_peer(server, clients["town"], meeting.id, "town-again")
+        await close_peers(presenter, viewer)
+        presenter = await server_peer(server, clients["host"], meeting.id, "host-again", camera=True)
+        viewer = await server_peer(server, clients["town"], meeting.id, "town-again")
         peers = [presenter, viewer]
         await presenter.send({"type": "join"})
         second = (await presenter.wait_for(lambda m: m.get("type") == "joined", 20))["server"]
@@ -154,7 +147,7 @@ async def test_it_moves_a_meeting_to_the_other_worker_when_its_worker_is_killed(
         assert back_after < 25
         assert await open_intervals(meeting.id) == 2
     finally:
-        await leave(*peers)
+        await close_peers(*peers)
     for _ in range(40):  # the last two intervals close as the sockets do
         if await open_intervals(meeting.id) == 0:
             break
