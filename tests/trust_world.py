@@ -76,6 +76,15 @@ def build_world(units, people):
 
     county = units["秦都区"]
     file_actions.do_create_seal(person=county_secretary, unit=county)  # its picture is the county's alone
+    from django.template.loader import render_to_string
+
+    from documents import queries, webfonts
+
+    # The on-screen paper's body face, at the URL the document page gives its readers.
+    on_screen = render_to_string("documents/_paper.html", {"d": queries.document_detail(doc, county_secretary)})
+    face_url = next(f["url"] for f in webfonts.faces_for(doc.id, on_screen) if f["role"] == "fangsong")
+    font_role, font_digest = face_url.rsplit("/", 1)[1].removesuffix(".woff2").split(".")
+
     from documents.archive.models import FixityAlert
 
     alert = FixityAlert.objects.create(component=item.components.first(), item=item, problem="校验值不符（测试）")
@@ -86,6 +95,7 @@ def build_world(units, people):
         "recording_id": recording.id, "question_id": question.id, "item_id": item.id, "component_id": item.components.first().id,
         "run_id": check_run.id, "request_id": borrow.id, "disposal_id": disposal.id,
         "alert_id": alert.id, "code": item.fonds.code,  # the county's 全宗 (its settings and holdings)
+        "role": font_role, "digest": font_digest,  # a subset web font of the document's paper
         "person_id": county_secretary.id,  # the administration pages' person (office/urls_admin.py)
         # a path parameter that names the draft (with the attachment and steps) instead
         "_draft_id": paper.id,
