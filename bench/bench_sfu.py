@@ -62,7 +62,7 @@ from _rtp_viewer import tap_connection  # noqa: E402  (the viewers' cheap, brows
 
 # BENCH_CLIP=N: the publisher plays a pre-encoded N-frame clip instead of encoding live (publisher_main)
 CLIP_FRAMES = int(os.environ.get("BENCH_CLIP") or 0)
-VIEWERS_PER_PROCESS = 64  # counting viewers cost ~0.13-0.2 % of a core each (RtpTap)
+VIEWERS_PER_PROCESS = 64  # counting viewers cost ~0.05-0.15 % of a core each (BrowserTap)
 
 
 PRIORITY = {"server": -10, "publisher": -10, "viewer": -5}  # nice values with BENCH_PRIORITY=1
@@ -360,11 +360,11 @@ def meeting_main(port, count, ready_count, start, stop, results, clip):
             self.video_tracks = 0
             self.tap = None
 
-        def on_frame(self, ts, parts):  # from RtpTap, once installed (any sender's stream)
+        def on_frame(self, ts, parts):  # from BrowserTap, once installed (any sender's stream)
             if start.is_set() and not stop.is_set():
                 self.frames += 1
 
-        def wants_keyframe(self):  # from RtpTap: these participants only count frames
+        def wants_keyframe(self):  # from BrowserTap: these participants only count frames
             return False
 
         def _on_track(self, track):
@@ -400,7 +400,7 @@ def meeting_main(port, count, ready_count, start, stop, results, clip):
                 ready_count.value += 1
             while not stop.is_set():
                 await asyncio.sleep(0.1)
-                for p, _, _ in made:  # cheap receiving (see RtpTap) once the sub link is up
+                for p, _, _ in made:  # cheap receiving (bench/_rtp_viewer.py)  once the sub link is up
                     if p.tap is None and p.video_tracks and not start.is_set():
                         p.tap = tap_connection(p.sub, p)
             results.put([{"frames": p.frames, "tracks": p.video_tracks, "tap": p.tap is not None}
@@ -638,19 +638,19 @@ def viewers_main(port, count, t0, ready_count, start, stop, results, decode_firs
         def _on_video(self, packet):
             self._frame(packet.pts, bytes(packet) if packet.is_keyframe else None)
 
-        def on_frame(self, ts, parts):  # from RtpTap
+        def on_frame(self, ts, parts):  # from BrowserTap
             if self.first_ts is None:
                 self.first_ts = ts
             self._frame((ts - self.first_ts) & 0xFFFFFFFF,
                         _join_vp8(parts) if parts is not None else None)
 
-        def wants_keyframe(self):  # from RtpTap: decrypt this frame if it is a keyframe?
+        def wants_keyframe(self):  # from BrowserTap: decrypt this frame if it is a keyframe?
             return self.base is None or time.time() - self.checked_at > 3.0
 
         def install_tap(self):
             self.tap = tap_connection(self.sub, self)
             if self.tap is not None:
-                self.base = None  # RtpTap's timestamps have another origin: re-anchor
+                self.base = None  # the tap's timestamps have another origin: re-anchor
 
         def _frame(self, pts, key_data):
             now = time.time()
@@ -930,7 +930,7 @@ def main():
         print()
         print("| meeting, every camera on | forwarded video streams | server CPU % of a core "
               "| server sent fps per stream | server CPU µs per packet sent | received fps per stream "
-              "| video tracks set up | participants receiving through RtpTap | load avg |")
+              "| video tracks set up | participants receiving through BrowserTap | load avg |")
         print("| --- " * 9 + "|")
         print(f"| {m['participants']} people, 320x240 VP8 {m['kbps']:.0f} kbps + Opus each | {m['streams']} "
               f"| {m['cpu']:.1f} | {m['server_fps']:.1f} | {m['us_per_packet']:.0f} | {m['received_fps']:.1f} "
