@@ -100,7 +100,6 @@ def layout_env(env, processes):
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
     return {**env, "DATABASE_URL": PG_URL, "REDIS_URL": REDIS_URL, "YW_CHANNEL_PREFIX": f"benchldap{os.getpid()}"}
-DEPLOY = BASE_DIR / "deploy"
 
 
 class Front:
@@ -120,22 +119,11 @@ class Front:
         if self.processes == 1:
             self.port = self.servers[0].port
             return self
+        from tests.multihost import start_nginx
+
         self.port = free_port()
         root = self.workdir / "nginx"
-        (root / "logs").mkdir(parents=True, exist_ok=True)
-        upstreams = "\n".join(f"    server 127.0.0.1:{s.port};" for s in self.servers)
-        site = ((DEPLOY / "nginx" / "yiwangtong.conf").read_text().replace("@UPSTREAM_SERVERS@", upstreams)
-                .replace("@LISTEN@", f"127.0.0.1:{self.port}").replace("@SERVER_NAME@", "127.0.0.1")
-                .replace("@ACCESS_LOG@", "off").replace("@STATIC_ROOT@", str(root / "static")))
-        site = site.replace("access_log off yiwangtong;", "access_log off;")
-        (root / "site.conf").write_text(site)
-        (root / "nginx.conf").write_text(
-            f"pid {root}/nginx.pid;\nerror_log {root}/logs/error.log warn;\nworker_processes 1;\n"
-            "events { worker_connections 4096; }\n"
-            f"http {{\n  include /etc/nginx/mime.types;\n  client_body_temp_path {root}/body;\n"
-            f"  proxy_temp_path {root}/proxy;\n  include {root}/site.conf;\n}}\n")
-        self.nginx = subprocess.Popen(["nginx", "-p", str(root), "-c", str(root / "nginx.conf"), "-g", "daemon off;"],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.nginx, _log = start_nginx(root, [f"127.0.0.1:{s.port}" for s in self.servers], self.port, root / "static")
         deadline = time.monotonic() + 20
         while True:
             try:
