@@ -39,6 +39,23 @@ def start_worker(server, env, tag=""):
     return worker
 
 
+def external_workers(server_factory, placement, prefix, count=2):
+    """A daphne of server_factory and `count` external SFU workers sharing a private channel prefix
+    on Redis, with SFU_PLACEMENT=`placement`: yields (server, workers) and stops the workers after."""
+    import uuid
+
+    redis = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    env = {"SFU_WORKERS": "external", "SFU_PLACEMENT": placement, "REDIS_URL": redis,
+           "YW_CHANNEL_PREFIX": f"{prefix}{uuid.uuid4().hex[:8]}"}
+    server = server_factory(env)
+    workers = [start_worker(server, env, f"-{chr(ord('a') + i)}") for i in range(count)]
+    try:
+        yield server, workers
+    finally:
+        for w in workers:
+            stop_worker(w)
+
+
 def stop_worker(worker):
     if worker.poll() is None:
         worker.terminate()

@@ -5,29 +5,20 @@ everyone, and a worker killed mid-session: its viewer is moved (close 4503) and 
 publisher again through the other worker within seconds, while the other worker's viewer
 never stops receiving."""
 import asyncio
-import os
 import time
-import uuid
 
 import pytest
 from asgiref.sync import sync_to_async
 
 from tests.sfu_peers import wait_until
-from tests.sfu_support import close_peers, joined, schedule, server_peer, start_worker, stop_worker
+from tests.sfu_support import close_peers, external_workers, joined, schedule, server_peer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def two_workers(server_factory):
-    redis = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
-    env = {"SFU_WORKERS": "external", "SFU_PLACEMENT": "viewer", "REDIS_URL": redis,
-           "YW_CHANNEL_PREFIX": f"ywcas{uuid.uuid4().hex[:8]}"}
-    server = server_factory(env)
-    workers = [start_worker(server, env, "-a"), start_worker(server, env, "-b")]
-    yield server, workers
-    for w in workers:
-        stop_worker(w)
+    yield from external_workers(server_factory, "viewer", "ywcas")
 
 
 async def test_it_serves_one_training_from_two_worker_processes(two_workers, seed_small, client_for):

@@ -7,19 +7,17 @@ timeout notices; they reconnect and the room is placed on the other worker, wher
 again; the meeting's pages and API answer all along without a 500."""
 import asyncio
 import datetime
-import os
 import re
 import time
 import urllib.error
 import urllib.request
-import uuid
 
 import pytest
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
 from tests.sfu_peers import wait_until
-from tests.sfu_support import close_peers, schedule, server_peer, start_worker, stop_worker
+from tests.sfu_support import close_peers, external_workers, schedule, server_peer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -27,14 +25,7 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 
 @pytest.fixture
 def two_room_workers(server_factory):
-    redis = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
-    env = {"SFU_WORKERS": "external", "SFU_PLACEMENT": "room", "REDIS_URL": redis,
-           "YW_CHANNEL_PREFIX": f"ywkill{uuid.uuid4().hex[:8]}"}
-    server = server_factory(env)
-    workers = [start_worker(server, env, "-a"), start_worker(server, env, "-b")]
-    yield server, workers
-    for w in workers:
-        stop_worker(w)
+    yield from external_workers(server_factory, "room", "ywkill")
 
 
 def page(server, client, path):
