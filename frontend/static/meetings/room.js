@@ -553,6 +553,21 @@ function stepDown() {
   }
 }
 
+// The bytes a fetch took on the wire: scripts come gzipped, so the decoded length would count
+// three to four times what the link carried (Resource Timing knows the encoded size).
+async function wireBytes(href, decoded) {
+  let entries = performance.getEntriesByName(href);
+  if (!entries.length) {  // the entry may be queued a moment after the body is read
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    entries = performance.getEntriesByName(href);
+  }
+  const last = entries[entries.length - 1];
+  if (performance.clearResourceTimings && performance.getEntriesByType("resource").length > 200) {
+    performance.clearResourceTimings();
+  }
+  return last && last.encodedBodySize > 0 ? last.encodedBodySize : decoded;
+}
+
 // Measure what the downlink carries now: fetch this page's scripts again, timed, never cached.
 async function probeKbps() {
   const urls = [...document.querySelectorAll("script[src]")].map((s) => s.src)
@@ -568,7 +583,7 @@ async function probeKbps() {
       const u = new URL(urls[i % urls.length]);
       u.searchParams.set("yw-probe", `${Date.now()}-${i}`);
       const body = await fetch(u, { cache: "no-store", signal: ctrl.signal }).then((r) => r.arrayBuffer());
-      bytes += body.byteLength;
+      bytes += await wireBytes(u.href, body.byteLength);
     }
   } catch (e) {
     return Math.round(bytes * 8 / LINK.probeMs);  // the deadline passed: slower than needed
