@@ -333,16 +333,153 @@ def make_packer(codec_name: str) -> Callable[[av.Packet], list]:
     return lambda packet: [bytes(packet)]
 
 
+class Lane:
+    """One viewer stream's state on the direct route, in one small object (slots): what every
+    frame of every viewer reads and writes. With hundreds of viewers, the per-frame cost is
+    largely memory: aiortc's sender keeps ~40 attributes in its instance dict and the route
+    runs through four more objects; reading them for each viewer and frame missed the cache.
+
+    ``write(shared, frame_timestamp)`` (the SubscriberTrack's ``direct_writer``) sends one
+    frame now; False: no route yet (the caller queues it for the RTP loop). The counters the
+    RTCP sender reports read (octets, packets, NTP and RTP time of the last frame) live here
+    and are read through ForwardingSender's properties of aiortc's private names."""
+
+    __slots__ = ("sender", "enabled", "pt", "seq", "origin", "template", "history", "feedback",
+                 "octets", "packets", "ntp", "rtp_timestamp",
+                 "dtls", "srtp", "nominated", "pair", "send")
+
+    def __init__(self, sender: "ForwardingSender", codec: Any, template: bytearray) -> None:
+        state = sender.__dict__
+        self.sender = sender
+        self.enabled = state.get("_enabled", True)
+        self.pt = codec.payloadType
+        self.seq = _sender_module.random_sequence_number()
+        self.origin = _sender_module.random32()
+        self.template = template  # the stream's RTP header: only seq, timestamp, marker change
+        # NACK history (video only): the last frames sent, as (first sequence number, packets,
+        # RTP timestamp, payloads); the payloads are the frame's shared ones, not copies
+        self.history = collections.deque(maxlen=HISTORY_FRAMES) \
+            if codec.mimeType.lower().startswith("video/") else None
+        self.feedback = feedback_clock(state.get(_TRANSPORT))
+        self.octets = state.get(_OCTET_COUNT, 0)
+        self.packets = state.get(_PACKET_COUNT, 0)
+        self.ntp = state.get(_NTP_TIMESTAMP, 0)
+        self.rtp_timestamp = state.get(_RTP_TIMESTAMP, 0)
+        self.dtls = self.srtp = self.nominated = self.pair = self.send = None
+
+    def reroute(self) -> bool:
+        """(Re)resolve the direct route: the sender's DTLS transport, its SRTP session and the
+        nominated ICE pair; False while there is none (DTLS not up yet)."""
+        dtls = self.sender.__dict__.get(_TRANSPORT)
+        cached = None
+        if self.send is not None:
+            cached = (self.srtp, self.pair, self.send, self.dtls)
+        route = _direct_route(dtls, cached)
+        if route is None:
+            self.dtls = self.send = None
+            return False
+        self.srtp, self.pair, self.send, self.dtls = route
+        self.nominated = dtls._transport._connection._nominated
+        return True
+
+    def write(self, shared: "SharedFrame", frame_timestamp: int) -> bool:
+        if not self.enabled:
+            return True  # aiortc drops frames of a disabled sender too
+        layout = shared._layout
+        if layout is None:
+            layout = shared.layout()
+        payloads = layout[0]
+        if not payloads:
+            return True
+        dtls = self.dtls
+        # the route holds while DTLS is up with the same SRTP session and ICE pair (checked per frame)
+        if dtls is None or dtls._state is not _CONNECTED or dtls._tx_srtp is not self.srtp or \
+                self.nominated.get(1) is not self.pair:
+            if not self.reroute():
+                return False
+        timestamp = (self.origin + frame_timestamp) & 0xFFFFFFFF
+        first = self.seq
+        self.send(self.template, self.pt, layout[1], first, timestamp)
+        count = len(payloads)
+        self.seq = (first + count) & 0xFFFF
+        history = self.history
+        if history is not None:
+            history.append((first, count, timestamp, payloads))
+        feedback = self.feedback
+        if feedback.sending_since is None:
+            feedback.sending_since = shared.at
+        self.ntp = shared.ntp_at
+        self.rtp_timestamp = timestamp
+        self.octets += layout[2]
+        self.packets += count
+        return True
+
+    def sent(self, first: int, payloads: list, timestamp: int) -> None:
+        """Note a frame sent another way (the RTP loop): what :meth:`write` notes."""
+        count = len(payloads)
+        self.seq = (first + count) & 0xFFFF
+        if self.history is not None:
+            self.history.append((first, count, timestamp, payloads))
+        self.feedback.sent()
+        self.ntp = _ntp_now()
+        self.rtp_timestamp = timestamp
+        self.octets += sum(map(len, payloads))
+        self.packets += count
+
+    def find(self, sequence_number: int) -> "tuple | None":
+        """``(sequence number, timestamp, marker, payload)`` of a packet still in the history."""
+        for first, count, timestamp, payloads in reversed(self.history or ()):
+            index = (sequence_number - first) & 0xFFFF
+            if index < count:
+                return sequence_number, timestamp, index == count - 1, payloads[index]
+        return None
+
+
+def _lane_counter(name: str, slot: str) -> property:
+    """aiortc's private counter ``name`` of a ForwardingSender, kept in its Lane once it runs
+    (its RTCP sender reports, getStats() and _rtx_allowed read it by that name)."""
+
+    def get(self: Any) -> Any:
+        lane = self.__dict__.get("_yw_lane")
+        return getattr(lane, slot) if lane is not None else self.__dict__.get(name, 0)
+
+    def set_(self: Any, value: Any) -> None:
+        lane = self.__dict__.get("_yw_lane")
+        if lane is not None:
+            setattr(lane, slot, value)
+        else:
+            self.__dict__[name] = value
+
+    return property(get, set_)
+
+
 class ForwardingSender(_sender_module.RTCRtpSender):
     """An RTCRtpSender for ForwardedFrame tracks (installed by use_forwarding_sender).
 
     Two ways in, one stream out: a track that offers ``direct_writer`` (SubscriberTrack)
-    hands each frame to :meth:`_yw_write` synchronously, from the publication's relay,
-    while the viewer's buffer is empty and the direct route is up — no task wakes up per
-    viewer and frame. Anything else (a backlog, a route not yet up, other tracks) goes
-    through the RTP loop, which awaits the track as aiortc's does. Both share the same
-    sequence numbers, timestamps and NACK history, so the viewer sees one stream.
+    hands each frame to its :class:`Lane` (``Lane.write``) synchronously, from the
+    publication's relay, while the viewer's buffer is empty and the direct route is up — no
+    task wakes up per viewer and frame. Anything else (a backlog, a route not yet up, other
+    tracks) goes through the RTP loop, which awaits the track as aiortc's does. Both share the
+    same sequence numbers, timestamps and NACK history, so the viewer sees one stream.
     """
+
+    _RTCRtpSender__octet_count = _lane_counter(_P + "octet_count", "octets")
+    _RTCRtpSender__packet_count = _lane_counter(_P + "packet_count", "packets")
+    _RTCRtpSender__ntp_timestamp = _lane_counter(_P + "ntp_timestamp", "ntp")
+    _RTCRtpSender__rtp_timestamp = _lane_counter(_P + "rtp_timestamp", "rtp_timestamp")
+
+    @property
+    def _enabled(self) -> bool:
+        return self.__dict__.get("_enabled", True)
+
+    @_enabled.setter
+    def _enabled(self, value: bool) -> None:
+        # the transceiver's direction sets it; the lane keeps a copy for the per-frame check
+        self.__dict__["_enabled"] = value
+        lane = self.__dict__.get("_yw_lane")
+        if lane is not None:
+            lane.enabled = value
 
     async def _next_encoded_frame(self, codec: Any) -> Any:
         data = await getattr(self, _P + "track").recv()
@@ -352,127 +489,53 @@ class ForwardingSender(_sender_module.RTCRtpSender):
             raise TypeError("ForwardingSender needs a track yielding ForwardedFrame")
         return _sender_module.RTCEncodedFrame(data.shared.payloads(), data.timestamp, None)
 
-    def _yw_setup(self, codec: Any) -> None:
-        self._yw_pt = codec.payloadType
-        self._yw_seq = _sender_module.random_sequence_number()
-        self._yw_origin = _sender_module.random32()
-        # NACK history (video only): the last frames sent, as (first sequence number, packets,
-        # RTP timestamp, payloads); the payloads are the frame's shared ones, not copies
-        self._yw_history = collections.deque(maxlen=HISTORY_FRAMES) \
-            if codec.mimeType.lower().startswith("video/") else None
-        self._yw_template = None  # the stream's RTP header: only seq, timestamp, marker change
-        self._yw_route = None  # (srtp, nominated pair, write, dtls): re-resolved when one changes
-        self._yw_feedback = feedback_clock(getattr(self, _TRANSPORT))
-
-    def _yw_header(self) -> bytearray:
-        """The stream's RTP header (mid extension included), serialised once by aiortc."""
-        first = RtpPacket(payload_type=self._yw_pt, ssrc=self._ssrc)
+    def _yw_setup(self, codec: Any) -> "Lane":
+        first = RtpPacket(payload_type=codec.payloadType, ssrc=self._ssrc)
         first.extensions.mid = getattr(self, _P + "mid")
-        self._yw_template = bytearray(first.serialize(getattr(self, _P + "rtp_header_extensions_map")))
-        return self._yw_template
+        template = bytearray(first.serialize(getattr(self, _P + "rtp_header_extensions_map")))
+        lane = self._yw_lane = Lane(self, codec, template)
+        self._yw_feedback = lane.feedback
+        return lane
 
     def _yw_packets(self, payloads: list, frame_timestamp: int) -> list:
         """Serialise one frame's RTP packets for aiortc's own send path (no direct route yet),
         noted for NACKs and RTCP SR like the direct route's."""
+        lane = self._yw_lane
         out: list = []
-        timestamp = (self._yw_origin + frame_timestamp) & 0xFFFFFFFF
-        template = self._yw_template or self._yw_header()
-        payload_type = self._yw_pt
-        sequence_number = first = self._yw_seq
+        timestamp = (lane.origin + frame_timestamp) & 0xFFFFFFFF
+        template = bytearray(lane.template)
+        sequence_number = first = lane.seq
         last = len(payloads) - 1
         for i, payload in enumerate(payloads):
-            _PATCH.pack_into(template, 1, payload_type | (0x80 if i == last else 0), sequence_number,
-                             timestamp)
+            _PATCH.pack_into(template, 1, lane.pt | (0x80 if i == last else 0), sequence_number, timestamp)
             out.append(bytes(template) + payload)
             sequence_number = (sequence_number + 1) & 0xFFFF
-        self._yw_sent(first, payloads, timestamp, sum(map(len, payloads)), _ntp_now(), time.monotonic())
+        lane.sent(first, payloads, timestamp)
         return out
-
-    def _yw_sent(self, first: int, payloads: list, timestamp: int, octets: int, ntp: int,
-                 now: float) -> None:
-        """Note a frame sent: sequence numbers, NACK history, the counters aiortc's RTCP sender
-        reports read, and the viewer's feedback clock."""
-        count = len(payloads)
-        self._yw_seq = (first + count) & 0xFFFF
-        history = self._yw_history
-        if history is not None:
-            history.append((first, count, timestamp, payloads))
-        feedback = self._yw_feedback
-        if feedback.sending_since is None:
-            feedback.sending_since = now
-        state = self.__dict__
-        state[_NTP_TIMESTAMP] = ntp
-        state[_RTP_TIMESTAMP] = timestamp
-        state[_OCTET_COUNT] += octets
-        state[_PACKET_COUNT] += count
-
-    def _yw_write(self, shared: "SharedFrame", frame_timestamp: int) -> bool:
-        """Send one frame now, on the direct route. False: not possible now (no route yet);
-        the caller then queues the frame for the RTP loop. Every frame of every viewer passes
-        here: the common case in few steps, one call per frame (not per packet) below."""
-        if not self._enabled:
-            return True  # aiortc drops frames of a disabled sender too
-        layout = shared._layout
-        if layout is None:
-            layout = shared.layout()
-        payloads = layout[0]
-        if not payloads:
-            return True
-        route = self._yw_route
-        dtls = self._RTCRtpSender__transport
-        # the route holds while DTLS is up with the same SRTP session and ICE pair (checked per frame)
-        if route is None or route[3] is not dtls or dtls._state is not _CONNECTED or \
-                dtls._tx_srtp is not route[0] or dtls._transport._connection._nominated.get(1) is not route[1]:
-            route = self._yw_route = _direct_route(dtls, route)
-            if route is None:
-                return False
-        timestamp = (self._yw_origin + frame_timestamp) & 0xFFFFFFFF
-        first = self._yw_seq
-        route[2](self._yw_template or self._yw_header(), self._yw_pt, layout[1], first, timestamp)
-        # _yw_sent, inlined
-        count = len(payloads)
-        self._yw_seq = (first + count) & 0xFFFF
-        history = self._yw_history
-        if history is not None:
-            history.append((first, count, timestamp, payloads))
-        feedback = self._yw_feedback
-        if feedback.sending_since is None:
-            feedback.sending_since = shared.at
-        state = self.__dict__
-        state[_NTP_TIMESTAMP] = shared.ntp_at
-        state[_RTP_TIMESTAMP] = timestamp
-        state[_OCTET_COUNT] += layout[2]
-        state[_PACKET_COUNT] += count
-        return True
 
     def _yw_send_direct(self, payloads: list, frame_timestamp: int) -> bool:
         """Packetise and send one frame on the direct route (the RTP loop's frames); False
         (nothing sent, no sequence number used) while there is no route yet."""
-        route = self._yw_route = _direct_route(getattr(self, _TRANSPORT), self._yw_route)
-        if route is None:
+        lane = self._yw_lane
+        if not lane.reroute():
             return False
-        timestamp = (self._yw_origin + frame_timestamp) & 0xFFFFFFFF
-        first = self._yw_seq
-        route[2](self._yw_template or self._yw_header(), self._yw_pt, gso_groups(payloads), first,
-                 timestamp)
-        self._yw_sent(first, payloads, timestamp, sum(map(len, payloads)), _ntp_now(), time.monotonic())
+        timestamp = (lane.origin + frame_timestamp) & 0xFFFFFFFF
+        first = lane.seq
+        lane.send(lane.template, lane.pt, gso_groups(payloads), first, timestamp)
+        lane.sent(first, payloads, timestamp)
         return True
 
     def _yw_find(self, sequence_number: int) -> "tuple | None":
-        """``(sequence number, timestamp, marker, payload)`` of a packet still in the history."""
-        for first, count, timestamp, payloads in reversed(getattr(self, "_yw_history", None) or ()):
-            index = (sequence_number - first) & 0xFFFF
-            if index < count:
-                return sequence_number, timestamp, index == count - 1, payloads[index]
-        return None
+        lane = self.__dict__.get("_yw_lane")
+        return lane.find(sequence_number) if lane is not None else None
 
     async def _run_rtp(self, codec: Any) -> None:
         getattr(self, _P + "rtp_started").set()
-        self._yw_setup(codec)
+        lane = self._yw_setup(codec)
         track = getattr(self, _P + "track")
         if track is not None and hasattr(track, "direct_writer"):
-            track.direct_writer = self._yw_write
-            track.feedback = self._yw_feedback
+            track.direct_writer = lane.write
+            track.feedback = lane.feedback
         try:
             while True:
                 if not getattr(self, _P + "track"):
@@ -503,7 +566,7 @@ class ForwardingSender(_sender_module.RTCRtpSender):
         if item is None or not _rtx_allowed(self, item):
             return
         seq, timestamp, marker, payload = item
-        codec_pt = self._yw_payload_type
+        codec_pt = self._yw_lane.pt
         packet = RtpPacket(payload_type=codec_pt, marker=1 if marker else 0, sequence_number=seq,
                            timestamp=timestamp, ssrc=self._ssrc, payload=payload)
         packet.extensions.mid = getattr(self, _P + "mid")
