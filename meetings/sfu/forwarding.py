@@ -44,6 +44,7 @@ import errno
 import fractions
 import inspect
 import logging
+import random
 import socket
 import struct
 import sys
@@ -59,7 +60,8 @@ from aiortc import rtcrtpsender as _sender_module
 from aiortc.codecs.h264 import H264Encoder
 from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.mediastreams import MediaStreamError
-from aiortc.rtp import RTP_HISTORY_SIZE, RtpPacket, wrap_rtx
+from aiortc.rtp import (RTCP_SR, RTP_HISTORY_SIZE, RtcpByePacket, RtcpSdesPacket, RtcpSourceInfo,
+                        RtpPacket, wrap_rtx)
 
 _log = logging.getLogger(__name__)
 
@@ -251,7 +253,7 @@ async def request_keyframe(receiver: Any) -> bool:
 # statistics, PLI handling, REMB and stop() are aiortc's unchanged.
 # --------------------------------------------------------------------------------------
 _P = "_RTCRtpSender__"
-SENDER_PRIVATE_NAMES = ["transport", "track", "rtp_started", "rtp_exited", "rtp_header_extensions_map", "mid",
+SENDER_PRIVATE_NAMES = ["transport", "cname", "lsr", "lsr_time", "rtcp_started", "rtcp_exited", "track", "rtp_started", "rtp_exited", "rtp_header_extensions_map", "mid",
                         "ntp_timestamp", "rtp_timestamp", "octet_count", "packet_count", "encoder",
                         "rtx_payload_type", "rtx_sequence_number"]
 
@@ -560,6 +562,43 @@ class ForwardingSender(_sender_module.RTCRtpSender):
         setattr(self, _P + "encoder", None)
         getattr(self, _P + "rtp_exited").set()
 
+    async def _run_rtcp(self) -> None:
+        """aiortc's RTCP sender reports (SR + SDES, then BYE when stopped), at Chrome's cadence
+        instead of every second for every stream: about every RTCP_INTERVAL_VIDEO seconds for
+        video and RTCP_INTERVAL_AUDIO for audio, each varied over [0.5, 1.5] times (RFC 3550),
+        serialised without building aiortc's packet objects (the SDES chunk once). Like
+        aiortc's, it sets the started and exited events that stop() waits for: stop() awaits
+        both tasks' events, so an RTCP loop that never sets them hangs every close."""
+        getattr(self, _P + "rtcp_started").set()
+        interval = RTCP_INTERVAL_VIDEO if self.kind == "video" else RTCP_INTERVAL_AUDIO
+        sdes = b""
+        try:
+            while True:
+                await asyncio.sleep(interval * (0.5 + random.random()))
+                cname = getattr(self, _P + "cname")
+                if cname is not None and not sdes:
+                    sdes = bytes(RtcpSdesPacket(chunks=[RtcpSourceInfo(ssrc=self._ssrc,
+                                                                       items=[(1, cname.encode("utf8"))])]))
+                lane = self.__dict__.get("_yw_lane")
+                ntp = lane.ntp if lane is not None else 0
+                report = _SR.pack(0x80, RTCP_SR, 6, self._ssrc, ntp,
+                                  lane.rtp_timestamp if lane is not None else 0,
+                                  (lane.packets if lane is not None else 0) & 0xFFFFFFFF,
+                                  (lane.octets if lane is not None else 0) & 0xFFFFFFFF)
+                state = self.__dict__
+                state[_P + "lsr"] = (ntp >> 16) & 0xFFFFFFFF
+                state[_P + "lsr_time"] = time.time()
+                try:
+                    await self.transport._send_rtp(report + sdes)
+                except ConnectionError:
+                    pass
+        except asyncio.CancelledError:
+            pass
+        try:
+            await self._send_rtcp([RtcpByePacket(sources=[self._ssrc])])
+        finally:
+            getattr(self, _P + "rtcp_exited").set()
+
     async def _retransmit(self, sequence_number: int) -> None:
         """A viewer's NACK: resend from this sender's history (as RTX when negotiated)."""
         item = self._yw_find(sequence_number)
@@ -588,6 +627,9 @@ class ForwardingSender(_sender_module.RTCRtpSender):
 
 _PATCH = struct.Struct("!BHI")  # an RTP header's marker + payload type, sequence number, timestamp
 _TRANSPORT = _P + "transport"
+_SR = struct.Struct("!BBHIQIII")  # an RTCP sender report without report blocks (RFC 3550 6.4.1)
+RTCP_INTERVAL_VIDEO = 1.0  # seconds between a stream's sender reports: Chrome's cadence
+RTCP_INTERVAL_AUDIO = 5.0
 HISTORY_FRAMES = 64  # video frames kept per viewer for NACKs (~2 s; aiortc keeps 128 packets)
 _NTP_TIMESTAMP, _RTP_TIMESTAMP = _P + "ntp_timestamp", _P + "rtp_timestamp"
 _OCTET_COUNT, _PACKET_COUNT = _P + "octet_count", _P + "packet_count"
@@ -858,6 +900,11 @@ def check_sender_hook() -> None:
         if needle not in run_src:
             raise RuntimeError(f"aiortc RTCRtpSender._run_rtp changed: {needle!r} not found")
     rtcp_src = inspect.getsource(_sender_module.RTCRtpSender._handle_rtcp_packet)
+    if "self.__lsr == report.lsr" not in rtcp_src or "self.__lsr_time" not in rtcp_src:
+        raise RuntimeError("aiortc RTCRtpSender no longer estimates RTT from __lsr/__lsr_time")
+    stop_src = inspect.getsource(_sender_module.RTCRtpSender.stop)
+    if "self.__rtcp_started.wait()" not in stop_src or "self.__rtcp_exited.wait()" not in stop_src:
+        raise RuntimeError("aiortc RTCRtpSender.stop() no longer waits for the RTCP task's events")
     if "await self._retransmit(seq)" not in rtcp_src:
         raise RuntimeError("aiortc RTCRtpSender no longer answers NACKs with _retransmit()")
     if "self.__rtx_payload_type = codec.payloadType" not in inspect.getsource(
