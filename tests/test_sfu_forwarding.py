@@ -422,6 +422,32 @@ async def test_it_retransmits_lost_video_packets_a_viewer_asks_for(harness, monk
     assert video.counters == list(range(video.counters[0], video.counters[0] + len(video.counters)))
 
 
+async def test_it_sends_viewers_sender_reports_with_what_their_video_stream_carried(harness):
+    alice = await harness.connect("alice", 1, camera=True)
+    bob = await harness.connect("bob", 2)
+    await alice.publish()
+    assert await wait_until(good_video(bob, alice, 20), 25)
+    server_senders = {slot.transceiver.sender.kind: slot.transceiver.sender
+                      for slot in harness.room.sessions[bob.session].slots if slot.role == "video"}
+    sender = server_senders["video"]
+    receiver = next(t.receiver for t in bob.sub.getTransceivers()
+                    if t.receiver.track is not None and t.receiver.track.kind == "video"
+                    and t.sender is not None and t.receiver._RTCRtpReceiver__remote_streams)
+    report = None
+    for _ in range(60):  # a video sender report comes every 0.5-1.5 s
+        stats = await receiver.getStats()
+        report = next((s for s in stats.values() if s.type == "remote-outbound-rtp"), None)
+        if report is not None and report.packetsSent > 0:
+            break
+        await asyncio.sleep(0.1)
+    assert report is not None, "bob got no sender report for his video"
+    # what the report says was sent so far, read from the sender's lane at that moment
+    assert report.ssrc == sender._ssrc
+    assert 0 < report.packetsSent <= sender._RTCRtpSender__packet_count
+    assert report.packetsSent < report.bytesSent <= sender._RTCRtpSender__octet_count
+    assert sender._RTCRtpSender__lsr is not None  # aiortc's RTT estimate reads it
+
+
 async def test_it_bounds_retransmissions_when_a_congested_viewer_repeats_its_nacks(monkeypatch):
     clock = [1000.0]
     monkeypatch.setattr(forwarding.time, "monotonic", lambda: clock[0])
