@@ -113,6 +113,11 @@ async def test_it_forwards_camera_and_mic_to_viewers_without_encoding_on_the_ser
     pubs = harness.room.sessions[alice.session].publications
     assert set(pubs) == {"camera", "mic"} and pubs["camera"].codec == "VP8"
     assert pubs["mic"].codec == "opus"
+    # ... in the event loop: the frames do not cross to aiortc's decoder thread and back
+    for pub in pubs.values():
+        queue = pub.receiver._RTCRtpReceiver__decoder_queue
+        assert isinstance(queue, forwarding.InlineFrames) and queue.real.qsize() == 0
+        assert pub.packets > 20
 
 
 async def test_it_asks_the_publisher_for_a_keyframe_when_a_viewer_subscribes_late(harness):

@@ -148,6 +148,10 @@ def check_hook() -> None:
         raise RuntimeError("aiortc RTCRtpReceiver.receive() no longer starts decoder_worker")
     init_src = inspect.getsource(rtcrtpreceiver.RTCRtpReceiver.__init__)
     handle_src = inspect.getsource(rtcrtpreceiver.RTCRtpReceiver._handle_rtp_packet)
+    if "self.__decoder_queue.put((codec, encoded_frame))" not in handle_src or \
+            "self.__decoder_queue.put(None)" not in inspect.getsource(rtcrtpreceiver.RTCRtpReceiver) or \
+            "self.__decoder_thread" not in init_src:
+        raise RuntimeError("aiortc RTCRtpReceiver's decoder queue moved (forwarding.InlineFrames)")
     if "self.__remote_bitrate_estimator" not in init_src or "self.__rtcp_ssrc" not in init_src or \
             "if self.__remote_bitrate_estimator is not None:" not in handle_src:
         raise RuntimeError("aiortc RTCRtpReceiver's bitrate estimator or RTCP SSRC moved")
@@ -175,6 +179,52 @@ def mark_forwarding(track: Any) -> None:
     """Make this remote track (before its receiver starts) yield encoded av.Packet."""
     install()
     _FORWARDING_QUEUES.add(id(track._queue))
+
+
+class InlineFrames:
+    """Stands in for a forwarding receiver's decoder queue (aiortc's ``queue.Queue`` that its
+    decoder thread reads): each encoded frame aiortc's jitter buffer completes becomes an
+    ``av.Packet`` (:class:`PassthroughDecoder`) right here in the event loop and goes on the
+    remote track's queue, instead of crossing to the decoder thread and back. That handoff
+    (a thread woken per frame, the GIL passed back and forth, the loop woken through its
+    self-pipe) cost the server several percent of its core for every publisher; there is no
+    decoding to move off the loop. ``get`` and the ``None`` that stops the thread go to the
+    real queue, so aiortc's thread starts and stops as before and only idles between."""
+
+    def __init__(self, real: Any, output: "asyncio.Queue") -> None:
+        self.real = real
+        self.output = output
+        self.decoder: "PassthroughDecoder | None" = None
+
+    def put(self, item: Any, *args: Any, **kwargs: Any) -> None:
+        if item is None:
+            self.real.put(None)
+            return
+        codec, encoded_frame = item
+        decoder = self.decoder
+        if decoder is None or decoder.codec_name != codec.name:
+            decoder = self.decoder = PassthroughDecoder(codec)
+        for packet in decoder.decode(encoded_frame):
+            self.output.put_nowait(packet)
+
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        return self.real.get(*args, **kwargs)
+
+
+def forward_inline(receiver: Any, track: Any) -> bool:
+    """Give a forwarding receiver (its track marked with :func:`mark_forwarding`) an
+    :class:`InlineFrames` decoder queue, if its decoder thread has not started yet (a thread
+    already running keeps its queue: frames it still holds would overtake the new path's).
+    Returns whether it did."""
+    name = _R + "decoder_queue"
+    real = getattr(receiver, name, None)
+    output = getattr(track, "_queue", None)
+    if real is None or output is None or isinstance(real, InlineFrames) or \
+            getattr(receiver, _R + "decoder_thread", None) is not None or \
+            id(output) not in _FORWARDING_QUEUES:
+        return False
+    setattr(receiver, name, InlineFrames(real, output))
+    return True
 
 
 def on_keyframe_request(sender: Any, callback: Callable[[], None]) -> None:

@@ -223,6 +223,7 @@ class Publication:
         self.frame_in_at = 0.0
         self.fanout_latency: collections.deque = collections.deque(maxlen=256)
         self.task = asyncio.ensure_future(self._pump())
+        forwarding.forward_inline(receiver, track)  # no decoder thread round trip per frame
         forwarding.on_rtp_packet(receiver, self._on_rtp if self.kind == "audio" else self._on_video_rtp)
 
     @property
