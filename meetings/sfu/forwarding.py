@@ -859,6 +859,23 @@ def _direct_send(srtp: Any, pair: Any) -> "Callable[[bytearray, int, tuple, int,
               timestamp: int) -> None:
         # A viewer's every packet passes here: locals only, _fast_protect inlined, the
         # protected packet sent (or gathered) straight from libsrtp's buffer.
+        if view is not None and len(groups) == 1 and len(groups[0]) == 1:
+            # one packet (an audio frame, a small video frame): the shortest way
+            pack_into(template, 1, payload_type | 0x80, sequence_number, timestamp)
+            data = join((template, groups[0][0]))
+            n = len(data)
+            if n > limit:
+                raise ValueError("packet is too long")
+            length[0] = n
+            buffer[0:n] = data
+            rc = srtp_protect(ctx, cdata, length)
+            if rc != 0:
+                raise _srtp.Error(f"libsrtp protect failed ({rc})")
+            try:
+                sendto(view[0:length[0]], addr)
+            except OSError:
+                pass  # a full socket buffer: lost like a datagram
+            return
         final = groups[-1]
         train_ok = sendmsg is not None and gso_enabled
         for group in groups:
