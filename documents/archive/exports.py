@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from documents.archive import checks, pdfs, store
-from documents.archive.actions import archival_code, effective
+from documents.archive.actions import effective
 from documents.archive.models import Component, Fonds, Item, ItemState, Retention
 
 NS = "http://www.saac.gov.cn/standard/DA/T46-2009"
