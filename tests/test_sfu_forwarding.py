@@ -450,7 +450,16 @@ async def test_it_sends_viewers_sender_reports_with_what_their_video_stream_carr
     assert report.ssrc == sender._ssrc
     assert 0 < report.packetsSent <= sender._RTCRtpSender__packet_count
     assert report.packetsSent < report.bytesSent <= sender._RTCRtpSender__octet_count
-    assert sender._RTCRtpSender__lsr is not None  # aiortc's RTT estimate reads it
+    assert sender._RTCRtpSender__lsr is not None
+    # bob's receiver reports answer it: the round trip is estimated, and shown by getStats()
+    for _ in range(60):
+        if sender._RTCRtpSender__rtt is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert 0 <= sender._RTCRtpSender__rtt < 1.0
+    remote = [s for s in (await sender.getStats()).values() if s.type == "remote-inbound-rtp"]
+    assert len(remote) == 1  # (its ssrc is the reporter's, as aiortc has it)
+    assert remote[0].roundTripTime == sender._RTCRtpSender__rtt and remote[0].packetsLost == 0
 
 
 async def test_it_bounds_retransmissions_when_a_congested_viewer_repeats_its_nacks(monkeypatch):

@@ -60,8 +60,10 @@ from aiortc import rtcrtpsender as _sender_module
 from aiortc.codecs.h264 import H264Encoder
 from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.mediastreams import MediaStreamError
-from aiortc.rtp import (RTCP_SR, RTP_HISTORY_SIZE, RtcpByePacket, RtcpSdesPacket, RtcpSourceInfo,
-                        RtpPacket, wrap_rtx)
+from aiortc import clock
+from aiortc.rtp import (RTCP_PSFB_APP, RTCP_SR, RTP_HISTORY_SIZE, RtcpByePacket, RtcpPsfbPacket,
+                        RtcpRrPacket, RtcpSdesPacket, RtcpSourceInfo, RtcpSrPacket, RtpPacket, wrap_rtx)
+from aiortc.stats import RTCRemoteInboundRtpStreamStats
 
 _log = logging.getLogger(__name__)
 
@@ -303,7 +305,7 @@ async def request_keyframe(receiver: Any) -> bool:
 # statistics, PLI handling, REMB and stop() are aiortc's unchanged.
 # --------------------------------------------------------------------------------------
 _P = "_RTCRtpSender__"
-SENDER_PRIVATE_NAMES = ["transport", "cname", "lsr", "lsr_time", "rtcp_started", "rtcp_exited", "track", "rtp_started", "rtp_exited", "rtp_header_extensions_map", "mid",
+SENDER_PRIVATE_NAMES = ["transport", "cname", "lsr", "lsr_time", "rtt", "stats", "rtcp_started", "rtcp_exited", "track", "rtp_started", "rtp_exited", "rtp_header_extensions_map", "mid",
                         "ntp_timestamp", "rtp_timestamp", "octet_count", "packet_count", "encoder",
                         "rtx_payload_type", "rtx_sequence_number"]
 
@@ -649,6 +651,42 @@ class ForwardingSender(_sender_module.RTCRtpSender):
         finally:
             getattr(self, _P + "rtcp_exited").set()
 
+    async def _handle_rtcp_packet(self, packet: Any) -> None:
+        """A viewer's RTCP for this stream. Receiver reports (about one a second per stream from
+        every viewer) only update the round-trip estimate and keep the report, for getStats()
+        to show on demand: aiortc builds a stats object with a fresh datetime for each. The
+        viewer's REMB is of no use to a sender that does not encode (aiortc only logs it).
+        NACKs and PLI/FIR are aiortc's own."""
+        if isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
+            ssrc = self._ssrc
+            for report in packet.reports:
+                if report.ssrc != ssrc:
+                    continue
+                state = self.__dict__
+                if report.dlsr and state.get(_P + "lsr") == report.lsr:
+                    rtt = time.time() - state[_P + "lsr_time"] - (report.dlsr / 65536)
+                    previous = state.get(_P + "rtt")
+                    state[_P + "rtt"] = rtt if previous is None else \
+                        _sender_module.RTT_ALPHA * previous + (1 - _sender_module.RTT_ALPHA) * rtt
+                self._yw_report = (packet.ssrc, report)
+        elif isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+            return
+        else:
+            await super()._handle_rtcp_packet(packet)
+
+    async def getStats(self) -> Any:
+        report = getattr(self, "_yw_report", None)
+        if report is not None:
+            ssrc, block = report
+            getattr(self, _P + "stats").add(RTCRemoteInboundRtpStreamStats(
+                timestamp=clock.current_datetime(), type="remote-inbound-rtp",
+                id="remote-inbound-rtp_" + str(id(self)), ssrc=ssrc, kind=self.kind,
+                transportId=self.transport._stats_id,
+                packetsReceived=getattr(self, _P + "packet_count") - block.packets_lost,
+                packetsLost=block.packets_lost, jitter=block.jitter,
+                roundTripTime=getattr(self, _P + "rtt"), fractionLost=block.fraction_lost))
+        return await super().getStats()
+
     async def _retransmit(self, sequence_number: int) -> None:
         """A viewer's NACK: resend from this sender's history (as RTX when negotiated)."""
         item = self._yw_find(sequence_number)
@@ -967,7 +1005,8 @@ def check_sender_hook() -> None:
         if needle not in run_src:
             raise RuntimeError(f"aiortc RTCRtpSender._run_rtp changed: {needle!r} not found")
     rtcp_src = inspect.getsource(_sender_module.RTCRtpSender._handle_rtcp_packet)
-    if "self.__lsr == report.lsr" not in rtcp_src or "self.__lsr_time" not in rtcp_src:
+    if "self.__lsr == report.lsr" not in rtcp_src or "self.__lsr_time" not in rtcp_src or \
+            "RTT_ALPHA * self.__rtt" not in rtcp_src or "self.__encoder.target_bitrate = bitrate" not in rtcp_src:
         raise RuntimeError("aiortc RTCRtpSender no longer estimates RTT from __lsr/__lsr_time")
     stop_src = inspect.getsource(_sender_module.RTCRtpSender.stop)
     if "self.__rtcp_started.wait()" not in stop_src or "self.__rtcp_exited.wait()" not in stop_src:
