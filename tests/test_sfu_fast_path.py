@@ -27,14 +27,15 @@ def srtp_pair():
 
 
 class RecordingSocket:
-    """A UDP socket that notes its calls (and can refuse GSO, as some kernels do)."""
+    """A UDP socket that notes its calls (and can fail GSO sends with ``gso_error``, as a
+    kernel without GSO does with EIO)."""
 
     type = socket.SOCK_DGRAM
 
-    def __init__(self, refuse_gso=False):
+    def __init__(self, gso_error=None):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
-        self.refuse_gso = refuse_gso
+        self.gso_error = gso_error
         self.calls = []
 
     def sendto(self, data, addr):
@@ -43,8 +44,8 @@ class RecordingSocket:
 
     def sendmsg(self, buffers, ancdata, flags, addr):
         self.calls.append(("sendmsg", sum(len(b) for b in buffers)))
-        if self.refuse_gso:
-            raise OSError(errno.EIO, "Input/output error")
+        if self.gso_error is not None:
+            raise OSError(self.gso_error, os.strerror(self.gso_error))
         return self.sock.sendmsg(buffers, ancdata, flags, addr)
 
 
@@ -124,7 +125,7 @@ def test_it_sends_a_viewers_frame_in_one_call_that_arrives_as_ordinary_srtp_pack
 def test_it_sends_packet_by_packet_from_the_first_refusal_of_gso_on(receiver, monkeypatch):
     monkeypatch.setattr(forwarding, "gso_enabled", True)
     tx, rx = srtp_pair()
-    sock = RecordingSocket(refuse_gso=True)
+    sock = RecordingSocket(gso_error=errno.EIO)
     write = forwarding._direct_send(tx, pair_to(receiver, udp_transport(sock)))
     payloads = frame_payloads()
     write(header(), 96, forwarding.gso_groups(payloads), 10, 3000)
@@ -135,6 +136,21 @@ def test_it_sends_packet_by_packet_from_the_first_refusal_of_gso_on(receiver, mo
     packets = receive(receiver, rx, 8)
     assert [p.sequence_number for p in packets] == list(range(10, 18))
     assert [p.payload for p in packets] == payloads * 2
+
+
+def test_it_sends_a_train_the_kernel_cannot_take_packet_by_packet_and_keeps_gso(receiver, monkeypatch):
+    monkeypatch.setattr(forwarding, "gso_enabled", True)
+    tx, rx = srtp_pair()
+    sock = RecordingSocket(gso_error=errno.EMSGSIZE)
+    write = forwarding._direct_send(tx, pair_to(receiver, udp_transport(sock)))
+    write(header(), 96, forwarding.gso_groups(frame_payloads()), 10, 3000)
+    assert [call[0] for call in sock.calls] == ["sendmsg"] + ["sendto"] * 4
+    assert forwarding.gso_enabled is True
+    assert [p.payload for p in receive(receiver, rx, 4)] == frame_payloads()
+    # a full socket buffer loses the train like datagrams (the viewer's NACKs repair it)
+    sock.gso_error = errno.ENOBUFS
+    write(header(), 96, forwarding.gso_groups(frame_payloads()), 14, 6000)
+    assert [call[0] for call in sock.calls[5:]] == ["sendmsg"] and forwarding.gso_enabled is True
 
 
 def test_it_sends_one_datagram_per_packet_through_a_relayed_pair(receiver, monkeypatch):

@@ -835,6 +835,7 @@ def _direct_route(dtls: Any, cached: "tuple | None") -> "tuple | None":
 
 UDP_SEGMENT = 103  # Linux <linux/udp.h>: the segment size of a UDP GSO send (kernel 4.18+)
 _GSO_UNSUPPORTED = (errno.EIO, errno.EINVAL, errno.ENOPROTOOPT, errno.EOPNOTSUPP)
+_BUFFER_FULL = (errno.EAGAIN, errno.EWOULDBLOCK, errno.ENOBUFS)
 gso_enabled = sys.platform.startswith("linux")  # turned off for good on the first refusal
 
 
@@ -883,10 +884,12 @@ def _direct_send(srtp: Any, pair: Any) -> "Callable[[bytearray, int, tuple, int,
             sendmsg((train,), ((sol_udp, UDP_SEGMENT, gso_size(size)),), 0, addr)
             return
         except OSError as exc:
-            if exc.errno not in _GSO_UNSUPPORTED:
+            if exc.errno in _BUFFER_FULL:
                 return  # a full socket buffer: lost like datagrams, the viewer NACKs or asks a keyframe
-            gso_enabled = False
-            _log.info("UDP GSO refused (%s): one datagram per packet from now on", exc)
+            if exc.errno in _GSO_UNSUPPORTED:
+                gso_enabled = False
+                _log.info("UDP GSO refused (%s): one datagram per packet from now on", exc)
+            # anything else (e.g. a train too long for this path): this one packet by packet
         for offset in range(0, len(train), size):
             try:
                 sendto(train[offset:offset + size], addr)
