@@ -83,7 +83,7 @@ def test_the_watermarked_pdf_keeps_the_seal_picture_as_page_content_without_brok
         lent, outsider, client_for):
     import io
 
-    import fitz
+    import pymupdf
     import pikepdf
 
     comp = next(c for c in lent.components.all() if c.name.endswith(".pdf") and b"/Sig" in store.read(c.storage_name))
@@ -94,7 +94,7 @@ def test_the_watermarked_pdf_keeps_the_seal_picture_as_page_content_without_brok
     assert not [a for p in pdf.pages for a in p.obj.get("/Annots", []) if a.get("/Subtype") == "/Widget"]
 
     def red_pixels(data):
-        pix = fitz.open(stream=data, filetype="pdf")[0].get_pixmap(dpi=50)
+        pix = pymupdf.open(stream=data, filetype="pdf")[0].get_pixmap(dpi=50)
         s = pix.samples
         return sum(1 for i in range(0, len(s), pix.n) if s[i] > 180 and s[i + 1] < 90 and s[i + 2] < 90)
 
