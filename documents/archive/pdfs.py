@@ -209,6 +209,9 @@ def watermark(data: bytes, text: str) -> bytes:
             c.save()
             marks[key] = pikepdf.open(io.BytesIO(buf.getvalue()))
         page.add_overlay(marks[key].pages[0])
+    # the seals' signature fields become plain page content (their pictures stay where they
+    # were); the copy then holds no form whose signatures a reader would show as broken
+    src.flatten_annotations(mode="all")
     if "/AcroForm" in src.Root:
         del src.Root["/AcroForm"]
     out = io.BytesIO()
