@@ -1,0 +1,430 @@
+"""Join storm: N viewers join one room at once while the presenter publishes (issue #14).
+
+A training starts and every village joins within seconds. Each join costs the SFU's event loop
+an SDP offer, ICE checks, a DTLS handshake and a roster entry; without admission control a few
+hundred joins at once kept the loop so busy that the presenter's ICE consent checks (one STUN
+request, 0.5 s to answer, six failures in a row close the connection) and its media starved.
+
+One presenter (a pre-encoded 640x480 VP8 clip at ~600 kbps + Opus: it costs its process almost
+nothing) → the forwarding SFU (meetings.sfu.room.Room, pinned to CPU 0) → one *witness* viewer
+that joined before the storm, then N viewers that all open their websocket at the same moment
+(processes of 64). The viewers are the bench's browser-like ones: aiortc until the first frame,
+then BrowserTap (bench/_rtp_viewer.py).
+
+Measured, from the moment the storm starts:
+* time until every viewer has received a frame (and the median viewer's time);
+* the witness's longest gap between two frames (what everyone already in the room saw);
+* the presenter's connection: still connected at the end, and the longest gap between two of
+  its video packets arriving at the server;
+* the server's consent checks of the presenter: failures and the slowest answer;
+* the server's loop lag (the longest a 50 ms timer fired late);
+* how many viewers were asked to wait ("正在进入…", admission queue) and their retries.
+
+Usage: python bench/bench_join_storm.py [--viewers 256] [--hold 40] [--max-joining 0]
+``--max-joining`` sets SFU_MAX_JOINING for the server (0: no admission control, to compare).
+Absolute figures depend on the machine's load: the load average is printed with them.
+"""
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import statistics
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+for _path in (ROOT, HERE):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+from bench_sfu import _read, clip_track_class, encode_clip, free_port, pin  # noqa: E402
+
+PER_PROCESS = 64
+
+
+# ----------------------------------------------------------------------------- server
+def server_main(port, ready, max_joining):
+    pin("server")
+    import logging
+
+    logging.basicConfig(level=logging.ERROR)
+    if max_joining is not None:
+        os.environ["SFU_MAX_JOINING"] = str(max_joining)
+    from aiohttp import WSMsgType, web
+    from aioice import stun
+    from aioice.ice import StunProtocol
+
+    consent = {"ok": 0, "failed": 0, "slowest": 0.0, "connection": None}
+    real_request = StunProtocol.request
+
+    async def timed_request(self, request, addr, integrity_key=None, retransmissions=None):
+        if retransmissions != 0 or self.receiver is not consent.get("connection"):
+            # connectivity checks, or another connection's; consent checks send no retransmissions
+            return await real_request(self, request, addr, integrity_key, retransmissions)
+        started = time.monotonic()
+        try:
+            result = await real_request(self, request, addr, integrity_key, retransmissions)
+            consent["ok"] += 1
+            return result
+        except stun.TransactionError:
+            consent["failed"] += 1
+            raise
+        finally:
+            consent["slowest"] = max(consent["slowest"], time.monotonic() - started)
+
+    StunProtocol.request = timed_request
+
+    async def main():
+        from meetings.sfu import forwarding
+        from meetings.sfu.room import Room
+
+        room = Room("storm")
+        lag = {"max": 0.0}
+        presenter = {"last": None, "gap": 0.0, "watch": False}
+
+        async def lag_probe():
+            while True:
+                t = time.monotonic()
+                await asyncio.sleep(0.05)
+                lag["max"] = max(lag["max"], time.monotonic() - t - 0.05)
+
+        asyncio.ensure_future(lag_probe())
+        if os.environ.get("BENCH_STALLS"):  # sample the loop thread's stack while the loop stalls
+            import collections
+            import threading
+            import traceback
+
+            beat = {"t": time.monotonic()}
+            stalls = collections.Counter()
+            main_id = threading.get_ident()
+
+            async def heartbeat():
+                while True:
+                    beat["t"] = time.monotonic()
+                    await asyncio.sleep(0.01)
+
+            def sampler():
+                while True:
+                    time.sleep(0.02)
+                    if time.monotonic() - beat["t"] > 0.2:
+                        frame = sys._current_frames().get(main_id)
+                        stack = traceback.extract_stack(frame)[-14:]
+                        stalls["\n".join(f"{f.filename.split('site-packages/')[-1]}:{f.lineno} {f.name}"
+                                          for f in stack)] += 1
+
+            def dump_stalls():
+                with open(os.environ["BENCH_STALLS"], "w") as f:
+                    for stack, count in stalls.most_common(25):
+                        f.write(f"--- {count}\n{stack}\n")
+
+            lag["dump"] = dump_stalls
+            asyncio.ensure_future(heartbeat())
+            threading.Thread(target=sampler, daemon=True).start()
+        n = {"n": 0}
+
+        async def ws_handler(request):
+            ws = web.WebSocketResponse(max_msg_size=1 << 22)
+            await ws.prepare(request)
+            n["n"] += 1
+            sid = f"s{n['n']}"
+
+            async def send(message):
+                if not ws.closed:
+                    await ws.send_str(json.dumps(message))
+
+            await room.join(n["n"], sid, send, session_id=sid)
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT:
+                    await room.handle(sid, json.loads(msg.data))
+            await room.leave(sid)
+            return ws
+
+        def watch_presenter():
+            for sess in room.sessions.values():
+                pub = sess.publications.get("camera")
+                if pub is not None and not presenter["watch"]:
+                    presenter["watch"] = True
+                    consent["connection"] = pub.receiver.transport.transport._connection
+
+                    def on_packet(packet):
+                        now = time.monotonic()
+                        if presenter["last"] is not None:
+                            presenter["gap"] = max(presenter["gap"], now - presenter["last"])
+                        presenter["last"] = now
+                    forwarding.on_rtp_packet(pub.receiver, on_packet)
+
+        async def stats_handler(request):
+            watch_presenter()
+            if "dump" in lag:
+                lag["dump"]()
+            if request.query.get("reset"):
+                lag["max"], presenter["gap"] = 0.0, 0.0
+                consent.update(ok=0, failed=0, slowest=0.0)
+            states = [s.pub.connectionState for s in room.sessions.values() if s.pub is not None]
+            admission = getattr(room, "admission", None)
+            return web.json_response({
+                "publishers": states, "sessions": len(room.sessions), "lag": lag.get("max"),
+                "presenter_gap": presenter["gap"],
+                "consent": {k: v for k, v in consent.items() if k != "connection"},
+                "admission": admission.stats() if admission is not None else None})
+
+        app = web.Application()
+        app.router.add_get("/ws", ws_handler)
+        app.router.add_get("/stats", stats_handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port, backlog=1024).start()
+        ready.set()
+        while True:
+            await asyncio.sleep(3600)
+
+    profile = os.environ.get("BENCH_PROFILE")
+    if profile:  # BENCH_PROFILE=/path.prof: profile the server's event loop thread
+        import cProfile
+        import signal
+
+        prof = cProfile.Profile()
+
+        def dump(*_):
+            prof.disable()
+            prof.dump_stats(profile)
+            os._exit(0)
+
+        signal.signal(signal.SIGTERM, dump)
+        prof.enable()
+    asyncio.run(main())
+
+
+# -------------------------------------------------------------------------- presenter
+def presenter_main(port, ready, stop, out):
+    pin("publisher")
+    import aiohttp
+    from aiortc import RTCPeerConnection
+
+    from tests import sfu_peers
+
+    video, audio = encode_clip(640, 480, 90, 600_000)
+    ClipTrack = clip_track_class(video, audio)
+
+    async def main():
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(f"http://127.0.0.1:{port}/ws", max_msg_size=1 << 22) as ws:
+                async def send(m):
+                    await ws.send_str(json.dumps(m))
+
+                peer = sfu_peers.Peer("presenter", send, camera=True, mic=True)
+                reader = asyncio.ensure_future(_read(ws, peer))
+                peer.pub = RTCPeerConnection(sfu_peers.CONFIG)
+                states = []
+                peer.pub.on("connectionstatechange", lambda: states.append(peer.pub.connectionState))
+                mic = peer.pub.addTransceiver(ClipTrack("audio"), direction="sendonly")
+                cam = peer.pub.addTransceiver(ClipTrack("video"), direction="sendonly")
+                peer._sources = {mic: "mic", cam: "camera"}
+                await peer.offer_pub()
+                ready.set()
+                while not stop.is_set():
+                    await asyncio.sleep(0.2)
+                out.put({"states": states, "final": peer.pub.connectionState})
+                reader.cancel()
+                await peer.close()
+
+    asyncio.run(main())
+
+
+# ---------------------------------------------------------------------------- viewers
+def viewers_main(port, count, ready, go, stop, results, witness=False):
+    """``count`` viewers in one process; each counts the frames it could show and their gaps.
+    The witness (count 1) joins at once; the others at ``go``, all at the same moment."""
+    pin("viewer")
+    import aiohttp
+
+    from _rtp_viewer import tap_connection
+    from bench_sfu import inline_frames
+    from tests import sfu_peers
+
+    class StormViewer(sfu_peers.Peer):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, decode=False, **kw)
+            self.first = None
+            self.last = None
+            self.gap = 0.0
+            self.frames = 0
+            self.tap = None
+            self.waiting = 0  # "joining" notices (admission queue)
+            self.retries = 0
+
+        def _on_track(self, track):
+            receiver = next(t.receiver for t in self.sub.getTransceivers() if t.receiver.track is track)
+            inline_frames(receiver, self._on_video if track.kind == "video" else (lambda p: None))
+
+        def _on_video(self, packet):
+            self.frame()
+
+        def on_frame(self, ts, parts):  # from BrowserTap
+            self.frame()
+
+        def wants_keyframe(self):
+            return False
+
+        def frame(self):
+            now = time.time()
+            if self.first is None:
+                self.first = now
+                asyncio.get_running_loop().call_soon(self.install_tap)
+            elif now - self.last > self.gap:
+                self.gap = now - self.last
+            self.last = now
+            self.frames += 1
+
+        def install_tap(self):
+            if self.tap is None:
+                self.tap = tap_connection(self.sub, self)
+
+    async def one(http, i):
+        ws = await http.ws_connect(f"http://127.0.0.1:{port}/ws", max_msg_size=1 << 22, timeout=60)
+
+        async def send(m):
+            await ws.send_str(json.dumps(m))
+
+        viewer = StormViewer(f"v{i}", send)
+        viewer.ws = ws
+        viewer.reader = asyncio.ensure_future(_read(ws, viewer))
+        return viewer
+
+    async def main():
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+            if witness:
+                made = [await one(http, 0)]
+                ready.set()
+                go.wait()
+            else:
+                ready.set()
+                while not go.is_set():
+                    await asyncio.sleep(0.01)
+                made = await asyncio.gather(*(one(http, i) for i in range(count)))
+            started = time.time()
+            gaps_from = {}
+            while not stop.is_set():
+                await asyncio.sleep(0.1)
+            out = []
+            for v in made:
+                out.append({"first": v.first, "gap": v.gap, "frames": v.frames, "started": started,
+                            "waiting": sum(1 for m in v.messages if m.get("type") == "joining"),
+                            "errors": [m.get("code") for m in v.errors], "witness": witness})
+            results.put(out)
+            for v in made:
+                v.reader.cancel()
+                await v.close()
+                await v.ws.close()
+            del gaps_from
+
+    asyncio.run(main())
+
+
+def run(viewers, hold, max_joining):
+    import urllib.request
+
+    ctx = mp.get_context("spawn")
+    port = free_port()
+    ready = ctx.Event()
+    server = ctx.Process(target=server_main, args=(port, ready, max_joining), daemon=True)
+    server.start()
+    ready.wait(60)
+
+    def stats(reset=False):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats" + ("?reset=1" if reset else ""),
+                                    timeout=60) as r:
+            return json.loads(r.read())
+
+    stop, go = ctx.Event(), ctx.Event()
+    presenter_out, results = ctx.Queue(), ctx.Queue()
+    p_ready = ctx.Event()
+    presenter = ctx.Process(target=presenter_main, args=(port, p_ready, stop, presenter_out), daemon=True)
+    presenter.start()
+    p_ready.wait(60)
+    w_ready = ctx.Event()
+    witness = ctx.Process(target=viewers_main, args=(port, 1, w_ready, go, stop, results, True), daemon=True)
+    witness.start()
+    w_ready.wait(60)
+    procs, readies = [], []
+    left = viewers
+    while left > 0:
+        k = min(PER_PROCESS, left)
+        r = ctx.Event()
+        p = ctx.Process(target=viewers_main, args=(port, k, r, go, stop, results), daemon=True)
+        p.start()
+        procs.append(p)
+        readies.append(r)
+        left -= k
+    for r in readies:
+        r.wait(60)
+    time.sleep(3.0)  # the witness is receiving
+    stats(reset=True)
+    go.set()
+    t_go = time.time()
+    time.sleep(hold)
+    s = stats()
+    load = os.getloadavg()[0]
+    stop.set()
+    rows = []
+    for _ in procs + [witness]:
+        rows += results.get(timeout=120)
+    pres = presenter_out.get(timeout=60)
+    for p in procs + [witness, presenter]:
+        p.join(15)
+    if os.environ.get("BENCH_PROFILE"):
+        server.terminate()
+    else:
+        server.kill()
+    server.join(10)
+    storm = [r for r in rows if not r["witness"]]
+    wit = next(r for r in rows if r["witness"])
+    firsts = [r["first"] - t_go for r in storm if r["first"] is not None]
+    return {
+        "viewers": viewers, "max_joining": max_joining, "hold": hold,
+        "receiving": len(firsts),
+        "all_in": max(firsts) if len(firsts) == viewers else float("nan"),
+        "median_in": statistics.median(firsts) if firsts else float("nan"),
+        "witness_gap": wit["gap"], "witness_frames": wit["frames"],
+        "viewer_gap": max((r["gap"] for r in storm if r["first"] is not None), default=float("nan")),
+        "presenter": pres["final"], "presenter_states": pres["states"],
+        "presenter_gap": s["presenter_gap"], "consent": s["consent"], "lag": s["lag"],
+        "waited": sum(1 for r in storm if r["waiting"]),
+        "refused": sum(1 for r in storm if r["errors"]),
+        "admission": s["admission"], "load": load,
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--viewers", default="256", help="comma-separated storm sizes")
+    parser.add_argument("--hold", type=float, default=40.0, help="seconds watched after the storm starts")
+    parser.add_argument("--max-joining", type=int, default=None,
+                        help="SFU_MAX_JOINING for the server (0: no admission control); default: the setting's")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    print("| viewers joining at once | admission (joins in flight) | all receiving after s | median viewer s "
+          "| viewers receiving | presenter at the end | presenter's longest packet gap at the server s "
+          "| witness's longest frame gap s | storm viewers' longest gap after their first frame s "
+          "| consent checks of the presenter ok / failed (slowest answer s) | server loop lag max s "
+          "| viewers told to wait | load avg (2 cores) |")
+    print("| --- " * 13 + "|")
+    rows = []
+    for n in [int(x) for x in args.viewers.split(",") if x]:
+        r = run(n, args.hold, args.max_joining)
+        rows.append(r)
+        adm = r["admission"]
+        c = r["consent"]
+        print(f"| {n} | {adm['limit'] if adm else 'none'} | {r['all_in']:.1f} | {r['median_in']:.1f} "
+              f"| {r['receiving']}/{n} | {r['presenter']} | {r['presenter_gap']:.2f} | {r['witness_gap']:.2f} "
+              f"| {r['viewer_gap']:.2f} | {c['ok']} / {c['failed']} ({c['slowest']:.2f}) | {r['lag']:.2f} "
+              f"| {r['waited']} | {r['load']:.1f} |", flush=True)
+    if args.json:
+        print(json.dumps(rows))
+
+
+if __name__ == "__main__":
+    main()
