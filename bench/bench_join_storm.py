@@ -46,7 +46,7 @@ PER_PROCESS = 64
 
 
 # ----------------------------------------------------------------------------- server
-def server_main(port, ready, max_joining):
+def server_main(port, ready, max_joining, stock_consent=False):
     pin("server")
     import logging
 
@@ -58,6 +58,13 @@ def server_main(port, ready, max_joining):
     from aioice.ice import StunProtocol
 
     consent = {"ok": 0, "failed": 0, "slowest": 0.0, "connection": None}
+
+    def counted(ok, started):
+        consent["ok" if ok else "failed"] += 1
+        consent["slowest"] = max(consent["slowest"], time.monotonic() - started)
+
+    # the server's consent checks of the presenter's connection: aioice's own (one STUN request
+    # without retransmissions, 0.5 s to answer) with --stock-consent, else meetings/sfu/consent.py
     real_request = StunProtocol.request
 
     async def timed_request(self, request, addr, integrity_key=None, retransmissions=None):
@@ -67,21 +74,36 @@ def server_main(port, ready, max_joining):
         started = time.monotonic()
         try:
             result = await real_request(self, request, addr, integrity_key, retransmissions)
-            consent["ok"] += 1
+            counted(True, started)
             return result
         except stun.TransactionError:
-            consent["failed"] += 1
+            counted(False, started)
             raise
-        finally:
-            consent["slowest"] = max(consent["slowest"], time.monotonic() - started)
 
     StunProtocol.request = timed_request
+    from meetings.sfu import consent as consent_module
+
+    real_check = consent_module._check
+
+    async def timed_check(connection, pair):
+        if connection is not consent.get("connection"):
+            return await real_check(connection, pair)
+        started = time.monotonic()
+        ok = await real_check(connection, pair)
+        counted(ok, started)
+        return ok
+
+    consent_module._check = timed_check
 
     async def main():
         from meetings.sfu import forwarding
         from meetings.sfu.room import Room
 
         room = Room("storm")
+        if stock_consent:  # aioice's own consent checks, as before consent.py
+            from aioice import ice
+
+            ice.Connection.query_consent = consent_module._original
         lag = {"max": 0.0}
         presenter = {"last": None, "gap": 0.0, "watch": False}
 
@@ -227,7 +249,7 @@ def presenter_main(port, ready, stop, out):
                 ready.set()
                 while not stop.is_set():
                     await asyncio.sleep(0.2)
-                out.put({"states": states, "final": peer.pub.connectionState})
+                out.put({"states": list(states), "final": peer.pub.connectionState})  # (a copy: put pickles later)
                 reader.cancel()
                 await peer.close()
 
@@ -324,13 +346,13 @@ def viewers_main(port, count, ready, go, stop, results, witness=False):
     asyncio.run(main())
 
 
-def run(viewers, hold, max_joining):
+def run(viewers, hold, max_joining=None, stock_consent=False):
     import urllib.request
 
     ctx = mp.get_context("spawn")
     port = free_port()
     ready = ctx.Event()
-    server = ctx.Process(target=server_main, args=(port, ready, max_joining), daemon=True)
+    server = ctx.Process(target=server_main, args=(port, ready, max_joining, stock_consent), daemon=True)
     server.start()
     ready.wait(60)
 
@@ -392,7 +414,7 @@ def run(viewers, hold, max_joining):
         "viewer_gap": max((r["gap"] for r in storm if r["first"] is not None), default=float("nan")),
         "presenter": pres["final"], "presenter_states": pres["states"],
         "presenter_gap": s["presenter_gap"], "consent": s["consent"], "lag": s["lag"],
-        "waited": sum(1 for r in storm if r["waiting"]),
+        "waited": sum(1 for r in storm if r["waiting"]), "stock_consent": stock_consent,
         "refused": sum(1 for r in storm if r["errors"]),
         "admission": s["admission"], "load": load,
     }
@@ -404,6 +426,8 @@ def main():
     parser.add_argument("--hold", type=float, default=40.0, help="seconds watched after the storm starts")
     parser.add_argument("--max-joining", type=int, default=None,
                         help="SFU_MAX_JOINING for the server (0: no admission control); default: the setting's")
+    parser.add_argument("--stock-consent", action="store_true",
+                        help="aioice's own consent checks (0.5 s per answer), not meetings/sfu/consent.py")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     print("| viewers joining at once | admission (joins in flight) | all receiving after s | median viewer s "
@@ -414,11 +438,12 @@ def main():
     print("| --- " * 13 + "|")
     rows = []
     for n in [int(x) for x in args.viewers.split(",") if x]:
-        r = run(n, args.hold, args.max_joining)
+        r = run(n, args.hold, args.max_joining, args.stock_consent)
         rows.append(r)
         adm = r["admission"]
         c = r["consent"]
-        print(f"| {n} | {adm['limit'] if adm else 'none'} | {r['all_in']:.1f} | {r['median_in']:.1f} "
+        limit = adm["limit"] if adm and adm["limit"] else "none"
+        print(f"| {n} | {limit}{' (aioice consent)' if args.stock_consent else ''} | {r['all_in']:.1f} | {r['median_in']:.1f} "
               f"| {r['receiving']}/{n} | {r['presenter']} | {r['presenter_gap']:.2f} | {r['witness_gap']:.2f} "
               f"| {r['viewer_gap']:.2f} | {c['ok']} / {c['failed']} ({c['slowest']:.2f}) | {r['lag']:.2f} "
               f"| {r['waited']} | {r['load']:.1f} |", flush=True)
