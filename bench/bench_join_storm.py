@@ -46,7 +46,7 @@ PER_PROCESS = 64
 
 
 # ----------------------------------------------------------------------------- server
-def server_main(port, ready, max_joining, stock_consent=False):
+def server_main(port, ready, max_joining, stock_consent=False, stock_reads=False):
     pin("server")
     import logging
 
@@ -104,6 +104,10 @@ def server_main(port, ready, max_joining, stock_consent=False):
             from aioice import ice
 
             ice.Connection.query_consent = consent_module._original
+        if stock_reads:  # asyncio's one datagram per readiness, as before sockets.py
+            from meetings.sfu import sockets
+
+            sockets._Transport._read_ready = sockets._original
         lag = {"max": 0.0}
         presenter = {"last": None, "gap": 0.0, "watch": False}
 
@@ -335,7 +339,8 @@ def viewers_main(port, count, ready, go, stop, results, witness=False):
             for v in made:
                 out.append({"first": v.first, "gap": v.gap, "frames": v.frames, "started": started,
                             "waiting": sum(1 for m in v.messages if m.get("type") == "joining"),
-                            "errors": [m.get("code") for m in v.errors], "witness": witness})
+                            "errors": [m.get("code") for m in v.errors], "witness": witness,
+                            "sub": v.sub.connectionState if v.sub is not None else "none"})
             results.put(out)
             for v in made:
                 v.reader.cancel()
@@ -346,13 +351,21 @@ def viewers_main(port, count, ready, go, stop, results, witness=False):
     asyncio.run(main())
 
 
-def run(viewers, hold, max_joining=None, stock_consent=False):
+def _count(values):
+    out = {}
+    for v in values:
+        out[v] = out.get(v, 0) + 1
+    return out
+
+
+def run(viewers, hold, max_joining=None, stock_consent=False, stock_reads=False):
     import urllib.request
 
     ctx = mp.get_context("spawn")
     port = free_port()
     ready = ctx.Event()
-    server = ctx.Process(target=server_main, args=(port, ready, max_joining, stock_consent), daemon=True)
+    server = ctx.Process(target=server_main, args=(port, ready, max_joining, stock_consent, stock_reads),
+                         daemon=True)
     server.start()
     ready.wait(60)
 
@@ -415,6 +428,7 @@ def run(viewers, hold, max_joining=None, stock_consent=False):
         "presenter": pres["final"], "presenter_states": pres["states"],
         "presenter_gap": s["presenter_gap"], "consent": s["consent"], "lag": s["lag"],
         "waited": sum(1 for r in storm if r["waiting"]), "stock_consent": stock_consent,
+        "stock_reads": stock_reads, "sub_states": _count([r["sub"] for r in storm]),
         "refused": sum(1 for r in storm if r["errors"]),
         "admission": s["admission"], "load": load,
     }
@@ -428,6 +442,8 @@ def main():
                         help="SFU_MAX_JOINING for the server (0: no admission control); default: the setting's")
     parser.add_argument("--stock-consent", action="store_true",
                         help="aioice's own consent checks (0.5 s per answer), not meetings/sfu/consent.py")
+    parser.add_argument("--stock-reads", action="store_true",
+                        help="asyncio's one datagram per readiness, not meetings/sfu/sockets.py")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     print("| viewers joining at once | admission (joins in flight) | all receiving after s | median viewer s "
@@ -438,12 +454,13 @@ def main():
     print("| --- " * 13 + "|")
     rows = []
     for n in [int(x) for x in args.viewers.split(",") if x]:
-        r = run(n, args.hold, args.max_joining, args.stock_consent)
+        r = run(n, args.hold, args.max_joining, args.stock_consent, args.stock_reads)
         rows.append(r)
         adm = r["admission"]
         c = r["consent"]
         limit = adm["limit"] if adm and adm["limit"] else "none"
-        print(f"| {n} | {limit}{' (aioice consent)' if args.stock_consent else ''} | {r['all_in']:.1f} | {r['median_in']:.1f} "
+        stock = [x for x, on in (("aioice consent", args.stock_consent), ("one read per turn", args.stock_reads)) if on]
+        print(f"| {n} | {limit}{' (' + ', '.join(stock) + ')' if stock else ''} | {r['all_in']:.1f} | {r['median_in']:.1f} "
               f"| {r['receiving']}/{n} | {r['presenter']} | {r['presenter_gap']:.2f} | {r['witness_gap']:.2f} "
               f"| {r['viewer_gap']:.2f} | {c['ok']} / {c['failed']} ({c['slowest']:.2f}) | {r['lag']:.2f} "
               f"| {r['waited']} | {r['load']:.1f} |", flush=True)

@@ -294,3 +294,11 @@ async def test_it_tells_a_queued_participant_its_place_in_its_language(seed_smal
             await comm.disconnect()
         await _teardown(presenter)
         worker._embedded = None
+
+
+def test_it_fails_loudly_if_asyncio_moves_the_datagram_reads():
+    from meetings.sfu import sockets
+
+    sockets.check_hook()
+    sockets.install()
+    assert sockets._Transport._read_ready is sockets._read_ready
