@@ -225,8 +225,19 @@ def server_main(port, ready, max_joining, stock_consent=False, stock_reads=False
 
 
 # -------------------------------------------------------------------------- presenter
+def browser_like_ice():
+    """The clients' ICE as a browser's: consent lost after 30 s without an answer (RFC 7675, as
+    Chrome), not after six answers later than 0.5 s (aioice), which the clients' own busy loops —
+    64 viewers a process — would cause; and their sockets read in bursts."""
+    from meetings.sfu import consent, sockets
+
+    consent.install()
+    sockets.install()
+
+
 def presenter_main(port, ready, stop, out):
     pin("publisher")
+    browser_like_ice()
     import aiohttp
     from aiortc import RTCPeerConnection
 
@@ -261,10 +272,11 @@ def presenter_main(port, ready, stop, out):
 
 
 # ---------------------------------------------------------------------------- viewers
-def viewers_main(port, count, ready, go, stop, results, witness=False):
+def viewers_main(port, count, ready, go, stop, results, witness=False, receiving=None):
     """``count`` viewers in one process; each counts the frames it could show and their gaps.
     The witness (count 1) joins at once; the others at ``go``, all at the same moment."""
     pin("viewer")
+    browser_like_ice()
     import aiohttp
 
     from _rtp_viewer import tap_connection
@@ -279,12 +291,27 @@ def viewers_main(port, count, ready, go, stop, results, witness=False):
             self.gap = 0.0
             self.frames = 0
             self.tap = None
+            self.joined_at = None
+            self.connected_at = None
             self.waiting = 0  # "joining" notices (admission queue)
             self.retries = 0
 
         def _on_track(self, track):
             receiver = next(t.receiver for t in self.sub.getTransceivers() if t.receiver.track is track)
             inline_frames(receiver, self._on_video if track.kind == "video" else (lambda p: None))
+
+        async def deliver(self, message):
+            if message.get("type") == "joined":
+                self.joined_at = time.time()
+            await super().deliver(message)
+            if self.sub is not None and not getattr(self, "_watching", False):
+                self._watching = True
+                sub = self.sub
+
+                def changed():
+                    if sub.connectionState == "connected" and self.connected_at is None:
+                        self.connected_at = time.time()
+                sub.on("connectionstatechange", changed)
 
         def _on_video(self, packet):
             self.frame()
@@ -299,6 +326,9 @@ def viewers_main(port, count, ready, go, stop, results, witness=False):
             now = time.time()
             if self.first is None:
                 self.first = now
+                if receiving is not None:
+                    with receiving.get_lock():
+                        receiving.value += 1
                 asyncio.get_running_loop().call_soon(self.install_tap)
             elif now - self.last > self.gap:
                 self.gap = now - self.last
@@ -337,7 +367,7 @@ def viewers_main(port, count, ready, go, stop, results, witness=False):
                 await asyncio.sleep(0.1)
             out = []
             for v in made:
-                out.append({"first": v.first, "gap": v.gap, "frames": v.frames, "started": started,
+                out.append({"joined": v.joined_at, "connected": v.connected_at, "first": v.first, "gap": v.gap, "frames": v.frames, "started": started,
                             "waiting": sum(1 for m in v.messages if m.get("type") == "joining"),
                             "errors": [m.get("code") for m in v.errors], "witness": witness,
                             "sub": v.sub.connectionState if v.sub is not None else "none"})
@@ -358,7 +388,7 @@ def _count(values):
     return out
 
 
-def run(viewers, hold, max_joining=None, stock_consent=False, stock_reads=False):
+def run(viewers, hold, max_joining=None, stock_consent=False, stock_reads=False, wait=60.0):
     import urllib.request
 
     ctx = mp.get_context("spawn")
@@ -385,11 +415,13 @@ def run(viewers, hold, max_joining=None, stock_consent=False, stock_reads=False)
     witness.start()
     w_ready.wait(60)
     procs, readies = [], []
+    receiving = ctx.Value("i", 0)
     left = viewers
     while left > 0:
         k = min(PER_PROCESS, left)
         r = ctx.Event()
-        p = ctx.Process(target=viewers_main, args=(port, k, r, go, stop, results), daemon=True)
+        p = ctx.Process(target=viewers_main, args=(port, k, r, go, stop, results, False, receiving),
+                        daemon=True)
         p.start()
         procs.append(p)
         readies.append(r)
@@ -401,6 +433,9 @@ def run(viewers, hold, max_joining=None, stock_consent=False, stock_reads=False)
     go.set()
     t_go = time.time()
     time.sleep(hold)
+    while receiving.value < viewers and time.time() < t_go + max(hold, wait):
+        time.sleep(0.2)  # (a loaded machine: watch on until all receive, or `wait` s passed)
+    watched = time.time() - t_go
     s = stats()
     load = os.getloadavg()[0]
     stop.set()
@@ -419,10 +454,15 @@ def run(viewers, hold, max_joining=None, stock_consent=False, stock_reads=False)
     wit = next(r for r in rows if r["witness"])
     firsts = [r["first"] - t_go for r in storm if r["first"] is not None]
     return {
-        "viewers": viewers, "max_joining": max_joining, "hold": hold,
+        "viewers": viewers, "max_joining": max_joining, "hold": hold, "watched": watched,
         "receiving": len(firsts),
         "all_in": max(firsts) if len(firsts) == viewers else float("nan"),
         "median_in": statistics.median(firsts) if firsts else float("nan"),
+        "joined_to_connected": max((r["connected"] - r["joined"] for r in storm
+                                    if r["connected"] and r["joined"]), default=float("nan")),
+        "connected_to_frame": max((r["first"] - r["connected"] for r in storm
+                                   if r["connected"] and r["first"]), default=float("nan")),
+        "last_joined": max((r["joined"] - t_go for r in storm if r["joined"]), default=float("nan")),
         "witness_gap": wit["gap"], "witness_frames": wit["frames"],
         "viewer_gap": max((r["gap"] for r in storm if r["first"] is not None), default=float("nan")),
         "presenter": pres["final"], "presenter_states": pres["states"],
@@ -437,7 +477,9 @@ def run(viewers, hold, max_joining=None, stock_consent=False, stock_reads=False)
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--viewers", default="256", help="comma-separated storm sizes")
-    parser.add_argument("--hold", type=float, default=40.0, help="seconds watched after the storm starts")
+    parser.add_argument("--hold", type=float, default=30.0, help="seconds watched after the storm starts")
+    parser.add_argument("--wait", type=float, default=60.0,
+                        help="seconds watched at most, while not every viewer receives")
     parser.add_argument("--max-joining", type=int, default=None,
                         help="SFU_MAX_JOINING for the server (0: no admission control); default: the setting's")
     parser.add_argument("--stock-consent", action="store_true",
@@ -454,7 +496,7 @@ def main():
     print("| --- " * 13 + "|")
     rows = []
     for n in [int(x) for x in args.viewers.split(",") if x]:
-        r = run(n, args.hold, args.max_joining, args.stock_consent, args.stock_reads)
+        r = run(n, args.hold, args.max_joining, args.stock_consent, args.stock_reads, args.wait)
         rows.append(r)
         adm = r["admission"]
         c = r["consent"]
