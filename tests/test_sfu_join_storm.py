@@ -303,3 +303,22 @@ def test_it_fails_loudly_if_asyncio_moves_the_datagram_reads():
     sockets.check_hook()
     sockets.install()
     assert sockets._Transport._read_ready is sockets._read_ready
+
+
+@pytest.mark.asyncio
+async def test_it_tells_the_waiting_their_new_place_as_the_queue_moves(harness, monkeypatch):  # noqa: F811
+    from meetings.sfu import admission
+
+    monkeypatch.setattr(admission, "NOTICE", 0.1)
+    harness.room.admission = Admission(limit=1, hold=60)
+    presenter = await harness.connect("presenter", 1, is_host=True, camera=True)
+    await presenter.publish()
+    clients = [FakeClient() for _ in range(4)]
+    for i, client in enumerate(clients):
+        await harness.room.join(i + 2, f"v{i}", client, session_id=f"v{i}")
+    assert [c.last("joining")["position"] for c in clients[1:]] == [1, 2, 3]
+    await harness.room.leave("v0")  # v1 enters; v2 and v3 move up
+    assert await wait_until(lambda: clients[3].last("joining")["position"] == 2, 5)
+    assert clients[2].last("joining")["position"] == 1
+    assert clients[2].last("joining")["message"] == "正在进入会议…（前面还有 0 人）"
+    assert "joined" in clients[1].types()
