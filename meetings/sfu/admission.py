@@ -31,7 +31,7 @@ from .messages import gettext_noop
 
 logger = logging.getLogger(__name__)
 
-LIMIT = 8  # joins in flight per event loop (SFU_MAX_JOINING; 0: no limit)
+LIMIT = 16  # joins in flight per event loop (SFU_MAX_JOINING; 0: no limit)
 MAX_QUEUE = 3000  # joins waiting per event loop before further ones are refused (SFU_MAX_QUEUE)
 # seconds a join may stay in flight: a client that never answers frees its place, and so does one
 # whose handshake waits on retransmission timers (DTLS: 1, 2, 4 s...) rather than on this loop —
