@@ -188,11 +188,9 @@ class Room(Signalling, Subscriptions, Controls, Roster):
             self._roster_task.cancel()
         if self.recorder is not None:
             await self.stop_recording()
-        for ticket in self.admission.drop_room(self):  # joins still queued for this room
-            try:
-                await ticket.send({"type": "ended", "message": gettext_noop("会议已结束")})
-            except Exception:
-                pass
+        # joins still queued for this room: dropped (end() told them the meeting ended; when a
+        # worker stops, their consumers see it stop and move them to a live one)
+        self.admission.drop_room(self)
         for session in list(self.sessions.values()):
             await self._drop(session)
 
