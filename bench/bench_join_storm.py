@@ -18,10 +18,15 @@ Measured, from the moment the storm starts:
   its video packets arriving at the server;
 * the server's consent checks of the presenter: failures and the slowest answer;
 * the server's loop lag (the longest a 50 ms timer fired late);
-* how many viewers were asked to wait ("正在进入…", admission queue) and their retries.
+* how many viewers were asked to wait ("正在进入…", admission queue).
 
-Usage: python bench/bench_join_storm.py [--viewers 256] [--hold 40] [--max-joining 0]
-``--max-joining`` sets SFU_MAX_JOINING for the server (0: no admission control, to compare).
+Usage: python bench/bench_join_storm.py [--viewers 256] [--hold 30] [--wait 60] [--max-joining 0] [--stock-consent] [--stock-reads]
+``--max-joining`` sets SFU_MAX_JOINING for the server (0: no admission control, to compare);
+``--stock-consent`` / ``--stock-reads`` put back aioice's consent checks and asyncio's one datagram
+per turn (the behaviour before meetings/sfu/consent.py and sockets.py). The clients' ICE behaves as
+a browser's (RFC 7675 consent). BENCH_PROFILE=/path.prof profiles the server; BENCH_STALLS=/path
+samples the server loop's stack whenever it stalls over 0.2 s (written at each /stats).
+Watches --hold s, longer (up to --wait s) until every viewer receives.
 Absolute figures depend on the machine's load: the load average is printed with them.
 """
 
@@ -362,7 +367,6 @@ def viewers_main(port, count, ready, go, stop, results, witness=False, receiving
                     await asyncio.sleep(0.01)
                 made = await asyncio.gather(*(one(http, i) for i in range(count)))
             started = time.time()
-            gaps_from = {}
             while not stop.is_set():
                 await asyncio.sleep(0.1)
             out = []
@@ -376,7 +380,6 @@ def viewers_main(port, count, ready, go, stop, results, witness=False, receiving
                 v.reader.cancel()
                 await v.close()
                 await v.ws.close()
-            del gaps_from
 
     asyncio.run(main())
 
