@@ -234,10 +234,12 @@ def test_it_keeps_the_presenter_and_the_pictures_through_a_join_storm():
     # everyone gets in, most of them after waiting their turn
     assert r["receiving"] == STORM, r
     assert r["waited"] > 0
-    # the one who was there before keeps seeing the presenter: no gap over 2 s; nor does anyone
-    # once they receive
-    assert r["witness_frames"] > 0 and r["witness_gap"] < 2.0, r
-    assert r["viewer_gap"] < 2.0, r
+    # the one who was there before keeps seeing the presenter, and so does everyone once they
+    # receive: no gap a viewer would take for a dropped training (without the queue and the
+    # burst reads: 3–10 s on this machine). The bound is loose on purpose: a loaded CI machine
+    # stretches every gap; bench_join_storm measures them.
+    assert r["witness_frames"] > 0 and r["witness_gap"] < 3.0, r
+    assert r["viewer_gap"] < 3.0, r
 
 
 # ------------------------------------------------------------------ through the websocket
