@@ -288,10 +288,23 @@ async def test_it_tells_a_queued_participant_its_place_in_its_language(seed_smal
         second = await raw(clients[2], b"en")
         notice = await frames_until(second, "joining")
         assert notice["position"] == 1 and notice["message"] == "Entering the meeting… (0 ahead of you)"
+        from django.utils import timezone
+
+        from meetings.models import Attendance
+
+        let_in_after = timezone.now()
         await first.disconnect()  # its place is free: the queued one enters
         socks.remove(first)
         joined = await frames_until(second, "joined")
         assert joined["session"]
+        # the wait in the queue is not attendance: the interval starts when the room let it in
+        for _ in range(50):
+            row = await sync_to_async(lambda: Attendance.objects.filter(
+                meeting_id=meeting.id, person_id=village.id, left_at__isnull=True).first())()
+            if row is not None and row.joined_at >= let_in_after:
+                break
+            await asyncio.sleep(0.1)
+        assert row is not None and row.joined_at >= let_in_after, (row and row.joined_at, let_in_after)
     finally:
         for comm in socks:
             await comm.disconnect()
@@ -324,3 +337,18 @@ async def test_it_tells_the_waiting_their_new_place_as_the_queue_moves(harness, 
     assert clients[2].last("joining")["position"] == 1
     assert clients[2].last("joining")["message"] == "正在进入会议…（前面还有 0 人）"
     assert "joined" in clients[1].types()
+
+
+@pytest.mark.django_db
+def test_it_counts_no_attendance_for_someone_who_left_the_queue_before_their_turn(seed_small):
+    from meetings import actions
+    from meetings.models import Attendance
+    from tests.meetings_support import schedule as schedule_sync
+
+    people = seed_small[1]
+    host, village = people["county_secretary"], people["village_cadre"]
+    meeting = schedule_sync(host, person_ids=[village.id])
+    actions.do_participant_joined(village, meeting, "video", session_key="queued-1")
+    actions.do_participant_left(village, meeting, session_key="queued-1", admitted=False)
+    row = Attendance.objects.get(meeting_id=meeting.id, person_id=village.id, session_key="queued-1")
+    assert row.left_at == row.joined_at
