@@ -100,6 +100,7 @@ def _fresh_directory_state():
     from office import ldap
 
     ldap.service_connections.clear()
+    ldap.password_connections.clear()
     ldap._failing_since = None
 
 
