@@ -843,6 +843,15 @@ def normal_code(code):
 
 
 # --- resolving units and roles at sign-in ---------------------------------------------------
+# The ou entries that sign-ins and re-checks read (their unit codes), kept per process for
+# OU_KEEP_SECONDS: the people of one unit sign in around the same time, and each sign-in read the same
+# ous above them again (two of its four searches). ldap_sync reads the tree afresh and stays the
+# authority on units; a changed unit code reaches sign-ins within this time.
+OU_KEEP_SECONDS = 60
+_ou_entries = {}  # (servers, code attribute, normalised ou DN) → ([Entry], read at monotonic)
+_ou_lock = threading.Lock()
+
+
 class UnitResolver:
     """Finds the Unit for an ou DN (by its code attribute, then by its path of names)."""
 
@@ -852,13 +861,24 @@ class UnitResolver:
         self.raw = raw if raw is not None else {}  # normalised ou DN → [Entry] (its BASE search)
 
     def lookup(self, dn):
-        """The ou entry itself (a BASE search), from what was fetched before when there is no connection."""
+        """The ou entry itself (a BASE search, or one read in the last OU_KEEP_SECONDS), from what was
+        fetched before when there is no connection."""
         key = norm_dn(dn)
         if key not in self.raw:
             if self.conn is None:
                 return []
+            kept_key = (tuple(self.cfg.urls), self.cfg.unit_code_attr, key)
+            now = time.monotonic()
+            kept = _ou_entries.get(kept_key)
+            if kept is not None and now - kept[1] < OU_KEEP_SECONDS:
+                self.raw[key] = kept[0]
+                return kept[0]
             attrs = [self.cfg.unit_code_attr] if self.cfg.unit_code_attr else ["1.1"]
             self.raw[key] = search(self.conn, dn, "(objectClass=organizationalUnit)", attrs, scope="BASE")
+            with _ou_lock:
+                if len(_ou_entries) >= 20000:
+                    _ou_entries.clear()
+                _ou_entries[kept_key] = (self.raw[key], now)
         return self.raw[key]
 
     def prefetch(self, dn):
@@ -1165,20 +1185,21 @@ class LDAPBackend(BaseBackend):
             return None
         from office.models import Person
 
-        if Person.objects.filter(username__iexact=username).exclude(source="ldap").exists():
-            return None  # a local account (break-glass administrator, local units): never the directory
-        try:
-            password = check_password(password)
-        except ActionError as exc:
-            _fail("auth.ldap_refused", exc.message, username, ip)
-            raise
-        if not bindable_password(password):
-            # No directory can accept it (TAB, a byte that was not UTF-8…): a wrong password, not an outage.
-            _fail("auth.ldap_failed", "bad-password", username, ip)
-            return None
-
+        # What the login page fetched came through prepare_sign_in(), which has already made sure that
+        # no local account has this name and that the password is one a directory could accept.
         fetched = ldap_fetched if ldap_fetched is not None and ldap_fetched.username == username else None
         if fetched is None:
+            if Person.objects.filter(username__iexact=username).exclude(source="ldap").exists():
+                return None  # a local account (break-glass administrator, local units): never the directory
+            try:
+                password = check_password(password)
+            except ActionError as exc:
+                _fail("auth.ldap_refused", exc.message, username, ip)
+                raise
+            if not bindable_password(password):
+                # No directory can accept it (TAB, a byte that was not UTF-8…): a wrong password, not an outage.
+                _fail("auth.ldap_failed", "bad-password", username, ip)
+                return None
             fetched = fetch_sign_in(cfg, username, password)
         if fetched.error is not None:
             exc = fetched.error

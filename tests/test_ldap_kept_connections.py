@@ -158,3 +158,40 @@ def test_it_fails_over_when_the_server_of_the_kept_connection_hangs(ldap_setting
             os.kill(slapd_server.pid(), signal.SIGCONT)
     finally:
         second.destroy()
+
+
+@pytest.fixture
+def searches(monkeypatch):
+    """The base DN and scope of every search sent with the service account."""
+    sent = []
+    real = ldap.search
+
+    def spying(conn, base, filter_, attributes, *, scope="SUBTREE", size_limit=0):
+        sent.append((base, scope))
+        return real(conn, base, filter_, attributes, scope=scope, size_limit=size_limit)
+
+    monkeypatch.setattr(ldap, "search", spying)
+    return sent
+
+
+def test_it_reads_the_ous_above_people_of_one_unit_once_a_minute(ldap_settings, seed_small, searches, monkeypatch):
+    assert authenticate(None, username="wangfang", password=PASSWORD) is not None
+    first = [base for base, scope in searches if scope == "BASE"]
+    assert first  # the ous above her, with their unit codes
+    searches.clear()
+    assert authenticate(None, username="wangfang", password=PASSWORD) is not None
+    assert [base for base, scope in searches if scope == "BASE"] == []
+    assert [scope for _base, scope in searches] == ["SUBTREE", "SUBTREE"]  # her entry, her groups: always asked
+    # A minute on, the ous are read again (a changed unit code reaches sign-ins).
+    monkeypatch.setattr(ldap, "OU_KEEP_SECONDS", 0)
+    assert authenticate(None, username="wangfang", password=PASSWORD) is not None
+    assert sorted(base for base, scope in searches if scope == "BASE") == sorted(first)
+
+
+def test_the_login_page_never_sends_a_local_accounts_password_to_the_directory(ldap_settings, seed_small, admin,
+                                                                               binds, client):
+    from tests.conftest import PASSWORD as LOCAL_PASSWORD
+
+    response = client.post("/login/", {"username": "admin", "password": LOCAL_PASSWORD})
+    assert response.status_code == 302
+    assert [dn for dn, _tls in binds if "admin" in dn.lower()] == []
