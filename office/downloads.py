@@ -68,24 +68,28 @@ def ranged_file_response(request, name, content_type, *, filename=None):
     rec = storage.ensure_verified(name)
     blob = storage.physical_name(rec)  # the chunks are read by object name, without the database
     return _ranged(request, rec.size, lambda start, length: storage.backend().iter_range(blob, start, length),
-                   content_type, filename)
+                   content_type, filename, etag=f'"{rec.sha256}"')
 
 
-def ranged_local_file_response(request, path, content_type, *, filename=None, cleanup=None):
+def ranged_local_file_response(request, path, content_type, *, filename=None, cleanup=None, etag=None):
     """Serve a file on this machine's disk (made for this request, e.g. an export zip) streamed,
-    whole or one byte range; `cleanup` runs when the response is closed."""
+    whole or one byte range; `cleanup` runs when the response is closed. `etag` (quoted) names
+    its bytes: a resumed download whose If-Range names other bytes gets the whole file again."""
     import os
 
     response = _ranged(request, os.path.getsize(path), lambda start, length: storage.read_range(path, start, length, CHUNK),
-                       content_type, filename)
+                       content_type, filename, etag=etag)
     if cleanup is not None:
         response._resource_closers.append(cleanup)
     return response
 
 
-def _ranged(request, size, chunks, content_type, filename):
+def _ranged(request, size, chunks, content_type, filename, etag=None):
+    header = request.headers.get("Range")
+    if header and "If-Range" in request.headers and request.headers["If-Range"].strip() != etag:
+        header = None  # the client holds the start of other bytes (or only a date): send it all (RFC 9110 13.1.5)
     try:
-        wanted = parse_range(request.headers.get("Range"), size)
+        wanted = parse_range(header, size)
     except ValueError as exc:
         if str(exc) == "malformed":
             return _unsatisfiable(_("无效的 Range 请求。"), size)
@@ -99,6 +103,8 @@ def _ranged(request, size, chunks, content_type, filename):
     response = StreamingHttpResponse(body, status=206 if wanted else 200, content_type=content_type)
     response["Content-Length"] = str(length)
     response["Accept-Ranges"] = "bytes"
+    if etag:
+        response["ETag"] = etag
     if wanted:
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
     response["Cache-Control"] = "private, max-age=0"

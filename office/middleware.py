@@ -44,21 +44,42 @@ class BodyTooLargeMiddleware:
 class NulBytesMiddleware:
     """Refuses a request whose path or query string holds a NUL character (400): no text column
     can store one (PostgreSQL raises on it), so it would otherwise end as a 500 deep in a query.
-    Bodies are not read here: the API's parser refuses a NUL in a JSON or form string
-    (office.api.NulRefusingParser), where the body is parsed anyway."""
+    A page's form body is checked just before its view (process_view, where the CSRF check
+    parses it anyway): its fields' names and values (Django strips
+    non-printables from uploaded files' names itself). The API's parser refuses a NUL in
+    a JSON or form string itself (office.api.NulRefusingParser)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        if "\x00" in request.path or any("\x00" in key or any("\x00" in v for v in values)
-                                          for key, values in request.GET.lists()):
-            from django.utils.translation import gettext as _
-
-            from office.errors import error_response
-
-            return error_response(request, 400, _("请求中含有不允许的控制字符（NUL）。"))
+        if "\x00" in request.path or _has_nul(request.GET):
+            return _refuse_nul(request)
         return self.get_response(request)
+
+    def process_view(self, request, view, args, kwargs):
+        from office.errors import is_api
+
+        if request.method not in ("POST", "PUT", "PATCH") or is_api(request):
+            return None
+        kind = request.content_type or ""
+        if kind not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            return None
+        if _has_nul(request.POST) or any("\x00" in key for key in request.FILES):
+            return _refuse_nul(request)
+        return None
+
+
+def _has_nul(query):
+    return any("\x00" in key or any("\x00" in v for v in values) for key, values in query.lists())
+
+
+def _refuse_nul(request):
+    from django.utils.translation import gettext as _
+
+    from office.errors import error_response
+
+    return error_response(request, 400, _("请求中含有不允许的控制字符（NUL）。"))
 
 
 class ApiJsonErrorsMiddleware:

@@ -142,6 +142,20 @@ class LocalStorage(HashingMixin, FileSystemStorage):
     def save_local_file(self, name, path):
         return self.save(name, File(open(path, "rb")))
 
+    def iter_versions(self):
+        """(name, modified time as a Unix timestamp) of every object under a `.v/` folder."""
+        root = self.location
+        for folder, dirs, files in os.walk(root):
+            if os.path.basename(folder) != VERSIONS_DIR:
+                continue
+            for leaf in files:
+                path = os.path.join(folder, leaf)
+                rel = os.path.relpath(path, root).replace(os.sep, "/")
+                try:
+                    yield rel, os.stat(path).st_mtime
+                except FileNotFoundError:  # deleted meanwhile (a commit's on_commit)
+                    continue
+
 
 class S3Storage(HashingMixin, _S3Storage):
     """An S3-compatible bucket (SeaweedFS in the tests) through django-storages and boto3."""
@@ -174,6 +188,18 @@ class S3Storage(HashingMixin, _S3Storage):
 
     def object_metadata(self, name):
         return self.bucket.meta.client.head_object(Bucket=self.bucket_name, Key=self._key(name)).get("Metadata", {})
+
+    def iter_versions(self):
+        """(name, modified time as a Unix timestamp) of every object under a `.v/` folder."""
+        prefix = self._normalize_name("")
+        prefix = prefix.rstrip("/") + "/" if prefix.strip("/") else ""
+        marker = f"/{VERSIONS_DIR}/"
+        for page in self.bucket.meta.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket_name, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                key = obj["Key"]
+                if marker in "/" + key:
+                    yield key[len(prefix):], obj["LastModified"].timestamp()
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -255,6 +281,30 @@ def discard_rolled_back() -> int:
     for blob in orphans:
         backend().delete_blob(blob)
     return len(orphans)
+
+
+def orphan_versions(*, min_age=3600, now=None) -> list[str]:
+    """The `.v/` objects that no record names: left by a process that died between an
+    in-transaction write and its commit or rollback, or by a failed delete of a superseded
+    version. Objects younger than `min_age` seconds are not listed (their transaction may still
+    be open; a version's name is random, so no later write can come to name an old one)."""
+    import time
+
+    from office.models import StoredFile
+
+    now = time.time() if now is None else now
+    candidates = [name for name, modified in backend().iter_versions() if now - modified >= min_age]
+    named = set()
+    for i in range(0, len(candidates), 500):
+        named |= set(StoredFile.objects.filter(blob__in=candidates[i:i + 500]).values_list("blob", flat=True))
+    return sorted(name for name in candidates if name not in named)
+
+
+def delete_version(name) -> None:
+    """Delete one object under a `.v/` folder (nothing else: a record's own name is never swept)."""
+    if f"/{VERSIONS_DIR}/" not in "/" + name:
+        raise ValueError(name)
+    backend().delete_blob(name)
 
 
 def physical_name(rec) -> str:

@@ -77,3 +77,27 @@ def test_every_component_an_outside_reader_can_open_is_watermarked(lent, outside
             assert resp.content != store.read(comp.storage_name), comp.name
         else:
             assert resp.status_code == 403, comp.name
+
+
+def test_the_watermarked_pdf_keeps_the_seal_picture_as_page_content_without_broken_signature_fields(
+        lent, outsider, client_for):
+    import io
+
+    import pymupdf
+    import pikepdf
+
+    comp = next(c for c in lent.components.all() if c.name.endswith(".pdf") and b"/Sig" in store.read(c.storage_name))
+    original = store.read(comp.storage_name)
+    copy = client_for(outsider).get(_url(lent, comp)).content
+    pdf = pikepdf.open(io.BytesIO(copy))
+    assert "/AcroForm" not in pdf.Root
+    assert not [a for p in pdf.pages for a in p.obj.get("/Annots", []) if a.get("/Subtype") == "/Widget"]
+
+    def red_pixels(data):
+        pix = pymupdf.open(stream=data, filetype="pdf")[0].get_pixmap(dpi=50)
+        s = pix.samples
+        return sum(1 for i in range(0, len(s), pix.n) if s[i] > 180 and s[i + 1] < 90 and s[i + 2] < 90)
+
+    seal = red_pixels(original)
+    assert seal > 50  # the original shows its red seal
+    assert red_pixels(copy) >= seal * 0.8  # and so does the reading copy

@@ -141,7 +141,7 @@ def test_it_serves_ranges_of_an_archive_export_through_nginx_to_its_archivist_on
     entries = zipfile.ZipFile(io.BytesIO(whole)).namelist()
     assert f"Z001-{item.year}/manifest-sm3.txt" in entries
     # the last 22 bytes of the zip: its end-of-central-directory record, naming every entry
-    # (each export is made afresh: its catalogue PDF and spreadsheet carry their time of making)
+    # (each export is made afresh, to the same bytes all day: see test_archive_transfer)
     code, headers, tail = fetch(keeper, "/api/documents/archive/export", method="POST",
                                 headers={**post, "Range": "bytes=-22"}, body=payload)
     size = int(headers["Content-Range"].rsplit("/", 1)[1])

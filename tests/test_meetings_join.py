@@ -162,3 +162,20 @@ def test_it_answers_ids_too_big_for_the_database_with_4xx_not_500(client_for, co
     assert res.status_code in (400, 422)
     assert client.get(f"/api/meetings/{meeting.id}/chat", {"after": huge}).json() == []
     assert client.delete(f"/api/meetings/{meeting.id}/invitations/{huge}").status_code == 404
+
+
+def test_it_keeps_the_break_glass_superuser_out_of_a_meeting_they_were_not_invited_to(meeting, admin, client_for):
+    from meetings.actions import check_join, visible_meetings
+    from office.models import Person
+
+    Person.objects.filter(id=admin.id).update(is_superuser=True)  # as `createsuperuser` makes one
+    admin.refresh_from_db()
+    with pytest.raises(ActionError) as exc:
+        check_join(admin, meeting.id)
+    assert exc.value.status == 403
+    assert meeting.id not in set(visible_meetings(admin).values_list("id", flat=True))
+    assert client_for(admin).get(f"/meetings/{meeting.id}/").status_code == 403
+    assert client_for(admin).get(f"/meetings/{meeting.id}/room/").status_code == 403
+    assert client_for(admin).post(f"/api/meetings/{meeting.id}/join").status_code == 403
+    listed = client_for(admin).get("/meetings/").content.decode()
+    assert f"/meetings/{meeting.id}/" not in listed

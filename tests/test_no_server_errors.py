@@ -146,3 +146,28 @@ def test_it_refuses_a_nul_in_a_json_body_with_a_chinese_400(units, county_secret
                                             content_type="application/json")
     assert r.status_code == 400
     assert "NUL" in _chinese_detail(r)
+
+
+@pytest.mark.parametrize("where", ["field", "field name", "file field name"])
+def test_it_refuses_a_nul_in_a_page_form_with_a_chinese_400_and_saves_nothing(units, county_secretary,
+                                                                              quiet_client, where):
+    # a page's form (not the API) posted with a NUL: PostgreSQL cannot store it, so without an
+    # early check it ends as a 500 wherever the view writes it
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from documents.models import Document
+    from meetings.models import Meeting
+
+    before = (Document.objects.count(), Meeting.objects.count())
+    data = {"doc_type": "通知", "title": "关于冬季防火的通知", "main": [units["人民路街道"].id]}
+    if where == "field":
+        data["title"] = "关于冬季\x00防火的通知"
+    elif where == "field name":
+        data["ti\x00tle"] = "x"
+    else:
+        data["attach\x00ment"] = SimpleUploadedFile("附件.pdf", b"%PDF-1.4\n", content_type="application/pdf")
+    for url in ("/documents/new/", "/meetings/new/"):
+        r = quiet_client(county_secretary).post(url, data)
+        assert r.status_code == 400, (url, r.status_code)
+        assert "NUL" in r.content.decode() and "控制字符" in r.content.decode()
+    assert (Document.objects.count(), Meeting.objects.count()) == before

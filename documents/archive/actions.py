@@ -39,7 +39,7 @@ from office import audit
 from office.actions import is_system_admin
 from office.errors import ActionError
 from office.events import send_event
-from office.models import Post, UnitKind
+from office.models import Post
 
 MAX_REASON = 500
 CORRECTABLE = ("title", "doc_number", "responsible", "doc_date", "remark")

@@ -183,11 +183,12 @@ def export(request, payload: ExportIn):
         raise ActionError(_("只有本全宗的档案员可以导出移交包。"), status=403)
     if not 1949 <= payload.year <= 2100:
         raise ActionError(_("年度应在1949到2100之间。"))
-    path, cleanup = exports.bag_zip(fonds, payload.year, person=request.user)
+    path, cleanup, etag = exports.bag_zip(fonds, payload.year, person=request.user)
     actions.audit_view(request.user, None, f"export:{fonds.code}:{payload.year}", ip=client_ip(request),
                        post=request.post)
     # streamed with ranges (a year of a 全宗 can be gigabytes; never read whole into memory)
-    return ranged_local_file_response(request, path, "application/zip", filename=path.name, cleanup=cleanup)
+    return ranged_local_file_response(request, path, "application/zip", filename=path.name, cleanup=cleanup,
+                                      etag=etag)
 
 
 class AccessIn(Schema):

@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from documents.archive import checks, pdfs, store
-from documents.archive.actions import archival_code, effective
+from documents.archive.actions import effective
 from documents.archive.models import Component, Fonds, Item, ItemState, Retention
 
 NS = "http://www.saac.gov.cn/standard/DA/T46-2009"
@@ -65,12 +65,20 @@ def _heading(fonds, year, retention=None):
     return _("归档文件目录") + "（" + " ".join(p for p in parts if p) + "）"
 
 
+def _today():
+    """The start of today (Asia/Shanghai): the time an export's files say they were made, so that
+    an export made twice in a day is the same bytes (a resumed download can join its parts)."""
+    return timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def catalogue_pdf(fonds, year=None, retention=None, org_code=None, by="") -> bytes:
     items = holdings(fonds, year, retention, org_code)
     pages = sum(items.values_list("pages", flat=True))
-    note = {"items": items.count(), "pages": pages, "by": by, "date": timezone.localdate().isoformat(),
+    day = _today()
+    note = {"items": items.count(), "pages": pages, "by": by, "date": day.date().isoformat(),
             "remark": _("本目录由一网通电子档案系统生成；已销毁的件保留目录并在备注中注明。")}
-    return pdfs.catalogue_pdf(_heading(fonds, year, retention), catalogue_rows(items), note=note, author=fonds.name)
+    return pdfs.catalogue_pdf(_heading(fonds, year, retention), catalogue_rows(items), note=note, author=fonds.name,
+                              created=day)
 
 
 def catalogue_xlsx(fonds, year=None, retention=None, org_code=None) -> bytes:
@@ -88,6 +96,8 @@ def catalogue_xlsx(fonds, year=None, retention=None, org_code=None) -> bytes:
 
 
 def catalogue_xlsx_to(path, fonds, year):
+    """The 归档文件目录 spreadsheet written to `path`, dated the start of today throughout (its
+    properties and its zip entries), so that the same holdings give the same bytes all day."""
     from openpyxl import Workbook
 
     wb = Workbook(write_only=True)
@@ -96,7 +106,33 @@ def catalogue_xlsx_to(path, fonds, year):
     ws.append([_(c) for c in pdfs.CATALOGUE_COLS])
     for row in catalogue_rows(holdings(fonds, year)):
         ws.append([int(row[0])] + row[1:7] + [int(row[7])] + row[8:])
-    wb.save(path)
+    raw = Path(str(path) + ".raw")
+    wb.save(raw)
+    _steady_zip(raw, path, _today(), stamp_core=True)
+    raw.unlink()
+
+
+def _steady_zip(src, dst, when, *, stamp_core=False):
+    """Copy a zip with every entry dated `when` (and, for an Office file, the created/modified
+    times of docProps/core.xml set to it): the bytes then depend on the content only."""
+    import zipfile
+
+    utc = when.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            if stamp_core and info.filename == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)",
+                              lambda m: m.group(1) + utc.encode() + m.group(2), data)
+            out = zipfile.ZipInfo(info.filename, date_time=_zip_time(when))
+            out.compress_type = zipfile.ZIP_DEFLATED
+            out.external_attr = 0o644 << 16
+            zout.writestr(out, data)
+
+
+def _zip_time(when):
+    local = timezone.localtime(when)
+    return (max(local.year, 1980), local.month, local.day, local.hour, local.minute, local.second)
 
 
 def statistics(fonds, year) -> dict:
@@ -288,7 +324,7 @@ def export_bag(fonds, year, out_dir, *, progress=None) -> Path:
         "External-Identifier": f"{fonds.code}-{year}",
         "External-Description": _("全宗 %(c)s %(n)s %(y)s年度文书档案，%(k)d件") % {
             "c": fonds.code, "n": fonds.name, "y": year, "k": total},
-        "Bagging-Date": timezone.localdate().isoformat(),
+        "Bagging-Date": _today().date().isoformat(),
         "Bag-Software-Agent": "yiwangtong archive (bagit-python compatible)",
         "Payload-Oxum": f"{m.bytes}.{m.files}",
         "Bag-Count": "1 of 1",
@@ -533,7 +569,10 @@ def _bag_info(root: Path) -> dict:
 
 def bag_zip(fonds, year, *, person=None):
     """The bag of one 全宗 and 年度 as a zip in a temporary folder, after the 四性 check at
-    transfer (a failure refuses). Returns (path, cleanup)."""
+    transfer (a failure refuses). Returns (path, cleanup, etag). The zip is the same bytes for the
+    same holdings all day (entries dated the start of the day, in name order), and the etag, from
+    the bag's tag manifest (which covers every file), names those bytes: a resumed download
+    (Range with If-Range) continues only the same bytes."""
     import tempfile
     import zipfile
 
@@ -548,10 +587,17 @@ def bag_zip(fonds, year, *, person=None):
                           status=422)
     tmp = Path(tempfile.mkdtemp(prefix="yw-bag-"))
     bag = export_bag(fonds, year, tmp)
+    etag = '"bag-' + hashlib.sha256((bag / "tagmanifest-sha256.txt").read_bytes()).hexdigest()[:40] + '"'
+    stamp = _zip_time(_today())
     zpath = tmp / f"{bag.name}.zip"
     with zipfile.ZipFile(zpath, "w", zipfile.ZIP_DEFLATED) as z:
         for p in sorted(bag.rglob("*")):
             if p.is_file():
-                z.write(p, f"{bag.name}/{p.relative_to(bag)}")
+                info = zipfile.ZipInfo(f"{bag.name}/{p.relative_to(bag)}", date_time=stamp)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                info.file_size = p.stat().st_size
+                with open(p, "rb") as src, z.open(info, "w") as dst:
+                    shutil.copyfileobj(src, dst, 1024 * 1024)
     shutil.rmtree(bag)
-    return zpath, lambda: shutil.rmtree(tmp, ignore_errors=True)
+    return zpath, lambda: shutil.rmtree(tmp, ignore_errors=True), etag

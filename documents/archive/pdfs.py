@@ -82,12 +82,12 @@ class _LazyStory(list):
         list.__delitem__(self, i)
 
 
-def _build(story, *, pagesize=A4, title="", author="", margins=18 * mm) -> bytes:
+def _build(story, *, pagesize=A4, title="", author="", margins=18 * mm, created=None) -> bytes:
     buf = io.BytesIO()
     doc = SimpleDocTemplate(buf, pagesize=pagesize, leftMargin=margins, rightMargin=margins, topMargin=margins,
                             bottomMargin=margins, title=title, author=author)
     doc.build(story, canvasmaker=_canvas)
-    return to_pdfa(buf.getvalue(), title=title, author=author)
+    return to_pdfa(buf.getvalue(), title=title, author=author, created=created)
 
 
 def form_pdf(heading: str, rows: list[tuple[str, str]], *, author: str = "", footer: str = "") -> bytes:
@@ -209,6 +209,9 @@ def watermark(data: bytes, text: str) -> bytes:
             c.save()
             marks[key] = pikepdf.open(io.BytesIO(buf.getvalue()))
         page.add_overlay(marks[key].pages[0])
+    # the seals' signature fields become plain page content (their pictures stay where they
+    # were); the copy then holds no form whose signatures a reader would show as broken
+    src.flatten_annotations(mode="all")
     if "/AcroForm" in src.Root:
         del src.Root["/AcroForm"]
     out = io.BytesIO()
@@ -222,7 +225,7 @@ CATALOGUE_COLS = ("序号", "档号", "文号", "责任者", "题名", "日期",
 CATALOGUE_WIDTHS = (12, 52, 36, 36, 84, 20, 14, 11, 12)  # mm, 277 mm across A4 landscape
 
 
-def catalogue_pdf(heading: str, rows, *, note: dict, author: str = "") -> bytes:
+def catalogue_pdf(heading: str, rows, *, note: dict, author: str = "", created=None) -> bytes:
     """归档文件目录 (DA/T 22-2015 8.1, A4 landscape) followed by the 备考表. `rows` may be a
     generator: pages are laid out as they come."""
     body, small, title, sub = _styles()
@@ -257,7 +260,7 @@ def catalogue_pdf(heading: str, rows, *, note: dict, author: str = "") -> bytes:
         yield t
 
     story = _LazyStory(story())
-    return _build(story, pagesize=landscape(A4), title=heading, author=author, margins=10 * mm)
+    return _build(story, pagesize=landscape(A4), title=heading, author=author, margins=10 * mm, created=created)
 
 
 def _bar_chart(title: str, pairs: list[tuple[str, int]], width=170 * mm, height=60 * mm):

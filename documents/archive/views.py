@@ -357,12 +357,13 @@ def export_bag(request):
         year = _int(request.POST.get("year")) or year
         if fonds.id not in actions.archivist_fonds_ids(request.user):
             raise ActionError(_("只有本全宗的档案员可以导出移交包。"), status=403)
-        path, cleanup = exports.bag_zip(fonds, year, person=request.user)
+        path, cleanup, etag = exports.bag_zip(fonds, year, person=request.user)
         actions.audit_view(request.user, None, f"export:{fonds.code}:{year}", ip=client_ip(request), post=request.post)
     except ActionError as exc:
         return _error(request, exc)
     # streamed with ranges (a year of a 全宗 can be gigabytes; never read whole into memory)
-    return ranged_local_file_response(request, path, "application/zip", filename=path.name, cleanup=cleanup)
+    return ranged_local_file_response(request, path, "application/zip", filename=path.name, cleanup=cleanup,
+                                      etag=etag)
 
 
 @login_required

@@ -40,10 +40,17 @@ def srgb_profile() -> bytes:
 
 
 def to_pdfa(pdf_bytes: bytes, *, title: str | None = None, author: str | None = None,
-            subject: str | None = None, lang: str = "zh-CN") -> bytes:
-    """Return a PDF/A-2b version of a reportlab PDF."""
+            subject: str | None = None, lang: str = "zh-CN", created=None) -> bytes:
+    """Return a PDF/A-2b version of a reportlab PDF. `created` (an aware datetime) replaces the
+    renderer's creation and modification time: the same content made twice is the same bytes."""
     pdf = pikepdf.open(io.BytesIO(pdf_bytes))
     info = pdf.docinfo
+    if created is not None:
+        stamp = created.strftime("D:%Y%m%d%H%M%S") + created.strftime("%z")[:3] + "'" + created.strftime("%z")[3:] + "'"
+        info["/CreationDate"] = stamp
+        info["/ModDate"] = stamp
+        if "/ID" in pdf.trailer:  # reportlab's first /ID half is made from the clock; qpdf derives both
+            del pdf.trailer["/ID"]
     if title is not None:
         info["/Title"] = title
     if author is not None:
