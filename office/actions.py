@@ -115,6 +115,23 @@ def do_create_unit(*, actor=None, post=None, parent=None, kind, name, code=None,
     return unit
 
 
+def directory_unit_ids() -> set[int]:
+    """The units the directory (LDAP) keeps in step: those its last successful sync matched. Their
+    name, code, level and place in the tree come from the directory; a local edit would be undone
+    by the next sync, so people change them in the directory (ldap_sync itself acts with actor=None)."""
+    from office.models import DirectorySync
+
+    summary = (DirectorySync.objects.filter(status=DirectorySync.Status.OK, dry_run=False)
+               .order_by("-id").values_list("summary", flat=True).first())
+    return set((summary or {}).get("unit_ids") or ())
+
+
+def _check_not_from_directory(actor, unit, what):
+    if actor is not None and unit.id in directory_unit_ids():
+        raise ActionError(_("“%(u)s”由统一身份认证目录（LDAP）同步，请在目录中%(what)s，下次同步后生效。")
+                          % {"u": unit.name, "what": what}, status=409)
+
+
 def _repath(unit, old_path):
     """After a move: the unit's and all its descendants' materialised paths and depths, top down."""
     unit.refresh_path()
@@ -127,6 +144,7 @@ def _repath(unit, old_path):
 
 def do_move_unit(*, actor, post=None, unit, new_parent, ip=None):
     unit = Unit.objects.get(id=unit.id)
+    _check_not_from_directory(actor, unit, _("修改上级单位"))
     old_path = unit.path
     unit.parent = new_parent
     unit.clean_shape()
@@ -173,6 +191,8 @@ def do_update_unit(*, actor, post=None, unit, name, kind, parent, code=None, sho
         changes = {k: [before[k], v] for k, v in after.items() if before[k] != v}
         if not changes:
             return unit
+        if {"name", "code", "kind", "parent"} & set(changes):
+            _check_not_from_directory(actor, unit, _("修改名称、代码、级别和上级单位"))
         try:
             with transaction.atomic():
                 unit.save(update_fields=["name", "short_name", "code", "kind", "parent", "doc_prefix", "fonds_no"])
@@ -191,6 +211,7 @@ def do_dissolve_unit(*, actor, post=None, unit, ip=None):
         unit = Unit.objects.select_for_update().get(id=unit.id)
         if unit.dissolved_at is not None:
             raise ActionError(_("该单位已撤销。"), status=409)
+        _check_not_from_directory(actor, unit, _("撤销该单位"))
         if unit.children.filter(dissolved_at__isnull=True).exists():
             raise ActionError(_("请先撤销或迁移该单位的下级单位。"), status=409)
         unit.dissolved_at = timezone.now()

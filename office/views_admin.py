@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from office import actions, audit
 from office.errors import ActionError
 from office.forms_admin import AddPostForm, DelegationForm, NewPersonForm, PersonForm, UnitEditForm, UnitFieldsForm
-from office.models import Delegation, DirectorySync, Person, Post, Unit, UnitKind
+from office.models import Delegation, Person, Post, Unit, UnitKind
 
 TREE_CHILDREN_LIMIT = 300
 SEARCH_LIMIT = 50
@@ -133,14 +133,23 @@ def unit_page(request, unit_id):
     unit = _get_unit(unit_id)
     scope = _scope(request, unit)
     parents = _parent_choices(scope, unit)
-    form = UnitEditForm(initial=_unit_initial(unit), parents=parents, prefix="edit")
+    from_directory = unit.id in actions.directory_unit_ids()
+
+    def edit_form(data=None):
+        f = UnitEditForm(data, initial=_unit_initial(unit), parents=parents, prefix="edit")
+        if from_directory:  # the directory's fields: shown, not taken from a post
+            for name in ("name", "code", "kind", "parent"):
+                f.fields[name].disabled = True
+        return f
+
+    form = edit_form()
     child_form = UnitFieldsForm(initial={"kind": _child_kind(unit)}, prefix="child")
     status, ip, error = 200, audit.client_ip(request), ""
     if request.method == "POST":
         op = request.POST.get("op")
         try:
             if op == "update":
-                form = UnitEditForm(request.POST, parents=parents, prefix="edit")
+                form = edit_form(request.POST)
                 if not form.is_valid():
                     raise ActionError(_("请检查并修改标出的内容。"))
                 data = form.cleaned_data
@@ -179,13 +188,11 @@ def unit_page(request, unit_id):
     page = Paginator(children, 60).get_page(request.GET.get("page"))
     posts = (Post.objects.filter(unit=unit, active=True).select_related("person")
              .order_by("-is_leader", "-is_admin", "id")[:200])
-    last_sync = (DirectorySync.objects.filter(status=DirectorySync.Status.OK, dry_run=False)
-                 .values_list("summary", flat=True).first())
     return render(request, "office/admin/unit.html", {
-        "from_directory": unit.id in set((last_sync or {}).get("unit_ids") or ()),
+        "from_directory": from_directory,
         "unit": unit, "ancestors": [(a, actions.in_scope(scope, a)) for a in unit.ancestors()], "form": form,
         "child_form": child_form,
-        "children": page, "posts": posts, "can_dissolve": unit.dissolved_at is None and not (
+        "children": page, "posts": posts, "can_dissolve": unit.dissolved_at is None and not from_directory and not (
             scope is not None and unit.id in {u.id for u in scope}),
         "failed": request.POST.get("op") if status != 200 else None, "error": error,
     }, status=status)

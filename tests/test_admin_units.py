@@ -1,5 +1,7 @@
 """The unit tree in the administration pages: one level at a time, search by name or code, and a unit's
 page to edit, add below and deactivate, by the tree's rules, with Chinese errors in the form."""
+import re
+
 import pytest
 
 from office.models import AuditEntry, Unit, UnitKind
@@ -179,3 +181,45 @@ def test_it_says_when_the_directory_keeps_a_unit_in_step(units, admin, client_fo
     DirectorySync.objects.create(status=DirectorySync.Status.OK, summary={"unit_ids": [town.id]})
     assert 'id="unit-from-directory"' in client.get(f"/office/admin/units/{town.id}/").content.decode()
     assert 'id="unit-from-directory"' not in client.get(f"/office/admin/units/{units['北街村'].id}/").content.decode()
+
+
+def test_it_keeps_the_directorys_fields_of_a_directory_unit_and_says_where_to_change_them(units, admin, client_for):
+    from office import actions
+    from office.errors import ActionError
+    from office.models import DirectorySync
+
+    town = units["人民路街道"]
+    name, code = town.name, town.code
+    DirectorySync.objects.create(status=DirectorySync.Status.OK, summary={"unit_ids": [town.id]})
+    client = client_for(admin)
+    page = client.get(f"/office/admin/units/{town.id}/").content.decode()
+    assert "只能在目录中修改" in page and 'id="dissolve-unit"' not in page
+    assert re.search(r'<input[^>]*name="edit-name"[^>]*disabled', page)
+    # a hand-made post changing the name and code: the directory's values stay; the short name is local
+    r = client.post(f"/office/admin/units/{town.id}/", {
+        "op": "update", "edit-name": "改名街道", "edit-short_name": "人民路", "edit-code": "610402999999",
+        "edit-kind": town.kind, "edit-parent": town.parent_id})
+    assert r.status_code == 302
+    town.refresh_from_db()
+    assert (town.name, town.short_name, town.code) == (name, "人民路", code)
+    r = client.post(f"/office/admin/units/{town.id}/", {"op": "dissolve"})
+    assert r.status_code == 409 and "目录" in r.content.decode()
+    town.refresh_from_db()
+    assert town.dissolved_at is None
+    # the actions refuse a person, whatever page or API calls them; the sync itself (actor None) may
+    with pytest.raises(ActionError) as exc:
+        actions.do_update_unit(actor=admin, unit=town, name="改名街道", kind=town.kind, parent=town.parent,
+                               code=town.code, short_name=town.short_name)
+    assert exc.value.status == 409 and "统一身份认证目录" in exc.value.message
+    with pytest.raises(ActionError):
+        actions.do_move_unit(actor=admin, unit=town, new_parent=units["秦都区"])
+    assert actions.do_update_unit(actor=None, unit=town, name="改名街道", kind=town.kind, parent=town.parent,
+                                  code=town.code, short_name=town.short_name).name == "改名街道"
+    # a unit the directory does not keep is edited here as before
+    village = units["北街村"]
+    r = client.post(f"/office/admin/units/{village.id}/", {
+        "op": "update", "edit-name": "北街社区居民委员会", "edit-short_name": "北街社区", "edit-code": village.code,
+        "edit-kind": "village", "edit-parent": village.parent_id})
+    assert r.status_code == 302
+    village.refresh_from_db()
+    assert village.name == "北街社区居民委员会"
