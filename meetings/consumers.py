@@ -325,8 +325,8 @@ class MeetingConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
 
     # --------------------------------------------------------------- output
     async def deliver(self, message):
-        if message.get("type") == "joined":
-            self.room_joined = True
+        if message.get("type") in ("joined", "joining"):
+            self.room_joined = True  # the room answered (a join queued by admission control too)
         await self.send_json(self._localised(message))
         code = CLOSE_CODES.get(message.get("type"))
         if code is not None:
