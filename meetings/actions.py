@@ -585,14 +585,28 @@ def do_participant_joined(person, meeting, media_mode=MediaMode.VIDEO, session_k
     return row
 
 
-def do_participant_left(person, meeting, session_key=None):
-    """Closes the person's open interval(s): one session's if session_key is given, else all."""
+def do_participant_admitted(person, meeting, session_key):
+    """A session that waited in the media server's join queue (admission control) is let in: its
+    attendance interval starts now, not when it asked to join (waiting is not attending)."""
+    now = timezone.now()
+    with transaction.atomic():
+        return (Attendance.objects.select_for_update()
+                .filter(meeting_id=meeting.id, person_id=person.id, session_key=(session_key or "")[:64],
+                        left_at__isnull=True, joined_at__lt=now)
+                .update(joined_at=now))
+
+
+def do_participant_left(person, meeting, session_key=None, *, admitted=True):
+    """Closes the person's open interval(s): one session's if session_key is given, else all. A
+    session that leaves before the join queue let it in (`admitted=False`) attended for no time."""
     now = timezone.now()
     with transaction.atomic():
         rows = Attendance.objects.select_for_update().filter(meeting_id=meeting.id, person_id=person.id,
                                                              left_at__isnull=True)
         if session_key:
             rows = rows.filter(session_key=session_key[:64])
+        if not admitted:
+            rows.update(joined_at=now)
         closed = rows.update(left_at=now)
         still = Attendance.objects.filter(meeting_id=meeting.id, person_id=person.id, left_at__isnull=True).exists()
         if not still:

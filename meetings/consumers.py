@@ -60,8 +60,13 @@ def _joined(person, meeting, media_mode, session_key):
 
 
 @database_sync_to_async
-def _left(person, meeting, session_key):
-    _actions().do_participant_left(person, meeting, session_key=session_key)
+def _left(person, meeting, session_key, admitted=True):
+    _actions().do_participant_left(person, meeting, session_key=session_key, admitted=admitted)
+
+
+@database_sync_to_async
+def _admitted(person, meeting, session_key):
+    _actions().do_participant_admitted(person, meeting, session_key)
 
 
 @database_sync_to_async
@@ -90,6 +95,7 @@ class MeetingConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     joined = False
     hand = False
     room_joined = False
+    queued = False  # the media server put this session in its join queue and has not let it in yet
     _watchdog = None
     media_mode = "video"
     language = settings.LANGUAGE_CODE
@@ -137,7 +143,7 @@ class MeetingConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
                 await self.channel_layer.send(self.worker, {
                     "type": "sfu.leave", "meeting": self.meeting_id, "session": self.session_id})
         finally:
-            await _left(self.person, self.meeting, self.session_id)
+            await _left(self.person, self.meeting, self.session_id, admitted=not self.queued)
 
     # ---------------------------------------------------------------- input
     async def receive(self, text_data=None, bytes_data=None):
@@ -325,8 +331,14 @@ class MeetingConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
 
     # --------------------------------------------------------------- output
     async def deliver(self, message):
-        if message.get("type") == "joined":
-            self.room_joined = True
+        kind = message.get("type")
+        if kind in ("joined", "joining"):
+            self.room_joined = True  # the room answered (a join queued by admission control too)
+        if kind == "joining":
+            self.queued = True  # waiting its turn: not attending yet
+        elif kind == "joined" and self.queued:
+            self.queued = False
+            await _admitted(self.person, self.meeting, self.session_id)
         await self.send_json(self._localised(message))
         code = CLOSE_CODES.get(message.get("type"))
         if code is not None:

@@ -101,7 +101,9 @@ def parse_database_url(url, *, name="DATABASE_URL"):
         if not path:
             raise ImproperlyConfigured(f"{name}: use sqlite:////absolute/path.sqlite3, not {url!r}")
         return {
-            "ENGINE": "django.db.backends.sqlite3",
+            # Django's SQLite backend, its write transactions queued on a lock within the process
+            # instead of sleeping in SQLite's busy handler (office/dbbackends/sqlite3/base.py).
+            "ENGINE": "office.dbbackends.sqlite3",
             "NAME": "/" + path,
             # WAL: readers never wait for the writer, and with synchronous=NORMAL a commit is a write
             # to the log rather than an fsync (the database stays consistent after a crash; at most

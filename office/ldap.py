@@ -464,14 +464,9 @@ def connect(cfg, user=None, password=None, urls=None):
     raise DirectoryUnavailable("; ".join(errors) or "no LDAP server", reason=reason)
 
 
-class ServiceConnections:
-    """Bound service-account connections kept for the next sign-in or re-check (per process).
-
-    Each new connection costs a TCP connect, a TLS handshake and a bind (about half the CPU of a
-    directory sign-in); the service account's searches reuse an idle one instead. A connection that
-    failed is closed, never returned; one idle longer than IDLE_SECONDS is closed rather than reused
-    (a server or firewall may have dropped it), and one that fails at once on reuse (closed by the
-    server) is replaced by a fresh connection for that one request."""
+class _KeptConnections:
+    """Idle directory connections of one kind, kept per process for the next request. One idle longer
+    than IDLE_SECONDS is closed rather than reused (a server or firewall may have dropped it)."""
 
     IDLE_SECONDS = 60
     MAX_IDLE = 8
@@ -479,10 +474,6 @@ class ServiceConnections:
     def __init__(self):
         self._lock = threading.Lock()
         self._idle = []  # (key, connection, returned at)
-
-    @staticmethod
-    def _key(cfg):
-        return (tuple(cfg.urls), cfg.bind_dn, cfg.bind_password, cfg.start_tls, cfg.ca_file, cfg.timeout)
 
     def _take(self, key):
         now = time.monotonic()
@@ -501,9 +492,7 @@ class ServiceConnections:
             _quiet_unbind(conn)
         return found
 
-    def _give_back(self, key, conn):
-        if conn.closed or not conn.bound:
-            return _quiet_unbind(conn)
+    def _keep(self, key, conn):
         with self._lock:
             if len(self._idle) < self.MAX_IDLE:
                 self._idle.append((key, conn, time.monotonic()))
@@ -515,6 +504,24 @@ class ServiceConnections:
             idle, self._idle = self._idle, []
         for _key, conn, _at in idle:
             _quiet_unbind(conn)
+
+
+class ServiceConnections(_KeptConnections):
+    """Bound service-account connections kept for the next sign-in or re-check (per process).
+
+    Each new connection costs a TCP connect, a TLS handshake and a bind (about half the CPU of a
+    directory sign-in); the service account's searches reuse an idle one instead. A connection that
+    failed is closed, never returned; one that fails at once on reuse (closed by the server) is
+    replaced by a fresh connection for that one request."""
+
+    @staticmethod
+    def _key(cfg):
+        return (tuple(cfg.urls), cfg.bind_dn, cfg.bind_password, cfg.start_tls, cfg.ca_file, cfg.timeout)
+
+    def _give_back(self, key, conn):
+        if conn.closed or not conn.bound:
+            return _quiet_unbind(conn)
+        self._keep(key, conn)
 
     def run(self, cfg, work):
         """work(conn) on a bound service connection; DirectoryUnavailable when none can be had."""
@@ -557,6 +564,96 @@ def _quiet_unbind(conn):
 
 
 service_connections = ServiceConnections()
+
+
+def _encrypted(cfg, conn):
+    """Whether a kept connection still runs inside TLS (LDAPS or START_TLS), as connect() set it up."""
+    wanted = cfg.start_tls or any(u.lower().startswith("ldaps:") for u in cfg.urls)
+    return not conn.closed and (not wanted or isinstance(conn.socket, ssl.SSLSocket))
+
+
+class PasswordConnections(_KeptConnections):
+    """Kept connections that only ever check a person's password by a simple bind (per process).
+
+    A fresh connection per sign-in cost a TCP connect, START_TLS and a TLS handshake: half the CPU of
+    a directory sign-in and most of its wall time; a bind on a kept connection costs a tenth of that.
+
+    Why this is safe:
+    - these connections do nothing but binds (never a search) and are never handed to the service
+      account's pool, so the identity a bind leaves behind (the last person, or anonymous after a
+      refused password) gives nobody anything; they are read-only connections besides;
+    - the password is dropped from the connection object right after its bind;
+    - a bind goes out only on an open connection still inside its TLS session (ldap3 would silently
+      reopen a closed connection without START_TLS and send the password in the clear);
+    - only a clean answer on a kept connection counts: success, or invalidCredentials (49). Anything
+      else (a connection the server dropped while idle, a busy or hung server, another result code)
+      is never taken as a wrong password: the connection is dropped and the bind is repeated on a
+      fresh connection, whose answer is final as before. The lockout counts exactly what a fresh
+      connection would have counted."""
+
+    WRONG_PASSWORD = 49  # invalidCredentials
+
+    def check(self, cfg, dn, password):
+        """True when `password` is the entry's, False when the directory says it is wrong; raises
+        DirectoryUnavailable when no server answers."""
+        if not password:
+            # An empty-password simple bind is an anonymous bind on many servers: never send one.
+            raise ValueError("refusing a bind with an empty password")
+        key = self._key(cfg)
+        conn = self._take(key)
+        if conn is not None:
+            started = time.monotonic()
+            answer = self._bind(cfg, conn, dn, password)
+            if answer is not None:
+                self._give_back(key, conn)
+                return answer
+            _quiet_unbind(conn)
+            if time.monotonic() - started >= min(1.0, cfg.timeout / 2) and getattr(conn, "yw_url", ""):
+                # It waited: that server hangs. Tried last from now on; alone, a fresh connection
+                # would only wait again.
+                _mark(conn.yw_url, True, cfg)
+                if len(cfg.urls) < 2:
+                    raise DirectoryUnavailable("bind on a kept connection timed out", reason="timeout")
+        conn, bound = connect(cfg, user=dn, password=password)
+        conn.password = None
+        if bound or (conn.result or {}).get("result") == self.WRONG_PASSWORD:
+            self._give_back(key, conn)
+        else:
+            _quiet_unbind(conn)
+        return bound
+
+    def _bind(self, cfg, conn, dn, password):
+        from ldap3 import SIMPLE
+        from ldap3.core.exceptions import LDAPException
+
+        if not _encrypted(cfg, conn):
+            return None
+        try:
+            conn.user, conn.password, conn.authentication = dn, password, SIMPLE
+            bound = conn.bind(read_server_info=False)
+        except (LDAPException, OSError, ssl.SSLError):
+            return None
+        finally:
+            conn.password = None
+        code = (conn.result or {}).get("result")
+        if bound and code == 0:
+            return True
+        if not bound and code == self.WRONG_PASSWORD:
+            return False
+        return None
+
+    @staticmethod
+    def _key(cfg):
+        return (tuple(cfg.urls), cfg.start_tls, cfg.ca_file, cfg.timeout)
+
+    def _give_back(self, key, conn):
+        """Kept whatever identity its last bind left (see above), unless it is closed."""
+        if conn.closed:
+            return _quiet_unbind(conn)
+        self._keep(key, conn)
+
+
+password_connections = PasswordConnections()
 
 
 def _pool_exhausted():
@@ -746,6 +843,15 @@ def normal_code(code):
 
 
 # --- resolving units and roles at sign-in ---------------------------------------------------
+# The ou entries that sign-ins and re-checks read (their unit codes), kept per process for
+# OU_KEEP_SECONDS: the people of one unit sign in around the same time, and each sign-in read the same
+# ous above them again (two of its four searches). ldap_sync reads the tree afresh and stays the
+# authority on units; a changed unit code reaches sign-ins within this time.
+OU_KEEP_SECONDS = 60
+_ou_entries = {}  # (servers, code attribute, normalised ou DN) → ([Entry], read at monotonic)
+_ou_lock = threading.Lock()
+
+
 class UnitResolver:
     """Finds the Unit for an ou DN (by its code attribute, then by its path of names)."""
 
@@ -755,13 +861,24 @@ class UnitResolver:
         self.raw = raw if raw is not None else {}  # normalised ou DN → [Entry] (its BASE search)
 
     def lookup(self, dn):
-        """The ou entry itself (a BASE search), from what was fetched before when there is no connection."""
+        """The ou entry itself (a BASE search, or one read in the last OU_KEEP_SECONDS), from what was
+        fetched before when there is no connection."""
         key = norm_dn(dn)
         if key not in self.raw:
             if self.conn is None:
                 return []
+            kept_key = (tuple(self.cfg.urls), self.cfg.unit_code_attr, key)
+            now = time.monotonic()
+            kept = _ou_entries.get(kept_key)
+            if kept is not None and now - kept[1] < OU_KEEP_SECONDS:
+                self.raw[key] = kept[0]
+                return kept[0]
             attrs = [self.cfg.unit_code_attr] if self.cfg.unit_code_attr else ["1.1"]
             self.raw[key] = search(self.conn, dn, "(objectClass=organizationalUnit)", attrs, scope="BASE")
+            with _ou_lock:
+                if len(_ou_entries) >= 20000:
+                    _ou_entries.clear()
+                _ou_entries[kept_key] = (self.raw[key], now)
         return self.raw[key]
 
     def prefetch(self, dn):
@@ -877,9 +994,13 @@ def do_apply_person(fields, dn, specs, *, active=True, ip=None, reason="signin",
 
     stats = {"person": None, "posts_created": 0, "posts_updated": 0, "posts_ended": 0}
     with transaction.atomic():
-        if person_id is _LOOK_UP:  # by username, else by DN (the uid changed)
-            person = (Person.objects.select_for_update().filter(username=fields["username"]).first()
-                      or Person.objects.select_for_update().filter(source="ldap", ldap_dn=dn[:500]).first())
+        if person_id is _LOOK_UP:  # by username, else by DN (the uid changed): one query for both
+            from django.db.models import Q
+
+            found = list(Person.objects.select_for_update().filter(
+                Q(username=fields["username"]) | Q(source="ldap", ldap_dn=dn[:500])).order_by("id"))
+            person = (next((p for p in found if p.username == fields["username"]), None)
+                      or next((p for p in found if p.source == "ldap" and p.ldap_dn == dn[:500]), None))
         else:  # the caller (ldap_sync) already knows: None = a new person
             person = Person.objects.select_for_update().get(id=person_id) if person_id is not None else None
         wanted = {**fields, "ldap_dn": dn[:500], "is_active": active, "source": "ldap"}
@@ -1008,8 +1129,7 @@ def fetch_sign_in(cfg, username, password):
         if len(result.entries) != 1:
             return
         entry = result.entry = result.entries[0]
-        user_conn, result.bound = connect(cfg, user=entry.dn, password=password)
-        user_conn.unbind()
+        result.bound = password_connections.check(cfg, entry.dn, password)
         if result.bound:
             _read_groups_and_ous(conn, cfg, result)
 
@@ -1065,21 +1185,21 @@ class LDAPBackend(BaseBackend):
             return None
         from office.models import Person
 
-        local = Person.objects.filter(username__iexact=username).exclude(source="ldap").first()
-        if local is not None:
-            return None  # a local account (break-glass administrator, local units): never the directory
-        try:
-            password = check_password(password)
-        except ActionError as exc:
-            _fail("auth.ldap_refused", exc.message, username, ip)
-            raise
-        if not bindable_password(password):
-            # No directory can accept it (TAB, a byte that was not UTF-8…): a wrong password, not an outage.
-            _fail("auth.ldap_failed", "bad-password", username, ip)
-            return None
-
+        # What the login page fetched came through prepare_sign_in(), which has already made sure that
+        # no local account has this name and that the password is one a directory could accept.
         fetched = ldap_fetched if ldap_fetched is not None and ldap_fetched.username == username else None
         if fetched is None:
+            if Person.objects.filter(username__iexact=username).exclude(source="ldap").exists():
+                return None  # a local account (break-glass administrator, local units): never the directory
+            try:
+                password = check_password(password)
+            except ActionError as exc:
+                _fail("auth.ldap_refused", exc.message, username, ip)
+                raise
+            if not bindable_password(password):
+                # No directory can accept it (TAB, a byte that was not UTF-8…): a wrong password, not an outage.
+                _fail("auth.ldap_failed", "bad-password", username, ip)
+                return None
             fetched = fetch_sign_in(cfg, username, password)
         if fetched.error is not None:
             exc = fetched.error
@@ -1104,7 +1224,8 @@ class LDAPBackend(BaseBackend):
                 do_deactivate_person(known, reason="disabled", ip=ip)
             _fail("auth.ldap_refused", "disabled", username, ip, dn=entry.dn)
             raise ActionError(_("该账号已在目录中停用，无法登录。"), status=403)
-        if Person.objects.filter(username=fields["username"]).exclude(source="ldap").exists():
+        if fields["username"] != username and (  # the same name was already asked for above
+                Person.objects.filter(username=fields["username"]).exclude(source="ldap").exists()):
             _fail("auth.ldap_refused", "local-account-exists", username, ip, dn=entry.dn)
             raise ActionError(_("本地账号“%(u)s”与目录账号同名，请联系系统管理员。")
                               % {"u": fields["username"]}, status=409)
@@ -1114,16 +1235,17 @@ class LDAPBackend(BaseBackend):
             raise ActionError(refusal_message(refused), status=403)
         specs = specs_from_snapshot(cfg, fetched)
 
-        try:
-            person, _stats = do_apply_person(fields, entry.dn, specs, ip=ip)
-        except IntegrityError:
-            # The same person signing in twice at once: the other request created them; update instead.
-            person, _stats = do_apply_person(fields, entry.dn, specs, ip=ip)
-        audit.record("auth.ldap_login", person=person, ip=ip, data={"dn": entry.dn,
-                                                                     "posts": [s.unit.id for s in specs]})
-        if not specs:  # the no-post page says what is missing
-            audit.record("auth.ldap_no_unit", person=person, ip=ip, data={
-                "dn": entry.dn, "codes": entry.all(cfg.person_unit_attr)[:10], "ou": parent_dn(entry.dn)})
+        with transaction.atomic():  # the person, their posts and the sign-in's audit entries: one commit
+            try:
+                person, _stats = do_apply_person(fields, entry.dn, specs, ip=ip)
+            except IntegrityError:
+                # The same person signing in twice at once: the other request created them; update instead.
+                person, _stats = do_apply_person(fields, entry.dn, specs, ip=ip)
+            audit.record("auth.ldap_login", person=person, ip=ip, data={"dn": entry.dn,
+                                                                         "posts": [s.unit.id for s in specs]})
+            if not specs:  # the no-post page says what is missing
+                audit.record("auth.ldap_no_unit", person=person, ip=ip, data={
+                    "dn": entry.dn, "codes": entry.all(cfg.person_unit_attr)[:10], "ou": parent_dn(entry.dn)})
         if cfg.recheck_seconds > 0:
             cache.set(_ok_key(person.id), 1, cfg.recheck_seconds)
         return person if person.is_active else None

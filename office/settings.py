@@ -147,6 +147,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 SESSION_COOKIE_HTTPONLY = True
+# Database sessions, stored once per sign-in rather than three times (office/sessions.py).
+SESSION_ENGINE = "office.sessions"
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 # Throttling of sign-in failures (per account and per address).
@@ -248,6 +250,10 @@ if SFU_PLACEMENT not in ("room", "viewer"):
     raise ImproperlyConfigured(f"SFU_PLACEMENT={SFU_PLACEMENT!r} must be 'room' or 'viewer'")
 SFU_PIPE_BIND = env_str("SFU_PIPE_BIND", "127.0.0.1")  # where a worker listens for other workers' pipes
 SFU_PIPE_ADVERTISE = env_str("SFU_PIPE_ADVERTISE", "")  # the address others dial (default: the bind)
+# Admission control (meetings/sfu/admission.py): joins worked on at once per SFU event loop (0: no
+# limit), and how many may wait ("正在进入…") before further ones are refused to retry later.
+SFU_MAX_JOINING = env_int("SFU_MAX_JOINING", 16, minimum=0)
+SFU_MAX_QUEUE = env_int("SFU_MAX_QUEUE", 3000, minimum=0)
 STUN_URLS = env_list("STUN_URLS", [])
 TURN_URLS = env_list("TURN_URLS", [])
 TURN_USERNAME = env_str("TURN_USERNAME", "")

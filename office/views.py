@@ -3,6 +3,7 @@ from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Count, Q
 from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
@@ -27,6 +28,9 @@ async def login_view(request):
         if prepared is not None:
             fetched = await sync_to_async(ldap.fetch_sign_in, thread_sensitive=False)(*prepared)
     return await sync_to_async(_login_view)(request, fetched)
+
+
+login_view.refuses_nul_itself = True  # its form says which field holds the NUL, and the attempt is audited
 
 
 def _ldap_sign_in_wanted(request):
@@ -72,7 +76,8 @@ def _login_view(request, ldap_fetched=None):
                     user, error, status = None, exc.message, exc.status
                 if user is not None:
                     throttle.clear()
-                    login(request, user)
+                    with transaction.atomic():  # last_login and the audit entry of the sign-in: one commit
+                        login(request, user)
                     return redirect(next_url)
                 if error is None:  # only wrong credentials count: an outage is nobody's failed password
                     throttle.fail()

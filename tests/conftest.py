@@ -93,13 +93,16 @@ def _local_cache(settings):
 
 @pytest.fixture(autouse=True)
 def _fresh_directory_state():
-    """The directory's service connections are kept per process for the next sign-in, and a failed
-    re-check is remembered until one succeeds; a test that stops, hangs or replaces a directory
-    server must find neither left by an earlier test."""
+    """The directory's service and password connections and the ou entries read at sign-in are kept
+    per process for the next sign-in, and a failed re-check is remembered until one succeeds; a test
+    that stops, hangs, changes or replaces a directory server must find none of them left by an
+    earlier test."""
     yield
     from office import ldap
 
     ldap.service_connections.clear()
+    ldap.password_connections.clear()
+    ldap._ou_entries.clear()
     ldap._failing_since = None
 
 

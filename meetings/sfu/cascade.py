@@ -371,7 +371,7 @@ class Cascade:
         link.sessions.clear()
         await self.room._resync_all()
         await self.room._broadcast_roster()
-        if not self.links and not self.room.local_sessions() and self.room.on_empty is not None:
+        if not self.links and self.room.idle() and self.room.on_empty is not None:
             self.room.on_empty(self.room)  # opened by a pipe, never joined here
 
     # ----------------------------------------------------------------- linking

@@ -148,4 +148,9 @@ class Controls:
     async def end(self, by: Optional[int] = None) -> None:
         for session in list(self.sessions.values()):
             await self._safe_send(session, {"type": "ended", "by": by, "message": gettext_noop("会议已结束")})
+        for ticket in self.admission.drop_room(self):  # joins still waiting to enter (admission.py)
+            try:
+                await ticket.send({"type": "ended", "by": by, "message": gettext_noop("会议已结束")})
+            except Exception:
+                pass
         await self.close()

@@ -53,7 +53,8 @@ import uuid
 from typing import Any, Callable, Optional
 
 from . import ranking as ranking_module
-from . import relay, speaking
+from . import consent, relay, sockets, speaking
+from .admission import Admission
 from .controls import Controls
 from .messages import SendFn, SignallingError, gettext_noop
 from .recorder import Recorder
@@ -70,8 +71,12 @@ class Room(Signalling, Subscriptions, Controls, Roster):
     """A meeting room. All methods must be called on the room's event loop."""
 
     def __init__(self, room_id: Any, *, ice_servers: Optional[list] = None,
-                 on_empty: Optional[Callable[["Room"], None]] = None) -> None:
+                 on_empty: Optional[Callable[["Room"], None]] = None,
+                 admission: Optional[Admission] = None) -> None:
+        consent.install()  # ICE consent that a busy loop does not break (consent.py)
+        sockets.install()  # ICE sockets read in bursts: no backlog behind a busy loop (sockets.py)
         self.id = room_id
+        self.admission = admission if admission is not None else Admission()  # joins in flight
         self.ice_servers = ice_servers
         self.sessions: dict[str, Session] = {}
         self.on_empty = on_empty
@@ -91,13 +96,33 @@ class Room(Signalling, Subscriptions, Controls, Roster):
 
     async def join(self, person_id: int, name: str, send: SendFn, *, is_host: bool = False,
                    mode: str = "video", session_id: Optional[str] = None,
-                   presenter: Optional[int] = None) -> Session:
+                   presenter: Optional[int] = None) -> Optional[Session]:
+        """Join the room, or queue for it (admission.py): the session when it entered at once;
+        None when it waits ("joining" frames, then "joined" when its turn comes) or was refused."""
         if self.ended:
             raise SignallingError("ended", gettext_noop("会议已结束"))
         if presenter is not None and not self.presenter_known:
             self.presenter, self.presenter_known = presenter, True
         if mode not in MODES:
             mode = "video"
+        session_id = session_id or uuid.uuid4().hex[:12]
+        # hosts and the presenter never wait behind the viewers of their own meeting
+        priority = is_host or (self.presenter is not None and person_id == self.presenter)
+
+        async def enter() -> Optional[Session]:
+            return await self._enter(person_id, name, send, is_host, mode, session_id)
+
+        return await self.admission.request(session_id, self, person_id, send, enter, priority=priority)
+
+    async def _enter(self, person_id: int, name: str, send: SendFn, is_host: bool, mode: str,
+                     session_id: str) -> Optional[Session]:
+        if self.ended:
+            self.admission.forget(session_id)
+            try:
+                await send({"type": "ended", "message": gettext_noop("会议已结束")})
+            except Exception:
+                pass
+            return None
         # Joining twice (a second tab, or a reconnect): the older session is replaced.
         for old in [s for s in self.sessions.values() if s.person_id == person_id]:
             if old.link is not None:  # on another worker: that worker replaces it
@@ -105,7 +130,7 @@ class Room(Signalling, Subscriptions, Controls, Roster):
                 continue
             await self._safe_send(old, {"type": "replaced", "message": gettext_noop("您已在其他窗口或设备加入本会议")})
             await self._drop(old)
-        session = Session(id=session_id or uuid.uuid4().hex[:12], person_id=person_id,
+        session = Session(id=session_id, person_id=person_id,
                           name=name, send=send, is_host=is_host, mode=mode)
         self.sessions[session.id] = session
         await self._safe_send(session, {"type": "joined", "session": session.id,
@@ -113,16 +138,23 @@ class Room(Signalling, Subscriptions, Controls, Roster):
                                         "speaker": self.speaker,
                                         "presenter": self.presenter, "server": self.server})
         await self._sync_subscriptions(session)
+        # in flight (admission) until its receiving connection is up, if it has one yet
+        self.admission.connecting(session.id, None if session.closed else session.sub)
         await self._broadcast_roster()
         return session
 
     async def leave(self, session_id: str) -> None:
+        self.admission.forget(session_id)  # (a join still queued, or in flight)
         session = self.sessions.get(session_id)
         if session is not None:
             await self._drop(session)
             await self._broadcast_roster()
-        if not self.local_sessions() and self.on_empty is not None:
+        if self.idle() and self.on_empty is not None:
             self.on_empty(self)
+
+    def idle(self) -> bool:
+        """No session on this worker, and none queued to enter."""
+        return not self.local_sessions() and not self.admission.waiting(self)
 
     def local_sessions(self) -> list:
         """The sessions connected to this worker (not those of other workers of the room)."""
@@ -130,7 +162,8 @@ class Room(Signalling, Subscriptions, Controls, Roster):
 
     async def _drop(self, session: Session) -> None:
         session.closed = True
-        self.sessions.pop(session.id, None)
+        if self.sessions.pop(session.id, None) is session:
+            self.admission.done(session.id)
         for pub in list(session.publications.values()):
             await self._unpublish(pub, renegotiate=True)
         session.publications.clear()
@@ -155,6 +188,9 @@ class Room(Signalling, Subscriptions, Controls, Roster):
             self._roster_task.cancel()
         if self.recorder is not None:
             await self.stop_recording()
+        # joins still queued for this room: dropped (end() told them the meeting ended; when a
+        # worker stops, their consumers see it stop and move them to a live one)
+        self.admission.drop_room(self)
         for session in list(self.sessions.values()):
             await self._drop(session)
 

@@ -31,6 +31,7 @@ import os
 import time
 from typing import Any, Awaitable, Callable, Optional
 
+from .admission import Admission
 from .messages import SignallingError
 from .room import Room
 
@@ -90,6 +91,7 @@ class RoomHost:
         self.on_room_closed: Optional[Callable[[Any], None]] = None
         self.on_room_created: Optional[Callable[[Room], Any]] = None  # e.g. joins the cascade
         self.name: Optional[str] = None  # a worker's channel name
+        self.admission = Admission()  # joins in flight on this loop, for all its rooms
 
     def room(self, meeting_id: Any, create: bool = True) -> Optional[Room]:
         self.loop = asyncio.get_running_loop()
@@ -98,7 +100,8 @@ class RoomHost:
             self.rooms.pop(meeting_id, None)
             room = None
         if room is None and create:
-            room = Room(meeting_id, ice_servers=self.ice, on_empty=self._empty)
+            room = Room(meeting_id, ice_servers=self.ice, on_empty=self._empty,
+                        admission=self.admission)
             room.server = self.name
             self.rooms[meeting_id] = room
             if self.on_room_created is not None:
@@ -111,7 +114,7 @@ class RoomHost:
 
     async def _close(self, room: Room) -> None:
         await asyncio.sleep(0)
-        if room.sessions or self.rooms.get(room.id) is not room:
+        if room.sessions or not room.idle() or self.rooms.get(room.id) is not room:
             return
         self.rooms.pop(room.id, None)
         await room.close()

@@ -18,7 +18,7 @@ const $ = (id) => document.getElementById(id);
 const CAMERA_MAX_BITRATE = 600000;   // bit/s
 const SCREEN_MAX_BITRATE = 1200000;  // slides and documents stay sharp at 10 frames a second
 const stats = (window.ywStats = {
-  state: "connecting", session: null, joined: false, errors: [], messages: 0,
+  state: "connecting", session: null, joined: false, errors: [], messages: 0, queue: 0,
   frames: {},          // person id -> frames presented (requestVideoFrameCallback)
   framesDecoded: {},   // person id -> inbound-rtp framesDecoded (getStats)
   audioPackets: {},    // person id -> inbound-rtp packetsReceived of audio
@@ -667,8 +667,12 @@ function onMessage(msg) {
       stats.session = msg.session;
       send({ type: "join", mode });
       break;
+    case "joining":  // admission control: the server works on a few joins at a time, we wait our turn
+      stats.state = "queued"; stats.queue = msg.position;
+      status(msg.message || gettext("正在进入会议…"));
+      break;
     case "joined":
-      stats.joined = true; stats.state = "joined"; retry = 0;
+      stats.joined = true; stats.state = "joined"; stats.queue = 0; retry = 0;
       presenter = msg.presenter === undefined || msg.presenter === null ? null : Number(msg.presenter);
       stats.presenter = presenter;
       status(gettext("已连接"));
@@ -717,6 +721,10 @@ function onMessage(msg) {
       break;
     case "error":
       stats.errors.push(msg);
+      if (msg.code === "busy") {  // too many joining at once (admission control): try again later
+        reconnect(msg.message || gettext("进入会议的人数过多，稍后将自动重试"), true);
+        break;
+      }
       if (msg.code !== "rate_limited") banner(msg.message || gettext("出错了"));
       break;
     default:
@@ -761,14 +769,17 @@ function closePeers() {
 }
 
 let reconnecting = false;
-function reconnect(text) {
+// busy: the server refused the join for load; wait longer, and spread the retries (a random
+// share of the delay) so that the refused do not all come back in the same second.
+function reconnect(text, busy = false) {
   if (closing || reconnecting) return;
   reconnecting = true;
-  stats.state = "reconnecting"; stats.reconnects += 1;
+  stats.state = busy ? "busy" : "reconnecting"; stats.reconnects += 1;
   status(text);
   try { if (ws) ws.close(); } catch (e) { /* ignore */ }
   closePeers();
-  const delay = Math.min(10000, 1000 * 2 ** retry);
+  const delay = busy ? Math.min(60000, 3000 * 2 ** retry) * (0.5 + Math.random())
+    : Math.min(10000, 1000 * 2 ** retry);
   retry += 1;
   setTimeout(() => { reconnecting = false; connect(); }, delay);
 }
