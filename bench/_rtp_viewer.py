@@ -164,6 +164,7 @@ class BrowserTap:
         self.tx = dtls._tx_srtp
         self.connection = dtls.transport._connection
         self.video_pt, self.rtx_pt, self.audio_pts = video_pt, rtx_pt, audio_pts
+        self.per_stream = getattr(sink, "on_stream_frame", None)  # (ssrc, rtp_timestamp, parts)
         self.rtx_ssrcs = rtx_ssrcs or {}  # RTX SSRC -> its media SSRC (a=ssrc-group:FID)
         self.streams: dict = {}
         self.loop = asyncio.get_running_loop()
@@ -310,7 +311,10 @@ class BrowserTap:
                 return
             st.waiting_key = False
             st.first_key.clear()
-        self.sink.on_frame(ts, parts)
+        if self.per_stream is not None:  # a sink that tells its streams apart (bench_sfu --publishers)
+            self.per_stream(st.ssrc, ts, parts)
+        else:
+            self.sink.on_frame(ts, parts)
 
     def release_held(self, st: Stream) -> None:
         low = min(st.missing) if st.missing else None

@@ -151,7 +151,13 @@ def server_main(kind, port, ready):
             added = room.stats()["added_latency"] if room is not None else None
             publishers = [sess.pub.connectionState for sess in room.sessions.values()
                           if sess.pub is not None] if room is not None else []
+            # the room's own choice (meetings/sfu/ranking.py): how many publishers' video each
+            # viewer (a session that publishes nothing) has a slot for
+            viewer_video = [len({slot.owner for slot in sess.slots if slot.owner is not None
+                                 and slot.track.kind == "video"})
+                            for sess in room.sessions.values() if sess.pub is None] if room is not None else []
             return web.json_response({"video_frames_sent": frames, "packets_sent": packets,
+                                      "viewer_video": viewer_video,
                                       "publishers": publishers,
                                       "added_latency_ms": 1000 * added if added is not None else None,
                                       "video_octets": video_octets, "video_packets": video_packets,
@@ -303,16 +309,18 @@ def clip_track_class(video_clip, audio_clip):
     from aiortc.mediastreams import MediaStreamTrack
 
     class ClipTrack(MediaStreamTrack):
-        def __init__(self, kind, on_frame=None):
+        def __init__(self, kind, on_frame=None, clock=None):
             super().__init__()
             self.kind = kind
             self.n = 0
             self.t0 = None
             self.on_frame = on_frame
+            self.clock = clock  # a dict shared by several tracks: one start time, frames in step
 
         async def recv(self):
             step, period, clock = (3000, 1 / 30, 90000) if self.kind == "video" else (960, 0.02, 48000)
-            self.t0 = self.t0 or time.time()
+            if self.t0 is None:
+                self.t0 = time.time() if self.clock is None else self.clock.setdefault("t0", time.time())
             wait = self.t0 + self.n * period - time.time()
             if wait > 0:
                 await asyncio.sleep(wait)
@@ -468,7 +476,7 @@ def run_meeting(n, window, per_process=2, warmup=3.0):
     }
 
 
-def publisher_main(port, t0, ready, stop, produced):
+def publisher_main(port, t0, ready, stop, produced, publishers=1):
     pin("publisher")
     import aiohttp
     from aiortc.codecs import vpx
@@ -490,7 +498,9 @@ def publisher_main(port, t0, ready, stop, produced):
 
     sfu_peers.CounterCamera = NoisyCamera
 
-    async def publish_clip(peer):
+    clock = {}  # every publisher's clip on one clock: frame k is captured at t0 + k/30 in all
+
+    async def publish_clip(peer, first=True):
         """BENCH_CLIP=N: a pre-encoded N-frame 640x480 clip (counter painted, the same noise, ~600
         kbps, a keyframe every second) instead of encoding live: the publisher then costs almost
         nothing and holds 30 fps on a machine busy with other work (keyframe requests are not
@@ -506,28 +516,67 @@ def publisher_main(port, t0, ready, stop, produced):
                 t0.value = started
 
         peer.pub = RTCPeerConnection(sfu_peers.CONFIG)
-        mic = peer.pub.addTransceiver(ClipTrack("audio"), direction="sendonly")
-        cam = peer.pub.addTransceiver(ClipTrack("video", on_frame), direction="sendonly")
-        peer._sources = {mic: "mic", cam: "camera"}
+        peer._sources = {}
+        if first:  # the first publisher speaks; the others (slides, a second presenter) are video only
+            mic = peer.pub.addTransceiver(ClipTrack("audio"), direction="sendonly")
+            peer._sources[mic] = "mic"
+        cam = peer.pub.addTransceiver(ClipTrack("video", on_frame if first else None, clock),
+                                      direction="sendonly")
+        peer._sources[cam] = "camera"
         await peer.offer_pub()
+
+    class Presenter(sfu_peers.Peer):
+        """A publisher, which (like a browser) also receives the other publishers' video: taken
+        as encoded frames (the SFU's pass-through decoder), not decoded, so the client core
+        pays little for it."""
+
+        def _on_track(self, track):
+            from meetings.sfu import forwarding
+
+            forwarding.mark_forwarding(track)
+            super()._on_track(track)
+
+    async def one(http, i):
+        ws = await http.ws_connect(f"http://127.0.0.1:{port}/ws", max_msg_size=1 << 22)
+
+        async def send(m):
+            await ws.send_str(json.dumps(m))
+
+        peer = Presenter(f"publisher{i}", send, camera=True, mic=(i == 0), decode=False)
+        reader = asyncio.ensure_future(_read(ws, peer))
+        if CLIP_FRAMES:
+            await publish_clip(peer, first=(i == 0))
+        else:
+            await peer.publish()
+        return peer, ws, reader
 
     async def main():
         async with aiohttp.ClientSession() as http:
-            async with http.ws_connect(f"http://127.0.0.1:{port}/ws", max_msg_size=1 << 22) as ws:
-                async def send(m):
-                    await ws.send_str(json.dumps(m))
+            if publishers == 1:  # unchanged: one publisher, camera + microphone, decoding nothing
+                async with http.ws_connect(f"http://127.0.0.1:{port}/ws", max_msg_size=1 << 22) as ws:
+                    async def send(m):
+                        await ws.send_str(json.dumps(m))
 
-                peer = sfu_peers.Peer("publisher", send, camera=True, mic=True)
-                reader = asyncio.ensure_future(_read(ws, peer))
-                if CLIP_FRAMES:
-                    await publish_clip(peer)
-                else:
-                    await peer.publish()
-                ready.set()
-                while not stop.is_set():
-                    await asyncio.sleep(0.2)
+                    peer = sfu_peers.Peer("publisher", send, camera=True, mic=True)
+                    reader = asyncio.ensure_future(_read(ws, peer))
+                    if CLIP_FRAMES:
+                        await publish_clip(peer)
+                    else:
+                        await peer.publish()
+                    ready.set()
+                    while not stop.is_set():
+                        await asyncio.sleep(0.2)
+                    reader.cancel()
+                    await peer.close()
+                return
+            made = [await one(http, i) for i in range(publishers)]
+            ready.set()
+            while not stop.is_set():
+                await asyncio.sleep(0.2)
+            for peer, ws, reader in made:
                 reader.cancel()
                 await peer.close()
+                await ws.close()
 
     asyncio.run(main())
 
@@ -585,13 +634,18 @@ def _join_vp8(parts):
     return b"".join(VpxPayloadDescriptor.parse(p)[1] for p in parts)
 
 
-def viewers_main(port, count, t0, ready_count, start, stop, results, decode_first, tag=None):
+def viewers_main(port, count, t0, ready_count, start, stop, results, decode_first, tag=None,
+                 expect=1, timeout=45.0, receiving=None):
     pin("viewer")
     """``count`` viewers in one process. At most one of them (decode_first) decodes every
     frame and reads the painted counter. The others get encoded frames (InlineFrames) and
     count them; they decode only keyframes (each decodable alone), which ties their RTP
     timestamps to the publisher's frame counter: that checks the picture is right and
-    gives every frame's capture time, hence latency, without decoding it."""
+    gives every frame's capture time, hence latency, without decoding it.
+
+    Each viewer keeps its video streams apart (``expect`` of them: one per publisher, all
+    publishers' clips on one clock) and is ready when every one of them delivers frames through
+    the tap; ``receiving`` (shared) counts the viewers of all processes that were."""
     import aiohttp
     import av
     from aiortc.mediastreams import MediaStreamError
@@ -611,13 +665,20 @@ def viewers_main(port, count, t0, ready_count, start, stop, results, decode_firs
         def __init__(self, *a, decode=False, **kw):
             super().__init__(*a, **kw)
             self.decode_video = decode
-            self.window = {"frames": 0, "pts": [], "lat": [], "keys": 0, "bad_keys": 0,
-                           "broken_keys": 0}
-            self.connected_video = False
-            self.base = None  # (pts, counter) from the first keyframe decoded
-            self.first_ts = None
+            self.window = {"keys": 0, "bad_keys": 0, "broken_keys": 0}
+            self.streams = {}  # key (receiver, track or SSRC) -> that video stream's own state
             self.tap = None
-            self.checked_at = 0.0
+
+        def stream(self, key):
+            st = self.streams.get(key)
+            if st is None:
+                st = self.streams[key] = {"frames": 0, "pts": [], "lat": [], "base": None,
+                                          "first_ts": None, "checked_at": 0.0}
+            return st
+
+        def receiving(self):
+            """How many video streams delivered frames (since the tap went in)."""
+            return len(self.streams)
 
         def _on_track(self, track):
             if track.kind == "video" and self.decode_video:
@@ -625,7 +686,9 @@ def viewers_main(port, count, t0, ready_count, start, stop, results, decode_firs
                 return
             receiver = next(t.receiver for t in self.sub.getTransceivers()
                             if t.receiver.track is track)
-            inline_frames(receiver, self._on_video if track.kind == "video" else (lambda p: None))
+            key = ("rx", id(receiver))
+            inline_frames(receiver, (lambda p: self._on_video(key, p)) if track.kind == "video"
+                          else (lambda p: None))
 
         def _counter_of_keyframe(self, packet):
             try:
@@ -635,63 +698,69 @@ def viewers_main(port, count, t0, ready_count, start, stop, results, decode_firs
                 return None
             return unwrap(sfu_peers.read_counter(frames[0])) if frames else None
 
-        def _on_video(self, packet):
-            self._frame(packet.pts, bytes(packet) if packet.is_keyframe else None)
+        def _on_video(self, key, packet):
+            self._frame(self.stream(key), packet.pts, bytes(packet) if packet.is_keyframe else None)
 
-        def on_frame(self, ts, parts):  # from BrowserTap
-            if self.first_ts is None:
-                self.first_ts = ts
-            self._frame((ts - self.first_ts) & 0xFFFFFFFF,
+        def on_stream_frame(self, ssrc, ts, parts):  # from BrowserTap, per stream
+            st = self.stream(("tap", ssrc))
+            if st["first_ts"] is None:
+                st["first_ts"] = ts
+            self._frame(st, (ts - st["first_ts"]) & 0xFFFFFFFF,
                         _join_vp8(parts) if parts is not None else None)
 
+        def on_frame(self, ts, parts):  # a tap that does not tell streams apart
+            self.on_stream_frame(0, ts, parts)
+
         def wants_keyframe(self):  # from BrowserTap: decrypt this frame if it is a keyframe?
-            return self.base is None or time.time() - self.checked_at > 3.0
+            if len(self.streams) < expect:
+                return True
+            now = time.time()
+            return any(st["base"] is None or now - st["checked_at"] > 3.0 for st in self.streams.values())
 
         def install_tap(self):
             self.tap = tap_connection(self.sub, self)
             if self.tap is not None:
-                self.base = None  # the tap's timestamps have another origin: re-anchor
+                self.streams = {}  # the tap's timestamps have another origin: re-anchor
 
-        def _frame(self, pts, key_data):
+        def _frame(self, st, pts, key_data):
             now = time.time()
-            self.connected_video = True
-            if key_data is not None and (self.base is None or now - self.checked_at > 3.0):
+            if key_data is not None and (st["base"] is None or now - st["checked_at"] > 3.0):
                 # decode the first keyframe, then at most one every 3 s (PLIs from lossy
                 # viewers make the publisher send about one a second)
-                self.checked_at = now
+                st["checked_at"] = now
                 n = self._counter_of_keyframe(av.Packet(key_data))
-                if self.base is None and n is not None:
-                    self.base = (pts, n)
+                if st["base"] is None and n is not None:
+                    st["base"] = (pts, n)
                 elif start.is_set() and not stop.is_set():
                     self.window["keys"] += 1
                     if n is None:  # a frame aiortc's jitter buffer passed on incomplete
                         self.window["broken_keys"] += 1
-                    elif self.base is not None and \
-                            n != self.base[1] + round((pts - self.base[0]) / 3000):
+                    elif st["base"] is not None and \
+                            n != st["base"][1] + round((pts - st["base"][0]) / 3000):
                         self.window["bad_keys"] += 1
             if not start.is_set() or stop.is_set():
                 return
-            self.window["frames"] += 1
-            self.window["pts"].append(pts)
-            if self.base is not None and t0.value:
-                n = self.base[1] + (pts - self.base[0]) / 3000
-                self.window["lat"].append(now - (t0.value + n / 30.0))
+            st["frames"] += 1
+            st["pts"].append(pts)
+            if st["base"] is not None and t0.value:
+                n = st["base"][1] + (pts - st["base"][0]) / 3000
+                st["lat"].append(now - (t0.value + n / 30.0))
 
         async def _count(self, track):
+            st = self.stream(("decoded", id(track)))
             try:
                 while True:
                     item = await track.recv()
-                    self.connected_video = True
                     if not start.is_set() or stop.is_set():
                         continue
-                    self.window["frames"] += 1
-                    self.window["pts"].append(item.pts)
+                    st["frames"] += 1
+                    st["pts"].append(item.pts)
                     n = unwrap(sfu_peers.read_counter(item))
                     self.window["keys"] += 1
                     if n is None:
                         self.window["broken_keys"] += 1
                     elif t0.value:
-                        self.window["lat"].append(time.time() - (t0.value + n / 30.0))
+                        st["lat"].append(time.time() - (t0.value + n / 30.0))
             except (MediaStreamError, asyncio.CancelledError):
                 pass
 
@@ -714,12 +783,19 @@ def viewers_main(port, count, t0, ready_count, start, stop, results, decode_firs
                 # (and paced: a few hundred joins at once keep a worker's loop busy for many seconds,
                 # long enough for the publisher's ICE consent checks, 0.5 s each, to fail)
                 await asyncio.sleep(0.5)
-            deadline = time.monotonic() + 45
-            while time.monotonic() < deadline and not all(v.connected_video for v, _, _ in made):
+            # joins wait in the server's admission queue (meetings/sfu/admission.py): ready only
+            # when every viewer receives every publisher's video, through the tap
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and not all(v.receiving() >= expect for v, _, _ in made):
                 await asyncio.sleep(0.1)
             for v, _, _ in made:
                 if not v.decode_video:
                     v.install_tap()
+            while time.monotonic() < deadline and not all(v.receiving() >= expect for v, _, _ in made):
+                await asyncio.sleep(0.1)
+            if receiving is not None:
+                with receiving.get_lock():
+                    receiving.value += sum(1 for v, _, _ in made if v.receiving() >= expect)
             with ready_count.get_lock():
                 ready_count.value += 1
             while not start.is_set() and not stop.is_set():
@@ -731,7 +807,11 @@ def viewers_main(port, count, t0, ready_count, start, stop, results, decode_firs
             for (v, ws, reader), before in zip(made, sent0):
                 w = v.window
                 sent = {k: n - before.get(k, 0) for k, n in v.tap.counts.items()} if v.tap is not None else {}
-                out.append({"frames": w["frames"], "pts": w["pts"], "lat": w["lat"][::5],
+                streams = sorted(v.streams.values(), key=lambda st: -st["frames"])
+                out.append({"frames": sum(st["frames"] for st in streams),
+                            "streams": [{"frames": st["frames"], "pts": st["pts"]} for st in streams],
+                            "pts": streams[0]["pts"] if streams else [],
+                            "lat": [x for st in streams for x in st["lat"][::5]],
                             "decoded": v.decode_video, "keys": w["keys"], "bad_keys": w["bad_keys"],
                             "broken_keys": w["broken_keys"], "tap": v.tap is not None, "sent": sent,
                             "tag": tag})
@@ -771,7 +851,11 @@ def fmt_feedback(rates):
             f"{rates['rtx']:.2f}")
 
 
-def run_step(kind, n, window, warmup=2.0, per_process=None):
+def run_step(kind, n, window, warmup=2.0, per_process=None, publishers=1):
+    """One step: n viewers, each subscribed (as a browser is, by the room's own choice) to every
+    publisher's video, i.e. n × publishers viewer video streams. The window starts only once every
+    viewer receives every stream; if some do not within the join timeout (the server admits joins
+    a few at a time: meetings/sfu/admission.py), the step is measured anyway but marked failed."""
     import psutil
 
     ctx = mp.get_context("spawn")
@@ -783,12 +867,14 @@ def run_step(kind, n, window, warmup=2.0, per_process=None):
     t0 = ctx.Value("d", 0.0)
     pub_ready, stop, start = ctx.Event(), ctx.Event(), ctx.Event()
     produced = ctx.Value("i", 0)
-    publisher = ctx.Process(target=publisher_main, args=(port, t0, pub_ready, stop, produced),
+    publisher = ctx.Process(target=publisher_main, args=(port, t0, pub_ready, stop, produced, publishers),
                             daemon=True)
     publisher.start()
     pub_ready.wait(30)
     time.sleep(0.5)
     ready_count = ctx.Value("i", 0)
+    receiving = ctx.Value("i", 0)
+    join_timeout = 45.0 + n / 8  # the admission queue lets a few joins in at a time
     results = ctx.Queue()
     procs = []
     remaining, idx = n, 0
@@ -796,14 +882,22 @@ def run_step(kind, n, window, warmup=2.0, per_process=None):
         # the decoding viewer has a process of its own: the counting ones never starve it
         k = 1 if idx == 0 else min(per_process or VIEWERS_PER_PROCESS, remaining)
         p = ctx.Process(target=viewers_main, args=(port, k, t0, ready_count, start, stop, results,
-                                                   idx == 0), daemon=True)
+                                                   idx == 0, None, publishers, join_timeout, receiving),
+                        daemon=True)
         p.start()
         procs.append(p)
         remaining -= k
         idx += 1
-    deadline = time.monotonic() + 60
+    joining = time.monotonic()
+    deadline = joining + join_timeout + 30
     while ready_count.value < len(procs) and time.monotonic() < deadline:
         time.sleep(0.1)
+    joined_s = time.monotonic() - joining
+    failed = None
+    if ready_count.value < len(procs) or receiving.value < n:
+        failed = (f"FAILED: {receiving.value}/{n} viewers receiving all {publishers} video streams "
+                  f"after {joined_s:.0f} s")
+        print(f"# {kind} {n}: {failed}", file=sys.stderr, flush=True)
     time.sleep(warmup)
     sp = psutil.Process(server.pid)
     vps = [psutil.Process(p.pid) for p in procs]
@@ -838,24 +932,34 @@ def run_step(kind, n, window, warmup=2.0, per_process=None):
     server.join(10)
     wall = w1 - w0
     cpu = 100.0 * (c1 - c0) / wall
-    fps = [v["frames"] / wall for v in viewers]
+    # per viewer video stream: a stream a viewer should get but did not counts as 0 fps
+    fps = []
     lost = expected = 0
     for v in viewers:
-        pts = v["pts"]
-        if len(pts) >= 2:
-            exp = round((pts[-1] - pts[0]) / 3000) + 1
-            expected += exp
-            lost += max(0, exp - len(pts))
+        streams = v["streams"][:publishers]
+        fps += [st["frames"] / wall for st in streams] + [0.0] * (publishers - len(streams))
+        for st in streams:
+            pts = st["pts"]
+            if len(pts) >= 2:
+                exp = round(((pts[-1] - pts[0]) & 0xFFFFFFFF) / 3000) + 1
+                expected += exp
+                lost += max(0, exp - len(pts))
+    streams_n = n * publishers
+    forwarded = streams_n + publishers * (publishers - 1)  # publishers receive each other's video too
+    subscribed = s0.get("viewer_video") or []
     lat = [x for v in viewers for x in v["lat"]]
     sample = [v for v in viewers if v["decoded"]]
     return {
         "viewer_cpu": 100.0 * (v1 - v0) / wall / max(1, n),
-        "sample_fps": sample[0]["frames"] / wall if sample else float("nan"),
+        "sample_fps": sample[0]["frames"] / wall / publishers if sample else float("nan"),  # per stream
         "sample_latency_ms": 1000 * statistics.median(sample[0]["lat"]) if sample and sample[0]["lat"]
         else float("nan"),
         "keys": sum(v["keys"] for v in viewers), "bad_keys": sum(v["bad_keys"] for v in viewers),
         "broken_keys": sum(v["broken_keys"] for v in viewers),
         "server": kind, "viewers": n, "cpu": cpu, "cpu_per_viewer": cpu / max(1, n),
+        "publishers": publishers, "streams": streams_n, "cpu_per_stream": cpu / max(1, streams_n),
+        "failed": failed, "joined_s": joined_s,
+        "streams_receiving": sum(1 for v in viewers for st in v["streams"][:publishers] if st["frames"] > 0),
         "fps_mean": statistics.mean(fps) if fps else 0.0, "fps_min": min(fps) if fps else 0.0,
         "loss": 100.0 * lost / expected if expected else 100.0,
         "latency_ms": 1000 * statistics.median(lat) if lat else float("nan"),
@@ -863,11 +967,13 @@ def run_step(kind, n, window, warmup=2.0, per_process=None):
         "tapped": sum(1 for v in viewers if v["tap"]),
         "rtcp": feedback_rates(viewers, wall),
         "publisher_fps": (p1 - p0) / wall, "load": load,
-        "server_fps": ((s1["video_frames_sent"] - s0["video_frames_sent"]) / wall / n)
+        "subscribed_min": min(subscribed) if subscribed else 0,
+        "subscribed_all": sum(1 for x in subscribed if x >= publishers),
+        "server_fps": ((s1["video_frames_sent"] - s0["video_frames_sent"]) / wall / forwarded)
         if kind == "sfu" else float("nan"),
         "server_dropped": s1["dropped"] - s0["dropped"],
         "added_ms": s1.get("added_latency_ms") if s1.get("added_latency_ms") is not None else float("nan"),
-        "video_kbps": 8 * (s1["video_octets"] - s0["video_octets"]) / wall / max(1, n) / 1000,
+        "video_kbps": 8 * (s1["video_octets"] - s0["video_octets"]) / wall / max(1, forwarded) / 1000,
         "packets_per_viewer": (s1["packets_sent"] - s0["packets_sent"]) / wall / max(1, n),
         "video_packets_per_frame": (s1["video_packets"] - s0["video_packets"])
         / max(1, s1["video_frames_sent"] - s0["video_frames_sent"]),
@@ -884,25 +990,40 @@ def main():
                         help="participants of an every-camera-on meeting (0: skip)")
     parser.add_argument("--per-process", type=int, default=VIEWERS_PER_PROCESS,
                         help="viewers packed into one viewer process")
+    parser.add_argument("--publishers", type=int, default=1,
+                        help="publishers (640x480@30 VP8 each, the first with Opus) every viewer receives: "
+                             "a step of V viewers is V × N viewer video streams (N > 1 needs BENCH_CLIP; "
+                             "the stock relay is then skipped)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    if args.publishers > 1 and not CLIP_FRAMES:
+        parser.error("--publishers > 1 needs BENCH_CLIP=N (the publishers' clips share one clock, "
+                     "which the viewers' latency and counter checks rely on)")
     plan = [("sfu", int(x)) for x in args.steps.split(",") if x] + \
-           [("relay", int(x)) for x in args.relay_steps.split(",") if x]
+           ([("relay", int(x)) for x in args.relay_steps.split(",") if x] if args.publishers == 1 else [])
     began = time.monotonic()
-    print("| server | viewers | server CPU % of a core | CPU % per viewer | publisher fps | server sent fps/viewer "
+    print(f"publishers: {args.publishers} (640x480@30 VP8 each, the first with Opus); fps, loss and latency "
+          "are over every viewer video stream")
+    print("| server | viewers | viewer video streams | server CPU % of a core | CPU % per viewer | publisher fps | server sent fps/stream "
           "| viewer fps mean | viewer fps worst | frame loss % | latency ms (median; counting viewers: capture→last packet in) | viewers receiving "
-          "| server CPU µs per packet sent | viewers per core (projected) | decoding viewer fps / latency ms "
+          "| server CPU µs per packet sent | viewers per core (projected) | viewers the room subscribed to every publisher's video (fewest) | all receiving at the window's start | decoding viewer fps / latency ms "
           "| frames checked by decoding (keyframes, all of the decoding viewer): wrong counter / undecodable | viewer-side CPU % per viewer "
-          "| RTCP per viewer per s: compound packets / REMB / NACK / PLI; RTX packets received | video kbps per viewer | RTP packets/s per viewer (video packets per frame) | server added latency ms (last packet in → written to every viewer, median) | load avg (2 cores) |")
-    print("| --- " * 21 + "|")
+          "| RTCP per viewer per s: compound packets / REMB / NACK / PLI; RTX packets received | video kbps per stream | RTP packets/s per viewer (video packets per frame) | server added latency ms (last packet in → written to every viewer, median) | load avg (2 cores) |")
+    print("| --- " * 24 + "|")
     rows = []
     for kind, n in plan:
-        row = run_step(kind, n, args.window, warmup=2.0 + n / 64, per_process=args.per_process)
+        row = run_step(kind, n, args.window, warmup=2.0 + n * args.publishers / 64, per_process=args.per_process,
+                       publishers=args.publishers)
         rows.append(row)
-        print(f"| {row['server']} | {row['viewers']} | {row['cpu']:.1f} | {row['cpu_per_viewer']:.2f} "
+        ready = row["failed"] or f"yes, after {row['joined_s']:.0f} s"
+        subscribed = f"{row['subscribed_all']}/{n} ({row['subscribed_min']})" if kind == "sfu" else "—"
+        print(f"| {row['server']} | {row['viewers']} | {row['streams_receiving']}/{row['streams']} "
+              f"| {row['cpu']:.1f} | {row['cpu_per_viewer']:.2f} "
               f"| {row['publisher_fps']:.1f} | {row['server_fps']:.1f} | {row['fps_mean']:.1f} | {row['fps_min']:.1f} "
               f"| {row['loss']:.2f} | {row['latency_ms']:.0f} | {row['connected']}/{row['viewers']} ({row['tapped']} tapped) "
               f"| {row['us_per_packet']:.0f} | {100.0 / max(row['cpu_per_viewer'], 1e-9):.0f} "
+              f"| {subscribed} "
+              f"| {ready} "
               f"| {row['sample_fps']:.1f} / {row['sample_latency_ms']:.0f} | {row['keys']}: {row['bad_keys']} / {row['broken_keys']} | {row['viewer_cpu']:.2f} "
               f"| {fmt_feedback(row['rtcp'])} "
               f"| {row['video_kbps']:.0f} | {row['packets_per_viewer']:.0f} ({row['video_packets_per_frame']:.1f}) "
@@ -912,7 +1033,7 @@ def main():
         # only steps the viewers really got (>= 29 fps, no catch-up burst, < 1 % loss): a
         # saturated server's CPU is capped, which would flatter the slope
         good = [r for r in rows if r["server"] == kind and r["fps_min"] >= 29.0
-                and r["fps_mean"] <= 31.0 and r["loss"] < 1.0]
+                and r["fps_mean"] <= 31.0 and r["loss"] < 1.0 and not r["failed"]]
         if good:
             print(f"{kind}: end to end on this machine, up to {max(r['viewers'] for r in good)} viewers "
                   f"at >= 29 fps with < 1 % frame loss (steps that held: "
@@ -925,6 +1046,11 @@ def main():
             slope = sum((x - mx) * (y - my) for x, y in pts) / max(1e-9, sum((x - mx) ** 2 for x, _ in pts))
             print(f"{kind}: marginal server CPU per added viewer {slope:.2f} % of a core "
                   f"(≈ {100.0 / max(slope, 1e-9):.0f} viewers per core), fixed {my - slope * mx:.1f} %")
+            if args.publishers > 1:
+                per_stream = slope / args.publishers
+                print(f"{kind}: marginal server CPU per added viewer video stream {per_stream:.3f} % of a core "
+                      f"(≈ {100.0 / max(per_stream, 1e-9):.0f} viewer streams per core; "
+                      f"{args.publishers} streams per viewer)")
     if args.meeting:
         m = run_meeting(args.meeting, args.window)
         print()
