@@ -31,10 +31,22 @@ viewer per run decodes every frame through aiortc's full path (NACK, jitter buff
 decoder) and reads every painted counter: its fps and capture→decoded latency have their
 own column. The "RTCP per viewer" column shows what the viewers sent during the window.
 
+--publishers N (default 1; needs BENCH_CLIP when N > 1): a training's usual two video streams
+per viewer and more — N publishers, each a 640x480@30 VP8 clip (the first with Opus), all on
+one clock, and every viewer subscribed to all of them by the room's own choice (a browser's
+join; ranking.py forwards every camera up to VIDEO_LAST_N), so a step of V viewers is V×N
+viewer video streams. fps, loss and latency are then per stream (a stream a viewer should get
+but does not counts 0 fps), the server reports how many publishers' video each viewer has a
+slot for, and the fit gives the marginal CPU per viewer stream (streams per core). The stock
+relay takes one publisher only and is skipped. Joins wait in the server's admission queue
+(meetings/sfu/admission.py): the window starts only once every viewer receives every stream
+through its tap; a step where some do not within 45 s + V/8 s is still measured but marked
+FAILED and left out of the fit.
+
 Then a meeting of --meeting (12) people with every camera on (320x240, ~600 kbps each):
 server CPU for its n·(n-1) forwarded streams.
 
-Usage: python bench/bench_sfu.py [--steps 1,64,128,256,384,512,640] [--per-process 64] [--relay-steps 1,4,8] [--window 5] [--meeting 12]
+Usage: python bench/bench_sfu.py [--steps 1,64,128,256,384,512,640] [--publishers 1] [--per-process 64] [--relay-steps 1,4,8] [--window 5] [--meeting 12]
 Prints one table row per (server, N), the marginal CPU per added viewer, and the meeting
 row. Bounded to about 4 minutes with the defaults; the last step (640) is meant to find where
 the server's core saturates. On a shared, loaded machine the
