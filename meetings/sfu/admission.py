@@ -7,7 +7,7 @@ seconds; done all at once, that work kept the loop so busy that the presenter's 
 consent checks waited seconds behind it (bench/bench_join_storm.py). So a join is *in flight* from
 the moment it enters a room until its receiving (``sub``) connection is connected — or failed, or
 :data:`HOLD` seconds passed, or the session left — and at most :data:`LIMIT` are in flight per loop
-(``SFU_MAX_JOINING``). The others wait in a first-come queue: they are told ``{"type": "joining",
+(``SFU_MAX_JOINING``, a ceiling: see the pacing below). The others wait in a first-come queue: they are told ``{"type": "joining",
 "position": n, "message": "正在进入会议…"}`` at once and every :data:`NOTICE` seconds (less often
 for a long queue), and enter as
 places free up. Hosts and the presenter never wait (a presenter reconnecting after a network blip
