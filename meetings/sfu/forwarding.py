@@ -39,10 +39,15 @@ Second (per-instance, no module patch) hooks used by room.py live here too:
 from __future__ import annotations
 
 import asyncio
+import collections
+import errno
 import fractions
 import inspect
 import logging
+import random
+import socket
 import struct
+import sys
 import threading
 import time
 from typing import Any, Callable
@@ -55,7 +60,10 @@ from aiortc import rtcrtpsender as _sender_module
 from aiortc.codecs.h264 import H264Encoder
 from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.mediastreams import MediaStreamError
-from aiortc.rtp import RTP_HISTORY_SIZE, RtpPacket, wrap_rtx
+from aiortc import clock
+from aiortc.rtp import (RTCP_PSFB_APP, RTCP_SR, RTP_HISTORY_SIZE, RtcpByePacket, RtcpPsfbPacket,
+                        RtcpRrPacket, RtcpSdesPacket, RtcpSourceInfo, RtcpSrPacket, RtpPacket, wrap_rtx)
+from aiortc.stats import RTCRemoteInboundRtpStreamStats
 
 _log = logging.getLogger(__name__)
 
@@ -142,6 +150,10 @@ def check_hook() -> None:
         raise RuntimeError("aiortc RTCRtpReceiver.receive() no longer starts decoder_worker")
     init_src = inspect.getsource(rtcrtpreceiver.RTCRtpReceiver.__init__)
     handle_src = inspect.getsource(rtcrtpreceiver.RTCRtpReceiver._handle_rtp_packet)
+    if "self.__decoder_queue.put((codec, encoded_frame))" not in handle_src or \
+            "self.__decoder_queue.put(None)" not in inspect.getsource(rtcrtpreceiver.RTCRtpReceiver) or \
+            "self.__decoder_thread" not in init_src:
+        raise RuntimeError("aiortc RTCRtpReceiver's decoder queue moved (forwarding.InlineFrames)")
     if "self.__remote_bitrate_estimator" not in init_src or "self.__rtcp_ssrc" not in init_src or \
             "if self.__remote_bitrate_estimator is not None:" not in handle_src:
         raise RuntimeError("aiortc RTCRtpReceiver's bitrate estimator or RTCP SSRC moved")
@@ -169,6 +181,52 @@ def mark_forwarding(track: Any) -> None:
     """Make this remote track (before its receiver starts) yield encoded av.Packet."""
     install()
     _FORWARDING_QUEUES.add(id(track._queue))
+
+
+class InlineFrames:
+    """Stands in for a forwarding receiver's decoder queue (aiortc's ``queue.Queue`` that its
+    decoder thread reads): each encoded frame aiortc's jitter buffer completes becomes an
+    ``av.Packet`` (:class:`PassthroughDecoder`) right here in the event loop and goes on the
+    remote track's queue, instead of crossing to the decoder thread and back. That handoff
+    (a thread woken per frame, the GIL passed back and forth, the loop woken through its
+    self-pipe) cost the server several percent of its core for every publisher; there is no
+    decoding to move off the loop. ``get`` and the ``None`` that stops the thread go to the
+    real queue, so aiortc's thread starts and stops as before and only idles between."""
+
+    def __init__(self, real: Any, output: "asyncio.Queue") -> None:
+        self.real = real
+        self.output = output
+        self.decoder: "PassthroughDecoder | None" = None
+
+    def put(self, item: Any, *args: Any, **kwargs: Any) -> None:
+        if item is None:
+            self.real.put(None)
+            return
+        codec, encoded_frame = item
+        decoder = self.decoder
+        if decoder is None or decoder.codec_name != codec.name:
+            decoder = self.decoder = PassthroughDecoder(codec)
+        for packet in decoder.decode(encoded_frame):
+            self.output.put_nowait(packet)
+
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        return self.real.get(*args, **kwargs)
+
+
+def forward_inline(receiver: Any, track: Any) -> bool:
+    """Give a forwarding receiver (its track marked with :func:`mark_forwarding`) an
+    :class:`InlineFrames` decoder queue, if its decoder thread has not started yet (a thread
+    already running keeps its queue: frames it still holds would overtake the new path's).
+    Returns whether it did."""
+    name = _R + "decoder_queue"
+    real = getattr(receiver, name, None)
+    output = getattr(track, "_queue", None)
+    if real is None or output is None or isinstance(real, InlineFrames) or \
+            getattr(receiver, _R + "decoder_thread", None) is not None or \
+            id(output) not in _FORWARDING_QUEUES:
+        return False
+    setattr(receiver, name, InlineFrames(real, output))
+    return True
 
 
 def on_keyframe_request(sender: Any, callback: Callable[[], None]) -> None:
@@ -247,36 +305,64 @@ async def request_keyframe(receiver: Any) -> bool:
 # statistics, PLI handling, REMB and stop() are aiortc's unchanged.
 # --------------------------------------------------------------------------------------
 _P = "_RTCRtpSender__"
-SENDER_PRIVATE_NAMES = ["track", "rtp_started", "rtp_exited", "rtp_header_extensions_map", "mid",
+SENDER_PRIVATE_NAMES = ["transport", "cname", "lsr", "lsr_time", "rtt", "stats", "rtcp_started", "rtcp_exited", "track", "rtp_started", "rtp_exited", "rtp_header_extensions_map", "mid",
                         "ntp_timestamp", "rtp_timestamp", "octet_count", "packet_count", "encoder",
                         "rtx_payload_type", "rtx_sequence_number"]
 
 
 class SharedFrame:
     """One encoded frame of a publication; packetised once, on first demand. What every
-    viewer's path reads is read once here: the timestamp, keyframe or not, and when it was
-    relayed (monotonic ``at``; ``ntp``, the sender report's clock, on first demand)."""
+    viewer's path reads is worked out once here: the timestamp, keyframe or not, when it was
+    relayed (monotonic ``at``; ``ntp_at``, the same instant on the sender reports' clock) and
+    the frame's :meth:`layout`."""
 
-    __slots__ = ("packet", "_payloads", "_packer", "pts", "key", "at", "_ntp")
+    __slots__ = ("packet", "_payloads", "_packer", "_layout", "pts", "key", "at", "ntp_at")
 
     def __init__(self, packet: av.Packet, packer: Callable[[av.Packet], list]) -> None:
         self.packet = packet
         self._payloads: "list | None" = None
+        self._layout: "tuple | None" = None
         self._packer = packer
         self.pts = packet.pts
         self.key = packet.is_keyframe
         self.at = time.monotonic()
-        self._ntp = 0
+        self.ntp_at = _ntp_now()
 
     def payloads(self) -> list:
         if self._payloads is None:
             self._payloads = self._packer(self.packet)
         return self._payloads
 
-    def ntp(self) -> int:
-        if not self._ntp:
-            self._ntp = _ntp_now()
-        return self._ntp
+    def layout(self) -> tuple:
+        """``(payloads, groups, octets)``: the RTP payloads, the same split into the runs that
+        go out as one UDP datagram train (:func:`gso_groups`), and their bytes in all."""
+        if self._layout is None:
+            payloads = self.payloads()
+            self._layout = (payloads, gso_groups(payloads), sum(map(len, payloads)))
+        return self._layout
+
+
+GSO_MAX_SEGMENTS = 40  # packets per UDP GSO send: 40 x ~1,330 bytes stays under 64 KiB
+
+
+def gso_groups(payloads: list, max_segments: int = GSO_MAX_SEGMENTS) -> tuple:
+    """Split a frame's RTP payloads into runs that UDP segmentation offload can send in one
+    call: equal sizes, except that the last may be shorter (the kernel cuts the buffer every
+    ``gso_size`` bytes). A VP8 frame is one run (the packetiser cuts 1,300-byte pieces and a
+    shorter tail); every packet of a stream has the same header and SRTP tag lengths, so the
+    runs hold for every viewer."""
+    groups = []
+    i, n = 0, len(payloads)
+    while i < n:
+        size = len(payloads[i])
+        j = i + 1
+        while j < n and j - i < max_segments and len(payloads[j]) == size:
+            j += 1
+        if j < n and j - i < max_segments and len(payloads[j]) < size:
+            j += 1
+        groups.append(tuple(payloads[i:j]))
+        i = j
+    return tuple(groups)
 
 
 class ForwardedFrame:
@@ -301,16 +387,153 @@ def make_packer(codec_name: str) -> Callable[[av.Packet], list]:
     return lambda packet: [bytes(packet)]
 
 
+class Lane:
+    """One viewer stream's state on the direct route, in one small object (slots): what every
+    frame of every viewer reads and writes. With hundreds of viewers, the per-frame cost is
+    largely memory: aiortc's sender keeps ~40 attributes in its instance dict and the route
+    runs through four more objects; reading them for each viewer and frame missed the cache.
+
+    ``write(shared, frame_timestamp)`` (the SubscriberTrack's ``direct_writer``) sends one
+    frame now; False: no route yet (the caller queues it for the RTP loop). The counters the
+    RTCP sender reports read (octets, packets, NTP and RTP time of the last frame) live here
+    and are read through ForwardingSender's properties of aiortc's private names."""
+
+    __slots__ = ("sender", "enabled", "pt", "seq", "origin", "template", "history", "feedback",
+                 "octets", "packets", "ntp", "rtp_timestamp",
+                 "dtls", "srtp", "nominated", "pair", "send")
+
+    def __init__(self, sender: "ForwardingSender", codec: Any, template: bytearray) -> None:
+        state = sender.__dict__
+        self.sender = sender
+        self.enabled = state.get("_enabled", True)
+        self.pt = codec.payloadType
+        self.seq = _sender_module.random_sequence_number()
+        self.origin = _sender_module.random32()
+        self.template = template  # the stream's RTP header: only seq, timestamp, marker change
+        # NACK history (video only): the last frames sent, as (first sequence number, packets,
+        # RTP timestamp, payloads); the payloads are the frame's shared ones, not copies
+        self.history = collections.deque(maxlen=HISTORY_FRAMES) \
+            if codec.mimeType.lower().startswith("video/") else None
+        self.feedback = feedback_clock(state.get(_TRANSPORT))
+        self.octets = state.get(_OCTET_COUNT, 0)
+        self.packets = state.get(_PACKET_COUNT, 0)
+        self.ntp = state.get(_NTP_TIMESTAMP, 0)
+        self.rtp_timestamp = state.get(_RTP_TIMESTAMP, 0)
+        self.dtls = self.srtp = self.nominated = self.pair = self.send = None
+
+    def reroute(self) -> bool:
+        """(Re)resolve the direct route: the sender's DTLS transport, its SRTP session and the
+        nominated ICE pair; False while there is none (DTLS not up yet)."""
+        dtls = self.sender.__dict__.get(_TRANSPORT)
+        cached = None
+        if self.send is not None:
+            cached = (self.srtp, self.pair, self.send, self.dtls)
+        route = _direct_route(dtls, cached)
+        if route is None:
+            self.dtls = self.send = None
+            return False
+        self.srtp, self.pair, self.send, self.dtls = route
+        self.nominated = dtls._transport._connection._nominated
+        return True
+
+    def write(self, shared: "SharedFrame", frame_timestamp: int) -> bool:
+        if not self.enabled:
+            return True  # aiortc drops frames of a disabled sender too
+        layout = shared._layout
+        if layout is None:
+            layout = shared.layout()
+        payloads = layout[0]
+        if not payloads:
+            return True
+        dtls = self.dtls
+        # the route holds while DTLS is up with the same SRTP session and ICE pair (checked per frame)
+        if dtls is None or dtls._state is not _CONNECTED or dtls._tx_srtp is not self.srtp or \
+                self.nominated.get(1) is not self.pair:
+            if not self.reroute():
+                return False
+        timestamp = (self.origin + frame_timestamp) & 0xFFFFFFFF
+        first = self.seq
+        self.send(self.template, self.pt, layout[1], first, timestamp)
+        count = len(payloads)
+        self.seq = (first + count) & 0xFFFF
+        history = self.history
+        if history is not None:
+            history.append((first, count, timestamp, payloads))
+        feedback = self.feedback
+        if feedback.sending_since is None:
+            feedback.sending_since = shared.at
+        self.ntp = shared.ntp_at
+        self.rtp_timestamp = timestamp
+        self.octets += layout[2]
+        self.packets += count
+        return True
+
+    def sent(self, first: int, payloads: list, timestamp: int) -> None:
+        """Note a frame sent another way (the RTP loop): what :meth:`write` notes."""
+        count = len(payloads)
+        self.seq = (first + count) & 0xFFFF
+        if self.history is not None:
+            self.history.append((first, count, timestamp, payloads))
+        self.feedback.sent()
+        self.ntp = _ntp_now()
+        self.rtp_timestamp = timestamp
+        self.octets += sum(map(len, payloads))
+        self.packets += count
+
+    def find(self, sequence_number: int) -> "tuple | None":
+        """``(sequence number, timestamp, marker, payload)`` of a packet still in the history."""
+        for first, count, timestamp, payloads in reversed(self.history or ()):
+            index = (sequence_number - first) & 0xFFFF
+            if index < count:
+                return sequence_number, timestamp, index == count - 1, payloads[index]
+        return None
+
+
+def _lane_counter(name: str, slot: str) -> property:
+    """aiortc's private counter ``name`` of a ForwardingSender, kept in its Lane once it runs
+    (its RTCP sender reports, getStats() and _rtx_allowed read it by that name)."""
+
+    def get(self: Any) -> Any:
+        lane = self.__dict__.get("_yw_lane")
+        return getattr(lane, slot) if lane is not None else self.__dict__.get(name, 0)
+
+    def set_(self: Any, value: Any) -> None:
+        lane = self.__dict__.get("_yw_lane")
+        if lane is not None:
+            setattr(lane, slot, value)
+        else:
+            self.__dict__[name] = value
+
+    return property(get, set_)
+
+
 class ForwardingSender(_sender_module.RTCRtpSender):
     """An RTCRtpSender for ForwardedFrame tracks (installed by use_forwarding_sender).
 
     Two ways in, one stream out: a track that offers ``direct_writer`` (SubscriberTrack)
-    hands each frame to :meth:`_yw_write` synchronously, from the publication's relay,
-    while the viewer's buffer is empty and the direct route is up — no task wakes up per
-    viewer and frame. Anything else (a backlog, a route not yet up, other tracks) goes
-    through the RTP loop, which awaits the track as aiortc's does. Both share the same
-    sequence numbers, timestamps and NACK history, so the viewer sees one stream.
+    hands each frame to its :class:`Lane` (``Lane.write``) synchronously, from the
+    publication's relay, while the viewer's buffer is empty and the direct route is up — no
+    task wakes up per viewer and frame. Anything else (a backlog, a route not yet up, other
+    tracks) goes through the RTP loop, which awaits the track as aiortc's does. Both share the
+    same sequence numbers, timestamps and NACK history, so the viewer sees one stream.
     """
+
+    _RTCRtpSender__octet_count = _lane_counter(_P + "octet_count", "octets")
+    _RTCRtpSender__packet_count = _lane_counter(_P + "packet_count", "packets")
+    _RTCRtpSender__ntp_timestamp = _lane_counter(_P + "ntp_timestamp", "ntp")
+    _RTCRtpSender__rtp_timestamp = _lane_counter(_P + "rtp_timestamp", "rtp_timestamp")
+
+    @property
+    def _enabled(self) -> bool:
+        return self.__dict__.get("_enabled", True)
+
+    @_enabled.setter
+    def _enabled(self, value: bool) -> None:
+        # the transceiver's direction sets it; the lane keeps a copy for the per-frame check
+        self.__dict__["_enabled"] = value
+        lane = self.__dict__.get("_yw_lane")
+        if lane is not None:
+            lane.enabled = value
 
     async def _next_encoded_frame(self, codec: Any) -> Any:
         data = await getattr(self, _P + "track").recv()
@@ -320,102 +543,53 @@ class ForwardingSender(_sender_module.RTCRtpSender):
             raise TypeError("ForwardingSender needs a track yielding ForwardedFrame")
         return _sender_module.RTCEncodedFrame(data.shared.payloads(), data.timestamp, None)
 
-    def _yw_setup(self, codec: Any) -> None:
-        self._yw_pt = codec.payloadType
-        self._yw_seq = _sender_module.random_sequence_number()
-        self._yw_origin = _sender_module.random32()
-        self._yw_keep_history = codec.mimeType.lower().startswith("video/")  # audio: no NACK
-        self._yw_history = {}
-        self._yw_template = None  # the stream's RTP header: only seq, timestamp, marker change
-        self._yw_route = None  # (srtp, nominated pair, send): re-resolved when either changes
-        self._yw_feedback = feedback_clock(self.transport)
+    def _yw_setup(self, codec: Any) -> "Lane":
+        first = RtpPacket(payload_type=codec.payloadType, ssrc=self._ssrc)
+        first.extensions.mid = getattr(self, _P + "mid")
+        template = bytearray(first.serialize(getattr(self, _P + "rtp_header_extensions_map")))
+        lane = self._yw_lane = Lane(self, codec, template)
+        self._yw_feedback = lane.feedback
+        return lane
 
     def _yw_packets(self, payloads: list, frame_timestamp: int) -> list:
-        """Serialise one frame's RTP packets (and note them for NACKs and RTCP SR)."""
+        """Serialise one frame's RTP packets for aiortc's own send path (no direct route yet),
+        noted for NACKs and RTCP SR like the direct route's."""
+        lane = self._yw_lane
         out: list = []
-        self._yw_emit(payloads, frame_timestamp, out.append, _ntp_now(), time.monotonic())
+        timestamp = (lane.origin + frame_timestamp) & 0xFFFFFFFF
+        template = bytearray(lane.template)
+        sequence_number = first = lane.seq
+        last = len(payloads) - 1
+        for i, payload in enumerate(payloads):
+            _PATCH.pack_into(template, 1, lane.pt | (0x80 if i == last else 0), sequence_number, timestamp)
+            out.append(bytes(template) + payload)
+            sequence_number = (sequence_number + 1) & 0xFFFF
+        lane.sent(first, payloads, timestamp)
         return out
 
-    def _yw_emit(self, payloads: list, frame_timestamp: int, send: Callable[[bytes], None],
-                 ntp: int, now: float) -> None:
-        """The one per-packet loop: serialise each packet of a frame (the stream's header with
-        marker, sequence number and timestamp patched in), note it for NACKs, hand it to
-        ``send``; then the counters aiortc's RTCP sender reports read. A viewer's every
-        packet passes here, so it is written for speed: locals, no calls but the send."""
-        timestamp = (self._yw_origin + frame_timestamp) & 0xFFFFFFFF
-        template = self._yw_template
-        if template is None:
-            first = RtpPacket(payload_type=self._yw_pt, ssrc=self._ssrc)
-            first.extensions.mid = getattr(self, _P + "mid")
-            template = self._yw_template = bytearray(
-                first.serialize(getattr(self, _P + "rtp_header_extensions_map")))
-        payload_type = self._yw_pt
-        history = self._yw_history if self._yw_keep_history else None
-        sequence_number = self._yw_seq
-        last = len(payloads) - 1
-        octets = 0
-        pack_into = _PATCH.pack_into
-        join = b"".join
-        i = 0
-        for payload in payloads:
-            marker = 0x80 if i == last else 0
-            pack_into(template, 1, payload_type | marker, sequence_number, timestamp)
-            try:
-                send(join((template, payload)))
-            except OSError:
-                pass  # a full socket buffer: lost like a datagram, the viewer NACKs or asks a keyframe
-            if history is not None:
-                history[sequence_number % RTP_HISTORY_SIZE] = (sequence_number, timestamp, marker, payload)
-            octets += len(payload)
-            sequence_number = (sequence_number + 1) & 0xFFFF
-            i += 1
-        self._yw_seq = sequence_number
-        feedback = self._yw_feedback
-        if feedback.sending_since is None:
-            feedback.sending_since = now
-        state = self.__dict__
-        state[_NTP_TIMESTAMP] = ntp
-        state[_RTP_TIMESTAMP] = timestamp
-        state[_OCTET_COUNT] += octets
-        state[_PACKET_COUNT] += i
-
-    def _yw_write(self, shared: "SharedFrame", frame_timestamp: int) -> bool:
-        """Send one frame now, on the direct route. False: not possible now (no route yet);
-        the caller then queues the frame for the RTP loop."""
-        if not self._enabled:
-            return True  # aiortc drops frames of a disabled sender too
-        payloads = shared._payloads
-        if payloads is None:
-            payloads = shared.payloads()
-        if not payloads:
-            return True
-        route = self._yw_route
-        dtls = self.transport
-        # the route holds while DTLS is up with the same SRTP session and ICE pair (checked per frame)
-        if route is None or dtls._state is not _CONNECTED or dtls._tx_srtp is not route[0] or \
-                dtls.transport._connection._nominated.get(1) is not route[1]:
-            route = self._yw_route = _direct_route(dtls, route)
-            if route is None:
-                return False
-        self._yw_emit(payloads, frame_timestamp, route[2], shared.ntp(), shared.at)
-        return True
-
     def _yw_send_direct(self, payloads: list, frame_timestamp: int) -> bool:
-        """Packetise and send one frame on the direct route; False (nothing sent, no sequence
-        number used) while there is no route yet."""
-        route = self._yw_route = _direct_route(self.transport, self._yw_route)
-        if route is None:
+        """Packetise and send one frame on the direct route (the RTP loop's frames); False
+        (nothing sent, no sequence number used) while there is no route yet."""
+        lane = self._yw_lane
+        if not lane.reroute():
             return False
-        self._yw_emit(payloads, frame_timestamp, route[2], _ntp_now(), time.monotonic())
+        timestamp = (lane.origin + frame_timestamp) & 0xFFFFFFFF
+        first = lane.seq
+        lane.send(lane.template, lane.pt, gso_groups(payloads), first, timestamp)
+        lane.sent(first, payloads, timestamp)
         return True
+
+    def _yw_find(self, sequence_number: int) -> "tuple | None":
+        lane = self.__dict__.get("_yw_lane")
+        return lane.find(sequence_number) if lane is not None else None
 
     async def _run_rtp(self, codec: Any) -> None:
         getattr(self, _P + "rtp_started").set()
-        self._yw_setup(codec)
+        lane = self._yw_setup(codec)
         track = getattr(self, _P + "track")
         if track is not None and hasattr(track, "direct_writer"):
-            track.direct_writer = self._yw_write
-            track.feedback = self._yw_feedback
+            track.direct_writer = lane.write
+            track.feedback = lane.feedback
         try:
             while True:
                 if not getattr(self, _P + "track"):
@@ -440,13 +614,86 @@ class ForwardingSender(_sender_module.RTCRtpSender):
         setattr(self, _P + "encoder", None)
         getattr(self, _P + "rtp_exited").set()
 
+    async def _run_rtcp(self) -> None:
+        """aiortc's RTCP sender reports (SR + SDES, then BYE when stopped), at Chrome's cadence
+        instead of every second for every stream: about every RTCP_INTERVAL_VIDEO seconds for
+        video and RTCP_INTERVAL_AUDIO for audio, each varied over [0.5, 1.5] times (RFC 3550),
+        serialised without building aiortc's packet objects (the SDES chunk once). Like
+        aiortc's, it sets the started and exited events that stop() waits for: stop() awaits
+        both tasks' events, so an RTCP loop that never sets them hangs every close."""
+        getattr(self, _P + "rtcp_started").set()
+        interval = RTCP_INTERVAL_VIDEO if self.kind == "video" else RTCP_INTERVAL_AUDIO
+        sdes = b""
+        try:
+            while True:
+                await asyncio.sleep(interval * (0.5 + random.random()))
+                cname = getattr(self, _P + "cname")
+                if cname is not None and not sdes:
+                    sdes = bytes(RtcpSdesPacket(chunks=[RtcpSourceInfo(ssrc=self._ssrc,
+                                                                       items=[(1, cname.encode("utf8"))])]))
+                lane = self.__dict__.get("_yw_lane")
+                ntp = lane.ntp if lane is not None else 0
+                report = _SR.pack(0x80, RTCP_SR, 6, self._ssrc, ntp,
+                                  lane.rtp_timestamp if lane is not None else 0,
+                                  (lane.packets if lane is not None else 0) & 0xFFFFFFFF,
+                                  (lane.octets if lane is not None else 0) & 0xFFFFFFFF)
+                state = self.__dict__
+                state[_P + "lsr"] = (ntp >> 16) & 0xFFFFFFFF
+                state[_P + "lsr_time"] = time.time()
+                try:
+                    await self.transport._send_rtp(report + sdes)
+                except ConnectionError:
+                    pass
+        except asyncio.CancelledError:
+            pass
+        try:
+            await self._send_rtcp([RtcpByePacket(sources=[self._ssrc])])
+        finally:
+            getattr(self, _P + "rtcp_exited").set()
+
+    async def _handle_rtcp_packet(self, packet: Any) -> None:
+        """A viewer's RTCP for this stream. Receiver reports (about one a second per stream from
+        every viewer) only update the round-trip estimate and keep the report, for getStats()
+        to show on demand: aiortc builds a stats object with a fresh datetime for each. The
+        viewer's REMB is of no use to a sender that does not encode (aiortc only logs it).
+        NACKs and PLI/FIR are aiortc's own."""
+        if isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
+            ssrc = self._ssrc
+            for report in packet.reports:
+                if report.ssrc != ssrc:
+                    continue
+                state = self.__dict__
+                if report.dlsr and state.get(_P + "lsr") == report.lsr:
+                    rtt = time.time() - state[_P + "lsr_time"] - (report.dlsr / 65536)
+                    previous = state.get(_P + "rtt")
+                    state[_P + "rtt"] = rtt if previous is None else \
+                        _sender_module.RTT_ALPHA * previous + (1 - _sender_module.RTT_ALPHA) * rtt
+                self._yw_report = (packet.ssrc, report)
+        elif isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+            return
+        else:
+            await super()._handle_rtcp_packet(packet)
+
+    async def getStats(self) -> Any:
+        report = getattr(self, "_yw_report", None)
+        if report is not None:
+            ssrc, block = report
+            getattr(self, _P + "stats").add(RTCRemoteInboundRtpStreamStats(
+                timestamp=clock.current_datetime(), type="remote-inbound-rtp",
+                id="remote-inbound-rtp_" + str(id(self)), ssrc=ssrc, kind=self.kind,
+                transportId=self.transport._stats_id,
+                packetsReceived=getattr(self, _P + "packet_count") - block.packets_lost,
+                packetsLost=block.packets_lost, jitter=block.jitter,
+                roundTripTime=getattr(self, _P + "rtt"), fractionLost=block.fraction_lost))
+        return await super().getStats()
+
     async def _retransmit(self, sequence_number: int) -> None:
         """A viewer's NACK: resend from this sender's history (as RTX when negotiated)."""
-        item = getattr(self, "_yw_history", {}).get(sequence_number % RTP_HISTORY_SIZE)
-        if item is None or item[0] != sequence_number or not _rtx_allowed(self, item):
+        item = self._yw_find(sequence_number)
+        if item is None or not _rtx_allowed(self, item):
             return
         seq, timestamp, marker, payload = item
-        codec_pt = self._yw_payload_type
+        codec_pt = self._yw_lane.pt
         packet = RtpPacket(payload_type=codec_pt, marker=1 if marker else 0, sequence_number=seq,
                            timestamp=timestamp, ssrc=self._ssrc, payload=payload)
         packet.extensions.mid = getattr(self, _P + "mid")
@@ -467,6 +714,11 @@ class ForwardingSender(_sender_module.RTCRtpSender):
 
 
 _PATCH = struct.Struct("!BHI")  # an RTP header's marker + payload type, sequence number, timestamp
+_TRANSPORT = _P + "transport"
+_SR = struct.Struct("!BBHIQIII")  # an RTCP sender report without report blocks (RFC 3550 6.4.1)
+RTCP_INTERVAL_VIDEO = 1.0  # seconds between a stream's sender reports: Chrome's cadence
+RTCP_INTERVAL_AUDIO = 5.0
+HISTORY_FRAMES = 64  # video frames kept per viewer for NACKs (~2 s; aiortc keeps 128 packets)
 _NTP_TIMESTAMP, _RTP_TIMESTAMP = _P + "ntp_timestamp", _P + "rtp_timestamp"
 _OCTET_COUNT, _PACKET_COUNT = _P + "octet_count", _P + "packet_count"
 _CONNECTED = _dtls_module.State.CONNECTED
@@ -565,25 +817,42 @@ def _ntp_now() -> int:
 
 
 def _direct_route(dtls: Any, cached: "tuple | None") -> "tuple | None":
-    """``(srtp, pair, send)`` for :func:`_direct_send`, reusing ``cached`` while the DTLS
-    state, the SRTP session and the nominated ICE pair are unchanged (checked per frame)."""
+    """``(srtp, pair, write, dtls)`` for :func:`_direct_send`, reusing ``cached`` while the DTLS
+    transport, its state, its SRTP session and the nominated ICE pair are unchanged (checked
+    per frame)."""
     try:
         if dtls._state != _dtls_module.State.CONNECTED:
             return None
         srtp = dtls._tx_srtp
-        pair = dtls.transport._connection._nominated.get(1)
+        pair = dtls._transport._connection._nominated.get(1)
     except AttributeError:
         return None
-    if cached is not None and cached[0] is srtp and cached[1] is pair:
+    if cached is not None and cached[0] is srtp and cached[1] is pair and cached[3] is dtls:
         return cached
-    send = _direct_send(srtp, pair)
-    return (srtp, pair, send) if send is not None else None
+    write = _direct_send(srtp, pair)
+    return (srtp, pair, write, dtls) if write is not None else None
 
 
-def _direct_send(srtp: Any, pair: Any) -> "Callable[[bytes], None] | None":
-    """SRTP-protect with ``srtp`` and send on the nominated ICE ``pair`` without aiortc's
-    await chain (RTCDtlsTransport._send_rtp → RTCIceTransport._send → Connection.sendto →
-    send_data). None (use aiortc's path) whenever anything is not as expected."""
+UDP_SEGMENT = 103  # Linux <linux/udp.h>: the segment size of a UDP GSO send (kernel 4.18+)
+_GSO_UNSUPPORTED = (errno.EIO, errno.EINVAL, errno.ENOPROTOOPT, errno.EOPNOTSUPP)
+_BUFFER_FULL = (errno.EAGAIN, errno.EWOULDBLOCK, errno.ENOBUFS)
+gso_enabled = sys.platform.startswith("linux")  # turned off for good on the first refusal
+
+
+def _direct_send(srtp: Any, pair: Any) -> "Callable[[bytearray, int, tuple, int, int], None] | None":
+    """A frame writer for the nominated ICE ``pair``: ``write(header, payload_type, groups,
+    first_sequence_number, timestamp)`` serialises each packet of a frame (the stream's
+    ``header`` with marker, sequence number and timestamp patched in), SRTP-protects it with
+    ``srtp`` and sends it without aiortc's await chain (RTCDtlsTransport._send_rtp →
+    RTCIceTransport._send → Connection.sendto → send_data). None (use aiortc's path) whenever
+    anything is not as expected.
+
+    ``groups`` (:func:`gso_groups`): each run of more than one packet leaves in ONE sendmsg
+    with UDP segmentation offload (UDP_SEGMENT), which the kernel (or the network card) cuts
+    into ordinary datagrams; the receiver sees no difference. Only on a plain UDP socket of
+    our own (host or server-reflexive candidates): a relayed (TURN) pair has no such socket
+    and gets one datagram per packet through aioice's TURN transport, as before. A kernel
+    that refuses GSO turns it off for good; that train goes out packet by packet."""
     try:
         udp = pair.protocol.transport
         addr = pair.remote_addr
@@ -597,31 +866,96 @@ def _direct_send(srtp: Any, pair: Any) -> "Callable[[bytes], None] | None":
     # a late one, and the viewer's NACK or PLI repairs it).
     sock = getattr(udp, "_sock", None)
     sendto = udp.sendto if sock is None else sock.sendto
-    fast = _fast_protect_parts(srtp)
-    if fast is None:
-        protect = srtp.protect
+    sendmsg = None
+    if sock is not None and getattr(sock, "type", None) == socket.SOCK_DGRAM and hasattr(sock, "sendmsg"):
+        sendmsg = sock.sendmsg
+    protect = srtp.protect  # pylibsrtp's own, when its internals are not as expected
+    parts = _fast_protect_parts(srtp)
+    ctx, cdata, buffer, length, limit, srtp_protect = parts if parts is not None else (None,) * 6
+    view = memoryview(buffer) if parts is not None else None
+    pack_into = _PATCH.pack_into
+    join = b"".join
+    gso_size = struct.Struct("=H").pack
+    sol_udp = socket.SOL_UDP
 
-        def send(data: bytes) -> None:
-            sendto(protect(data), addr)
+    def send_train(train: bytearray, size: int) -> None:
+        global gso_enabled
+        try:
+            sendmsg((train,), ((sol_udp, UDP_SEGMENT, gso_size(size)),), 0, addr)
+            return
+        except OSError as exc:
+            if exc.errno in _BUFFER_FULL:
+                return  # a full socket buffer: lost like datagrams, the viewer NACKs or asks a keyframe
+            if exc.errno in _GSO_UNSUPPORTED:
+                gso_enabled = False
+                _log.info("UDP GSO refused (%s): one datagram per packet from now on", exc)
+            # anything else (e.g. a train too long for this path): this one packet by packet
+        for offset in range(0, len(train), size):
+            try:
+                sendto(train[offset:offset + size], addr)
+            except OSError:
+                pass
 
-        return send
-    ctx, cdata, buffer, length, limit, srtp_protect = fast
-    view = memoryview(buffer)
+    def write(template: bytearray, payload_type: int, groups: tuple, sequence_number: int,
+              timestamp: int) -> None:
+        # A viewer's every packet passes here: locals only, _fast_protect inlined, the
+        # protected packet sent (or gathered) straight from libsrtp's buffer.
+        if view is not None and len(groups) == 1 and len(groups[0]) == 1:
+            # one packet (an audio frame, a small video frame): the shortest way
+            pack_into(template, 1, payload_type | 0x80, sequence_number, timestamp)
+            data = join((template, groups[0][0]))
+            n = len(data)
+            if n > limit:
+                raise ValueError("packet is too long")
+            length[0] = n
+            buffer[0:n] = data
+            rc = srtp_protect(ctx, cdata, length)
+            if rc != 0:
+                raise _srtp.Error(f"libsrtp protect failed ({rc})")
+            try:
+                sendto(view[0:length[0]], addr)
+            except OSError:
+                pass  # a full socket buffer: lost like a datagram
+            return
+        final = groups[-1]
+        train_ok = sendmsg is not None and gso_enabled
+        for group in groups:
+            last = len(group) - 1
+            single = last == 0 or not train_ok
+            train = None
+            i = 0
+            for payload in group:
+                pack_into(template, 1, payload_type | 0x80 if i == last and group is final else payload_type,
+                          sequence_number, timestamp)
+                data = join((template, payload))
+                sequence_number = (sequence_number + 1) & 0xFFFF
+                if view is None:
+                    protected = protect(data)
+                else:
+                    n = len(data)
+                    if n > limit:
+                        raise ValueError("packet is too long")
+                    length[0] = n
+                    buffer[0:n] = data
+                    rc = srtp_protect(ctx, cdata, length)
+                    if rc != 0:
+                        raise _srtp.Error(f"libsrtp protect failed ({rc})")
+                    protected = view[0:length[0]]
+                if single:
+                    try:
+                        sendto(protected, addr)
+                    except OSError:
+                        pass  # a full socket buffer: lost like a datagram, the viewer NACKs
+                elif i == 0:
+                    train = bytearray(protected)
+                    size = len(train)
+                else:
+                    train += protected
+                i += 1
+            if train is not None:
+                send_train(train, size)
 
-    def send_fast(data: bytes) -> None:
-        # _fast_protect inlined (one Python call per packet), and the protected packet sent
-        # straight from libsrtp's buffer
-        n = len(data)
-        if n > limit:
-            raise ValueError("packet is too long")
-        length[0] = n
-        buffer[0:n] = data
-        rc = srtp_protect(ctx, cdata, length)
-        if rc != 0:
-            raise _srtp.Error(f"libsrtp protect failed ({rc})")
-        sendto(view[0:length[0]], addr)
-
-    return send_fast
+    return write
 
 
 def _fast_protect_parts(session: Any) -> "tuple | None":
@@ -674,6 +1008,12 @@ def check_sender_hook() -> None:
         if needle not in run_src:
             raise RuntimeError(f"aiortc RTCRtpSender._run_rtp changed: {needle!r} not found")
     rtcp_src = inspect.getsource(_sender_module.RTCRtpSender._handle_rtcp_packet)
+    if "self.__lsr == report.lsr" not in rtcp_src or "self.__lsr_time" not in rtcp_src or \
+            "RTT_ALPHA * self.__rtt" not in rtcp_src or "self.__encoder.target_bitrate = bitrate" not in rtcp_src:
+        raise RuntimeError("aiortc RTCRtpSender no longer estimates RTT from __lsr/__lsr_time")
+    stop_src = inspect.getsource(_sender_module.RTCRtpSender.stop)
+    if "self.__rtcp_started.wait()" not in stop_src or "self.__rtcp_exited.wait()" not in stop_src:
+        raise RuntimeError("aiortc RTCRtpSender.stop() no longer waits for the RTCP task's events")
     if "await self._retransmit(seq)" not in rtcp_src:
         raise RuntimeError("aiortc RTCRtpSender no longer answers NACKs with _retransmit()")
     if "self.__rtx_payload_type = codec.payloadType" not in inspect.getsource(
@@ -687,6 +1027,8 @@ def check_sender_hook() -> None:
     for name in ("random_sequence_number", "random32", "RTCEncodedFrame"):
         if not hasattr(_sender_module, name):
             raise RuntimeError(f"aiortc.rtcrtpsender.{name} is gone")
+    if "return self._transport" not in inspect.getsource(_dtls_module.RTCDtlsTransport.transport.fget):
+        raise RuntimeError("aiortc RTCDtlsTransport.transport is no longer self._transport")
     send_src = inspect.getsource(_dtls_module.RTCDtlsTransport._send_rtp)
     if "self._tx_srtp.protect(data)" not in send_src or "self._state != State.CONNECTED" not in send_src:
         raise RuntimeError("aiortc RTCDtlsTransport._send_rtp changed")

@@ -39,12 +39,23 @@ VIDEO_BUFFER = 60  # encoded frames (~2 s) buffered per viewer before it is resy
 AUDIO_BUFFER = 50  # Opus frames (~1 s)
 
 
+_FROZEN_AFTER = forwarding.FROZEN_AFTER
+
+
 class SubscriberTrack(MediaStreamTrack):
     """One viewer's outgoing track: a bounded buffer of encoded packets from a Publication.
 
     Starts (and restarts after an overflow or a source switch) at a keyframe; rebases
     timestamps when the source changes so the viewer sees one continuous stream.
+
+    What :meth:`push` reads for every frame and viewer is in slots (at fixed places in the
+    object, not spread over the instance dict aiortc's track has: fewer cache misses with
+    hundreds of viewers).
     """
+
+    __slots__ = ("kind", "maxlen", "queue", "event", "publication", "waiting_keyframe", "offset",
+                 "last_out", "need_rebase", "delivered", "dropped", "stalled",
+                 "_delivered_at_overflow", "feedback", "frozen", "direct_writer")
 
     def __init__(self, kind: str, maxlen: int) -> None:
         super().__init__()
@@ -90,7 +101,7 @@ class SubscriberTrack(MediaStreamTrack):
         # in as few steps as possible)
         feedback = self.feedback
         if feedback is not None and (self.frozen or feedback.sending_since is not None and feedback.heard_once
-                                     and shared.at - feedback.sending_since > forwarding.FROZEN_AFTER):
+                                     and shared.at - feedback.sending_since > _FROZEN_AFTER):
             if self._frozen_drop(shared.at):
                 return
         if self.waiting_keyframe:
@@ -212,6 +223,7 @@ class Publication:
         self.frame_in_at = 0.0
         self.fanout_latency: collections.deque = collections.deque(maxlen=256)
         self.task = asyncio.ensure_future(self._pump())
+        forwarding.forward_inline(receiver, track)  # no decoder thread round trip per frame
         forwarding.on_rtp_packet(receiver, self._on_rtp if self.kind == "audio" else self._on_video_rtp)
 
     @property
