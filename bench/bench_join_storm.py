@@ -504,6 +504,8 @@ def main():
         adm = r["admission"]
         c = r["consent"]
         limit = adm["limit"] if adm and adm["limit"] else "none"
+        if adm and adm["limit"] and "window" in adm:  # paced by the loop's lag (admission.py)
+            limit = f"≤ {adm['limit']}, paced: {adm['least_window']}–{adm['window']} ({adm['halved']} halvings)"
         stock = [x for x, on in (("aioice consent", args.stock_consent), ("one read per turn", args.stock_reads)) if on]
         print(f"| {n} | {limit}{' (' + ', '.join(stock) + ')' if stock else ''} | {r['all_in']:.1f} | {r['median_in']:.1f} "
               f"| {r['receiving']}/{n} | {r['presenter']} | {r['presenter_gap']:.2f} | {r['witness_gap']:.2f} "

@@ -250,9 +250,10 @@ if SFU_PLACEMENT not in ("room", "viewer"):
     raise ImproperlyConfigured(f"SFU_PLACEMENT={SFU_PLACEMENT!r} must be 'room' or 'viewer'")
 SFU_PIPE_BIND = env_str("SFU_PIPE_BIND", "127.0.0.1")  # where a worker listens for other workers' pipes
 SFU_PIPE_ADVERTISE = env_str("SFU_PIPE_ADVERTISE", "")  # the address others dial (default: the bind)
-# Admission control (meetings/sfu/admission.py): joins worked on at once per SFU event loop (0: no
-# limit), and how many may wait ("正在进入…") before further ones are refused to retry later.
-SFU_MAX_JOINING = env_int("SFU_MAX_JOINING", 16, minimum=0)
+# Admission control (meetings/sfu/admission.py): joins worked on at once per SFU event loop at most
+# (0: no limit; fewer while the loop lags), and how many may wait ("正在进入…") before further ones
+# are refused to retry later.
+SFU_MAX_JOINING = env_int("SFU_MAX_JOINING", 32, minimum=0)
 SFU_MAX_QUEUE = env_int("SFU_MAX_QUEUE", 3000, minimum=0)
 STUN_URLS = env_list("STUN_URLS", [])
 TURN_URLS = env_list("TURN_URLS", [])

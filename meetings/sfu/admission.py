@@ -7,13 +7,22 @@ seconds; done all at once, that work kept the loop so busy that the presenter's 
 consent checks waited seconds behind it (bench/bench_join_storm.py). So a join is *in flight* from
 the moment it enters a room until its receiving (``sub``) connection is connected — or failed, or
 :data:`HOLD` seconds passed, or the session left — and at most :data:`LIMIT` are in flight per loop
-(``SFU_MAX_JOINING``). The others wait in a first-come queue: they are told ``{"type": "joining",
+(``SFU_MAX_JOINING``, a ceiling: see the pacing below). The others wait in a first-come queue: they are told ``{"type": "joining",
 "position": n, "message": "正在进入会议…"}`` at once and every :data:`NOTICE` seconds (less often
 for a long queue), and enter as
 places free up. Hosts and the presenter never wait (a presenter reconnecting after a network blip
 must not queue behind the village viewers of its own training). When more than ``SFU_MAX_QUEUE``
 are waiting, further joins are refused with ``{"type": "error", "code": "busy"}`` and the page
 tries again later, backing off (frontend/static/meetings/room.js).
+
+How many joins may be in flight is not a fixed count: the loop's own lag paces it (AIMD, as TCP
+paces a sender). While joins are in flight or waiting, a probe measures how late a
+:data:`PROBE` s timer fires; a lag over :data:`TARGET_LAG` halves the window (at most once every
+:data:`COOLDOWN` s, never below :data:`FLOOR`), and each join that completes while the loop keeps
+up and others are waiting widens it by one, up to the ceiling ``SFU_MAX_JOINING``. It starts at
+:data:`START`. A machine with a core to spare thus admits up to the ceiling; a loaded one admits
+a few at a time and keeps the presenter's media and consent answers on time. :meth:`observe` takes
+each lag sample (tests inject theirs, with ``probe=False``).
 
 One :class:`Admission` serves every room of a :class:`~meetings.sfu.worker.RoomHost` (all on one
 loop); a :class:`~meetings.sfu.room.Room` made alone gets its own.
@@ -24,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections import OrderedDict
 from typing import Any, Awaitable, Callable, Optional
 
@@ -31,7 +41,12 @@ from .messages import gettext_noop
 
 logger = logging.getLogger(__name__)
 
-LIMIT = 16  # joins in flight per event loop (SFU_MAX_JOINING; 0: no limit)
+LIMIT = 32  # joins in flight per event loop at most: the window's ceiling (SFU_MAX_JOINING; 0: no limit)
+START = 16  # the window at first (the fixed count before pacing)
+FLOOR = 2  # the window at least (a queue always drains)
+TARGET_LAG = 0.05  # seconds: a loop later than this is too busy for more joins at once
+PROBE = 0.1  # seconds between lag samples, while joins are in flight or waiting
+COOLDOWN = 0.5  # seconds between two halvings (one long stall is one signal, not several)
 MAX_QUEUE = 3000  # joins waiting per event loop before further ones are refused (SFU_MAX_QUEUE)
 # seconds a join may stay in flight: a client that never answers frees its place, and so does one
 # whose handshake waits on retransmission timers (DTLS: 1, 2, 4 s...) rather than on this loop —
@@ -75,25 +90,37 @@ class Admission:
     """Joins in flight on one event loop, and the queue of those waiting (see the module doc)."""
 
     def __init__(self, limit: Optional[int] = None, max_queue: Optional[int] = None,
-                 hold: float = HOLD) -> None:
+                 hold: float = HOLD, *, probe: bool = True,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.limit = _setting("SFU_MAX_JOINING", LIMIT) if limit is None else limit
+        self.window = float(min(START, self.limit))  # joins allowed in flight now (see the module doc)
+        self.lag = 0.0  # the loop's last measured lag, seconds
+        self.probe = probe
+        self.clock = clock
+        self._cut_at = -COOLDOWN  # when the window was last halved (clock)
+        self._prober: Optional[asyncio.Task] = None
         self.max_queue = _setting("SFU_MAX_QUEUE", MAX_QUEUE) if max_queue is None else max_queue
         self.hold = hold
         self.in_flight: dict[str, asyncio.TimerHandle] = {}  # session id -> its HOLD timer
         self.queue: "OrderedDict[str, Ticket]" = OrderedDict()  # session id -> ticket, oldest first
         self._notifier: Optional[asyncio.Task] = None
-        self.counts = {"admitted": 0, "queued": 0, "refused": 0, "most_waiting": 0}
+        self.counts = {"admitted": 0, "queued": 0, "refused": 0, "most_waiting": 0, "halved": 0,
+                       "least_window": int(self.window)}
 
     # ------------------------------------------------------------------ asking
+    def allowed(self) -> int:
+        """How many joins may be in flight now (0: no limit)."""
+        return int(self.window) if self.limit else 0
+
     def has_room(self) -> bool:
-        return not self.limit or (len(self.in_flight) < self.limit and not self.queue)
+        return not self.limit or (len(self.in_flight) < self.allowed() and not self.queue)
 
     def waiting(self, room: Any) -> bool:
         """Whether joins of ``room`` are waiting (the room is not empty while they do)."""
         return any(t.room is room for t in self.queue.values())
 
     def stats(self) -> dict:
-        return {"limit": self.limit, "in_flight": len(self.in_flight), "waiting": len(self.queue),
+        return {"limit": self.limit, "window": self.allowed(), "lag": round(self.lag, 3), "in_flight": len(self.in_flight), "waiting": len(self.queue),
                 **self.counts}
 
     # ------------------------------------------------------------------ joining
@@ -107,6 +134,7 @@ class Admission:
             # the same person from a second tab, or reconnecting while still queued: one place
             del self.queue[old.key]
             await _safe(old.send, {"type": "replaced", "message": gettext_noop("您已在其他窗口或设备加入本会议")})
+        self._start_probe()
         if priority or self.has_room():
             self.counts["admitted"] += 1
             self._start(key)
@@ -147,7 +175,24 @@ class Admission:
         if timer is None:
             return
         timer.cancel()
+        if self.limit and self.queue and self.lag <= TARGET_LAG:
+            self.window = min(float(self.limit), self.window + 1)  # additive increase
         self._admit_next()
+
+    def observe(self, lag: float) -> None:
+        """A sample of the loop's lag (seconds): over TARGET_LAG, the window halves."""
+        self.lag = lag
+        if not self.limit or lag <= TARGET_LAG:
+            return
+        now = self.clock()
+        if now - self._cut_at < COOLDOWN:
+            return
+        self._cut_at = now
+        floor = float(min(FLOOR, self.limit))
+        if self.window > floor:
+            self.window = max(floor, self.window / 2)  # multiplicative decrease
+            self.counts["halved"] += 1
+            self.counts["least_window"] = min(self.counts["least_window"], int(self.window))
 
     def forget(self, key: str) -> None:
         """The session ``key`` left: out of the queue, and its place (if in flight) is free."""
@@ -170,7 +215,7 @@ class Admission:
         self.in_flight[key] = loop.call_later(self.hold, self.done, key)
 
     def _admit_next(self) -> None:
-        while self.queue and (not self.limit or len(self.in_flight) < self.limit):
+        while self.queue and (not self.limit or len(self.in_flight) < self.allowed()):
             _key, ticket = self.queue.popitem(last=False)
             self.counts["admitted"] += 1
             self._start(ticket.key)
@@ -182,6 +227,21 @@ class Admission:
         except Exception:
             logger.exception("a queued join failed")
             self.done(ticket.key)
+
+    def _start_probe(self) -> None:
+        if self.probe and self.limit and (self._prober is None or self._prober.done()):
+            self._prober = asyncio.ensure_future(self._measure())
+
+    async def _measure(self) -> None:
+        """While joins are in flight or waiting: every PROBE s, how late the loop woke up."""
+        loop = asyncio.get_running_loop()
+        try:
+            while self.in_flight or self.queue:
+                asked = loop.time()
+                await asyncio.sleep(PROBE)
+                self.observe(max(0.0, loop.time() - asked - PROBE))
+        except asyncio.CancelledError:
+            pass
 
     async def _notify(self) -> None:
         """Every NOTICE seconds (longer for a long queue: NOTICE_RATE), tell each waiting join its

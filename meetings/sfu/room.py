@@ -53,7 +53,7 @@ import uuid
 from typing import Any, Callable, Optional
 
 from . import ranking as ranking_module
-from . import consent, relay, sockets, speaking
+from . import certificate, consent, relay, sockets, speaking
 from .admission import Admission
 from .controls import Controls
 from .messages import SendFn, SignallingError, gettext_noop
@@ -75,6 +75,7 @@ class Room(Signalling, Subscriptions, Controls, Roster):
                  admission: Optional[Admission] = None) -> None:
         consent.install()  # ICE consent that a busy loop does not break (consent.py)
         sockets.install()  # ICE sockets read in bursts: no backlog behind a busy loop (sockets.py)
+        certificate.install()  # one DTLS certificate per worker, not one per connection (certificate.py)
         self.id = room_id
         self.admission = admission if admission is not None else Admission()  # joins in flight
         self.ice_servers = ice_servers

@@ -21,7 +21,7 @@ import asyncio
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp
 
-from . import forwarding, sdp
+from . import certificate, forwarding, sdp
 from .controls import PRESENTER_SOURCES
 from .messages import SignallingError, gettext_noop
 from .relay import Publication
@@ -38,7 +38,7 @@ class Signalling:
             raise SignallingError("bad_message", gettext_noop("tracks 必须是对象"))
         pc = session.pub
         if pc is None:
-            pc = session.pub = RTCPeerConnection(sdp.ice_configuration(self.ice_servers))
+            pc = session.pub = certificate.peer_connection(sdp.ice_configuration(self.ice_servers))
             pc.on("connectionstatechange", lambda: self._on_pub_state(session, pc))
         if pc.signalingState != "stable":
             raise SignallingError("out_of_order", gettext_noop("上一次协商尚未完成"))

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from aiortc import RTCPeerConnection
-
-from . import forwarding, relay, sdp
+from . import certificate, forwarding, relay, sdp
 from . import ranking as ranking_module
 from .ranking import Ranking
 from .relay import SubscriberTrack
@@ -52,7 +50,7 @@ class Subscriptions:
                          and s.track.kind == pub.kind and s.codec == pub.codec), None)
             if slot is None:
                 if viewer.sub is None:
-                    viewer.sub = RTCPeerConnection(sdp.ice_configuration(self.ice_servers))
+                    viewer.sub = certificate.peer_connection(sdp.ice_configuration(self.ice_servers))
                 track = SubscriberTrack(pub.kind, relay.VIDEO_BUFFER if pub.kind == "video"
                                         else relay.AUDIO_BUFFER)
                 transceiver = viewer.sub.addTransceiver(track, direction="sendonly")
