@@ -45,7 +45,7 @@ for _path in (ROOT, HERE):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
-from bench_sfu import _read, clip_track_class, encode_clip, free_port, pin  # noqa: E402
+from bench_sfu import _read, clip_track_class, encode_clip, free_port, pin, run_profiled  # noqa: E402
 
 PER_PROCESS = 64
 
@@ -212,21 +212,7 @@ def server_main(port, ready, max_joining, stock_consent=False, stock_reads=False
         while True:
             await asyncio.sleep(3600)
 
-    profile = os.environ.get("BENCH_PROFILE")
-    if profile:  # BENCH_PROFILE=/path.prof: profile the server's event loop thread
-        import cProfile
-        import signal
-
-        prof = cProfile.Profile()
-
-        def dump(*_):
-            prof.disable()
-            prof.dump_stats(profile)
-            os._exit(0)
-
-        signal.signal(signal.SIGTERM, dump)
-        prof.enable()
-    asyncio.run(main())
+    run_profiled(main)
 
 
 # -------------------------------------------------------------------------- presenter

@@ -186,8 +186,14 @@ def server_main(kind, port, ready):
         while True:
             await asyncio.sleep(3600)
 
+    run_profiled(main)
+
+
+def run_profiled(main):
+    """asyncio.run(main()) in a server process; with BENCH_PROFILE=/path.prof the event loop's
+    thread is profiled, and the profile written when the bench stops the server (SIGTERM)."""
     profile = os.environ.get("BENCH_PROFILE")
-    if profile:  # BENCH_PROFILE=/path.prof: profile the server's event loop thread
+    if profile:
         import cProfile
         import signal
 

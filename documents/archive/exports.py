@@ -124,10 +124,17 @@ def _steady_zip(src, dst, when, *, stamp_core=False):
             if stamp_core and info.filename == "docProps/core.xml":
                 data = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)",
                               lambda m: m.group(1) + utc.encode() + m.group(2), data)
-            out = zipfile.ZipInfo(info.filename, date_time=_zip_time(when))
-            out.compress_type = zipfile.ZIP_DEFLATED
-            out.external_attr = 0o644 << 16
-            zout.writestr(out, data)
+            zout.writestr(_zip_entry(info.filename, when), data)
+
+
+def _zip_entry(name, when):
+    """A deflated zip entry dated `when`, mode 0644: nothing in it but the name tells of the machine."""
+    import zipfile
+
+    info = zipfile.ZipInfo(name, date_time=_zip_time(when))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    return info
 
 
 def _zip_time(when):
@@ -588,14 +595,12 @@ def bag_zip(fonds, year, *, person=None):
     tmp = Path(tempfile.mkdtemp(prefix="yw-bag-"))
     bag = export_bag(fonds, year, tmp)
     etag = '"bag-' + hashlib.sha256((bag / "tagmanifest-sha256.txt").read_bytes()).hexdigest()[:40] + '"'
-    stamp = _zip_time(_today())
+    day = _today()
     zpath = tmp / f"{bag.name}.zip"
     with zipfile.ZipFile(zpath, "w", zipfile.ZIP_DEFLATED) as z:
         for p in sorted(bag.rglob("*")):
             if p.is_file():
-                info = zipfile.ZipInfo(f"{bag.name}/{p.relative_to(bag)}", date_time=stamp)
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.external_attr = 0o644 << 16
+                info = _zip_entry(f"{bag.name}/{p.relative_to(bag)}", day)
                 info.file_size = p.stat().st_size
                 with open(p, "rb") as src, z.open(info, "w") as dst:
                     shutil.copyfileobj(src, dst, 1024 * 1024)
