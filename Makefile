@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test bench venv system-deps fonts messages migrate serve clean node-tools
+.PHONY: run test bench venv system-deps fonts messages migrate serve clean node-tools native
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,11 @@ $(VENV)/.installed: requirements.txt
 	touch $@
 
 venv: $(VENV)/.installed
+
+# The SFU's send path in C (meetings/sfu/native/_srtpsend.c, gcc + OpenSSL); without it the SFU
+# sends through its Python path (slower) and says so in its log.
+native: venv
+	$(PY) scripts/build_native.py
 
 system-deps:
 	bash scripts/install-system-deps.sh
@@ -40,7 +45,7 @@ migrate: venv
 # the background, at low priority, while the database is migrated and seeded and daphne serves; until
 # they are ready a render uses the installed fallback face, and the first render after takes them.
 # "listening on" is printed once daphne answers; each progress bar is printed once.
-run: system-deps venv
+run: system-deps venv native
 	@mkdir -p var
 	@echo "[make run] preparing fonts in the background (log: var/prepare_fonts.log)"
 	@( nice -n 10 $(PY) scripts/prepare_fonts.py > var/prepare_fonts.log 2>&1; \
@@ -54,10 +59,10 @@ run: system-deps venv
 	echo "一网通 — 演示账号见上 (demo logins above; password Demo-2026!)"; \
 	exec $(PY) scripts/serve.py $(HOST) $(PORT)
 
-test: system-deps venv fonts messages node-tools
+test: system-deps venv native fonts messages node-tools
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: system-deps venv fonts
+bench: system-deps venv native fonts
 	$(PY) bench/run_all.py
 
 clean:

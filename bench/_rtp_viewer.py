@@ -43,6 +43,7 @@ import asyncio
 import bisect
 import os
 import random
+import socket
 import struct
 import time
 from typing import Any, Optional
@@ -54,6 +55,9 @@ NACK_TRIES = 10
 GIVE_UP = 0.5  # seconds a packet may stay missing before its frame counts as undecodable
 PLI_RETRY = 0.5  # seconds between PLIs while a keyframe is awaited
 
+BURST = 64  # datagrams read per socket and wake-up
+UDP_GRO = 104  # Linux <linux/udp.h>: receive a GSO train whole, with its segment size (kernel 5.0+)
+_GRO_SIZE = struct.Struct("=i")
 _HDR = struct.Struct("!HII")  # sequence number, timestamp, SSRC (bytes 2-12)
 _RTCP_HDR = struct.Struct("!BBH")
 _CNAME = b"{" + os.urandom(8).hex().encode() + b"}"
@@ -155,7 +159,8 @@ class BrowserTap:
     """Takes over a connected aiortc viewer's receiving: see the module docstring."""
 
     def __init__(self, sink: Any, dtls: Any, receivers: list, video_pt: Optional[int],
-                 rtx_pt: Optional[int], audio_pts: set, rtx_ssrcs: Optional[dict] = None) -> None:
+                 rtx_pt: Optional[int], audio_pts: set, rtx_ssrcs: Optional[dict] = None,
+                 fresh: bool = False) -> None:
         from aiortc.codecs.vpx import VpxPayloadDescriptor
 
         self.parse_descriptor = VpxPayloadDescriptor.parse
@@ -184,8 +189,60 @@ class BrowserTap:
                        "given_up": 0, "rtcp_bytes": 0}
         self.nack_timer: Optional[asyncio.TimerHandle] = None
         self.closed = False
+        # fresh: the tap goes in before aiortc decoded anything (bench_sfu taps a viewer as soon as
+        # its SRTP keys exist): as a browser's, its decoder starts at a keyframe
+        self.fresh = fresh
+        self.readers: list = []
         for protocol in self.connection._protocols:  # every local socket: the server may use any
             protocol.datagram_received = self._wrap(protocol.datagram_received)
+            if os.environ.get("BENCH_BURST", "1") == "1":
+                self._read_in_bursts(protocol)
+
+    def _read_in_bursts(self, protocol: Any) -> None:
+        """Read the socket ourselves: up to BURST datagrams per wake-up, and with UDP_GRO, so that
+        a video frame the server sent in one UDP GSO call (meetings/sfu/forwarding.py) arrives
+        in one recvmsg, cut at its segment size here, as a browser's stack would hand the packets
+        over one by one. asyncio's datagram transport reads one datagram per wake-up with
+        recvfrom; with hundreds of viewers in one process that wake-up dominated their cost.
+        Without the socket (aiortc's internals moved), asyncio keeps reading."""
+        transport = getattr(protocol, "transport", None)
+        sock = getattr(transport, "_sock", None)
+        if sock is None or not hasattr(sock, "recvmsg"):
+            return
+        try:
+            if os.environ.get("BENCH_GRO", "1") == "1":
+                sock.setsockopt(socket.IPPROTO_UDP, UDP_GRO, 1)
+        except OSError:
+            pass  # an older kernel: one datagram per packet, still read in bursts
+        fd = sock.fileno()
+        handler = protocol.datagram_received
+        recvmsg = sock.recvmsg
+        unpack_size = _GRO_SIZE.unpack_from
+
+        def ready() -> None:
+            for _ in range(BURST):
+                try:
+                    data, anc, _flags, addr = recvmsg(65535, 64)
+                except (BlockingIOError, InterruptedError):
+                    return
+                except OSError:
+                    return
+                if anc:
+                    size = 0
+                    for level, kind, value in anc:
+                        if level == socket.IPPROTO_UDP and kind == UDP_GRO and len(value) >= 4:
+                            size = unpack_size(value)[0]
+                    if 0 < size < len(data):
+                        for pos in range(0, len(data), size):
+                            handler(data[pos:pos + size], addr)
+                        continue
+                handler(data, addr)
+
+        # (the private forms: the public ones refuse an fd that belongs to a transport; the
+        # transport's close() still removes this reader)
+        self.loop._remove_reader(fd)
+        self.loop._add_reader(fd, ready)
+        self.readers.append(fd)
 
     # ------------------------------------------------------------------ receiving
     def _wrap(self, original: Any) -> Any:
@@ -238,6 +295,8 @@ class BrowserTap:
         else:
             return None
         st = self.streams[ssrc] = Stream(ssrc, kind, seq)
+        if self.fresh and kind == "video":
+            st.waiting_key = True
         st.report_at = now + (VIDEO_REPORT if kind == "video" else AUDIO_REPORT) * (0.5 + random.random())
         self._schedule_report(st)
         return st
@@ -503,19 +562,19 @@ class BrowserTap:
             self.nack_timer.cancel()
 
 
-def tap_connection(pc: Any, sink: Any) -> Optional[BrowserTap]:
+def tap_connection(pc: Any, sink: Any, fresh: bool = False) -> Optional[BrowserTap]:
     """A BrowserTap on ``pc``'s (bundled) connection feeding ``sink``, or None while its DTLS/SRTP
     is not up yet (or aiortc's internals moved: the viewer then keeps receiving through aiortc,
     and the bench's "tapped" column says so)."""
     if pc is None:
         return None
     try:
-        return _tap_connection(pc, sink)
+        return _tap_connection(pc, sink, fresh)
     except AttributeError:
         return None
 
 
-def _tap_connection(pc: Any, sink: Any) -> Optional[BrowserTap]:
+def _tap_connection(pc: Any, sink: Any, fresh: bool) -> Optional[BrowserTap]:
     dtls = None
     video_pt = rtx_pt = None
     audio_pts: set = set()
@@ -545,4 +604,4 @@ def _tap_connection(pc: Any, sink: Any) -> Optional[BrowserTap]:
                 parts = line.split()[1:]
                 if len(parts) == 2:
                     rtx_ssrcs[int(parts[1])] = int(parts[0])
-    return BrowserTap(sink, dtls, receivers, video_pt, rtx_pt, audio_pts, rtx_ssrcs)
+    return BrowserTap(sink, dtls, receivers, video_pt, rtx_pt, audio_pts, rtx_ssrcs, fresh)

@@ -735,10 +735,19 @@ def viewers_main(port, count, t0, ready_count, start, stop, results, decode_firs
             now = time.time()
             return any(st["base"] is None or now - st["checked_at"] > 3.0 for st in self.streams.values())
 
-        def install_tap(self):
-            self.tap = tap_connection(self.sub, self)
+        def install_tap(self, fresh=False):
+            self.tap = tap_connection(self.sub, self, fresh)
             if self.tap is not None:
                 self.streams = {}  # the tap's timestamps have another origin: re-anchor
+
+        async def tap_soon(self):
+            """Tap as soon as the connection's SRTP keys exist: until then every packet goes
+            through aiortc's receive path (~100 µs of Python each), and a few hundred viewers
+            joining on one client core that way starved the ones still joining."""
+            while self.tap is None and not self.decode_video and os.environ.get("BENCH_EARLY", "1") == "1":
+                await asyncio.sleep(0.2)
+                if self.sub is not None:
+                    self.install_tap(fresh=True)
 
         def _frame(self, st, pts, key_data):
             now = time.time()
@@ -790,6 +799,7 @@ def viewers_main(port, count, t0, ready_count, start, stop, results, decode_firs
 
         viewer = BenchViewer(f"v{i}", send, decode=(decode_first and i == 0))
         reader = asyncio.ensure_future(_read(ws, viewer))
+        viewer._tasks.append(asyncio.ensure_future(viewer.tap_soon()))
         await send({"type": "join"})
         return viewer, ws, reader
 

@@ -55,8 +55,9 @@ class _Obj:
     pass
 
 
-def fake_dtls(tx_srtp, sock, remote_addr):
-    """What ForwardingSender reads of an RTCDtlsTransport on its direct route."""
+def fake_dtls(tx_srtp, sock, remote_addr, master=None):
+    """What ForwardingSender reads of an RTCDtlsTransport on its direct route (``master``: the
+    libsrtp profile and master key the native route takes, as forwarding._tx_master leaves them)."""
     from aiortc import rtcdtlstransport
 
     udp = _Obj()
@@ -74,6 +75,8 @@ def fake_dtls(tx_srtp, sock, remote_addr):
     dtls._tx_srtp = tx_srtp
     dtls._transport = dtls.transport = _Obj()
     dtls._transport._connection = connection
+    if master is not None:
+        dtls._yw_tx_master = (tx_srtp, master)
     return dtls
 
 
@@ -98,11 +101,13 @@ async def run(n, seconds, repeat):
         sink.bind(("127.0.0.1", 0))
         sinks.append(sink)
         port = sink.getsockname()[1]
-        policy = pylibsrtp.Policy(key=os.urandom(28), ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND,
+        key = os.urandom(28)
+        policy = pylibsrtp.Policy(key=key, ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND,
                                   srtp_profile=pylibsrtp.Policy.SRTP_PROFILE_AEAD_AES_128_GCM)
         policy.allow_repeat_tx = True
         policy.window_size = 1024
-        dtls = fake_dtls(pylibsrtp.Session(policy), sock, ("127.0.0.1", port))
+        dtls = fake_dtls(pylibsrtp.Session(policy), sock, ("127.0.0.1", port),
+                         (pylibsrtp.Policy.SRTP_PROFILE_AEAD_AES_128_GCM, key))
         tracks = {}
         for kind in ("video", "audio"):
             sender = RTCRtpSender(kind, dtls)

@@ -106,6 +106,9 @@ async def test_it_forwards_camera_and_mic_to_viewers_without_encoding_on_the_ser
     assert len(server_senders) == 4
     assert all(isinstance(s, forwarding.ForwardingSender) for s in server_senders)
     assert all(s._RTCRtpSender__packet_count > 0 for s in server_senders)
+    # ... through the native send path (meetings/sfu/native): what the viewers decoded above
+    from meetings.sfu import native
+    assert all(isinstance(s._yw_lane.send.__self__, native.Route) for s in server_senders)
     publisher_senders = [t.sender for t in alice.pub.getTransceivers()]
     assert all(counter.encode[id(s)] > 0 for s in publisher_senders)
     assert counter.server_encodes(publisher_senders) == 0

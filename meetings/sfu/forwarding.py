@@ -703,8 +703,15 @@ class ForwardingSender(_sender_module.RTCRtpSender):
             packet = wrap_rtx(packet, payload_type=rtx_payload_type, sequence_number=rtx_seq,
                               ssrc=self._rtx_ssrc)
             setattr(self, _P + "rtx_sequence_number", (rtx_seq + 1) & 0xFFFF)
+        data = packet.serialize(getattr(self, _P + "rtp_header_extensions_map"))
+        route = getattr(self._yw_lane.send, "__self__", None)
+        if rtx_payload_type is None and route is not None and hasattr(route, "resend"):
+            # the stream's own SSRC: the native route that sent the original knows its
+            # rollover counter (libsrtp never saw this stream's packets)
+            route.resend(data)
+            return
         try:
-            await self.transport._send_rtp(packet.serialize(getattr(self, _P + "rtp_header_extensions_map")))
+            await self.transport._send_rtp(data)
         except ConnectionError:
             pass
 
@@ -829,8 +836,66 @@ def _direct_route(dtls: Any, cached: "tuple | None") -> "tuple | None":
         return None
     if cached is not None and cached[0] is srtp and cached[1] is pair and cached[3] is dtls:
         return cached
-    write = _direct_send(srtp, pair)
+    write = _native_send(dtls, srtp, pair) or _direct_send(srtp, pair)
     return (srtp, pair, write, dtls) if write is not None else None
+
+
+def _tx_master(dtls: Any, srtp: Any) -> "tuple | None":
+    """``(libsrtp profile, master key + salt)`` of the DTLS transport's sending SRTP session,
+    exported again from its DTLS session as aiortc's ``_setup_srtp`` does (RFC 5764 4.2: the
+    same label gives the same keys); None if aiortc's internals are not as expected."""
+    cached = dtls.__dict__.get("_yw_tx_master")
+    if cached is not None and cached[0] is srtp:
+        return cached[1]
+    try:
+        ssl = dtls._ssl
+        name = ssl.get_selected_srtp_profile()
+        profile = next(p for p in dtls._srtp_profiles if p.openssl_profile == name)
+        view = ssl.export_keying_material(b"EXTRACTOR-dtls_srtp",
+                                          2 * (profile.key_length + profile.salt_length))
+        master = profile.get_key_and_salt(view, 1 if dtls._role == "server" else 0)
+    except (AttributeError, StopIteration, ValueError, TypeError):
+        return None
+    except Exception:  # e.g. OpenSSL's own error: the Python path will do
+        _log.debug("no SRTP keys for the native path", exc_info=True)
+        return None
+    result = (profile.libsrtp_profile, bytes(master))
+    dtls.__dict__["_yw_tx_master"] = (srtp, result)
+    return result
+
+
+_native_said = False
+
+
+def _native_send(dtls: Any, srtp: Any, pair: Any) -> "Callable[[bytearray, int, tuple, int, int], None] | None":
+    """The frame writer of :func:`_direct_send` in C (meetings/sfu/native/_srtpsend.c): the same
+    packets (byte for byte: tests/test_sfu_native_srtp.py), protected and sent in one call per
+    frame and viewer stream. None (the Python writer then) without the built extension, on a
+    relayed (TURN) pair, or when the keys or the socket are not where expected."""
+    global _native_said
+    from meetings.sfu import native
+
+    if native.Route is None:
+        if not _native_said:
+            _native_said = True
+            _log.info("SFU native send path off: %s", native.why)
+        return None
+    try:
+        sock = pair.protocol.transport._sock
+        host, port = pair.remote_addr[:2]
+    except (AttributeError, TypeError, ValueError):
+        return None
+    if srtp is None or getattr(sock, "type", None) != socket.SOCK_DGRAM:
+        return None
+    master = _tx_master(dtls, srtp)
+    if master is None:
+        return None
+    try:
+        route = native.Route(master[0], master[1], sock.fileno(), host, port, sock.family)
+    except (ValueError, RuntimeError) as exc:  # e.g. a profile it does not do
+        _log.debug("native send path refused: %s", exc)
+        return None
+    return route.write
 
 
 UDP_SEGMENT = 103  # Linux <linux/udp.h>: the segment size of a UDP GSO send (kernel 4.18+)
