@@ -192,7 +192,6 @@ class BrowserTap:
         # fresh: the tap goes in before aiortc decoded anything (bench_sfu taps a viewer as soon as
         # its SRTP keys exist): as a browser's, its decoder starts at a keyframe
         self.fresh = fresh
-        self.readers: list = []
         for protocol in self.connection._protocols:  # every local socket: the server may use any
             protocol.datagram_received = self._wrap(protocol.datagram_received)
             if os.environ.get("BENCH_BURST", "1") == "1":
@@ -223,9 +222,7 @@ class BrowserTap:
             for _ in range(BURST):
                 try:
                     data, anc, _flags, addr = recvmsg(65535, 64)
-                except (BlockingIOError, InterruptedError):
-                    return
-                except OSError:
+                except OSError:  # nothing more to read now (BlockingIOError), or the socket closed
                     return
                 if anc:
                     size = 0
@@ -242,7 +239,6 @@ class BrowserTap:
         # transport's close() still removes this reader)
         self.loop._remove_reader(fd)
         self.loop._add_reader(fd, ready)
-        self.readers.append(fd)
 
     # ------------------------------------------------------------------ receiving
     def _wrap(self, original: Any) -> Any:
