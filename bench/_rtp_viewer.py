@@ -33,6 +33,13 @@ SRTP keys stay aiortc's; STUN consent checks and DTLS still go to aiortc) and fr
 The sink: ``on_frame(rtp_timestamp, parts)`` (``parts`` = the decrypted payloads of a keyframe
 when ``sink.wants_keyframe()`` asked for one, else None) and ``wants_keyframe()``.
 
+The sockets are read by bench/_rtptap.c when ``make native`` built it (``BENCH_CTAP=0``: not):
+one epoll set over every viewer socket of the process, recvmmsg with UDP GRO, and the common
+case in C — an in-order RTP packet of a stream with nothing missing, held or awaited: its
+receive statistics and, at the marker, the frame handed to the sink. Every other datagram
+(gaps, retransmissions, RTCP, STUN, DTLS, a keyframe the sink checks) comes here as before, and
+each Stream's ``fast`` flag (set below) says when its packets may stay in C.
+
 bench_sfu's "viewer-side CPU % per viewer" column shows what one costs (a few hundred fit on
 one client core).
 """
@@ -47,6 +54,13 @@ import socket
 import struct
 import time
 from typing import Any, Optional
+
+try:  # the C receive loop (bench/_rtptap.c, built by make native)
+    import _rtptap
+except ImportError:
+    _rtptap = None
+if os.environ.get("BENCH_CTAP", "1") != "1":
+    _rtptap = None
 
 VIDEO_REPORT = 1.0  # seconds between a video stream's receiver reports (× 0.5–1.5)
 AUDIO_REPORT = 5.0  # audio (Chrome's default; × 0.5–1.5)
@@ -98,17 +112,40 @@ def _remb_fci(bitrate: int, ssrcs: list) -> bytes:
             + b"".join(struct.pack("!I", s) for s in ssrcs))
 
 
-class Stream:
+class _StreamFields:
+    """What the C loop keeps up to date (_rtptap.StreamBase) when it is not built."""
+
+    __slots__ = ("ssrc", "fast", "clock", "ext_max", "received", "octets", "last_marker", "jitter",
+                 "transit", "frame_ts")
+
+
+_StreamBase = _rtptap.StreamBase if _rtptap is not None else _StreamFields
+FAST_AUDIO, FAST_VIDEO = 1, 2  # Stream.fast: its in-order packets are read in C (0: here)
+
+
+def _hub(loop: Any) -> Any:
+    """The process's C receive loop, reading on ``loop``."""
+    hub = _HUB.get(id(loop))
+    if hub is None:
+        hub = _HUB[id(loop)] = _rtptap.Hub()
+        loop.add_reader(hub.fileno(), hub.poll)
+    return hub
+
+
+_HUB: dict = {}
+
+
+class Stream(_StreamBase):
     """Receive state of one incoming SSRC (RFC 3550 A.1, A.3, A.8), and for video its frames."""
 
-    __slots__ = ("ssrc", "kind", "clock", "base", "ext_max", "received", "expected_prior", "received_prior",
-                 "transit", "jitter", "lsr", "lsr_at", "octets", "octets_prior", "report_at",
+    __slots__ = ("kind", "base", "expected_prior", "received_prior", "lsr", "lsr_at", "octets_prior", "report_at",
                  # video
                  "rate_at", "missing", "held", "last_marker", "waiting_key", "frame_ts", "first_key",
                  "key_first", "key_parts", "pli_at")
 
     def __init__(self, ssrc: int, kind: str, seq: int) -> None:
         self.ssrc = ssrc
+        self.fast = 0
         self.kind = kind
         self.clock = 90000 if kind == "video" else 48000
         self.base = seq
@@ -192,10 +229,39 @@ class BrowserTap:
         # fresh: the tap goes in before aiortc decoded anything (bench_sfu taps a viewer as soon as
         # its SRTP keys exist): as a browser's, its decoder starts at a keyframe
         self.fresh = fresh
+        self.keyframe_due = getattr(sink, "keyframe_due", None)  # time.time() from which it wants_keyframe()
+        self.conn = None
+        self.fds: list = []
+        if _rtptap is not None:
+            self.conn = _rtptap.Conn(self.per_stream or (lambda ssrc, ts, parts: sink.on_frame(ts, parts)))
+            self._key_due()
         for protocol in self.connection._protocols:  # every local socket: the server may use any
             protocol.datagram_received = self._wrap(protocol.datagram_received)
-            if os.environ.get("BENCH_BURST", "1") == "1":
-                self._read_in_bursts(protocol)
+            if self.conn is not None and self._read_in_c(protocol):
+                continue
+            self._read_in_bursts(protocol)
+
+    def _read_in_c(self, protocol: Any) -> bool:
+        """Hand the socket to the process's C loop (bench/_rtptap.c); False without the socket."""
+        sock = getattr(getattr(protocol, "transport", None), "_sock", None)
+        if sock is None:
+            return False
+        fd = sock.fileno()
+        _hub(self.loop).add(fd, self.conn, protocol.datagram_received)
+        self.loop._remove_reader(fd)  # (private: the public form refuses a transport's fd)
+        self.fds.append(fd)
+        return True
+
+    def _key_due(self) -> None:
+        """Tell the C loop from when the sink wants keyframes looked at (video then comes here)."""
+        if self.conn is not None:
+            self.conn.key_due = self.keyframe_due() if self.keyframe_due is not None else 0.0
+
+    @staticmethod
+    def _refresh(st: Stream) -> None:
+        """Whether the stream's next in-order packets may stay in C: nothing missing, held back,
+        awaited (a keyframe) or being collected (a keyframe the sink checks)."""
+        st.fast = FAST_VIDEO if not (st.missing or st.held or st.waiting_key or st.key_parts is not None) else 0
 
     def _read_in_bursts(self, protocol: Any) -> None:
         """Read the socket ourselves: up to BURST datagrams per wake-up, and with UDP_GRO, so that
@@ -209,8 +275,7 @@ class BrowserTap:
         if sock is None or not hasattr(sock, "recvmsg"):
             return
         try:
-            if os.environ.get("BENCH_GRO", "1") == "1":
-                sock.setsockopt(socket.IPPROTO_UDP, UDP_GRO, 1)
+            sock.setsockopt(socket.IPPROTO_UDP, UDP_GRO, 1)
         except OSError:
             pass  # an older kernel: one datagram per packet, still read in bursts
         fd = sock.fileno()
@@ -275,6 +340,7 @@ class BrowserTap:
             st.transit = transit
             if st.kind == "video":
                 self.video_packet(st, ext, b0, b1, ts, data, now)
+                self._refresh(st)
             elif ext > st.ext_max:
                 st.ext_max = ext
         return datagram_received
@@ -293,6 +359,9 @@ class BrowserTap:
         st = self.streams[ssrc] = Stream(ssrc, kind, seq)
         if self.fresh and kind == "video":
             st.waiting_key = True
+        if self.conn is not None:
+            st.fast = FAST_AUDIO if kind == "audio" else 0  # video: _refresh() decides, packet by packet
+            self.conn.add(st)
         st.report_at = now + (VIDEO_REPORT if kind == "video" else AUDIO_REPORT) * (0.5 + random.random())
         self._schedule_report(st)
         return st
@@ -370,6 +439,7 @@ class BrowserTap:
             self.per_stream(st.ssrc, ts, parts)
         else:
             self.sink.on_frame(ts, parts)
+        self._key_due()
 
     def release_held(self, st: Stream) -> None:
         low = min(st.missing) if st.missing else None
@@ -408,6 +478,7 @@ class BrowserTap:
             st.first_key[ts] = True  # a keyframe whose first packet was lost and is now here
         self.frame_packet_clear(st, ext, b0, clear[1], ts, original)
         self.release_held(st)
+        self._refresh(st)
 
     def frame_packet_clear(self, st: Stream, ext: int, b0: int, b1: int, ts: int, clear: bytes) -> None:
         """frame_packet for a packet already decrypted (a recovered one)."""
@@ -545,6 +616,7 @@ class BrowserTap:
                 st.held = [h for h in st.held if h[0] > last]
                 self.keyframe_needed(st)
                 self.release_held(st)
+                self._refresh(st)
             if again:
                 self.send_nack(st, again)
             if st.missing:
@@ -556,6 +628,9 @@ class BrowserTap:
         self.closed = True
         if self.nack_timer is not None:
             self.nack_timer.cancel()
+        for fd in self.fds:
+            _hub(self.loop).remove(fd)
+        self.fds = []
 
 
 def tap_connection(pc: Any, sink: Any, fresh: bool = False) -> Optional[BrowserTap]:

@@ -313,6 +313,9 @@ def viewers_main(port, count, ready, go, stop, results, witness=False, receiving
         def wants_keyframe(self):
             return False
 
+        def keyframe_due(self):  # from BrowserTap: never (video stays in its C loop)
+            return float("inf")
+
         def frame(self):
             now = time.time()
             if self.first is None:

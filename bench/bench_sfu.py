@@ -395,6 +395,9 @@ def meeting_main(port, count, ready_count, start, stop, results, clip):
         def wants_keyframe(self):  # from BrowserTap: these participants only count frames
             return False
 
+        def keyframe_due(self):
+            return float("inf")
+
         def _on_track(self, track):
             forwarding.mark_forwarding(track)
             if track.kind == "video":
@@ -735,6 +738,9 @@ def viewers_main(port, count, t0, ready_count, start, stop, results, decode_firs
         def wants_keyframe(self):  # from BrowserTap (once per frame): decrypt it if it is a keyframe?
             return len(self.streams) < expect or time.time() >= self.check_due
 
+        def keyframe_due(self):  # from BrowserTap: from when wants_keyframe() is true (time.time())
+            return 0.0 if len(self.streams) < expect else self.check_due
+
         def install_tap(self, fresh=False):
             self.tap = tap_connection(self.sub, self, fresh)
             if self.tap is not None:
@@ -744,7 +750,7 @@ def viewers_main(port, count, t0, ready_count, start, stop, results, decode_firs
             """Tap as soon as the connection's SRTP keys exist: until then every packet goes
             through aiortc's receive path (~100 µs of Python each), and a few hundred viewers
             joining on one client core that way starved the ones still joining."""
-            while self.tap is None and not self.decode_video and os.environ.get("BENCH_EARLY", "1") == "1":
+            while self.tap is None and not self.decode_video:
                 await asyncio.sleep(0.2)
                 if self.sub is not None:
                     self.install_tap(fresh=True)
@@ -819,7 +825,7 @@ def viewers_main(port, count, t0, ready_count, start, stop, results, decode_firs
             while time.monotonic() < deadline and not all(v.receiving() >= expect for v, _, _ in made):
                 await asyncio.sleep(0.1)
             for v, _, _ in made:
-                if not v.decode_video:
+                if not v.decode_video and v.tap is None:
                     v.install_tap()
             while time.monotonic() < deadline and not all(v.receiving() >= expect for v, _, _ in made):
                 await asyncio.sleep(0.1)

@@ -1,8 +1,10 @@
-"""Build the SFU's native send path: meetings/sfu/native/_srtpsend.c -> _srtpsend<EXT_SUFFIX>.
+"""Build the C modules: the SFU's send path (meetings/sfu/native/_srtpsend.c) and the bench
+viewers' receive loop (bench/_rtptap.c), each to <name><EXT_SUFFIX> beside its source.
 
-Called by ``make native`` (a prerequisite of run, test and bench). Compiles only when the source
-is newer than the module. Without gcc or OpenSSL's headers it prints one line and exits 0: the SFU
-then uses its Python send path (meetings/sfu/native/__init__.py says why).
+Called by ``make native`` (a prerequisite of run, test and bench). Compiles only when a source
+is newer than its module. Without gcc or OpenSSL's headers it prints one line and exits 0: the SFU
+then uses its Python send path (meetings/sfu/native/__init__.py says why), the bench viewers their
+Python reader.
 """
 
 import os
@@ -12,27 +14,37 @@ import sys
 import sysconfig
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-NATIVE = os.path.join(os.path.dirname(HERE), "meetings", "sfu", "native")
+ROOT = os.path.dirname(HERE)
+# (source, libraries, what runs without it)
+MODULES = [
+    (os.path.join(ROOT, "meetings", "sfu", "native", "_srtpsend.c"), ["-lcrypto"],
+     "the SFU uses its Python send path"),
+    (os.path.join(ROOT, "bench", "_rtptap.c"), [], "the bench viewers use their Python reader"),
+]
 
 
-def main() -> int:
-    source = os.path.join(NATIVE, "_srtpsend.c")
-    target = os.path.join(NATIVE, "_srtpsend" + sysconfig.get_config_var("EXT_SUFFIX"))
+def build(source: str, libs: list, fallback: str) -> None:
+    target = source[:-2] + sysconfig.get_config_var("EXT_SUFFIX")
     if os.path.exists(target) and os.path.getmtime(target) >= os.path.getmtime(source):
-        return 0
+        return
     cc = shutil.which("gcc") or shutil.which("cc")
     if cc is None:
-        print("native: no C compiler; the SFU uses its Python send path", file=sys.stderr)
-        return 0
+        print(f"native: no C compiler; {fallback}", file=sys.stderr)
+        return
     cmd = [cc, "-O2", "-shared", "-fPIC", "-Wall", "-Werror", "-Wno-deprecated-declarations",
-           "-I", sysconfig.get_paths()["include"], source, "-o", target + ".tmp", "-lcrypto"]
+           "-I", sysconfig.get_paths()["include"], source, "-o", target + ".tmp", *libs]
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
         first = (result.stderr.strip().splitlines() or ["?"])[0]
-        print(f"native: build failed ({first}); the SFU uses its Python send path", file=sys.stderr)
-        return 0
+        print(f"native: build of {os.path.relpath(source, ROOT)} failed ({first}); {fallback}", file=sys.stderr)
+        return
     os.replace(target + ".tmp", target)
-    print(f"native: built {os.path.relpath(target, os.path.dirname(HERE))}")
+    print(f"native: built {os.path.relpath(target, ROOT)}")
+
+
+def main() -> int:
+    for source, libs, fallback in MODULES:
+        build(source, libs, fallback)
     return 0
 
 
