@@ -347,3 +347,13 @@ def any_storage(request, settings, tmp_path):
     if request.param == "s3":
         request.getfixturevalue("s3_storage")
     return request.param
+
+
+@pytest.fixture
+def receiver():
+    """A UDP socket on loopback that a test sends RTP to (the SFU's send paths), 2 s to read."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(2.0)
+    yield sock
+    sock.close()

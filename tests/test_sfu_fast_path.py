@@ -68,15 +68,6 @@ def udp_transport(sock):
     return transport
 
 
-@pytest.fixture
-def receiver():
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.settimeout(2.0)
-    yield sock
-    sock.close()
-
-
 def header(ssrc=0x1234, payload_type=96):
     first = RtpPacket(payload_type=payload_type, ssrc=ssrc)
     return bytearray(first.serialize())

@@ -35,15 +35,6 @@ def rtp(seq, timestamp=3000, ssrc=0x11223344, marker=False, payload=b"x" * 100, 
     return head + payload
 
 
-@pytest.fixture
-def receiver():
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.settimeout(2.0)
-    yield sock
-    sock.close()
-
-
 def test_it_is_built_here():
     # the suite runs after `make native`: a missing build would silently test the Python path
     assert native.Route is not None, native.why
