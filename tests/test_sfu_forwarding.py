@@ -12,7 +12,7 @@ import pytest
 import pytest_asyncio
 from aiortc import rtcrtpreceiver
 
-from meetings.sfu import forwarding
+from meetings.sfu import forwarding, native, sdp
 from meetings.sfu.messages import TokenBucket
 from meetings.sfu.room import Room
 from tests.sfu_peers import EncoderCounter, Peer, wait_until
@@ -388,27 +388,17 @@ async def test_it_forwards_h264_from_a_publisher_that_offers_only_h264(harness, 
     assert counter.server_encodes(publisher_senders) == 0
 
 
-async def test_it_retransmits_lost_video_packets_a_viewer_asks_for(harness, monkeypatch):
-    # 1 in 10 of the camera's packets is lost on the way to bob (dropped as they reach his
-    # receiver, before aiortc notes them: the gap he NACKs); retransmissions (RTX) get through
-    from aiortc.rtcrtpreceiver import RTCRtpReceiver
-
-    real_handle = RTCRtpReceiver._handle_rtp_packet
-    sent = {"n": 0, "dropped": 0}
-    viewer = {}
-
-    async def lossy(self, packet, arrival_time_ms):
-        bob_pc = viewer.get("pc")
-        codec = self._RTCRtpReceiver__codecs.get(packet.payload_type)
-        if bob_pc is not None and codec is not None and codec.mimeType == "video/VP8" and \
-                any(t.receiver is self for t in bob_pc.getTransceivers()):
-            sent["n"] += 1
-            if sent["n"] % 10 == 5:
-                sent["dropped"] += 1
-                return
-        await real_handle(self, packet, arrival_time_ms)
-
-    monkeypatch.setattr(RTCRtpReceiver, "_handle_rtp_packet", lossy)
+@pytest.mark.parametrize("rtx", [True, False], ids=["as RTX", "on the stream's own SSRC"])
+async def test_it_retransmits_lost_video_packets_a_viewer_asks_for(harness, monkeypatch, rtx):
+    # 1 in 10 of the camera's packets is lost on the way to bob: dropped as a datagram reaches his
+    # connection, before SRTP (as on a real line: his SRTP never sees it, so a resend of the same
+    # packet is no replay); he NACKs the gap; retransmissions get through, as RTX when negotiated,
+    # else resent on the stream's own SSRC (by the C route that sent the original)
+    forwarding.install()
+    if not rtx:
+        offered = sdp.codec_capabilities
+        monkeypatch.setattr(sdp, "codec_capabilities", lambda kind, name: [
+            c for c in offered(kind, name) if not c.mimeType.lower().endswith("/rtx")])
     retransmitted = []
     real_retransmit = forwarding.ForwardingSender._retransmit
 
@@ -420,14 +410,51 @@ async def test_it_retransmits_lost_video_packets_a_viewer_asks_for(harness, monk
     alice = await harness.connect("alice", 1, camera=True)
     bob = await harness.connect("bob", 2)
     await alice.publish()
-    assert await wait_until(lambda: bob.sub is not None, 10)
-    viewer["pc"] = bob.sub
+    assert await wait_until(lambda: bob.sub is not None and bob.sub.getTransceivers(), 10)
+    sent = {"n": 0, "dropped": 0}
+
+    def vp8_payload_types():
+        return {pt for t in bob.sub.getTransceivers()
+                for pt, codec in t.receiver._RTCRtpReceiver__codecs.items() if codec.mimeType == "video/VP8"}
+
+    ice = bob.sub.getTransceivers()[0].receiver.transport.transport
+    real_recv = ice._recv
+
+    async def lossy_recv():
+        while True:
+            data = await real_recv()
+            if 127 < data[0] < 192 and len(data) > 12 and (data[1] & 0x7F) in vp8_payload_types():
+                sent["n"] += 1
+                if sent["n"] % 10 == 5:
+                    sent["dropped"] += 1
+                    continue
+            return data
+
+    ice._recv = lossy_recv
+    # what the server sends bob through aiortc's own SRTP (the RTX packets); frames and resends on
+    # the stream's own SSRC go through the C route instead
+    server_dtls = harness.room.sessions[bob.session].sub.getTransceivers()[0].sender.transport
+    through_aiortc = []
+    real_send_rtp = server_dtls._send_rtp
+
+    async def counting_send_rtp(data):
+        if not 192 <= data[1] <= 223:  # RTP, not the sender reports that also pass here
+            through_aiortc.append(data)
+        await real_send_rtp(data)
+
+    server_dtls._send_rtp = counting_send_rtp
     assert await wait_until(good_video(bob, alice, 60), 25)
     assert sent["dropped"] >= 5 and len(retransmitted) >= sent["dropped"] - 1
     video = bob.video_by(alice.session)
     assert video.bad == 0
-    # NACK/RTX repaired the losses: no frame was skipped
+    # the retransmissions repaired the losses: no frame was skipped
     assert video.counters == list(range(video.counters[0], video.counters[0] + len(video.counters)))
+    senders = [sl.transceiver.sender for sl in harness.room.sessions[bob.session].slots if sl.role == "video"]
+    assert senders and all((getattr(s, forwarding._P + "rtx_payload_type") is not None) == rtx for s in senders)
+    if rtx:
+        assert len(through_aiortc) >= sent["dropped"] - 1
+    else:
+        assert through_aiortc == [] and native.Route is not None
 
 
 async def test_it_sends_viewers_sender_reports_with_what_their_video_stream_carried(harness):

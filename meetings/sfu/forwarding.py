@@ -704,8 +704,10 @@ class ForwardingSender(_sender_module.RTCRtpSender):
                               ssrc=self._rtx_ssrc)
             setattr(self, _P + "rtx_sequence_number", (rtx_seq + 1) & 0xFFFF)
         data = packet.serialize(getattr(self, _P + "rtp_header_extensions_map"))
+        from meetings.sfu import native
+
         route = getattr(self._yw_lane.send, "__self__", None)
-        if rtx_payload_type is None and route is not None and hasattr(route, "resend"):
+        if rtx_payload_type is None and native.Route is not None and isinstance(route, native.Route):
             # the stream's own SSRC: the native route that sent the original knows its
             # rollover counter (libsrtp never saw this stream's packets)
             route.resend(data)
