@@ -12,10 +12,10 @@ import time
 
 import pytest
 
+from meetings.sfu.forwarding import UDP_SEGMENT
+
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench"))
 import _rtptap  # noqa: E402  (make native builds it: a missing module fails here, it does not skip)
-
-UDP_SEGMENT = 103
 
 
 def rtp(seq, timestamp=90000, ssrc=0x1234, marker=False, payload=b"v" * 200):
@@ -62,11 +62,8 @@ def hub():
 
 
 @pytest.fixture
-def sender():
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    yield sock
-    sock.close()
+def sender(receiver):
+    return receiver  # (conftest's loopback UDP socket: here the one that sends)
 
 
 def test_it_counts_in_order_video_in_c_and_reports_each_frame_once(hub, sender):
