@@ -42,6 +42,10 @@ def pytest_sessionstart(session):
     process id this run has again (a crash, a killed server) must not be replayed into the new one."""
     from django.conf import settings
 
+    # No periodic-jobs thread in the test process (asgi.py starts one when a test imports it), as
+    # none in the daphnes the tests start: its passes would write to the test database between
+    # tests, and its connection was still open when the database was dropped at the end.
+    settings.YW_JOBS_IN_PROCESS = False
     db = settings.DATABASES["default"]
     name = db.get("TEST", {}).get("NAME")
     if db["ENGINE"].endswith("sqlite3") and name and not session.config.getoption("reuse_db", False):
@@ -237,6 +241,20 @@ class ServerProcess:
                 self.proc.kill()
         if getattr(self, "log", None):
             self.log.close()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test database, with no connection left on it when it is dropped at the end:
+    the thread that runs async tests' sync_to_async calls keeps its own open, and PostgreSQL
+    refuses to drop a database in use ("is being accessed by other users")."""
+    yield
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                           "WHERE datname = current_database() AND pid <> pg_backend_pid()")
 
 
 @pytest.fixture(scope="session")
